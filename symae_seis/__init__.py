@@ -1,0 +1,20 @@
+"""symae-seis: seismic redatuming with symmetric autoencoders (SymAE).
+
+Subpackages
+-----------
+catalog   data_catalog.yaml parsing and validation
+io        SEG-Y / miniSEED readers and writers, HDF5 instance store
+models    SymAE as a plain ``torch.nn.Module`` (no Lightning)
+training  LightningModule, DataModule, callbacks
+redatum   latent code swapping: virtual gathers and residuals
+qc        NRMS, predictability, time shifts, plots
+synth     synthetic surveys with ground truth
+"""
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = ["__version__"]

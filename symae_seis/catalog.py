@@ -1,0 +1,360 @@
+"""Parse and validate ``data_catalog.yaml``.
+
+A catalog names datasets. Each dataset entry says which files make up which survey and
+how traces become instances (gathers) and datapoints::
+
+    datasets:
+      demo4d:
+        format: segy                 # segy | su | mseed
+        surveys:                     # label -> file, glob, or list of them
+          baseline: data/demo4d/baseline.sgy
+          monitor: data/demo4d/monitor.sgy
+        instance_key: FieldRecord    # SEG-Y trace header field: one gather per value
+        channel_key: offset          # traces of a gather are sorted by this field
+        datapoint_key: [CDP]         # survey + these fields = one datapoint
+        window_ms: [0, 508]          # time window, ms after the first sample
+        unequal_gathers: reject      # reject | pad (zero traces appended, marked dead)
+        store: stores/demo4d.h5      # HDF5 instance store (default: stores/<name>.h5)
+
+Spatial binning of the datapoint key: ``datapoint_bin: {SourceX: 50, SourceY: 50}``
+(header units) puts every instance into the bin ``floor(value / size)`` of each field.
+
+miniSEED entries use ``streams`` (list of NET.STA.LOC.CHA patterns), ``window_s``,
+``step_s``, ``resample_hz``, ``gaps`` (reject | zero | interpolate) and ``datapoint_by``
+(survey | day | hour) instead of the header keys.
+
+Relative paths are relative to the catalog file. Every problem raises
+:class:`CatalogError` naming the dataset and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .typing import PathLike
+
+__all__ = [
+    "CatalogError",
+    "DatasetEntry",
+    "Catalog",
+    "load_catalog",
+    "SEGY_HEADER_FIELDS",
+]
+
+
+def _segy_fields() -> tuple[str, ...]:
+    import segyio
+
+    return tuple(str(f) for f in segyio.TraceField.enums())
+
+
+SEGY_HEADER_FIELDS: tuple[str, ...] = _segy_fields()
+
+_COMMON_KEYS = {"format", "surveys", "store", "description", "generate"}
+_SEGY_KEYS = {
+    "instance_key",
+    "channel_key",
+    "datapoint_key",
+    "datapoint_bin",
+    "window_ms",
+    "unequal_gathers",
+    "endian",
+}
+_MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by"}
+
+
+class CatalogError(ValueError):
+    """A data catalog entry is malformed or names files that do not exist."""
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One validated dataset of the catalog.
+
+    Attributes are plain values; paths are absolute. ``raw`` keeps the entry as written
+    (used to detect stale stores).
+    """
+
+    name: str
+    format: str
+    surveys: dict[str, tuple[str, ...]]
+    store: Path
+    root: Path
+    raw: dict[str, Any] = field(repr=False)
+    instance_key: str = "FieldRecord"
+    channel_key: str | None = "offset"
+    datapoint_key: tuple[str, ...] = ()
+    datapoint_bin: dict[str, float] = field(default_factory=dict)
+    window_ms: tuple[float, float] | None = None
+    unequal_gathers: str = "reject"
+    endian: str = "auto"
+    streams: tuple[str, ...] = ("*",)
+    window_s: float | None = None
+    step_s: float | None = None
+    resample_hz: float | None = None
+    gaps: str = "reject"
+    datapoint_by: str = "survey"
+    generate: dict[str, Any] | None = None
+    description: str = ""
+
+    def survey_files(self, survey: str | None = None) -> dict[str, list[Path]]:
+        """Expand the globs of each survey into existing files.
+
+        Raises
+        ------
+        CatalogError
+            If a survey label is unknown, a file is missing or a glob matches nothing.
+        """
+        labels = list(self.surveys) if survey is None else [survey]
+        out: dict[str, list[Path]] = {}
+        for label in labels:
+            if label not in self.surveys:
+                raise CatalogError(
+                    f"dataset {self.name!r}: no survey {label!r}; surveys are "
+                    f"{sorted(self.surveys)}"
+                )
+            files: list[Path] = []
+            for pattern in self.surveys[label]:
+                path = pattern if os.path.isabs(pattern) else str(self.root / pattern)
+                if glob.has_magic(path):
+                    hits = sorted(glob.glob(path))
+                    if not hits:
+                        raise CatalogError(
+                            f"dataset {self.name!r}, survey {label!r}: glob {pattern!r} "
+                            "matches no file"
+                        )
+                    files.extend(Path(h) for h in hits)
+                elif not os.path.isfile(path):
+                    hint = ""
+                    if self.generate:
+                        hint = f"; generate it with `symae-synth {self.name}`"
+                    raise CatalogError(
+                        f"dataset {self.name!r}, survey {label!r}: file {path} does not "
+                        f"exist{hint}"
+                    )
+                else:
+                    files.append(Path(path))
+            out[label] = files
+        return out
+
+    @property
+    def header_keys(self) -> tuple[str, ...]:
+        """SEG-Y header fields this entry groups and sorts by."""
+        keys = [self.instance_key, *self.datapoint_key, *self.datapoint_bin]
+        if self.channel_key:
+            keys.append(self.channel_key)
+        return tuple(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All datasets of one catalog file."""
+
+    path: Path
+    datasets: dict[str, DatasetEntry]
+
+    def __getitem__(self, name: str) -> DatasetEntry:
+        if name not in self.datasets:
+            close = difflib.get_close_matches(name, list(self.datasets), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise CatalogError(
+                f"{self.path}: no dataset named {name!r}{hint} "
+                f"(datasets: {', '.join(sorted(self.datasets)) or 'none'})"
+            )
+        return self.datasets[name]
+
+    def __iter__(self):
+        return iter(self.datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+
+def _fail(name: str, msg: str) -> CatalogError:
+    return CatalogError(f"dataset {name!r}: {msg}")
+
+
+def _unknown_key_error(name: str, key: str, allowed: set[str]) -> CatalogError:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return _fail(name, f"unknown key {key!r}{hint} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _check_header_field(name: str, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(name, f"{key} must be a SEG-Y header field name, got {value!r}")
+    if value not in SEGY_HEADER_FIELDS:
+        close = difflib.get_close_matches(value, SEGY_HEADER_FIELDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise _fail(name, f"{key}: {value!r} is not a SEG-Y trace header field{hint}")
+    return value
+
+
+def _check_positive(name: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _fail(name, f"{key} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _check_choice(name: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(name, f"{key} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _check_surveys(name: str, value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not value:
+        raise _fail(name, "surveys must be a mapping of survey label -> file(s), e.g. "
+                    "{baseline: base.sgy, monitor: mon.sgy}")
+    out = {}
+    for label, files in value.items():
+        if isinstance(files, str):
+            files = [files]
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            raise _fail(name, f"survey {label!r} must name a file, a glob or a list of them, "
+                        f"got {files!r}")
+        out[str(label)] = tuple(files)
+    return out
+
+
+def _check_window(name: str, value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        or not 0 <= value[0] < value[1]
+    ):
+        raise _fail(name, f"window_ms must be [start, end] with 0 <= start < end, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
+    if not isinstance(raw, dict):
+        raise _fail(name, f"entry must be a mapping, got {type(raw).__name__}")
+    fmt = _check_choice(name, "format", raw.get("format", "segy"), ("segy", "su", "mseed"))
+    allowed = _COMMON_KEYS | (_MSEED_KEYS if fmt == "mseed" else _SEGY_KEYS)
+    for key in raw:
+        if key not in allowed:
+            raise _unknown_key_error(name, key, allowed)
+    if "surveys" not in raw:
+        raise _fail(name, "missing required key 'surveys'")
+    kw: dict[str, Any] = {
+        "name": name,
+        "format": fmt,
+        "surveys": _check_surveys(name, raw["surveys"]),
+        "root": root,
+        "raw": raw,
+        "description": str(raw.get("description", "")),
+    }
+    store = raw.get("store", f"stores/{name}.h5")
+    if not isinstance(store, str):
+        raise _fail(name, f"store must be a path, got {store!r}")
+    kw["store"] = Path(store) if os.path.isabs(store) else root / store
+    gen = raw.get("generate")
+    if gen is not None and not isinstance(gen, dict):
+        raise _fail(name, f"generate must be a mapping, got {gen!r}")
+    kw["generate"] = gen
+    if fmt == "mseed":
+        streams = raw.get("streams", ["*"])
+        if isinstance(streams, str):
+            streams = [streams]
+        if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
+            raise _fail(name, f"streams must be a list of NET.STA.LOC.CHA patterns, got {streams!r}")
+        kw["streams"] = tuple(streams)
+        if "window_s" not in raw:
+            raise _fail(name, "missing required key 'window_s' (window length in seconds)")
+        kw["window_s"] = _check_positive(name, "window_s", raw["window_s"])
+        kw["step_s"] = _check_positive(name, "step_s", raw.get("step_s", kw["window_s"]))
+        if raw.get("resample_hz") is not None:
+            kw["resample_hz"] = _check_positive(name, "resample_hz", raw["resample_hz"])
+        kw["gaps"] = _check_choice(name, "gaps", raw.get("gaps", "reject"),
+                                   ("reject", "zero", "interpolate"))
+        kw["datapoint_by"] = _check_choice(name, "datapoint_by",
+                                           raw.get("datapoint_by", "survey"),
+                                           ("survey", "day", "hour"))
+        kw["instance_key"] = "window"
+        kw["channel_key"] = None
+        return DatasetEntry(**kw)
+
+    kw["instance_key"] = _check_header_field(name, "instance_key",
+                                             raw.get("instance_key", "FieldRecord"))
+    ck = raw.get("channel_key", "offset")
+    kw["channel_key"] = None if ck is None else _check_header_field(name, "channel_key", ck)
+    dk = raw.get("datapoint_key", [])
+    if isinstance(dk, str):
+        dk = [dk]
+    if not isinstance(dk, list):
+        raise _fail(name, f"datapoint_key must be a header field or a list of them, got {dk!r}")
+    kw["datapoint_key"] = tuple(_check_header_field(name, "datapoint_key", k) for k in dk)
+    bins = raw.get("datapoint_bin", {}) or {}
+    if not isinstance(bins, dict):
+        raise _fail(name, f"datapoint_bin must map header fields to bin sizes, got {bins!r}")
+    kw["datapoint_bin"] = {
+        _check_header_field(name, "datapoint_bin", k): _check_positive(
+            name, f"datapoint_bin.{k}", v
+        )
+        for k, v in bins.items()
+    }
+    kw["window_ms"] = _check_window(name, raw.get("window_ms"))
+    kw["unequal_gathers"] = _check_choice(name, "unequal_gathers",
+                                          raw.get("unequal_gathers", "reject"),
+                                          ("reject", "pad"))
+    kw["endian"] = _check_choice(name, "endian", raw.get("endian", "auto"),
+                                 ("auto", "big", "little"))
+    return DatasetEntry(**kw)
+
+
+def load_catalog(path: PathLike = "data_catalog.yaml") -> Catalog:
+    """Read and validate a catalog file.
+
+    Parameters
+    ----------
+    path
+        The YAML file. Relative paths inside it are taken relative to its folder.
+
+    Returns
+    -------
+    Catalog
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    CatalogError
+        If the YAML is invalid, or an entry has an unknown key, a wrong type or a header
+        field that SEG-Y does not have.
+
+    Examples
+    --------
+    >>> cat = load_catalog("data_catalog.yaml")   # doctest: +SKIP
+    >>> cat["demo4d"].surveys                     # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data catalog {path} does not exist")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise CatalogError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("datasets"), dict):
+        raise CatalogError(f"{path}: expected a top-level 'datasets:' mapping")
+    extra = set(doc) - {"datasets"}
+    if extra:
+        raise CatalogError(f"{path}: unknown top-level key(s) {sorted(extra)}; only 'datasets'")
+    root = path.resolve().parent
+    datasets = {}
+    for name, raw in doc["datasets"].items():
+        try:
+            datasets[str(name)] = _parse_entry(str(name), raw, root)
+        except CatalogError as err:
+            raise CatalogError(f"{path}: {err}") from None
+    return Catalog(path=path.resolve(), datasets=datasets)

@@ -1,0 +1,227 @@
+"""miniSEED windows in, through ObsPy.
+
+Each survey's files are read (one survey in memory at a time), the selected streams
+(``NET.STA.LOC.CHA`` patterns) are merged, resampled to ``resample_hz`` when asked, and
+cut into windows of ``window_s`` seconds every ``step_s``: each window is one instance
+``(channels, samples)`` with channels in sorted stream-id order, the same in every survey.
+
+Gaps inside a window follow the catalog's ``gaps`` policy: ``reject`` (raise, naming the
+stream and time), ``zero`` (fill with zeros; a stream absent for the whole window becomes
+a dead trace) or ``interpolate`` (linear across the gap). Mixed sampling rates raise
+unless ``resample_hz`` is given.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..catalog import DatasetEntry
+
+__all__ = ["MseedError", "read_mseed", "plan_windows", "mseed_windows", "ingest_mseed"]
+
+log = logging.getLogger(__name__)
+
+
+class MseedError(ValueError):
+    """A miniSEED file is unreadable, or its streams cannot be cut into windows."""
+
+
+def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *,
+               headonly: bool = False):
+    """Read and select streams from miniSEED files.
+
+    Raises
+    ------
+    FileNotFoundError, MseedError
+        Missing, unreadable or empty files, or no stream matching ``patterns``.
+    """
+    import obspy
+
+    st = obspy.Stream()
+    for f in files:
+        f = Path(f)
+        if not f.is_file():
+            raise FileNotFoundError(f"miniSEED file {f} does not exist")
+        if f.stat().st_size == 0:
+            raise MseedError(f"{f}: empty file (0 bytes)")
+        try:
+            part = obspy.read(str(f), format="MSEED", headonly=headonly)
+        except Exception as err:  # noqa: BLE001 - obspy raises many types; one message
+            raise MseedError(f"{f}: not readable as miniSEED: {err}") from None
+        if len(part) == 0:
+            raise MseedError(f"{f}: holds no records")
+        for tr in part:
+            tr.stats._source = str(f)
+        st += part
+    sel = type(st)([tr for tr in st if any(fnmatch.fnmatch(tr.id, p) for p in patterns)])
+    if len(sel) == 0:
+        ids = sorted({tr.id for tr in st})
+        raise MseedError(f"{', '.join(map(str, files))}: no stream matches {list(patterns)} "
+                         f"(streams present: {ids})")
+    return sel
+
+
+def _sampling_rate(st, entry_name: str, resample_hz: float | None) -> float:
+    rates = {}
+    for tr in st:
+        rates.setdefault(float(tr.stats.sampling_rate), []).append(
+            f"{tr.id} in {tr.stats._source}")
+    if resample_hz is not None:
+        return resample_hz
+    if len(rates) > 1:
+        desc = "; ".join(f"{r:g} Hz: {v[0]}" for r, v in sorted(rates.items()))
+        raise MseedError(f"dataset {entry_name!r}: mixed sampling rates ({desc}); set "
+                         "`resample_hz` in the catalog to resample to one rate")
+    return next(iter(rates))
+
+
+def _datapoint_of(t_ns: int, by: str) -> int:
+    if by == "day":
+        return t_ns // (86400 * 10**9)
+    if by == "hour":
+        return t_ns // (3600 * 10**9)
+    return 0
+
+
+def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
+    """Window start times over the recorded segments of a stream.
+
+    The union of all streams' time spans is split into contiguous segments; windows step
+    through each segment and never straddle a time when no stream recorded anything.
+    """
+    spans = sorted((tr.stats.starttime, tr.stats.endtime) for tr in st)
+    segments = []
+    for a, b in spans:
+        if segments and a <= segments[-1][1] + 1.5 / sr:
+            segments[-1][1] = max(segments[-1][1], b)
+        else:
+            segments.append([a, b])
+    nsamp = int(round(window_s * sr))
+    starts = []
+    for a, b in segments:
+        t = a
+        while t + (nsamp - 1) / sr <= b + 0.5 / sr:
+            starts.append(t)
+            t = t + step_s
+    return starts
+
+
+def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, gaps: str,
+                  *, survey: str = ""):
+    """Cut a merged stream into ``(channels, samples)`` windows starting at ``starts``.
+
+    Yields
+    ------
+    (window start as ``obspy.UTCDateTime``, data ``(C, T)`` float32, live ``(C,)`` bool)
+    """
+    nsamp = int(round(window_s * sr))
+    by_id: dict[str, list] = {}
+    for tr in st:
+        by_id.setdefault(tr.id, []).append(tr)
+    for t in starts:
+        data = np.zeros((len(ids), nsamp), dtype=np.float32)
+        live = np.zeros(len(ids), dtype=bool)
+        for c, sid in enumerate(ids):
+            got = None
+            for tr in by_id.get(sid, []):
+                i0 = int(round((t - tr.stats.starttime) * sr))
+                if i0 < 0 or i0 + nsamp > tr.stats.npts:
+                    continue
+                got = tr.data[i0:i0 + nsamp]
+                break
+            if got is None:
+                # partially covered: take what overlaps and mask the rest
+                got = np.ma.masked_all(nsamp, dtype=np.float64)
+                for tr in by_id.get(sid, []):
+                    i0 = int(round((t - tr.stats.starttime) * sr))
+                    a, b = max(i0, 0), min(i0 + nsamp, tr.stats.npts)
+                    if b > a:
+                        got[a - i0:b - i0] = tr.data[a:b]
+            masked = np.ma.getmaskarray(got)
+            if masked.any():
+                where = f"stream {sid} of survey {survey!r}, window starting {t}"
+                src = ", ".join(sorted({tr.stats._source for tr in by_id.get(sid, [])}))
+                if gaps == "reject":
+                    what = "is missing" if masked.all() else f"has a gap of {masked.sum()} samples"
+                    raise MseedError(f"{src or 'no file'}: {where} {what}; set `gaps: zero` or "
+                                     "`gaps: interpolate` in the catalog to fill gaps")
+                if masked.all():
+                    continue  # dead trace
+                if gaps == "zero":
+                    got = np.ma.filled(got, 0.0)
+                else:
+                    idx = np.arange(nsamp)
+                    good = ~masked
+                    got = np.interp(idx, idx[good], np.ma.getdata(got)[good])
+            data[c] = np.asarray(got, dtype=np.float32)
+            live[c] = True
+        yield t, data, live
+
+
+def _prepare(st, sr: float, resample: bool):
+    st = st.copy()
+    for tr in st:
+        tr.data = tr.data.astype(np.float64)
+        if resample and float(tr.stats.sampling_rate) != sr:
+            tr.resample(sr, no_filter=False)
+    st.merge(method=1, fill_value=None)
+    return st
+
+
+def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, writer_cls,
+                 *, progress: bool = False) -> dict[str, Any]:
+    """Write every window of every survey into an open store file (used by build_store)."""
+    from tqdm.auto import tqdm
+
+    surveys = list(files)
+    heads = {s: read_mseed(files[s], entry.streams, headonly=True) for s in surveys}
+    ids = sorted({tr.id for st in heads.values() for tr in st})
+    sr = _sampling_rate(sum(heads.values(), type(heads[surveys[0]])()), entry.name,
+                        entry.resample_hz)
+    nsamp = int(round(entry.window_s * sr))
+    plans = {}
+    for s in surveys:
+        plans[s] = plan_windows(heads[s], sr, entry.window_s, entry.step_s)
+        if not plans[s]:
+            raise MseedError(f"{', '.join(map(str, files[s]))}: survey {s!r} has no recorded "
+                             f"segment as long as one window of {entry.window_s:g} s")
+    writer = writer_cls(h5, sum(len(v) for v in plans.values()), len(ids), nsamp, 0)
+    keys, surv, fidx, dps = [], [], [], []
+    row = 0
+    file_index = {str(p): i for i, p in enumerate(p for s in surveys for p in files[s])}
+    bar = tqdm(total=writer.x.shape[0], desc="ingest", unit="win", disable=not progress)
+    for si, s in enumerate(surveys):
+        st = _prepare(read_mseed(files[s], entry.streams), sr, entry.resample_hz is not None)
+        for tr in st:
+            if not np.all(np.isfinite(np.ma.compressed(np.ma.asarray(tr.data)))):
+                raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
+        for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
+                                           survey=s):
+            writer.write_slab(row, data[None], live[None], None)
+            t_ns = int(round(t.timestamp * 1e9))
+            keys.append(t_ns)
+            surv.append(si)
+            fidx.append(file_index[str(files[s][0])])
+            dps.append(_datapoint_of(t_ns, entry.datapoint_by))
+            row += 1
+            bar.update(1)
+    bar.close()
+    return {
+        "surveys": surveys,
+        "instance_key": np.array(keys, dtype=np.int64),
+        "survey": np.array(surv, dtype=np.int16),
+        "source_file": np.array(fidx, dtype=np.int16),
+        "dp_vals": np.array(dps, dtype=np.int64)[:, None] if entry.datapoint_by != "survey"
+        else np.zeros((row, 0), dtype=np.int64),
+        "dp_fields": [entry.datapoint_by] if entry.datapoint_by != "survey" else [],
+        "channels": len(ids),
+        "channel_names": ids,
+        "dt_ms": 1000.0 / sr,
+        "t0_ms": 0.0,
+        "rms": writer.rms,
+    }

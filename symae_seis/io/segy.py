@@ -1,0 +1,341 @@
+"""SEG-Y (and Seismic Unix) traces in and out, through segyio's bulk paths.
+
+Reading is strict: before segyio maps a file, :func:`open_segy` checks that its size is a
+whole number of traces for the sample count and format the headers declare, that the
+binary and trace headers agree on the sample count, and that the sample format is one we
+read. Every problem raises :class:`SegyError` naming the file and what is wrong.
+
+Samples are read with ``f.trace.raw[a:b]`` on a memory-mapped file and headers with
+``f.attributes(field)[a:b]``: no per-trace Python loops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import segyio
+
+from ..typing import PathLike
+from ._atomic import atomic_path
+
+__all__ = [
+    "SegyError",
+    "SegyInfo",
+    "HEADER_FIELDS",
+    "open_segy",
+    "segy_info",
+    "read_headers",
+    "read_all_headers",
+    "read_traces",
+    "read_segy",
+    "write_segy",
+]
+
+log = logging.getLogger(__name__)
+
+#: Every standard trace header field, in byte order; the store keeps all of them.
+HEADER_FIELDS: tuple[str, ...] = tuple(str(f) for f in segyio.TraceField.enums())
+_FIELD_IDS: tuple[int, ...] = tuple(int(f) for f in segyio.TraceField.enums())
+
+# sample format code -> bytes per sample (formats segyio reads)
+_FORMAT_SIZE = {1: 4, 2: 4, 3: 2, 5: 4, 6: 8, 8: 1, 10: 4, 11: 2, 12: 8, 16: 1}
+_FORMAT_NAME = {
+    1: "4-byte IBM float", 2: "4-byte int", 3: "2-byte int", 4: "fixed-point with gain",
+    5: "4-byte IEEE float", 6: "8-byte IEEE float", 7: "3-byte int", 8: "1-byte int",
+    9: "8-byte int", 10: "4-byte uint", 11: "2-byte uint", 12: "8-byte uint", 15: "3-byte uint",
+    16: "1-byte uint",
+}
+
+
+class SegyError(ValueError):
+    """A SEG-Y file is malformed or inconsistent with what was asked of it."""
+
+
+@dataclass(frozen=True)
+class SegyInfo:
+    """What a file's headers declare.
+
+    Attributes
+    ----------
+    path, tracecount, samples (count), dt_us (sample interval in microseconds),
+    delay_ms (recording delay of the first trace), format (sample format code),
+    endian ('big' or 'little'), su (Seismic Unix file, no file headers).
+    """
+
+    path: Path
+    tracecount: int
+    samples: int
+    dt_us: int
+    delay_ms: float
+    format: int
+    endian: str
+    su: bool
+
+
+def _u16(buf: bytes, offset: int, endian: str) -> int:
+    return int.from_bytes(buf[offset : offset + 2], "big" if endian == "big" else "little",
+                          signed=False)
+
+
+def _detect_endian(path: Path, head: bytes, su: bool) -> str:
+    """Guess byte order from the binary header's format code (SEG-Y) or the trace
+    header's sample count (SU)."""
+    if su:
+        # SU: bytes 115-116 of the first trace header hold the sample count.
+        big, little = _u16(head, 114, "big"), _u16(head, 114, "little")
+        ok_big, ok_little = 0 < big < 65535, 0 < little < 65535
+        if ok_big and (not ok_little or big <= little):
+            return "big"
+        if ok_little:
+            return "little"
+        raise SegyError(f"{path}: first trace header has no sample count; not a SU file?")
+    big, little = _u16(head, 3224, "big"), _u16(head, 3224, "little")
+    if big in _FORMAT_NAME:
+        return "big"
+    if little in _FORMAT_NAME:
+        return "little"
+    raise SegyError(
+        f"{path}: binary header sample format code is {big} (or {little} byte-swapped), "
+        "not a SEG-Y format; is this a SEG-Y file?"
+    )
+
+
+def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -> SegyInfo:
+    """Read and check a file's declared layout without mapping it with segyio.
+
+    Parameters
+    ----------
+    path
+        SEG-Y or SU file.
+    endian
+        'auto' (detect from the headers), 'big' or 'little'.
+    su
+        Seismic Unix layout (no textual/binary header). Default: true for ``.su`` files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    SegyError
+        Unsupported sample format, a size that is not a whole number of traces
+        (truncated file, or sample count disagreeing with headers), zero traces.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SEG-Y file {path} does not exist")
+    if su is None:
+        su = path.suffix.lower() == ".su"
+    size = path.stat().st_size
+    minimum = 240 if su else 3600
+    with open(path, "rb") as fh:
+        head = fh.read(3600 + 240)
+    if len(head) < minimum:
+        raise SegyError(f"{path}: {size} bytes, too short for a {'SU' if su else 'SEG-Y'} file "
+                        f"(at least {minimum} bytes of headers)")
+    if endian == "auto":
+        endian = _detect_endian(path, head, su)
+    if su:
+        fmt, ext, tr0, ns = 5, 0, 0, _u16(head, 114, endian)
+        dt = _u16(head, 116, endian)
+        bin_ns = ns
+    else:
+        fmt = _u16(head, 3224, endian)
+        if fmt not in _FORMAT_SIZE:
+            name = _FORMAT_NAME.get(fmt, "unknown")
+            raise SegyError(f"{path}: sample format code {fmt} ({name}) is not supported; "
+                            "convert the file to IEEE float (format 5)")
+        ext = int.from_bytes(head[3504:3506], endian, signed=True)
+        if ext < 0:
+            raise SegyError(f"{path}: binary header declares {ext} extended textual headers "
+                            "(variable count, -1) which segyio cannot read; rewrite the file "
+                            "with a fixed count")
+        tr0 = 3600 + 3200 * ext
+        bin_ns = _u16(head, 3220, endian)
+        dt = _u16(head, 3216, endian)
+        if size <= tr0:
+            raise SegyError(f"{path}: holds no traces ({size} bytes of file headers only)")
+        with open(path, "rb") as fh:
+            fh.seek(tr0)
+            th = fh.read(240)
+        if len(th) < 240:
+            raise SegyError(f"{path}: truncated inside the first trace header")
+        tr_ns = _u16(th, 114, endian)
+        if bin_ns == 0:
+            bin_ns = tr_ns
+        elif tr_ns not in (0, bin_ns):
+            raise SegyError(f"{path}: binary header says {bin_ns} samples per trace but the "
+                            f"first trace header says {tr_ns}; the file is inconsistent")
+        ns = bin_ns
+        if dt == 0:
+            dt = _u16(th, 116, endian)
+    if ns == 0:
+        raise SegyError(f"{path}: sample count is 0 in every header")
+    trace_bytes = 240 + ns * _FORMAT_SIZE[fmt]
+    body = size - tr0
+    if body <= 0:
+        raise SegyError(f"{path}: holds no traces")
+    if body % trace_bytes:
+        ntr = body / trace_bytes
+        raise SegyError(
+            f"{path}: file size {size} is not a whole number of traces of {ns} samples "
+            f"({_FORMAT_NAME[fmt]}): {ntr:.3f} traces; the file is truncated or its sample "
+            "count disagrees with its headers"
+        )
+    if dt == 0:
+        raise SegyError(f"{path}: sample interval is 0 in the binary and first trace header")
+    with open(path, "rb") as fh:
+        fh.seek(tr0)
+        th = fh.read(240)
+    delay = int.from_bytes(th[108:110], endian, signed=True)
+    return SegyInfo(path=path, tracecount=body // trace_bytes, samples=ns, dt_us=dt,
+                    delay_ms=float(delay), format=fmt, endian=endian, su=su)
+
+
+@contextlib.contextmanager
+def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None
+              ) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
+    """Open a checked, memory-mapped SEG-Y or SU file as an unstructured trace list.
+
+    Yields
+    ------
+    (segyio.SegyFile, SegyInfo)
+
+    Raises
+    ------
+    SegyError, FileNotFoundError
+        As :func:`segy_info`, or when segyio itself refuses the file.
+    """
+    info = segy_info(path, endian=endian, su=su)
+    try:
+        if info.su:
+            fh = segyio.su.open(str(info.path), ignore_geometry=True, endian=info.endian)
+        else:
+            fh = segyio.open(str(info.path), ignore_geometry=True, endian=info.endian)
+    except (RuntimeError, OSError, ValueError, IndexError) as err:
+        raise SegyError(f"{info.path}: segyio cannot open it: {err}") from None
+    with fh:
+        if fh.tracecount != info.tracecount or len(fh.samples) != info.samples:
+            raise SegyError(
+                f"{info.path}: segyio sees {fh.tracecount} traces of {len(fh.samples)} "
+                f"samples, the headers declare {info.tracecount} of {info.samples}"
+            )
+        fh.mmap()
+        yield fh, info
+
+
+def read_headers(fh: segyio.SegyFile, fields: tuple[str, ...], start: int = 0,
+                 stop: int | None = None) -> dict[str, np.ndarray]:
+    """Header fields of traces ``start:stop`` as int64 arrays (one bulk read per field)."""
+    stop = fh.tracecount if stop is None else stop
+    return {
+        name: np.asarray(fh.attributes(int(getattr(segyio.TraceField, name)))[start:stop], dtype=np.int64)
+        for name in fields
+    }
+
+
+def read_all_headers(fh: segyio.SegyFile, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """All standard header fields of traces ``start:stop`` as ``(n, len(HEADER_FIELDS))``
+    int32, columns in :data:`HEADER_FIELDS` order."""
+    stop = fh.tracecount if stop is None else stop
+    out = np.empty((stop - start, len(_FIELD_IDS)), dtype=np.int32)
+    for j, fid in enumerate(_FIELD_IDS):
+        out[:, j] = fh.attributes(fid)[start:stop]
+    return out
+
+
+def read_traces(fh: segyio.SegyFile, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Samples of traces ``start:stop`` as a float32 ``(n, samples)`` array."""
+    stop = fh.tracecount if stop is None else stop
+    if stop <= start:
+        return np.empty((0, len(fh.samples)), dtype=np.float32)
+    data = fh.trace.raw[start:stop]
+    return np.asarray(data, dtype=np.float32).reshape(stop - start, len(fh.samples))
+
+
+def read_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None
+              ) -> tuple[np.ndarray, np.ndarray, SegyInfo]:
+    """Read a whole (small) file: traces ``(n, samples)``, headers ``(n, fields)``, info."""
+    with open_segy(path, endian=endian, su=su) as (fh, info):
+        return read_traces(fh), read_all_headers(fh), info
+
+
+def _header_rows(headers: np.ndarray | Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    if isinstance(headers, Mapping):
+        out = np.zeros((n, len(HEADER_FIELDS)), dtype=np.int64)
+        for name, values in headers.items():
+            if name not in HEADER_FIELDS:
+                raise ValueError(f"{name!r} is not a SEG-Y trace header field")
+            out[:, HEADER_FIELDS.index(name)] = np.broadcast_to(np.asarray(values), (n,))
+        return out
+    headers = np.asarray(headers)
+    if headers.shape != (n, len(HEADER_FIELDS)):
+        raise ValueError(f"headers must have shape ({n}, {len(HEADER_FIELDS)}), got "
+                         f"{headers.shape}")
+    return headers
+
+
+def write_segy(path: PathLike, traces: np.ndarray,
+               headers: np.ndarray | Mapping[str, np.ndarray], dt_us: int, *,
+               textual: str | None = None, overwrite: bool = False) -> Path:
+    """Write traces and their headers as a big-endian IEEE-float (format 5) SEG-Y rev 1 file.
+
+    The file is written next to ``path`` under a temporary name and renamed into place,
+    so a crash never leaves a partial file.
+
+    Parameters
+    ----------
+    path
+        Output file.
+    traces
+        ``(n, samples)`` array.
+    headers
+        ``(n, len(HEADER_FIELDS))`` integer array in :data:`HEADER_FIELDS` order (as
+        :func:`read_all_headers` returns), or a mapping field name -> values (others 0).
+        ``TRACE_SAMPLE_COUNT`` and ``TRACE_SAMPLE_INTERVAL`` are set from the data.
+    dt_us
+        Sample interval in microseconds.
+    textual
+        Text for the 3200-byte textual header (default: a short symae-seis note).
+    overwrite
+        Replace an existing file; without it an existing ``path`` raises.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    ValueError
+        If shapes disagree or samples are not finite.
+    """
+    traces = np.asarray(traces, dtype=np.float32)
+    if traces.ndim != 2 or traces.shape[0] == 0:
+        raise ValueError(f"traces must be a non-empty (n, samples) array, got {traces.shape}")
+    if not np.isfinite(traces).all():
+        bad = int(np.flatnonzero(~np.isfinite(traces).all(axis=1))[0])
+        raise ValueError(f"trace {bad} has NaN or Inf samples; refusing to write {path}")
+    n, ns = traces.shape
+    rows = _header_rows(headers, n)
+    rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_COUNT")] = ns
+    rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_INTERVAL")] = dt_us
+    spec = segyio.spec()
+    spec.samples = np.arange(ns) * dt_us / 1000.0
+    spec.tracecount = n
+    spec.format = 5
+    spec.endian = "big"
+    lines = (textual or "written by symae-seis").splitlines()[:40]
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with segyio.create(str(tmp), spec) as f:
+            f.text[0] = segyio.tools.create_text_header(
+                {i + 1: line[:76] for i, line in enumerate(lines)}
+            )
+            f.bin.update(hdt=int(dt_us), hns=ns, format=5, mfeet=1, rev=0x0100, tsort=0)
+            f.trace.raw[:] = traces
+            fids = _FIELD_IDS
+            for i in range(n):
+                f.header[i] = dict(zip(fids, rows[i].tolist()))
+    log.info("wrote %d traces to %s", n, path)
+    return Path(path)

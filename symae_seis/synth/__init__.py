@@ -1,0 +1,7 @@
+"""Synthetic surveys with ground truth (the embedded default and test data)."""
+
+from .convolutional import Conv4DParams, Earth, Nuisance, make_conv4d_survey, render_gather
+from .mseed import make_mseed_survey
+
+__all__ = ["Conv4DParams", "Earth", "Nuisance", "make_conv4d_survey", "render_gather",
+           "make_mseed_survey"]

@@ -1,0 +1,14 @@
+"""Type aliases shared across the package."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+GapPolicy = Literal["reject", "zero", "interpolate"]
+UnequalPolicy = Literal["reject", "pad"]
+DataFormat = Literal["segy", "su", "mseed"]
+DatapointBy = Literal["survey", "day", "hour"]
+
+__all__ = ["PathLike", "GapPolicy", "UnequalPolicy", "DataFormat", "DatapointBy"]
