@@ -89,25 +89,26 @@ def _datapoint_of(t_ns: int, by: str) -> int:
 
 
 def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
-    """Window start times over the recorded segments of a stream.
+    """Window start times: a fixed grid from the survey's first sample, every ``step_s``.
 
-    The union of all streams' time spans is split into contiguous segments; windows step
-    through each segment and never straddle a time when no stream recorded anything.
+    Windows in which no selected stream recorded a single sample (a recorder off for the
+    night, the time between two days' files) are skipped; any other window with missing
+    samples goes to the gap policy.
     """
     spans = sorted((tr.stats.starttime, tr.stats.endtime) for tr in st)
-    segments = []
-    for a, b in spans:
-        if segments and a <= segments[-1][1] + 1.5 / sr:
-            segments[-1][1] = max(segments[-1][1], b)
-        else:
-            segments.append([a, b])
+    start = spans[0][0]
+    end = max(b for _, b in spans)
     nsamp = int(round(window_s * sr))
     starts = []
-    for a, b in segments:
-        t = a
-        while t + (nsamp - 1) / sr <= b + 0.5 / sr:
+    k = 0
+    while True:
+        t = start + k * step_s
+        t_end = t + (nsamp - 1) / sr
+        if t_end > end + 0.5 / sr:
+            break
+        if any(a <= t_end and b >= t for a, b in spans):
             starts.append(t)
-            t = t + step_s
+        k += 1
     return starts
 
 

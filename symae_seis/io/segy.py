@@ -167,9 +167,6 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
         tr_ns = _u16(th, 114, endian)
         if bin_ns == 0:
             bin_ns = tr_ns
-        elif tr_ns not in (0, bin_ns):
-            raise SegyError(f"{path}: binary header says {bin_ns} samples per trace but the "
-                            f"first trace header says {tr_ns}; the file is inconsistent")
         ns = bin_ns
         if dt == 0:
             dt = _u16(th, 116, endian)
@@ -181,11 +178,21 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
         raise SegyError(f"{path}: holds no traces")
     if body % trace_bytes:
         ntr = body / trace_bytes
+        other = 0 if su else tr_ns
+        if other and other != ns and (body % (240 + other * _FORMAT_SIZE[fmt])) == 0:
+            raise SegyError(
+                f"{path}: binary header says {ns} samples per trace but the trace headers say "
+                f"{other}, and the file size fits {other}; the file is inconsistent: fix the "
+                "binary header (bytes 3221-3222)"
+            )
         raise SegyError(
             f"{path}: file size {size} is not a whole number of traces of {ns} samples "
             f"({_FORMAT_NAME[fmt]}): {ntr:.3f} traces; the file is truncated or its sample "
             "count disagrees with its headers"
         )
+    if not su and tr_ns not in (0, ns):
+        log.warning("%s: first trace header says %d samples, the binary header and the file "
+                    "size say %d; using %d", path, tr_ns, ns, ns)
     if dt == 0:
         raise SegyError(f"{path}: sample interval is 0 in the binary and first trace header")
     with open(path, "rb") as fh:

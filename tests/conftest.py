@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny surveys built in code, catalogs written to tmp folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from symae_seis.catalog import load_catalog
+from symae_seis.synth import Conv4DParams, make_conv4d_survey
+
+REAL_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
+
+TINY = Conv4DParams(n_cdp=4, shots_per_cdp=3, channels=8, samples=64, seed=1)
+
+
+def write_catalog(folder: Path, datasets: dict) -> Path:
+    """Write ``data_catalog.yaml`` into ``folder`` and return its path."""
+    path = Path(folder) / "data_catalog.yaml"
+    path.write_text(yaml.safe_dump({"datasets": datasets}, sort_keys=False))
+    return path
+
+
+def entry(folder: Path, name: str = "ds", **raw):
+    """Validated catalog entry for one dataset written into ``folder``."""
+    return load_catalog(write_catalog(folder, {name: raw}))[name]
+
+
+@pytest.fixture(scope="session")
+def tiny_survey(tmp_path_factory) -> dict[str, Path]:
+    """4 CDPs x 3 shots x 8 offsets x 64 samples, baseline and monitor SEG-Y + truth."""
+    out = tmp_path_factory.mktemp("tiny")
+    return make_conv4d_survey(out, TINY)
+
+
+@pytest.fixture()
+def tiny_entry(tmp_path, tiny_survey):
+    return entry(tmp_path, "tiny", surveys={"baseline": str(tiny_survey["baseline"]),
+                                            "monitor": str(tiny_survey["monitor"])},
+                 instance_key="FieldRecord", channel_key="offset", datapoint_key=["CDP"])
+
+
+@pytest.fixture()
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"shared real data folder {REAL_DATA} not present")
+    return REAL_DATA
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files an atomic writer might have left behind."""
+    return [f for f in os.listdir(folder) if ".tmp-" in f]
+
+
+def assert_message(err: pytest.ExceptionInfo, *parts: str) -> None:
+    msg = str(err.value)
+    for p in parts:
+        assert str(p) in msg, f"{p!r} not in error message {msg!r}"
+
+
+rng = np.random.default_rng
