@@ -196,22 +196,25 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, writer_c
     row = 0
     file_index = {str(p): i for i, p in enumerate(p for s in surveys for p in files[s])}
     bar = tqdm(total=writer.x.shape[0], desc="ingest", unit="win", disable=not progress)
-    for si, s in enumerate(surveys):
-        st = _prepare(read_mseed(files[s], entry.streams), sr, entry.resample_hz is not None)
-        for tr in st:
-            if not np.all(np.isfinite(np.ma.compressed(np.ma.asarray(tr.data)))):
-                raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
-        for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
-                                           survey=s):
-            writer.write_slab(row, data[None], live[None], None)
-            t_ns = int(round(t.timestamp * 1e9))
-            keys.append(t_ns)
-            surv.append(si)
-            fidx.append(file_index[str(files[s][0])])
-            dps.append(_datapoint_of(t_ns, entry.datapoint_by))
-            row += 1
-            bar.update(1)
-    bar.close()
+    try:
+        for si, s in enumerate(surveys):
+            st = _prepare(read_mseed(files[s], entry.streams), sr, entry.resample_hz is not None)
+            for tr in st:
+                if not np.all(np.isfinite(np.ma.compressed(np.ma.asarray(tr.data)))):
+                    raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
+            for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
+                                               survey=s):
+                writer.write_slab(row, data[None], live[None], None)
+                t_ns = int(round(t.timestamp * 1e9))
+                keys.append(t_ns)
+                surv.append(si)
+                fidx.append(file_index[str(files[s][0])])
+                dps.append(_datapoint_of(t_ns, entry.datapoint_by))
+                row += 1
+                bar.update(1)
+    finally:
+        bar.close()
+        writer.close()
     return {
         "surveys": surveys,
         "instance_key": np.array(keys, dtype=np.int64),

@@ -204,9 +204,12 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
 
 
 @contextlib.contextmanager
-def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None
-              ) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
-    """Open a checked, memory-mapped SEG-Y or SU file as an unstructured trace list.
+def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
+              mmap: bool = True) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
+    """Open a checked SEG-Y or SU file as an unstructured trace list.
+
+    ``mmap`` maps the file (fastest random access); streaming readers pass ``False`` so
+    that pages already read do not count towards the process's resident memory.
 
     Yields
     ------
@@ -231,7 +234,8 @@ def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None
                 f"{info.path}: segyio sees {fh.tracecount} traces of {len(fh.samples)} "
                 f"samples, the headers declare {info.tracecount} of {info.samples}"
             )
-        fh.mmap()
+        if mmap:
+            fh.mmap()
         yield fh, info
 
 

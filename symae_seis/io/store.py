@@ -45,8 +45,15 @@ from .. import __version__
 from ..catalog import DatasetEntry
 from ..typing import PathLike
 from ._atomic import atomic_path
-from .segy import HEADER_FIELDS, SegyError, open_segy, read_all_headers, read_headers, \
-    read_traces
+from .segy import (
+    HEADER_FIELDS,
+    SegyError,
+    open_segy,
+    read_all_headers,
+    read_headers,
+    read_traces,
+    segy_info,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -93,20 +100,52 @@ def _entry_json(entry: DatasetEntry) -> str:
 
 
 class _StoreWriter:
-    """Creates the datasets of a store in an open HDF5 file and fills them."""
+    """Creates the datasets of a store in an open HDF5 file and fills them.
+
+    ``instances`` is contiguous and allocated at creation, so its bytes sit at a fixed
+    offset of the file (``H5Dget_offset``); samples are written there with ``os.pwrite``
+    on a background thread, which releases the GIL and overlaps with reading the next
+    block. Headers and the live mask (small) go through h5py.
+    """
 
     def __init__(self, h5: h5py.File, n: int, c: int, t: int, n_fields: int):
         self.h5 = h5
-        self.x = h5.create_dataset("instances", shape=(n, c, t), dtype="f4")
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.CONTIGUOUS)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+        space = h5py.h5s.create_simple((n, c, t))
+        dsid = h5py.h5d.create(h5.id, b"instances", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+        self.x = h5["instances"]
+        self.shape = (n, c, t)
+        self._offset = dsid.get_offset()
+        self._row_bytes = c * t * 4
+        h5.flush()
+        self._fd = os.open(h5.filename, os.O_WRONLY)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._pending: concurrent.futures.Future | None = None
         self.live = h5.create_dataset("live", shape=(n, c), dtype=bool)
         self.headers = h5.create_dataset("headers", shape=(n, c, n_fields), dtype="i4")
         self.sumsq = 0.0
         self.count = 0
 
+    def _pwrite(self, data: np.ndarray, offset: int) -> None:
+        view = memoryview(np.ascontiguousarray(data, dtype="<f4")).cast("B")
+        while view:
+            done = os.pwrite(self._fd, view, offset)
+            view, offset = view[done:], offset + done
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
     def write_slab(self, r0: int, data: np.ndarray, live: np.ndarray,
                    headers: np.ndarray | None) -> None:
+        """Whole instances ``r0:r0+len(data)``; at most one slab is in flight."""
+        self._wait()
+        self._pending = self._pool.submit(self._pwrite, data, self._offset + r0 * self._row_bytes)
         r1 = r0 + data.shape[0]
-        self.x[r0:r1] = data
         self.live[r0:r1] = live
         if headers is not None:
             self.headers[r0:r1] = headers
@@ -114,12 +153,26 @@ class _StoreWriter:
 
     def write_traces(self, rows: np.ndarray, chans: np.ndarray, data: np.ndarray,
                      headers: np.ndarray) -> None:
-        """Scattered traces (files whose gathers are not contiguous): one write each."""
-        for r, c, d, h in zip(rows.tolist(), chans.tolist(), data, headers):
-            self.x[r, c] = d
+        """Scattered traces (files whose gathers are not contiguous)."""
+        self._wait()
+        tbytes = data.shape[-1] * 4
+        for r, c, d in zip(rows.tolist(), chans.tolist(), data):
+            self._pwrite(d, self._offset + r * self._row_bytes + c * tbytes)
+        live = np.any(data != 0, axis=-1)
+        order = np.lexsort((chans, rows))
+        for r, c, h, lv in zip(rows[order].tolist(), chans[order].tolist(), headers[order],
+                               live[order]):
             self.headers[r, c] = h
-            self.live[r, c] = bool(np.any(d))
-        self._accumulate(data, np.any(data != 0, axis=-1))
+            self.live[r, c] = lv
+        self._accumulate(data, live)
+
+    def close(self) -> None:
+        """Finish pending writes and release the file descriptor."""
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            os.close(self._fd)
 
     def _accumulate(self, data: np.ndarray, live: np.ndarray) -> None:
         flat = data.reshape(-1)
@@ -131,11 +184,19 @@ class _StoreWriter:
         return float(np.sqrt(self.sumsq / self.count)) if self.count else 0.0
 
 
+def _sha256_files(files: list[str]) -> list[str]:
+    return [file_sha256(f) for f in files]
+
+
 def _hash_files(files: list[Path]) -> concurrent.futures.Future:
-    """Checksum the source files on a background thread (hashlib releases the GIL),
-    overlapping with the ingest."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    fut = pool.submit(lambda: [file_sha256(f) for f in files])
+    """Checksum the source files in a child process, overlapping with the ingest (a
+    thread would fight the ingest for the GIL)."""
+    import multiprocessing as mp
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+    fut = pool.submit(_sha256_files, [str(f) for f in files])
     pool.shutdown(wait=False)
     return fut
 
@@ -156,6 +217,20 @@ class _FilePlan:
     n_inst: int
     grouped: bool         # traces of each instance contiguous, instances in row order
     starts: np.ndarray    # (n_inst + 1,) trace index where each instance starts (grouped)
+
+
+def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool):
+    """Header fields of every trace, read in blocks, each through a fresh memory map (so
+    resident memory does not grow with the file)."""
+    info = segy_info(path, endian=endian, su=su)
+    block = max(1, _BLOCK_BYTES // (240 + 4 * info.samples))
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for a in range(0, info.tracecount, block):
+        with open_segy(path, endian=endian, su=su) as (fh, _):
+            got = read_headers(fh, keys, a, min(a + block, info.tracecount))
+        for k in keys:
+            parts[k].append(got[k])
+    return {k: np.concatenate(v) for k, v in parts.items()}, info
 
 
 def _window_samples(entry: DatasetEntry, path: Path, ns: int, dt_ms: float) -> tuple[int, int]:
@@ -186,8 +261,7 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
     dp_fields = (*entry.datapoint_key, *entry.datapoint_bin)
     for fi, (label, path) in enumerate(tqdm(all_files, desc="scan headers", unit="file",
                                             disable=not progress)):
-        with open_segy(path, endian=entry.endian, su=fmt_su) as (fh, info):
-            hdr = read_headers(fh, entry.header_keys)
+        hdr, info = _scan_headers(path, entry.header_keys, entry.endian, fmt_su)
         if dt_us is None:
             dt_us, delay = info.dt_us, info.delay_ms
         elif info.dt_us != dt_us:
@@ -287,44 +361,46 @@ def _ingest_segy(writer: _StoreWriter, plans: list[_FilePlan], i0: int, i1: int,
     bar = tqdm(total=total, desc="ingest", unit="tr", disable=not progress)
     t = i1 - i0
     for plan in plans:
-        with open_segy(plan.path, endian=plan.endian, su=plan.su) as (fh, info):
-            per_block = max(1, _BLOCK_BYTES // (4 * info.samples + 4 * len(HEADER_FIELDS)))
-            if not plan.grouped:
-                log.warning("%s: traces of a gather are not contiguous; ingest writes trace "
-                            "by trace (slow). Sort the file by instance key to speed it up",
-                            plan.path)
-                bounds = list(range(0, plan.ntr, per_block)) + [plan.ntr]
-            else:
-                # block boundaries on instance boundaries
-                bounds, last = [0], 0
-                for s in plan.starts[1:].tolist():
-                    if s - last >= per_block:
-                        bounds.append(s)
-                        last = s
-                if bounds[-1] != plan.ntr:
-                    bounds.append(plan.ntr)
-            for a, b in zip(bounds[:-1], bounds[1:]):
+        info = segy_info(plan.path, endian=plan.endian, su=plan.su)
+        per_block = max(1, _BLOCK_BYTES // (4 * info.samples + 4 * len(HEADER_FIELDS)))
+        if not plan.grouped:
+            log.warning("%s: traces of a gather are not contiguous; ingest writes trace by "
+                        "trace (slow). Sort the file by instance key to speed it up", plan.path)
+            bounds = list(range(0, plan.ntr, per_block)) + [plan.ntr]
+        else:
+            # block boundaries on instance boundaries
+            bounds, last = [0], 0
+            for s in plan.starts[1:].tolist():
+                if s - last >= per_block:
+                    bounds.append(s)
+                    last = s
+            if bounds[-1] != plan.ntr:
+                bounds.append(plan.ntr)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            # Re-open (memory-mapped) for each block: mapped pages leave the process's
+            # resident set when the map closes, so memory stays flat as files grow.
+            with open_segy(plan.path, endian=plan.endian, su=plan.su) as (fh, _):
                 data = read_traces(fh, a, b)[:, i0:i1]
                 heads = read_all_headers(fh, a, b)
-                finite = np.isfinite(data).all(axis=1)
-                if not finite.all():
-                    k = a + int(np.flatnonzero(~finite)[0])
-                    raise SegyError(f"{plan.path}: trace {k} has NaN or Inf samples; mute or "
-                                    "remove it before ingest")
-                rows, chans = plan.row[a:b], plan.chan[a:b]
-                if plan.grouped:
-                    r0 = int(rows[0])
-                    n = int(rows[-1]) - r0 + 1
-                    buf = np.zeros((n, c, t), dtype=np.float32)
-                    hbuf = np.zeros((n, c, heads.shape[1]), dtype=np.int32)
-                    live = np.zeros((n, c), dtype=bool)
-                    buf[rows - r0, chans] = data
-                    hbuf[rows - r0, chans] = heads
-                    live[rows - r0, chans] = np.any(data != 0, axis=1)
-                    writer.write_slab(r0, buf, live, hbuf)
-                else:
-                    writer.write_traces(rows, chans, data, heads)
-                bar.update(b - a)
+            finite = np.isfinite(data).all(axis=1)
+            if not finite.all():
+                k = a + int(np.flatnonzero(~finite)[0])
+                raise SegyError(f"{plan.path}: trace {k} has NaN or Inf samples; mute or "
+                                "remove it before ingest")
+            rows, chans = plan.row[a:b], plan.chan[a:b]
+            if plan.grouped:
+                r0 = int(rows[0])
+                n = int(rows[-1]) - r0 + 1
+                buf = np.zeros((n, c, t), dtype=np.float32)
+                hbuf = np.zeros((n, c, heads.shape[1]), dtype=np.int32)
+                live = np.zeros((n, c), dtype=bool)
+                buf[rows - r0, chans] = data
+                hbuf[rows - r0, chans] = heads
+                live[rows - r0, chans] = np.any(data != 0, axis=1)
+                writer.write_slab(r0, buf, live, hbuf)
+            else:
+                writer.write_traces(rows, chans, data, heads)
+            bar.update(b - a)
     bar.close()
 
 
@@ -374,7 +450,10 @@ def build_store(entry: DatasetEntry, path: PathLike | None = None, *, overwrite:
                 n = int(meta["instance_key"].size)
                 writer = _StoreWriter(h5, n, meta["channels"], i1 - i0, len(HEADER_FIELDS))
                 writer.headers.attrs["fields"] = json.dumps(HEADER_FIELDS)
-                _ingest_segy(writer, plans, i0, i1, meta["channels"], progress)
+                try:
+                    _ingest_segy(writer, plans, i0, i1, meta["channels"], progress)
+                finally:
+                    writer.close()
                 meta["rms"] = writer.rms
                 meta["t0_ms"] = meta["delay_ms"] + i0 * meta["dt_ms"]
                 meta["channel_names"] = []
