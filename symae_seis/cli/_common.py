@@ -1,0 +1,41 @@
+"""What every console script shares: logging set-up and turning known errors into one
+clear line (CLIs are the only place that configures logging)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from ..catalog import CatalogError
+from ..io.mseed import MseedError
+from ..io.segy import SegyError
+from ..io.store import StoreError
+
+__all__ = ["setup_logging", "run_main", "KNOWN_ERRORS"]
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (
+    CatalogError, SegyError, MseedError, StoreError, FileNotFoundError, FileExistsError,
+    ValueError, FloatingPointError,
+)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("symae_seis")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def run_main(prog: str, fn: Callable[[], int | None]) -> int:
+    """Run ``fn``; known errors print ``prog: error: message`` and exit with status 2."""
+    try:
+        return int(fn() or 0)
+    except KNOWN_ERRORS as err:
+        msg = str(err) or type(err).__name__
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

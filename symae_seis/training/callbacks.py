@@ -1,0 +1,96 @@
+"""Callbacks: the loss-curve PNG and the plain-model export of each run."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import lightning.pytorch as pl
+
+from ..models import SymAE
+
+__all__ = ["LossCurvePlot", "ExportModel", "plot_loss_curve"]
+
+log = logging.getLogger(__name__)
+
+
+def plot_loss_curve(metrics_csv: str | Path, out_png: str | Path) -> Path | None:
+    """Plot train/validation loss per epoch (log scale) from a CSVLogger file.
+
+    The mean-gather baseline (predicting every instance by its datapoint's mean gather)
+    is drawn for reference. Returns the PNG path, or None when there is nothing to plot.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics_csv = Path(metrics_csv)
+    if not metrics_csv.is_file():
+        return None
+    series: dict[str, dict[int, float]] = {}
+    with open(metrics_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            ep = row.get("epoch")
+            if not ep:
+                continue
+            for key in ("train_loss", "val_loss", "val_mean_gather_loss"):
+                if row.get(key):
+                    series.setdefault(key, {})[int(float(ep))] = float(row[key])
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    styles = {"train_loss": ("C0", "-", "train"), "val_loss": ("C1", "-", "validation"),
+              "val_mean_gather_loss": ("0.5", "--", "validation: mean-gather baseline")}
+    for key, (color, ls, label) in styles.items():
+        if key in series:
+            ep = sorted(series[key])
+            ax.plot(ep, [series[key][e] for e in ep], color=color, ls=ls, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (normalised gathers)")
+    ax.set_title("SymAE training")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png)
+    plt.close(fig)
+    return out_png
+
+
+class LossCurvePlot(pl.Callback):
+    """Writes ``loss.png`` into the run folder after every validation and at the end."""
+
+    def _plot(self, trainer: pl.Trainer) -> None:
+        if not trainer.is_global_zero or trainer.log_dir is None:
+            return
+        for lg in trainer.loggers:
+            save = getattr(lg, "save", None)
+            if callable(save) and type(lg).__name__ == "CSVLogger":
+                save()
+        plot_loss_curve(Path(trainer.log_dir) / "metrics.csv", Path(trainer.log_dir) / "loss.png")
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._plot(trainer)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self._plot(trainer)
+
+
+class ExportModel(pl.Callback):
+    """Saves the best checkpoint's model as ``model.pt`` in the run folder (plain SymAE:
+    loads without Lightning, with its normalisation and store schema)."""
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero or trainer.log_dir is None:
+            return
+        out = Path(trainer.log_dir) / "model.pt"
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        if best and Path(best).is_file():
+            SymAE.load(best).save(out)
+        else:
+            pl_module.model.save(out)
+        log.info("exported model to %s", out)

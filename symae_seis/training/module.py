@@ -1,0 +1,126 @@
+"""The LightningModule: wraps :class:`~symae_seis.models.SymAE`, owns loss and optimiser."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.nn import functional as F
+
+from ..models import ModelFileError, SymAE
+
+__all__ = ["SymAELit", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+class SymAELit(pl.LightningModule):
+    """SymAE training: MSE on normalised gathers, AdamW, cosine schedule with warm-up.
+
+    ``channels``, ``samples``, ``scale`` and ``schema`` come from the DataModule (the CLI
+    links them); the other arguments are the model's and the optimiser's.
+
+    Parameters
+    ----------
+    channels, samples, scale, schema
+        Gather shape, data RMS and store description (from the data).
+    coherent_dim, nuisance_dim, width, levels, hidden, nuisance_dropout
+        See :class:`~symae_seis.models.SymAE`.
+    lr, weight_decay
+        AdamW settings.
+    warmup_epochs
+        Linear warm-up before the cosine decay to ``lr * min_lr_ratio`` at max_epochs.
+    min_lr_ratio
+        Final learning rate as a fraction of ``lr``.
+    """
+
+    def __init__(self, channels: int = 0, samples: int = 0, scale: float = 1.0,
+                 schema: dict[str, Any] | None = None, coherent_dim: int = 32,
+                 nuisance_dim: int = 32, width: int = 32, levels: int | None = None,
+                 hidden: int = 256, nuisance_dropout: float = 0.4, lr: float = 1e-3,
+                 weight_decay: float = 1e-4, warmup_epochs: int = 2,
+                 min_lr_ratio: float = 0.02):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
+                           nuisance_dim=nuisance_dim, width=width, levels=levels,
+                           hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,
+                           schema=schema)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def _loss(self, x: torch.Tensor) -> torch.Tensor:
+        xhat = self.model(x)
+        scale = self.model.scale
+        return F.mse_loss(xhat.float() / scale, x.float() / scale)
+
+    def on_train_epoch_start(self) -> None:
+        # Reseed per epoch: the instance draws and the nuisance noise of epoch e depend
+        # only on (seed, e), so a run resumed from a checkpoint continues exactly.
+        base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+        torch.manual_seed(base * 100_003 + self.current_epoch)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, batch "
+                f"{batch_idx}; stopping. The last good checkpoint is kept in the run's "
+                "checkpoints/ folder; lower --model.lr or check the data for outliers"
+            )
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch.shape[0], sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        loss = self._loss(batch)
+        scale = self.model.scale
+        mean = batch.mean(dim=1, keepdim=True).expand_as(batch)
+        baseline = F.mse_loss(mean.float() / scale, batch.float() / scale)
+        self.log("val_loss", loss, prog_bar=True, batch_size=batch.shape[0], sync_dist=True)
+        self.log("val_mean_gather_loss", baseline, batch_size=batch.shape[0], sync_dist=True)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        max_epochs = self.trainer.max_epochs if self.trainer is not None else None
+        if not max_epochs or max_epochs < 0:
+            return opt
+        warm = max(0, min(hp.warmup_epochs, max_epochs - 1))
+
+        def factor(epoch: int) -> float:
+            if epoch < warm:
+                return (epoch + 1) / (warm + 1)
+            span = max(1, max_epochs - warm)
+            cos = 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch - warm) / span)))
+            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * cos
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # called before the weights are loaded: refuse a checkpoint of another model/store
+        blob = checkpoint.get("symae")
+        if blob is None:
+            raise ModelFileError("checkpoint was not written by symae-seis (no 'symae' "
+                                 "record); start a new run or pass another --ckpt_path")
+        theirs, ours = blob.get("config", {}), self.model.config
+        diff = {k: (theirs.get(k), ours[k]) for k in ours
+                if k != "scale" and theirs.get(k) != ours[k]}
+        if diff:
+            desc = ", ".join(f"{k}: checkpoint {a} vs now {b}" for k, (a, b) in diff.items())
+            raise ModelFileError(f"checkpoint holds an incompatible model ({desc}); resume with "
+                                 "the same model options or start a new run")
+        if blob.get("schema") and blob["schema"] != self.model.schema:
+            raise ModelFileError(f"checkpoint was trained on store {blob['schema']}, this run "
+                                 f"uses {self.model.schema}; resume on the same dataset")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a plain-model record, so SymAE.load() reads any checkpoint without Lightning
+        checkpoint["symae"] = self.model.export()
