@@ -15,6 +15,8 @@ from symae_seis.synth import Conv4DParams, make_conv4d_survey
 REAL_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
 
 TINY = Conv4DParams(n_cdp=4, shots_per_cdp=3, channels=8, samples=64, seed=1)
+# enough datapoints (2 x 16) for a model to generalise to held-out datapoints
+SMALL = Conv4DParams(n_cdp=16, shots_per_cdp=4, channels=8, samples=64, seed=1)
 
 
 def write_catalog(folder: Path, datasets: dict) -> Path:
@@ -34,6 +36,43 @@ def tiny_survey(tmp_path_factory) -> dict[str, Path]:
     """4 CDPs x 3 shots x 8 offsets x 64 samples, baseline and monitor SEG-Y + truth."""
     out = tmp_path_factory.mktemp("tiny")
     return make_conv4d_survey(out, TINY)
+
+
+@pytest.fixture(scope="session")
+def small_survey(tmp_path_factory) -> dict[str, Path]:
+    """16 CDPs x 4 shots x 8 offsets x 64 samples, baseline and monitor SEG-Y + truth."""
+    return make_conv4d_survey(tmp_path_factory.mktemp("small"), SMALL)
+
+
+@pytest.fixture(scope="session")
+def small_catalog(tmp_path_factory, small_survey) -> Path:
+    return write_catalog(tmp_path_factory.mktemp("small_cat"), {"small": {
+        "surveys": {"baseline": str(small_survey["baseline"]),
+                    "monitor": str(small_survey["monitor"])},
+        "datapoint_key": ["CDP"]}})
+
+
+# small model, fast epochs on the SMALL survey
+FAST_TRAIN = ["--model.width", "8", "--model.hidden", "64", "--model.coherent_dim", "8",
+              "--model.nuisance_dim", "8", "--data.instances", "4", "--data.batch_size", "8",
+              "--data.val_fraction", "0.25", "--trainer.enable_progress_bar", "false",
+              "--trainer.enable_model_summary", "false"]
+
+
+def fit_args(catalog: Path, run_dir: Path, *extra: str, dataset: str = "small") -> list[str]:
+    return ["fit", "--data.dataset", dataset, "--data.catalog", str(catalog),
+            "--run_dir", str(run_dir), *FAST_TRAIN, *extra]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, small_catalog) -> Path:
+    """One real training run (20 epochs, about a minute on 2 cores), shared by tests."""
+    from symae_seis.cli.train import cli
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    cli(fit_args(small_catalog, run, "--trainer.max_epochs", "20", "--data.repeats", "4",
+                 "--model.lr", "0.003"))
+    return run
 
 
 @pytest.fixture()

@@ -56,6 +56,11 @@ class SymAECLI(LightningCLI):
                 )
             if ckpt is not None:
                 self.save_config_kwargs["overwrite"] = True
+                # CSVLogger starts metrics.csv afresh: keep the interrupted part beside it
+                old = run_dir / "metrics.csv"
+                if old.is_file():
+                    k = len(list(run_dir.glob("metrics.part-*.csv")))
+                    old.rename(run_dir / f"metrics.part-{k:02d}.csv")
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("logger") in (None, True):
             kwargs["logger"] = [
@@ -93,7 +98,11 @@ def cli(args: list[str] | None = None, run: bool = True) -> SymAECLI:
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
-    return run_main("symae-train", lambda: cli(argv if argv is not None else sys.argv[1:]))
+    def run() -> int:
+        cli(argv if argv is not None else sys.argv[1:])
+        return 0
+
+    return run_main("symae-train", run)
 
 
 if __name__ == "__main__":

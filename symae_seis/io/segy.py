@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "read_traces",
     "read_segy",
     "write_segy",
+    "SegyWriter",
 ]
 
 log = logging.getLogger(__name__)
@@ -290,13 +292,103 @@ def _header_rows(headers: np.ndarray | Mapping[str, np.ndarray], n: int) -> np.n
     return headers
 
 
+class SegyWriter:
+    """Stream traces into a new big-endian IEEE-float (format 5) SEG-Y rev 1 file.
+
+    The trace count is fixed up front; blocks of traces are written with :meth:`write`.
+    The file is built under a temporary name and renamed into place by :meth:`close`
+    only when every trace was written, so a crash never leaves a partial file.
+
+    Examples
+    --------
+    >>> with SegyWriter("out.sgy", n=100, samples=500, dt_us=4000) as w:  # doctest: +SKIP
+    ...     w.write(0, traces[:50], headers[:50])
+    ...     w.write(50, traces[50:], headers[50:])
+    """
+
+    def __init__(self, path: PathLike, n: int, samples: int, dt_us: int, *,
+                 textual: str | None = None, overwrite: bool = False):
+        if n < 1 or samples < 1:
+            raise ValueError(f"need at least one trace and one sample, got {n} x {samples}")
+        self.path, self.n, self.samples, self.dt_us = Path(path), n, samples, int(dt_us)
+        self._ctx = atomic_path(self.path, overwrite=overwrite)
+        self._tmp = self._ctx.__enter__()
+        spec = segyio.spec()
+        spec.samples = np.arange(samples) * dt_us / 1000.0
+        spec.tracecount = n
+        spec.format = 5
+        spec.endian = "big"
+        try:
+            self._f = segyio.create(str(self._tmp), spec)
+            lines = (textual or "written by symae-seis").splitlines()[:40]
+            self._f.text[0] = segyio.tools.create_text_header(
+                {i + 1: line[:76] for i, line in enumerate(lines)})
+            self._f.bin.update(hdt=self.dt_us, hns=samples, format=5, mfeet=1, rev=0x0100,
+                               tsort=0)
+        except BaseException:
+            self._ctx.__exit__(*sys.exc_info())
+            raise
+        self._written = np.zeros(n, dtype=bool)
+
+    def write(self, start: int, traces: np.ndarray,
+              headers: np.ndarray | Mapping[str, np.ndarray]) -> None:
+        """Write ``traces`` ``(k, samples)`` and their headers at trace index ``start``.
+
+        ``headers``: ``(k, len(HEADER_FIELDS))`` in :data:`HEADER_FIELDS` order, or a
+        mapping field -> values (others 0). Sample count and interval are set here.
+        """
+        traces = np.asarray(traces, dtype=np.float32)
+        k = traces.shape[0]
+        if traces.ndim != 2 or traces.shape[1] != self.samples:
+            raise ValueError(f"traces must be (k, {self.samples}), got {traces.shape}")
+        if start < 0 or start + k > self.n:
+            raise ValueError(f"traces {start}:{start + k} outside 0:{self.n} of {self.path}")
+        finite = np.isfinite(traces).all(axis=1)
+        if not finite.all():
+            bad = start + int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"trace {bad} has NaN or Inf samples; refusing to write "
+                             f"{self.path}")
+        rows = _header_rows(headers, k)
+        rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_COUNT")] = self.samples
+        rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_INTERVAL")] = self.dt_us
+        self._f.trace.raw[start:start + k] = traces
+        for i in range(k):
+            self._f.header[start + i] = dict(zip(_FIELD_IDS, rows[i].tolist()))
+        self._written[start:start + k] = True
+
+    def close(self) -> Path:
+        """Finish the file and move it into place (every trace must have been written)."""
+        self._f.close()
+        missing = np.flatnonzero(~self._written)
+        if missing.size:
+            err = ValueError(f"{self.path}: {missing.size} of {self.n} traces were never "
+                             f"written (first: {missing[0]}); file discarded")
+            self._ctx.__exit__(ValueError, err, None)
+            raise err
+        self._ctx.__exit__(None, None, None)
+        return self.path
+
+    def abort(self) -> None:
+        """Discard the temporary file."""
+        self._f.close()
+        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self) -> SegyWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_segy(path: PathLike, traces: np.ndarray,
                headers: np.ndarray | Mapping[str, np.ndarray], dt_us: int, *,
                textual: str | None = None, overwrite: bool = False) -> Path:
     """Write traces and their headers as a big-endian IEEE-float (format 5) SEG-Y rev 1 file.
 
-    The file is written next to ``path`` under a temporary name and renamed into place,
-    so a crash never leaves a partial file.
+    Written under a temporary name and renamed into place (see :class:`SegyWriter`).
 
     Parameters
     ----------
@@ -328,25 +420,8 @@ def write_segy(path: PathLike, traces: np.ndarray,
     if not np.isfinite(traces).all():
         bad = int(np.flatnonzero(~np.isfinite(traces).all(axis=1))[0])
         raise ValueError(f"trace {bad} has NaN or Inf samples; refusing to write {path}")
-    n, ns = traces.shape
-    rows = _header_rows(headers, n)
-    rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_COUNT")] = ns
-    rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_INTERVAL")] = dt_us
-    spec = segyio.spec()
-    spec.samples = np.arange(ns) * dt_us / 1000.0
-    spec.tracecount = n
-    spec.format = 5
-    spec.endian = "big"
-    lines = (textual or "written by symae-seis").splitlines()[:40]
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with segyio.create(str(tmp), spec) as f:
-            f.text[0] = segyio.tools.create_text_header(
-                {i + 1: line[:76] for i, line in enumerate(lines)}
-            )
-            f.bin.update(hdt=int(dt_us), hns=ns, format=5, mfeet=1, rev=0x0100, tsort=0)
-            f.trace.raw[:] = traces
-            fids = _FIELD_IDS
-            for i in range(n):
-                f.header[i] = dict(zip(fids, rows[i].tolist()))
-    log.info("wrote %d traces to %s", n, path)
+    with SegyWriter(path, traces.shape[0], traces.shape[1], dt_us, textual=textual,
+                    overwrite=overwrite) as w:
+        w.write(0, traces, headers)
+    log.info("wrote %d traces to %s", traces.shape[0], path)
     return Path(path)

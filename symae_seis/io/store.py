@@ -591,6 +591,7 @@ class StoreReader:
             self.dt_ms = float(h5.attrs["dt_ms"])
             self.t0_ms = float(h5.attrs["t0_ms"])
             self.rms = float(h5.attrs["rms"])
+            self.n_header_fields = int(h5["headers"].shape[-1])
         self._h5: h5py.File | None = None
         self._pid: int | None = None
         order = np.argsort(self.datapoint, kind="stable")

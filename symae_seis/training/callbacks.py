@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 def plot_loss_curve(metrics_csv: str | Path, out_png: str | Path) -> Path | None:
     """Plot train/validation loss per epoch (log scale) from a CSVLogger file.
 
-    The mean-gather baseline (predicting every instance by its datapoint's mean gather)
-    is drawn for reference. Returns the PNG path, or None when there is nothing to plot.
+    Parts of a resumed run (``metrics.part-NN.csv`` beside it) are read first. The
+    mean-gather baseline (predicting every instance by its datapoint's mean gather) is
+    drawn for reference. Returns the PNG path, or None when there is nothing to plot.
     """
     import matplotlib
 
@@ -27,17 +28,19 @@ def plot_loss_curve(metrics_csv: str | Path, out_png: str | Path) -> Path | None
     import matplotlib.pyplot as plt
 
     metrics_csv = Path(metrics_csv)
-    if not metrics_csv.is_file():
-        return None
+    parts = sorted(metrics_csv.parent.glob("metrics.part-*.csv"))
     series: dict[str, dict[int, float]] = {}
-    with open(metrics_csv, newline="") as fh:
-        for row in csv.DictReader(fh):
-            ep = row.get("epoch")
-            if not ep:
-                continue
-            for key in ("train_loss", "val_loss", "val_mean_gather_loss"):
-                if row.get(key):
-                    series.setdefault(key, {})[int(float(ep))] = float(row[key])
+    for part in [*parts, metrics_csv]:
+        if not part.is_file():
+            continue
+        with open(part, newline="") as fh:
+            for row in csv.DictReader(fh):
+                ep = row.get("epoch")
+                if not ep:
+                    continue
+                for key in ("train_loss", "val_loss", "val_mean_gather_loss"):
+                    if row.get(key):
+                        series.setdefault(key, {})[int(float(ep))] = float(row[key])
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
@@ -64,13 +67,14 @@ class LossCurvePlot(pl.Callback):
     """Writes ``loss.png`` into the run folder after every validation and at the end."""
 
     def _plot(self, trainer: pl.Trainer) -> None:
-        if not trainer.is_global_zero or trainer.log_dir is None:
+        log_dir = trainer.log_dir          # a collective under DDP: every rank asks
+        if not trainer.is_global_zero or log_dir is None:
             return
         for lg in trainer.loggers:
             save = getattr(lg, "save", None)
             if callable(save) and type(lg).__name__ == "CSVLogger":
                 save()
-        plot_loss_curve(Path(trainer.log_dir) / "metrics.csv", Path(trainer.log_dir) / "loss.png")
+        plot_loss_curve(Path(log_dir) / "metrics.csv", Path(log_dir) / "loss.png")
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
@@ -85,9 +89,10 @@ class ExportModel(pl.Callback):
     loads without Lightning, with its normalisation and store schema)."""
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        if not trainer.is_global_zero or trainer.log_dir is None:
+        log_dir = trainer.log_dir          # a collective under DDP: every rank asks
+        if not trainer.is_global_zero or log_dir is None:
             return
-        out = Path(trainer.log_dir) / "model.pt"
+        out = Path(log_dir) / "model.pt"
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         if best and Path(best).is_file():
             SymAE.load(best).save(out)

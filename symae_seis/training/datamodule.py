@@ -11,12 +11,12 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..catalog import load_catalog
 from ..io.store import StoreReader, ensure_store, store_schema
 
-__all__ = ["SymAEDataModule", "DatapointDataset", "InstancesError"]
+__all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError"]
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +26,12 @@ class InstancesError(ValueError):
 
 
 class DatapointDataset(Dataset):
-    """Item ``k`` is datapoint ``datapoints[k % len]``: I of its instances, ``(I, C, T)``.
+    """Item ``k`` is datapoint ``datapoints[k % D]``: I of its instances, ``(I, C, T)``.
 
-    Training draws a new random subset every time (from torch's RNG, which Lightning
-    seeds per worker; the LightningModule reseeds it at each epoch start so that a resumed
-    run draws what an uninterrupted one would). Validation (``fixed=True``) draws the same
-    subset every epoch.
+    Indices at or above ``len(self)`` encode an epoch (``index = epoch * len + k``, as
+    :class:`EpochSampler` yields them): the subset drawn for item ``k`` in epoch ``e`` is
+    a function of ``(seed, e, k)`` alone, new every epoch, identical in a resumed run and
+    independent of workers. Validation (``fixed=True``) draws the same subset every epoch.
     """
 
     def __init__(self, reader: StoreReader, datapoints: np.ndarray, instances: int, *,
@@ -48,20 +48,40 @@ class DatapointDataset(Dataset):
     def __len__(self) -> int:
         return len(self.datapoints) * self.repeats
 
-    def rows(self, k: int) -> np.ndarray:
+    def rows(self, index: int) -> np.ndarray:
+        epoch, k = divmod(int(index), len(self))
         d = int(self.datapoints[k % len(self.datapoints)])
         members = self.reader.members[d]
-        if self.fixed:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + k)
-            pick = torch.randperm(len(members), generator=g)[: self.instances]
-        else:
-            pick = torch.randperm(len(members))[: self.instances]
-        return members[pick.numpy()]
+        key = [self.seed, k] if self.fixed else [self.seed, epoch, k, 1]
+        pick = np.random.default_rng(key).permutation(len(members))[: self.instances]
+        return members[pick]
 
-    def __getitem__(self, k: int) -> torch.Tensor:
-        rows = self.rows(k)
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rows = self.rows(index)
         x = self.data[rows] if self.data is not None else self.reader.read(rows)
         return torch.from_numpy(np.ascontiguousarray(x))
+
+
+class EpochSampler(DistributedSampler):
+    """Shuffles by ``(seed, epoch)`` and shards across DDP ranks (one rank without a
+    process group); yields ``epoch * len(dataset) + k`` so the dataset knows the epoch.
+
+    Lightning calls ``set_epoch`` every epoch, also on a resumed run, and leaves a
+    ``DistributedSampler`` in place: each rank reads only its own share of datapoints.
+    """
+
+    def __init__(self, dataset: Dataset, *, seed: int = 0, shuffle: bool = True):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            replicas, rank = dist.get_world_size(), dist.get_rank()
+        else:
+            replicas, rank = 1, 0
+        super().__init__(dataset, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        return iter([self.epoch * n + int(i) for i in super().__iter__()])
 
 
 def _wait_for_store(path: Path, timeout: float = 3600.0) -> None:
@@ -151,7 +171,8 @@ class SymAEDataModule(pl.LightningDataModule):
         ds = DatapointDataset(self.reader, datapoints, self.hparams.instances,
                               repeats=self.hparams.repeats if train else 1, fixed=not train,
                               data=self._data, seed=self.hparams.seed)
-        return DataLoader(ds, batch_size=self.hparams.batch_size, shuffle=train,
+        sampler = EpochSampler(ds, seed=self.hparams.seed, shuffle=train)
+        return DataLoader(ds, batch_size=self.hparams.batch_size, sampler=sampler,
                           num_workers=self.hparams.num_workers, drop_last=False,
                           persistent_workers=False,
                           pin_memory=torch.cuda.is_available())

@@ -60,13 +60,12 @@ class SymAELit(pl.LightningModule):
         scale = self.model.scale
         return F.mse_loss(xhat.float() / scale, x.float() / scale)
 
-    def on_train_epoch_start(self) -> None:
-        # Reseed per epoch: the instance draws and the nuisance noise of epoch e depend
-        # only on (seed, e), so a run resumed from a checkpoint continues exactly.
-        base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
-        torch.manual_seed(base * 100_003 + self.current_epoch)
-
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        # The nuisance noise of step s depends only on (seed, s), so a run resumed from a
+        # checkpoint continues exactly as an uninterrupted one (the data draws are keyed
+        # the same way by the DataModule's EpochSampler).
+        base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+        torch.manual_seed(base * 1_000_003 + self.global_step)
         loss = self._loss(batch)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(

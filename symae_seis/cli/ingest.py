@@ -1,0 +1,40 @@
+"""``symae-ingest DATASET``: build (or refresh) a catalog dataset's HDF5 instance store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..catalog import load_catalog
+from ..io.store import build_store, open_store, store_is_fresh
+from ._common import run_main, setup_logging
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="symae-ingest", description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", help="dataset name in the catalog")
+    ap.add_argument("--catalog", default="data_catalog.yaml")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild even if the store is fresh")
+    args = ap.parse_args(argv)
+    setup_logging()
+
+    def run():
+        entry = load_catalog(args.catalog)[args.dataset]
+        fresh, why = store_is_fresh(entry)
+        if fresh and not args.rebuild:
+            print(f"{entry.store} is up to date")
+        else:
+            print(f"building {entry.store}: {why if not fresh else 'rebuild asked'}")
+            build_store(entry, overwrite=True, progress=True)
+        ds = open_store(entry.store)
+        print(f"{ds.sizes['instance']} instances x {ds.sizes['channel']} channels x "
+              f"{ds.sizes['time']} samples, {int(ds.datapoint.max()) + 1} datapoints, "
+              f"surveys {sorted(set(ds.survey.values))}")
+
+    return run_main("symae-ingest", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""``symae-redatum``: virtual gathers and residuals from a trained model.
+
+Examples
+--------
+4D monitoring (monitor earth seen with every baseline shot's acquisition)::
+
+    symae-redatum runs/demo4d/model.pt --dataset demo4d \\
+        --coherent-from monitor --nuisance-from baseline --out out/redatum
+
+Deepwater statics / common reference (every shot redatumed to shot 17's acquisition,
+or to the mean nuisance code)::
+
+    symae-redatum runs/demo4d/model.pt --dataset demo4d --reference 17 --out out/ref
+    symae-redatum runs/demo4d/model.pt --dataset demo4d --reference mean --out out/ref
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..catalog import load_catalog
+from ..io.store import ensure_store
+from ._common import run_main, setup_logging
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="symae-redatum", description=__doc__.splitlines()[0],
+                                 epilog="\n".join(__doc__.splitlines()[2:]),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="model.pt of a training run, or a checkpoint (.ckpt)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="dataset name in the catalog (store built if needed)")
+    src.add_argument("--store", help="path of an instance store (HDF5)")
+    ap.add_argument("--catalog", default="data_catalog.yaml")
+    ap.add_argument("--coherent-from", default="monitor", metavar="SURVEY",
+                    help="survey whose earth (coherent code) is kept (default monitor)")
+    ap.add_argument("--nuisance-from", default="baseline", metavar="SURVEY",
+                    help="survey whose acquisition (nuisance codes) is used (default baseline)")
+    ap.add_argument("--reference", metavar="KEY|mean",
+                    help="redatum every instance to one acquisition instead: an instance key "
+                         "(e.g. FieldRecord) or 'mean' (deepwater statics / common reference)")
+    ap.add_argument("--surveys", nargs="+", help="with --reference: only these surveys")
+    ap.add_argument("--out", default="out/redatum", help="output folder (default out/redatum)")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    ap.add_argument("--no-segy", action="store_true", help="skip the SEG-Y outputs")
+    ap.add_argument("--no-plots", action="store_true", help="skip the QC figures")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging()
+
+    def run():
+        from ..models import SymAE
+        from ..qc.report import qc_report
+        from ..redatum import redatum
+
+        if args.dataset:
+            store = ensure_store(load_catalog(args.catalog)[args.dataset], progress=True)
+        else:
+            store = Path(args.store)
+        model = SymAE.load(args.model)
+        mode = "reference" if args.reference is not None else "4d"
+        res = redatum(model, store, args.out, mode=mode, coherent_from=args.coherent_from,
+                      nuisance_from=args.nuisance_from, reference=args.reference or "mean",
+                      surveys=args.surveys, batch_size=args.batch_size, device=args.device,
+                      overwrite=args.overwrite, write_segy=not args.no_segy, progress=True)
+        files = dict(res.files)
+        if not args.no_plots:
+            files.update(qc_report(res.out_dir, store))
+        for name, path in files.items():
+            print(f"{name:>28}: {path}")
+
+    return run_main("symae-redatum", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

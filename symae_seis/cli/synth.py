@@ -1,0 +1,60 @@
+"""``symae-synth DATASET``: write the synthetic files a catalog dataset's ``generate:`` names."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..catalog import CatalogError, DatasetEntry, load_catalog
+from ._common import run_main, setup_logging
+
+__all__ = ["generate", "main"]
+
+
+def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
+    """Generate the files of ``entry`` from its ``generate:`` spec; return their paths."""
+    spec = dict(entry.generate or {})
+    if not spec:
+        raise CatalogError(f"dataset {entry.name!r} has no 'generate:' spec; its files are "
+                           "real recordings")
+    kind = spec.pop("kind", None)
+    first = next(iter(entry.surveys.values()))[0]
+    folder = (entry.root / first).parent
+    if kind == "conv4d":
+        from ..synth import Conv4DParams, make_conv4d_survey
+
+        try:
+            params = Conv4DParams(**spec)
+        except TypeError as err:
+            raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
+        paths = make_conv4d_survey(folder, params, overwrite=overwrite)
+        return list(paths.values())
+    if kind == "mseed":
+        from ..synth import make_mseed_survey
+
+        try:
+            return make_mseed_survey(folder, **spec)
+        except TypeError as err:
+            raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
+    raise CatalogError(f"dataset {entry.name!r}: generate.kind must be 'conv4d' or 'mseed', "
+                       f"got {kind!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="symae-synth", description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", help="dataset name in the catalog")
+    ap.add_argument("--catalog", default="data_catalog.yaml")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing files")
+    args = ap.parse_args(argv)
+    setup_logging()
+
+    def run():
+        for p in generate(load_catalog(args.catalog)[args.dataset], overwrite=args.overwrite):
+            print(p)
+
+    return run_main("symae-synth", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

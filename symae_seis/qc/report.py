@@ -1,0 +1,124 @@
+"""Standard QC of a redatum output folder: NRMS before/after along the key, gather panels."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..io.store import StoreReader
+from ..typing import PathLike
+from .metrics import nrms, time_shift
+from .plots import plot_nrms_along_key, plot_nrms_map, plot_redatum_panels
+
+__all__ = ["load_redatum", "nrms_before_after", "qc_report"]
+
+
+def load_redatum(out_dir: PathLike):
+    """Open ``redatum.nc`` of a redatum output folder as an ``xarray.Dataset``."""
+    import xarray as xr
+
+    path = Path(out_dir) / "redatum.nc"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; run symae-redatum first")
+    return xr.load_dataset(path, engine="h5netcdf")
+
+
+def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
+    """Per coherent datapoint (4D mode): median NRMS of real baseline vs real monitor
+    ("before", what differencing the surveys gives) and of real baseline vs virtual
+    ("after"), plus the median residual time shift (ms) and the datapoint key values."""
+    coh = ds["coherent_datapoint"].values
+    real_rows = ds["real_instance"].values
+    out: dict[str, list] = {"datapoint": [], "before": [], "after": [], "shift_before_ms": [],
+                            "shift_after_ms": []}
+    key_names = reader.dp_names
+    for name in key_names:
+        out[name] = []
+    for d in np.unique(coh):
+        sel = np.flatnonzero(coh == d)
+        real = ds["real"].values[sel]
+        virt = ds["virtual"].values[sel]
+        mon = reader.read(reader.members[int(d)])
+        before = [nrms(m, r).mean() for r in real for m in mon]
+        shifts_b = [np.median(time_shift(m, r, reader.dt_ms)) for r in real[:4] for m in mon[:4]]
+        out["datapoint"].append(int(d))
+        out["before"].append(float(np.median(before)))
+        out["after"].append(float(np.median(nrms(virt, real).mean(axis=-1))))
+        out["shift_before_ms"].append(float(np.median(np.abs(shifts_b))))
+        out["shift_after_ms"].append(float(np.median(np.abs(time_shift(virt, real,
+                                                                       reader.dt_ms)))))
+        for j, name in enumerate(key_names):
+            out[name].append(int(reader.dp_key[int(d), j]))
+    _ = real_rows
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None = None,
+              n_examples: int = 2) -> dict[str, Path]:
+    """Write the QC figures and ``qc_before_after.csv`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        A ``symae-redatum`` output folder.
+    store
+        The store it was made from.
+    changed
+        Optional boolean per datapoint-key value (1-D keys) to shade the changed zone.
+    """
+    out_dir = Path(out_dir)
+    ds = load_redatum(out_dir)
+    reader = StoreReader(store)
+    files: dict[str, Path] = {}
+    time_ms = ds["time"].values
+    mode = ds.attrs.get("mode", "4d")
+    surveys = json.loads(ds.attrs.get("surveys", "[]"))
+    if mode == "4d":
+        ba = nrms_before_after(ds, reader)
+        with open(out_dir / "qc_before_after.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            cols = [*reader.dp_names, "nrms_before", "nrms_after", "abs_shift_before_ms",
+                    "abs_shift_after_ms"]
+            w.writerow(cols)
+            for k in range(len(ba["datapoint"])):
+                w.writerow([*(ba[n][k] for n in reader.dp_names), f"{ba['before'][k]:.2f}",
+                            f"{ba['after'][k]:.2f}", f"{ba['shift_before_ms'][k]:.3f}",
+                            f"{ba['shift_after_ms'][k]:.3f}"])
+        files["qc_before_after"] = out_dir / "qc_before_after.csv"
+        series = {"before: real monitor vs real baseline": ba["before"],
+                  "after: virtual (monitor earth, baseline acquisition) vs real baseline":
+                      ba["after"]}
+        if len(reader.dp_names) == 1:
+            files["nrms"] = plot_nrms_along_key(ba[reader.dp_names[0]], series,
+                                                out_dir / "nrms_along_key.png",
+                                                key_name=reader.dp_names[0], shade=changed)
+        elif len(reader.dp_names) >= 2:
+            a, b = reader.dp_names[:2]
+            files["nrms"] = plot_nrms_map(ba[a], ba[b], ba["after"], out_dir / "nrms_map.png",
+                                          labels=(a, b), title="NRMS after redatuming (%)")
+        order = np.argsort(ba["after"])
+        picks = [order[-1], order[0]][:n_examples]
+        for rank, k in enumerate(picks):
+            d = int(ba["datapoint"][k])
+            sel = np.flatnonzero(ds["coherent_datapoint"].values == d)[0]
+            mon = reader.read(reader.members[d][:1])[0]
+            panels = {"real baseline": ds["real"].values[sel],
+                      f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
+                      "virtual": ds["virtual"].values[sel],
+                      "residual (virtual - real)": ds["residual"].values[sel],
+                      "residual (decoder-cancelled)": ds["residual_decoder"].values[sel]}
+            label = reader.datapoint_label(d).replace(":", "_").replace("=", "").replace(",", "_")
+            name = f"gathers_{'highest' if rank == 0 else 'lowest'}_nrms_{label}.png"
+            files[name] = plot_redatum_panels(panels, time_ms, out_dir / name,
+                                              title=f"{reader.datapoint_label(d)}: NRMS after "
+                                                    f"{ba['after'][k]:.1f}%")
+    else:
+        k = 0
+        panels = {"real": ds["real"].values[k], "virtual (reference acquisition)":
+                  ds["virtual"].values[k], "residual": ds["residual"].values[k]}
+        files["gathers"] = plot_redatum_panels(panels, time_ms, out_dir / "gathers_reference.png",
+                                               title=f"redatumed to {ds.attrs.get('reference')}")
+    return files

@@ -1,0 +1,116 @@
+"""SymAE as a plain module: shapes, symmetry, save/load, bad files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from symae_seis.models import (
+    ModelFileError,
+    SymAE,
+    check_permutation_invariance,
+    check_save_load,
+)
+
+from .conftest import assert_message
+
+
+@pytest.fixture()
+def model():
+    torch.manual_seed(0)
+    return SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16)
+
+
+def test_shapes_and_codes(model):
+    x = torch.randn(3, 5, 8, 64)
+    assert model(x).shape == x.shape
+    assert model.encode_coherent(x).shape == (3, 6)
+    assert model.encode_nuisance(x).shape == (3, 5, 5)
+    # any I >= 1 at inference, and redatuming = decode with swapped codes
+    c = model.encode_coherent(x[:1, :1])
+    n = model.encode_nuisance(x[1:2])
+    assert model.decode(c, n).shape == (1, 5, 8, 64)
+
+
+def test_coherent_code_is_permutation_invariant_exactly(model):
+    x = torch.randn(2, 7, 8, 64, dtype=torch.float64)
+    m = model.double()
+    assert check_permutation_invariance(m, x, trials=5, atol=1e-12) < 1e-12
+    # ... and really depends on the instances (not a constant)
+    with torch.no_grad():
+        m.eval()
+        assert (m.encode_coherent(x) - m.encode_coherent(x.flip(0))).abs().max() > 1e-6
+
+
+def test_permutation_check_catches_an_asymmetric_model(model):
+    class FirstInstance(SymAE):
+        def encode_coherent(self, x):
+            return super().encode_coherent(x[:, :1])
+
+    bad = FirstInstance(8, 64, width=4, hidden=16)
+    with pytest.raises(AssertionError, match="under permutation"):
+        check_permutation_invariance(bad, torch.randn(2, 4, 8, 64))
+
+
+def test_nuisance_dropout_only_in_training(model):
+    x = torch.randn(2, 3, 8, 64)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.encode_nuisance(x), model.encode_nuisance(x))
+    model.train()
+    with torch.no_grad():
+        assert not torch.equal(model.encode_nuisance(x), model.encode_nuisance(x))
+    off = SymAE(8, 64, width=4, hidden=16, nuisance_dropout=0.0).train()
+    with torch.no_grad():
+        assert torch.equal(off.encode_nuisance(x), off.encode_nuisance(x))
+
+
+def test_scale_returns_input_units(model):
+    big = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16, scale=1000.0)
+    big.load_state_dict({**model.state_dict(), "scale": torch.tensor(1000.0)})
+    x = torch.randn(1, 2, 8, 64)
+    model.eval()
+    big.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(big(x * 1000), model(x) * 1000, rtol=1e-4, atol=1e-3)
+
+
+def test_save_load_round_trip(model, tmp_path):
+    x = torch.randn(2, 3, 8, 64)
+    model.schema = {"channels": 8, "samples": 64, "dataset": "t"}
+    assert check_save_load(model, tmp_path / "m.pt", x) == 0.0
+    again = SymAE.load(tmp_path / "m.pt")
+    assert again.config == model.config and again.schema == model.schema
+
+
+def test_bad_model_files(model, tmp_path):
+    p = model.save(tmp_path / "m.pt")
+    data = p.read_bytes()
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError) as err:
+        SymAE.load(trunc)
+    assert_message(err, str(trunc), "truncated or corrupt")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(ModelFileError) as err:
+        SymAE.load(other)
+    assert_message(err, str(other), "not a symae-seis model")
+    blob = model.export()
+    blob["config"]["width"] = 8          # declares another architecture
+    mismatch = tmp_path / "mismatch.pt"
+    torch.save(blob, mismatch)
+    with pytest.raises(ModelFileError) as err:
+        SymAE.load(mismatch)
+    assert_message(err, str(mismatch), "weights do not fit")
+    with pytest.raises(FileNotFoundError):
+        SymAE.load(tmp_path / "absent.pt")
+
+
+def test_bad_arguments(model):
+    with pytest.raises(ValueError, match=r"expected gathers of shape \(B, I, 8, 64\)"):
+        model(torch.randn(2, 3, 9, 64))
+    with pytest.raises(ValueError, match="nuisance_dropout"):
+        SymAE(8, 64, nuisance_dropout=1.0)
+    with pytest.raises(ValueError, match="scale"):
+        SymAE(8, 64, scale=float("nan"))

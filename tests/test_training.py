@@ -1,0 +1,130 @@
+"""Lightning training through the symae-train CLI on a tiny synthetic survey (CPU)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from symae_seis.cli.train import cli, main
+from symae_seis.models import SymAE
+
+from .conftest import fit_args
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _fit(catalog, run_dir, *extra):
+    return fit_args(catalog, run_dir, *extra)
+
+
+def _metrics(run_dir):
+    with open(Path(run_dir) / "metrics.csv") as fh:
+        return [r for r in csv.DictReader(fh)]
+
+
+def test_fast_dev_run(small_catalog, tmp_path):
+    c = cli(_fit(small_catalog, tmp_path / "run", "--trainer.fast_dev_run", "true"))
+    assert c.trainer.state.finished
+    assert c.model.model.config["channels"] == 8 and c.model.model.config["samples"] == 64
+
+
+def test_short_training_beats_mean_gather(small_catalog, trained_run):
+    run = trained_run
+    rows = [r for r in _metrics(run) if r.get("val_loss")]
+    last = rows[-1]
+    val, base = float(last["val_loss"]), float(last["val_mean_gather_loss"])
+    assert val < 0.6 * base, (val, base)
+    assert float(rows[0]["val_loss"]) > val
+    # run folder: resolved config, checkpoints, loss curve, TensorBoard, plain model
+    assert (run / "config.yaml").is_file() and (run / "loss.png").stat().st_size > 10_000
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert any(p.name.startswith("events.out.tfevents") for p in run.iterdir())
+    best = next((run / "checkpoints").glob("best-*.ckpt"))
+    m1, m2 = SymAE.load(run / "model.pt"), SymAE.load(best)   # no Lightning needed
+    x = torch.randn(1, 3, 8, 64)
+    with torch.no_grad():
+        assert torch.equal(m1(x), m2(x))
+    assert m1.schema["channels"] == 8 and m1.schema["dataset"] == "small"
+    # a second fit into the same folder is refused, nothing overwritten
+    mtime = (run / "config.yaml").stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="--ckpt_path last"):
+        cli(_fit(small_catalog, run, "--trainer.max_epochs", "1"))
+    assert (run / "config.yaml").stat().st_mtime_ns == mtime
+
+
+def _run_cli(args, **kw):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "symae_seis.cli.train", *args], cwd=REPO,
+                          env=env, capture_output=True, text=True, **kw)
+
+
+def test_resume_after_sigkill_matches_uninterrupted(small_catalog, tmp_path):
+    args = ["--trainer.max_epochs", "3", "--data.repeats", "1"]
+    ref = tmp_path / "ref"
+    cli(_fit(small_catalog, ref, *args))
+    run = tmp_path / "killed"
+    killed = _run_cli(_fit(small_catalog, run, *args, "--trainer.callbacks+=tests.helpers.KillAt",
+                           "--trainer.callbacks.epoch", "1", "--trainer.callbacks.batch", "1"))
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "model.pt").exists()
+    cli(_fit(small_catalog, run, *args, "--ckpt_path", "last"))
+    assert (run / "metrics.part-00.csv").is_file()          # history of the killed part kept
+    assert (run / "model.pt").is_file() and (run / "loss.png").is_file()
+    a = torch.load(ref / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_ddp_two_cpu_processes(small_catalog, tmp_path):
+    run = tmp_path / "ddp"
+    res = _run_cli(_fit(small_catalog, run, "--trainer.max_epochs", "2", "--trainer.strategy",
+                        "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"),
+                   timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ckpt = run / "checkpoints" / "last.ckpt"
+    blob = torch.load(ckpt, weights_only=False)
+    assert blob["symae"]["config"]["channels"] == 8
+    assert SymAE.load(ckpt).config == SymAE.load(run / "model.pt").config
+    assert any(r.get("val_loss") for r in _metrics(run))
+
+
+def _cli_error(argv, capsys):
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_config_typo_and_unknown_dataset(small_catalog, tmp_path, capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(_fit(small_catalog, tmp_path / "r", "--model.widht", "3"))
+    assert ex.value.code == 2
+    assert "widht" in capsys.readouterr().err
+    code, err = _cli_error(["fit", "--data.dataset", "smal", "--data.catalog",
+                            str(small_catalog), "--run_dir", str(tmp_path / "r")], capsys)
+    assert code == 2 and "no dataset named 'smal'" in err and "did you mean 'small'" in err
+
+
+def test_too_many_instances(small_catalog, tmp_path, capsys):
+    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--data.instances", "5"), capsys)
+    assert code == 2
+    assert "fewer than instances=5" in err and "at most 4" in err
+
+
+def test_incompatible_checkpoint_refused(small_catalog, tmp_path, capsys):
+    run = tmp_path / "r"
+    cli(_fit(small_catalog, run, "--trainer.max_epochs", "1"))
+    code, err = _cli_error(_fit(small_catalog, run, "--trainer.max_epochs", "2",
+                                "--ckpt_path", "last", "--model.width", "4"), capsys)
+    assert code == 2 and "incompatible model" in err and "width: checkpoint 8 vs now 4" in err
+
+
+def test_nan_loss_stops_with_clear_error(small_catalog, tmp_path, capsys):
+    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--trainer.max_epochs", "3",
+                                "--model.lr", "1e30", "--model.warmup_epochs", "0"), capsys)
+    assert code == 2 and "training loss is nan" in err.lower() and "lower --model.lr" in err
