@@ -38,6 +38,7 @@ def nrms(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
     """Cross-correlation sum_t a[t + tau] b[t] for tau in [-max_lag, max_lag]."""
+    a, b = np.broadcast_arrays(a, b)
     n = a.shape[-1]
     full = signal.fftconvolve(a, b[..., ::-1], mode="full", axes=-1)   # lags -(n-1)..n-1
     mid = n - 1

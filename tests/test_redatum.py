@@ -1,0 +1,178 @@
+"""Redatuming with a model trained on the SMALL synthetic survey (known truth)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import segyio
+import xarray as xr
+
+from symae_seis.catalog import load_catalog
+from symae_seis.cli.redatum import main as redatum_main
+from symae_seis.io import read_segy
+from symae_seis.io.segy import HEADER_FIELDS
+from symae_seis.io.store import StoreReader, ensure_store
+from symae_seis.models import SymAE
+from symae_seis.qc import nrms
+from symae_seis.qc.truth import score_4d_against_truth
+from symae_seis.redatum import DONOR_FIELDS, RedatumError, redatum
+
+from .conftest import SMALL, assert_message, leftovers
+
+
+@pytest.fixture(scope="module")
+def store(small_catalog):
+    return ensure_store(load_catalog(small_catalog)["small"])
+
+
+@pytest.fixture(scope="module")
+def out4d(tmp_path_factory, trained_run, store):
+    out = tmp_path_factory.mktemp("redatum") / "out"
+    return redatum(trained_run / "model.pt", store, out)
+
+
+def test_virtual_gathers_beat_raw_monitor_against_truth(out4d, small_survey):
+    sc = score_4d_against_truth(out4d.files["netcdf"], small_survey["truth"])
+    n_pairs = SMALL.n_cdp * SMALL.shots_per_cdp
+    assert len(sc["nrms_virtual"]) == n_pairs
+    # pairs that no recording contains are closer to the truth than the raw monitor is
+    assert sc["median_virtual"] < 0.85 * sc["median_raw_monitor"], sc
+    assert sc["median_virtual_outside"] < sc["median_raw_monitor_outside"]
+
+
+def test_residuals_small_outside_changed_zone(out4d, small_survey, store):
+    """Outside the reservoir lens the earth did not change: what is left after
+    redatuming must be far smaller than the raw monitor - baseline difference there."""
+    import h5py
+
+    reader = StoreReader(store)
+    ds = xr.load_dataset(out4d.files["netcdf"], engine="h5netcdf")
+    with h5py.File(small_survey["truth"], "r") as h5:
+        changed = h5["changed"][:]
+    cdp = ds["coherent_CDP"].values
+    outside = ~changed[cdp - 1]
+    resid = np.sqrt((ds["residual"].values ** 2).mean(axis=(1, 2)))
+    raw = []
+    for k, d in enumerate(ds["coherent_datapoint"].values):
+        mon = reader.read(reader.members[int(d)])
+        raw.append(np.sqrt(((mon - ds["real"].values[k]) ** 2).mean()))
+    raw = np.array(raw)
+    assert np.median(resid[outside]) < 0.7 * np.median(raw[outside])
+    np.testing.assert_allclose(ds["residual"].values, ds["virtual"].values - ds["real"].values,
+                               atol=1e-5)
+
+
+def test_segy_outputs_carry_donor_headers(out4d, small_survey, store):
+    reader = StoreReader(store)
+    x, h, _ = read_segy(out4d.files["virtual"])
+    ds = xr.load_dataset(out4d.files["netcdf"], engine="h5netcdf")
+    n, c, t = ds["virtual"].shape
+    assert x.shape == (n * c, t)
+    np.testing.assert_allclose(x.reshape(n, c, t), ds["virtual"].values, rtol=1e-6)
+    donor = reader.headers(ds["real_instance"].values).reshape(n * c, -1)
+    for name in ("FieldRecord", "offset", "CDP", "SourceX", "GroupX", "TraceNumber"):
+        j = HEADER_FIELDS.index(name)
+        np.testing.assert_array_equal(h[:, j], donor[:, j], err_msg=name)
+    j = HEADER_FIELDS.index(DONOR_FIELDS[0])
+    np.testing.assert_array_equal(h[:, j], np.repeat(ds["coherent_datapoint"].values, c))
+    assert set(ds["coherent_survey"].values) == {reader.surveys.index("monitor")}
+    # the same file through segyio directly and through ObsPy's independent reader
+    with segyio.open(out4d.files["residual"], ignore_geometry=True) as f:
+        assert f.tracecount == n * c
+        np.testing.assert_array_equal(f.attributes(segyio.TraceField.FieldRecord)[:],
+                                      donor[:, HEADER_FIELDS.index("FieldRecord")])
+    import obspy
+
+    st = obspy.read(str(out4d.files["virtual"]), format="SEGY")
+    assert len(st) == n * c
+    th = st[5].stats.segy.trace_header
+    assert th.original_field_record_number == donor[5, HEADER_FIELDS.index("FieldRecord")]
+    np.testing.assert_allclose(st[5].data, x[5], rtol=1e-6)
+
+
+def test_outputs_never_overwritten_without_flag(out4d, trained_run, store):
+    before = {k: p.stat().st_mtime_ns for k, p in out4d.files.items()}
+    with pytest.raises(FileExistsError) as err:
+        redatum(trained_run / "model.pt", store, out4d.out_dir)
+    assert_message(err, "output exists", "--overwrite")
+    assert {k: p.stat().st_mtime_ns for k, p in out4d.files.items()} == before
+    assert leftovers(out4d.out_dir) == []
+
+
+def test_reference_mode_removes_shot_to_shot_nuisance(trained_run, store, tmp_path):
+    reader = StoreReader(store)
+    res = redatum(trained_run / "model.pt", store, tmp_path / "ref", mode="reference",
+                  reference="mean", surveys=["baseline"], write_segy=False)
+    ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
+    assert ds.attrs["reference"] == "mean nuisance code"
+    coh = ds["coherent_datapoint"].values
+    spread_real, spread_virtual = [], []
+    for d in np.unique(coh):
+        sel = np.flatnonzero(coh == d)
+        r, v = ds["real"].values[sel], ds["virtual"].values[sel]
+        spread_real.append(np.mean([nrms(r[i], r[j]).mean() for i in range(len(sel))
+                                    for j in range(i)]))
+        spread_virtual.append(np.mean([nrms(v[i], v[j]).mean() for i in range(len(sel))
+                                       for j in range(i)]))
+    # shots of one datapoint agree far better once redatumed to one acquisition
+    assert np.median(spread_virtual) < 0.25 * np.median(spread_real)
+    key = int(reader.instance_key[0])
+    res = redatum(trained_run / "model.pt", store, tmp_path / "ref1", mode="reference",
+                  reference=str(key), write_segy=False)
+    assert xr.load_dataset(res.files["netcdf"], engine="h5netcdf").attrs["reference"] == \
+        f"instance {key}"
+
+
+def test_bad_requests(trained_run, store, tmp_path, tiny_entry):
+    with pytest.raises(RedatumError) as err:
+        redatum(trained_run / "model.pt", store, tmp_path / "a", coherent_from="monitr")
+    assert_message(err, "no survey 'monitr'", "baseline")
+    with pytest.raises(RedatumError) as err:
+        redatum(trained_run / "model.pt", store, tmp_path / "b", mode="reference",
+                reference="999999")
+    assert_message(err, "no instance with key 999999")
+    other = ensure_store(tiny_entry)   # 4 CDPs, same gather size: keys match, schema checked
+    m = SymAE.load(trained_run / "model.pt")
+    m.schema["dt_ms"] = 2.0
+    with pytest.raises(RedatumError) as err:
+        redatum(m, other, tmp_path / "c")
+    assert_message(err, "model does not match store", "dt_ms")
+    small = SymAE(8, 32, width=4, hidden=8)
+    with pytest.raises(RedatumError) as err:
+        redatum(small, store, tmp_path / "d")
+    assert_message(err, "samples: model 32, store 64")
+    assert not (tmp_path / "d").exists() or leftovers(tmp_path / "d") == []
+
+
+def test_pairing_that_matches_nothing(trained_run, tmp_path, small_survey):
+    from symae_seis.io import build_store, write_segy
+
+    from .conftest import entry
+
+    x, h, info = read_segy(small_survey["monitor"])
+    h2 = h.copy()
+    h2[:, HEADER_FIELDS.index("CDP")] += 1000            # monitor at other CDPs
+    write_segy(tmp_path / "m.sgy", x, h2, info.dt_us)
+    e = entry(tmp_path, surveys={"baseline": str(small_survey["baseline"]),
+                                 "monitor": str(tmp_path / "m.sgy")}, datapoint_key=["CDP"])
+    with pytest.raises(RedatumError) as err:
+        redatum(trained_run / "model.pt", build_store(e), tmp_path / "o")
+    assert_message(err, "no datapoint key of survey 'baseline'", "'monitor'")
+
+
+def test_cli_end_to_end(trained_run, small_catalog, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = redatum_main([str(trained_run / "model.pt"), "--dataset", "small", "--catalog",
+                         str(small_catalog), "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for name in ("virtual.sgy", "residual.sgy", "redatum.nc", "qc.csv", "nrms_along_key.png",
+                 "qc_before_after.csv"):
+        assert (out / name).is_file() and name in printed
+    assert len(list(out.glob("gathers_*.png"))) == 2
+    code = redatum_main([str(trained_run / "model.pt"), "--dataset", "small", "--catalog",
+                         str(small_catalog), "--out", str(out)])
+    assert code == 2 and "--overwrite" in capsys.readouterr().err
+    code = redatum_main([str(tmp_path / "nomodel.pt"), "--dataset", "small", "--catalog",
+                         str(small_catalog), "--out", str(tmp_path / "x")])
+    assert code == 2 and "nomodel.pt does not exist" in capsys.readouterr().err
