@@ -268,7 +268,8 @@ def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
         if isinstance(streams, str):
             streams = [streams]
         if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
-            raise _fail(name, f"streams must be a list of NET.STA.LOC.CHA patterns, got {streams!r}")
+            raise _fail(name, "streams must be a list of NET.STA.LOC.CHA patterns, got "
+                        f"{streams!r}")
         kw["streams"] = tuple(streams)
         if "window_s" not in raw:
             raise _fail(name, "missing required key 'window_s' (window length in seconds)")

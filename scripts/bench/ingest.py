@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +73,8 @@ else:
     build_store(load_catalog(cat)["b"])
     nbytes = 0
 dt = time.perf_counter() - t
-print(json.dumps({"seconds": dt, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": dt, "peak_rss_mb": rss}))
 """
 
 
@@ -117,7 +116,8 @@ def main() -> None:
         print(f"{mb:8.0f} {n:8d} {t_ref:9.3f} {t_copy:9.3f} {t_ours:9.3f} {t_ref / t_ours:6.2f} "
               f"{t_copy / t_ours:6.2f} "
               f"{mb / t_ref:11.0f} {mb / t_ours:11.0f} "
-              f"{max(r['peak_rss_mb'] for r in ref):9.0f}M {max(r['peak_rss_mb'] for r in ours):9.0f}M")
+              f"{max(r['peak_rss_mb'] for r in ref):9.0f}M "
+              f"{max(r['peak_rss_mb'] for r in ours):9.0f}M")
         for f in tmp.glob(f"*{int(size)}*"):
             f.unlink()
     print("ratio  = segyio read time / ingest time (target >= 0.7)\n"

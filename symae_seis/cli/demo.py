@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--catalog", default="data_catalog.yaml")
     ap.add_argument("--dataset", default="demo4d")
     ap.add_argument("--epochs", type=int, default=None,
-                    help="training epochs (default: the config's, 30)")
+                    help="training epochs (default: the config's, 20)")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an existing output folder")
     args = ap.parse_args(argv)

@@ -246,7 +246,8 @@ def read_headers(fh: segyio.SegyFile, fields: tuple[str, ...], start: int = 0,
     """Header fields of traces ``start:stop`` as int64 arrays (one bulk read per field)."""
     stop = fh.tracecount if stop is None else stop
     return {
-        name: np.asarray(fh.attributes(int(getattr(segyio.TraceField, name)))[start:stop], dtype=np.int64)
+        name: np.asarray(fh.attributes(int(getattr(segyio.TraceField, name)))[start:stop],
+                         dtype=np.int64)
         for name in fields
     }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -69,7 +68,8 @@ def score_4d_against_truth(redatum_nc: PathLike, truth_h5: PathLike,
 
     return {
         "nrms_virtual": nv, "nrms_raw_monitor": nr, "changed": ch,
-        "median_virtual": med(nv, np.ones_like(ch)), "median_raw_monitor": med(nr, np.ones_like(ch)),
+        "median_virtual": med(nv, np.ones_like(ch)),
+        "median_raw_monitor": med(nr, np.ones_like(ch)),
         "median_virtual_outside": med(nv, ~ch), "median_raw_monitor_outside": med(nr, ~ch),
         "median_virtual_inside": med(nv, ch), "median_raw_monitor_inside": med(nr, ch),
     }

@@ -80,7 +80,8 @@ class Nuisance:
     amp: float = 1.0
 
 
-def _earths(p: Conv4DParams, rng: np.random.Generator) -> tuple[list[Earth], list[Earth], np.ndarray]:
+def _earths(p: Conv4DParams, rng: np.random.Generator
+            ) -> tuple[list[Earth], list[Earth], np.ndarray]:
     x = np.linspace(0.0, 1.0, p.n_cdp)
     tmax = (p.samples - 1) * p.dt_ms / 1000.0
     base_t0 = np.sort(rng.uniform(0.12, 0.8 * tmax, p.n_layers))

@@ -1,0 +1,65 @@
+"""Package boundaries (DESIGN.md): who may import whom, and nothing happens at import."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "symae_seis"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level:
+                parts = path.relative_to(PKG.parent).with_suffix("").parts[:-node.level]
+                mod = ".".join([*parts, mod] if mod else parts)
+            out.add(mod)
+    return out
+
+
+def _files(sub: str):
+    return sorted((PKG / sub).rglob("*.py"))
+
+
+def test_models_import_only_torch():
+    for f in _files("models"):
+        for m in _imports(f):
+            top = m.split(".")[0]
+            assert top in {"torch", "__future__", "math", "os", "pathlib", "typing"} or \
+                m.startswith("symae_seis.models"), f"{f.name} imports {m}"
+
+
+def test_io_never_imports_models_or_training():
+    for f in _files("io"):
+        for m in _imports(f):
+            assert not m.startswith(("symae_seis.models", "symae_seis.training", "torch",
+                                     "lightning")), f"{f.name} imports {m}"
+
+
+def test_only_cli_configures_logging_or_prints():
+    for f in PKG.rglob("*.py"):
+        if "cli" in f.parts:
+            continue
+        src = f.read_text()
+        assert "basicConfig" not in src and "addHandler(logging.StreamHandler" not in src, f
+        tree = ast.parse(src)
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == "print"]
+        assert not calls, f"print() in library module {f}"
+
+
+def test_import_has_no_side_effects(tmp_path):
+    code = ("import logging, symae_seis, symae_seis.io, symae_seis.models, "
+            "symae_seis.training, symae_seis.redatum, symae_seis.qc;"
+            "h = logging.getLogger('symae_seis').handlers;"
+            "assert all(type(x).__name__ == 'NullHandler' for x in h), h")
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,52 @@
+"""The README's main job on the embedded default (short training), then the QC notebook
+executed headless on its output."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbclient import NotebookClient
+
+from symae_seis.cli.demo import main as demo_main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
+    # the repo's own demo4d entry, with its files and store under tmp_path
+    repo_cat = yaml.safe_load((REPO / "data_catalog.yaml").read_text())
+    cat = tmp_path / "data_catalog.yaml"
+    cat.write_text(yaml.safe_dump({"datasets": {"demo4d": repo_cat["datasets"]["demo4d"]}}))
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    assert demo_main(["--catalog", str(cat), "--out", str(out), "--epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "NRMS against truth" in printed
+    for rel in ("run/loss.png", "run/model.pt", "run/config.yaml", "redatum/virtual.sgy",
+                "redatum/residual.sgy", "redatum/redatum.nc", "redatum/qc.csv",
+                "redatum/nrms_along_key.png", "redatum/truth_scores.csv"):
+        assert (out / rel).is_file(), rel
+    with open(out / "redatum" / "truth_scores.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["zone"] for r in rows] == ["all", "outside", "inside"]
+    # a second run does not clobber the first without --overwrite
+    assert demo_main(["--catalog", str(cat), "--out", str(out), "--epochs", "1"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+    nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
+    env = {"SYMAE_REDATUM_DIR": str(out / "redatum"),
+           "SYMAE_STORE": str(tmp_path / "stores" / "demo4d.h5"),
+           "SYMAE_TRUTH": str(tmp_path / "data" / "demo4d" / "truth.h5")}
+    monkeypatch.setattr(os, "environ", {**os.environ, **env})
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "median NRMS before" in text and "NRMS(virtual, truth)" in text
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 3
