@@ -113,7 +113,7 @@ def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
 
 
 def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, gaps: str,
-                  *, survey: str = ""):
+                  *, survey: str = "", files: list | None = None):
     """Cut a merged stream into ``(channels, samples)`` windows starting at ``starts``.
 
     Yields
@@ -149,7 +149,8 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
                 src = ", ".join(sorted({tr.stats._source for tr in by_id.get(sid, [])}))
                 if gaps == "reject":
                     what = "is missing" if masked.all() else f"has a gap of {masked.sum()} samples"
-                    raise MseedError(f"{src or 'no file'}: {where} {what}; set `gaps: zero` or "
+                    src = src or ", ".join(map(str, files or [])) or "no file"
+                    raise MseedError(f"{src}: {where} {what}; set `gaps: zero` or "
                                      "`gaps: interpolate` in the catalog to fill gaps")
                 if masked.all():
                     continue  # dead trace
@@ -164,12 +165,33 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
         yield t, data, live
 
 
+def _check_overlaps(st, sr: float) -> None:
+    """Overlapping records must agree sample for sample (duplicates are fine)."""
+    by_id: dict[str, list] = {}
+    for tr in st:
+        by_id.setdefault(tr.id, []).append(tr)
+    for sid, trs in by_id.items():
+        trs.sort(key=lambda t: t.stats.starttime)
+        for a, b in zip(trs, trs[1:]):
+            if b.stats.starttime > a.stats.endtime:
+                continue
+            i0 = int(round((b.stats.starttime - a.stats.starttime) * sr))
+            n = min(a.stats.npts - i0, b.stats.npts)
+            if n > 0 and not np.allclose(a.data[i0:i0 + n], b.data[:n]):
+                raise MseedError(
+                    f"{a.stats._source}, {b.stats._source}: stream {sid} has overlapping "
+                    f"records with different samples ({b.stats.starttime} to "
+                    f"{a.stats.endtime}); remove the duplicate data before ingest"
+                )
+
+
 def _prepare(st, sr: float, resample: bool):
     st = st.copy()
     for tr in st:
         tr.data = tr.data.astype(np.float64)
         if resample and float(tr.stats.sampling_rate) != sr:
             tr.resample(sr, no_filter=False)
+    _check_overlaps(st, sr)
     st.merge(method=1, fill_value=None)
     return st
 
@@ -203,7 +225,7 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, writer_c
                 if not np.all(np.isfinite(np.ma.compressed(np.ma.asarray(tr.data)))):
                     raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
             for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
-                                               survey=s):
+                                               survey=s, files=files[s]):
                 writer.write_slab(row, data[None], live[None], None)
                 t_ns = int(round(t.timestamp * 1e9))
                 keys.append(t_ns)
