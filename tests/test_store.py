@@ -211,3 +211,29 @@ def test_real_su_gather_ingests(tmp_path, real_data):
     ds = open_store(build_store(e))
     assert ds.gathers.shape == (1, 92, 500)
     assert (np.diff(ds.offset.values[0]) >= 0).all()
+
+
+def test_synth_and_ingest_commands(tmp_path, capsys):
+    from symae_seis.cli.ingest import main as ingest_main
+    from symae_seis.cli.synth import main as synth_main
+
+    from .conftest import write_catalog
+
+    cat = write_catalog(tmp_path, {"v": {
+        "format": "mseed", "generate": {"kind": "mseed", "stations": 2, "days": 1},
+        "surveys": {"d": "v/*.mseed"}, "window_s": 20}})
+    assert synth_main(["v", "--catalog", str(cat)]) == 0
+    assert len(list((tmp_path / "v").glob("*.mseed"))) == 2
+    assert synth_main(["v", "--catalog", str(cat)]) == 2      # never overwritten silently
+    assert "--overwrite" in capsys.readouterr().err
+    assert synth_main(["v", "--catalog", str(cat), "--overwrite"]) == 0
+    assert ingest_main(["v", "--catalog", str(cat)]) == 0
+    assert "6 instances x 2 channels x 400 samples" in capsys.readouterr().out
+    assert ingest_main(["v", "--catalog", str(cat)]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert ingest_main(["w", "--catalog", str(cat)]) == 2
+    assert "no dataset named 'w'" in capsys.readouterr().err
+    bad = write_catalog(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, {
+        "s": {"generate": {"kind": "conv4d", "n_cdps": 3}, "surveys": {"b": "a.sgy"}}})
+    assert synth_main(["s", "--catalog", str(bad)]) == 2
+    assert "n_cdps" in capsys.readouterr().err

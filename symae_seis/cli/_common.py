@@ -3,6 +3,7 @@ clear line (CLIs are the only place that configures logging)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from ..io.mseed import MseedError
 from ..io.segy import SegyError
 from ..io.store import StoreError
 
-__all__ = ["setup_logging", "run_main", "KNOWN_ERRORS"]
+__all__ = ["setup_logging", "run_main", "dataset_parser", "KNOWN_ERRORS"]
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     CatalogError, SegyError, MseedError, StoreError, FileNotFoundError, FileExistsError,
@@ -39,3 +40,11 @@ def run_main(prog: str, fn: Callable[[], int | None]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def dataset_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """An argument parser for commands that act on one catalog dataset."""
+    ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    ap.add_argument("dataset", help="dataset name in the catalog")
+    ap.add_argument("--catalog", default="data_catalog.yaml", help="catalog file")
+    return ap

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ..catalog import load_catalog
 from ..io.store import build_store, open_store, store_is_fresh
-from ._common import run_main, setup_logging
+from ._common import dataset_parser, run_main, setup_logging
 
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="symae-ingest", description=__doc__.splitlines()[0])
-    ap.add_argument("dataset", help="dataset name in the catalog")
-    ap.add_argument("--catalog", default="data_catalog.yaml")
+    ap = dataset_parser("symae-ingest", __doc__)
     ap.add_argument("--rebuild", action="store_true", help="rebuild even if the store is fresh")
     args = ap.parse_args(argv)
     setup_logging()
@@ -31,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         ds = open_store(entry.store)
         print(f"{ds.sizes['instance']} instances x {ds.sizes['channel']} channels x "
               f"{ds.sizes['time']} samples, {int(ds.datapoint.max()) + 1} datapoints, "
-              f"surveys {sorted(set(ds.survey.values))}")
+              f"surveys {sorted(set(map(str, ds.survey.values)))}")
 
     return run_main("symae-ingest", run)
 

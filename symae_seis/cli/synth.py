@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from ..catalog import CatalogError, DatasetEntry, load_catalog
-from ._common import run_main, setup_logging
+from ._common import dataset_parser, run_main, setup_logging
 
 __all__ = ["generate", "main"]
 
@@ -34,7 +33,7 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
         from ..synth import make_mseed_survey
 
         try:
-            return make_mseed_survey(folder, **spec)
+            return make_mseed_survey(folder, **spec, overwrite=overwrite)
         except TypeError as err:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
     raise CatalogError(f"dataset {entry.name!r}: generate.kind must be 'conv4d' or 'mseed', "
@@ -42,9 +41,7 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="symae-synth", description=__doc__.splitlines()[0])
-    ap.add_argument("dataset", help="dataset name in the catalog")
-    ap.add_argument("--catalog", default="data_catalog.yaml")
+    ap = dataset_parser("symae-synth", __doc__)
     ap.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = ap.parse_args(argv)
     setup_logging()

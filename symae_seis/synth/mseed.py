@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io._atomic import atomic_path
 from ..typing import PathLike
 
 __all__ = ["make_mseed_survey"]
@@ -19,11 +20,17 @@ __all__ = ["make_mseed_survey"]
 
 def make_mseed_survey(outdir: PathLike, *, stations: int = 3, days: int = 2,
                       windows_per_day: int = 6, window_s: float = 20.0,
-                      sampling_rate: float = 20.0, seed: int = 0) -> list[Path]:
+                      sampling_rate: float = 20.0, seed: int = 0,
+                      overwrite: bool = False) -> list[Path]:
     """Write ``XX.S<k>..HHZ.<day>.mseed`` files; return their paths (sorted).
 
     Day ``d`` starts at 2024-01-01 + d days; window ``w`` of a day starts at
     ``w * window_s`` seconds after midnight and the files are continuous.
+
+    Raises
+    ------
+    FileExistsError
+        If a file exists and ``overwrite`` is false (nothing is written then).
     """
     from obspy import Stream, Trace, UTCDateTime
 
@@ -33,6 +40,11 @@ def make_mseed_survey(outdir: PathLike, *, stations: int = 3, days: int = 2,
     n = int(round(window_s * sampling_rate))
     t = np.arange(n) / sampling_rate
     base_times = rng.uniform(2.0, window_s - 4.0, (stations, 3))
+    names = [f"XX.S{s}..HHZ.{(UTCDateTime(2024, 1, 1) + 86400 * d).julday:03d}.mseed"
+             for d in range(days) for s in range(stations)]
+    taken = [str(outdir / n) for n in names if (outdir / n).exists()]
+    if taken and not overwrite:
+        raise FileExistsError(f"{taken[0]} already exists; pass overwrite=True (--overwrite)")
     paths = []
     for d in range(days):
         day0 = UTCDateTime(2024, 1, 1) + 86400 * d
@@ -53,6 +65,7 @@ def make_mseed_survey(outdir: PathLike, *, stations: int = 3, days: int = 2,
             tr.stats.sampling_rate = sampling_rate
             tr.stats.starttime = day0
             p = outdir / f"XX.S{s}..HHZ.{day0.julday:03d}.mseed"
-            Stream([tr]).write(str(p), format="MSEED", encoding="STEIM2")
+            with atomic_path(p, overwrite=overwrite) as tmp:
+                Stream([tr]).write(str(tmp), format="MSEED", encoding="STEIM2")
             paths.append(p)
     return sorted(paths)
