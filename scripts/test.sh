@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 . .venv/bin/activate
-exec python -m pytest -m "not slow and not gpu" "$@"
+exec python -m pytest -m "not slow" "$@"
