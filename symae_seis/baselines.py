@@ -1,0 +1,185 @@
+"""Conventional 4D cross-equalization, the baseline SymAE is measured against.
+
+Each function matches traces ``a`` (e.g. the monitor) to reference traces ``ref`` (e.g.
+the baseline) the way a 4D processor would, designing the correction in a window where
+the earth did not change (``window``: a ``slice`` of samples, e.g. above the reservoir)
+and applying it to whole traces. Arrays are ``(..., T)``; the leading axes are traces
+(for :func:`trace_matching_filters` the first axis is the datapoint key along which
+filters are smoothed).
+
+(a) :func:`static_and_scalar`: per-trace static by cross-correlation with parabolic
+    sub-sample interpolation, applied as an exact Fourier phase shift, and an RMS scalar.
+(b) :func:`global_matching_filter`: one least-squares (Wiener) filter for all traces.
+(c) :func:`trace_matching_filters`: one filter per trace, smoothed along the key.
+(d) :func:`dynamic_warp`: dynamic time warping (Hale, 2013) with a strain limit, whose
+    time-variant shifts are removed before (c) (:func:`warp_then_match`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg, ndimage, signal
+
+from .qc.metrics import time_shift
+
+__all__ = ["shift_traces", "static_and_scalar", "design_filter", "apply_filter",
+           "global_matching_filter", "trace_matching_filters", "dynamic_warp",
+           "warp_then_match"]
+
+
+def _window(t: int, window: slice | None) -> slice:
+    return slice(0, t) if window is None else window
+
+
+def shift_traces(x: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+    """Delay traces by ``shift`` samples (sub-sample, Fourier phase shift; positive =
+    later). Traces are zero-padded to twice their length to avoid wrap-around."""
+    x = np.asarray(x, dtype=np.float64)
+    t = x.shape[-1]
+    n = 2 * t
+    f = np.fft.rfftfreq(n)
+    spec = np.fft.rfft(x, n=n, axis=-1)
+    phase = np.exp(-2j * np.pi * f * np.asarray(shift, dtype=np.float64)[..., None])
+    return np.fft.irfft(spec * phase, n=n, axis=-1)[..., :t]
+
+
+def static_and_scalar(a: np.ndarray, ref: np.ndarray, *, window: slice | None = None,
+                      max_lag: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a) Per-trace static and RMS scalar matching ``a`` to ``ref``.
+
+    Returns
+    -------
+    matched, shifts (samples applied to ``a``), scalars.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    w = _window(a.shape[-1], window)
+    shifts = -time_shift(a[..., w], ref[..., w], 1.0, max_lag)
+    moved = shift_traces(a, shifts)
+    rms_a = np.sqrt(np.mean(moved[..., w] ** 2, axis=-1))
+    rms_r = np.sqrt(np.mean(ref[..., w] ** 2, axis=-1))
+    scal = np.divide(rms_r, rms_a, out=np.ones_like(rms_a), where=rms_a > 0)
+    return moved * scal[..., None], shifts, scal
+
+
+def _conv_matrix(x: np.ndarray, length: int) -> np.ndarray:
+    """Rows t: x[t - k + half] for k in 0..length-1 (a centred, zero-padded filter)."""
+    half = length // 2
+    t = x.shape[-1]
+    pad = np.concatenate([np.zeros(length), x, np.zeros(length)])
+    idx = np.arange(t)[:, None] - np.arange(length)[None, :] + half + length
+    return pad[idx]
+
+
+def design_filter(a: np.ndarray, ref: np.ndarray, length: int, *, window: slice | None = None,
+                  eps: float = 1e-3) -> np.ndarray:
+    """Least-squares filter ``f`` (centred, ``length`` taps) minimising
+    ``sum ||(f * a - ref)[window]||^2`` over all traces given, with prewhitening ``eps``
+    (fraction of the zero-lag autocorrelation added to the diagonal)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
+    ref = np.asarray(ref, dtype=np.float64).reshape(-1, np.shape(ref)[-1])
+    w = _window(a.shape[-1], window)
+    ata = np.zeros((length, length))
+    atb = np.zeros(length)
+    for x, y in zip(a, ref):
+        m = _conv_matrix(x, length)[w]
+        ata += m.T @ m
+        atb += m.T @ y[w]
+    ata[np.diag_indices(length)] += eps * max(np.trace(ata) / length, 1e-30)
+    return linalg.solve(ata, atb, assume_a="pos")
+
+
+def apply_filter(x: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Convolve traces with a centred filter ``f`` (same length out)."""
+    x = np.asarray(x, dtype=np.float64)
+    half = len(f) // 2
+    full = signal.fftconvolve(x, np.broadcast_to(f, (*x.shape[:-1], len(f))), mode="full",
+                              axes=-1)
+    return full[..., half:half + x.shape[-1]]
+
+
+def global_matching_filter(a: np.ndarray, ref: np.ndarray, *, length: int = 21,
+                           window: slice | None = None, eps: float = 1e-3
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """(b) One Wiener matching filter for all traces, designed in ``window``, applied to
+    whole traces. Returns ``(matched, filter)``."""
+    f = design_filter(a, ref, length, window=window, eps=eps)
+    return apply_filter(a, f), f
+
+
+def trace_matching_filters(a: np.ndarray, ref: np.ndarray, *, length: int = 21,
+                           window: slice | None = None, eps: float = 1e-3,
+                           smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(c) One filter per trace, smoothed with a running mean of ``smooth`` filters along
+    the first axis (the datapoint key). Returns ``(matched, filters)``."""
+    a = np.asarray(a, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    flat_a = a.reshape(-1, a.shape[-1])
+    flat_r = ref.reshape(-1, ref.shape[-1])
+    filt = np.stack([design_filter(x, y, length, window=window, eps=eps)
+                     for x, y in zip(flat_a, flat_r)]).reshape(*a.shape[:-1], length)
+    if smooth > 1:
+        filt = ndimage.uniform_filter1d(filt, size=smooth, axis=0, mode="nearest")
+    matched = np.stack([apply_filter(x, f) for x, f in
+                        zip(flat_a, filt.reshape(-1, length))]).reshape(a.shape)
+    return matched, filt
+
+
+def dynamic_warp(a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10,
+                 strain: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """(d) Dynamic time warping (Hale, 2013) of traces ``a`` onto ``ref``.
+
+    Alignment errors ``e[i, l] = (a[i + l] - ref[i])^2`` for integer lags ``|l| <=
+    max_shift`` are accumulated forwards and backwards with the strain limit
+    ``|l[i] - l[i - b]| <= 1`` (``b = ceil(1 / strain)``), the summed distances are
+    minimised per sample (Hale's smooth dynamic warping), and the lags are smoothed and
+    applied by linear interpolation. Returns ``(warped a, shifts in samples)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    shape = a.shape
+    a2 = a.reshape(-1, shape[-1])
+    r2 = ref.reshape(-1, shape[-1])
+    b = max(1, int(np.ceil(1.0 / strain)))
+    lags = np.arange(-max_shift, max_shift + 1)
+    t = shape[-1]
+    out = np.empty_like(a2)
+    shifts = np.empty_like(a2)
+    idx = np.arange(t)
+    for k in range(a2.shape[0]):
+        pos = np.clip(idx[:, None] + lags[None, :], 0, t - 1)
+        e = (a2[k][pos] - r2[k][:, None]) ** 2                   # (t, L)
+        fwd = _accumulate(e, b)
+        bwd = _accumulate(e[::-1], b)[::-1]
+        best = np.argmin(fwd + bwd - e, axis=1)
+        u = ndimage.uniform_filter1d(lags[best].astype(np.float64), size=2 * b + 1,
+                                     mode="nearest")
+        shifts[k] = u
+        out[k] = np.interp(idx + u, idx, a2[k])
+    return out.reshape(shape), shifts.reshape(shape)
+
+
+def _accumulate(e: np.ndarray, b: int) -> np.ndarray:
+    """Accumulated alignment error with lag changes of at most 1 every ``b`` samples."""
+    t, nl = e.shape
+    d = np.empty_like(e)
+    d[:b] = np.cumsum(e[:b], axis=0)
+    for i in range(b, t):
+        prev = d[i - b]
+        lo = np.concatenate([[np.inf], prev[:-1]])
+        hi = np.concatenate([prev[1:], [np.inf]])
+        run = e[i - b + 1:i + 1].sum(axis=0)
+        d[i] = np.minimum(np.minimum(lo, hi), prev) + run
+        # samples between i-b and i keep the lag of sample i
+    return d
+
+
+def warp_then_match(a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10,
+                    strain: float = 0.25, length: int = 21, window: slice | None = None,
+                    eps: float = 1e-3, smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(d) then (c): remove time-variant shifts by DTW, then trace-by-trace matching
+    filters. Returns ``(matched, shifts)``."""
+    warped, shifts = dynamic_warp(a, ref, max_shift=max_shift, strain=strain)
+    matched, _ = trace_matching_filters(warped, ref, length=length, window=window, eps=eps,
+                                        smooth=smooth)
+    return matched, shifts
