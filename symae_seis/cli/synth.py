@@ -36,8 +36,17 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
             return make_mseed_survey(folder, **spec, overwrite=overwrite)
         except TypeError as err:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
-    raise CatalogError(f"dataset {entry.name!r}: generate.kind must be 'conv4d' or 'mseed', "
-                       f"got {kind!r}")
+    if kind in ("wave4d", "statics"):
+        from ..synth.wave import Wave4DParams, make_statics_survey, make_wave4d_survey
+
+        try:
+            params = Wave4DParams(**spec)
+        except TypeError as err:
+            raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
+        make = make_wave4d_survey if kind == "wave4d" else make_statics_survey
+        return list(make(folder, params, overwrite=overwrite).values())
+    raise CatalogError(f"dataset {entry.name!r}: generate.kind must be one of 'conv4d', "
+                       f"'wave4d', 'statics', 'mseed'; got {kind!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
