@@ -226,7 +226,8 @@ def make_wave4d_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
 
 def make_statics_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
                         overwrite: bool = False) -> dict[str, Path]:
-    """Write the deepwater-statics survey: water velocity varies per shot, no 4D change.
+    """Write the deepwater-statics survey: water velocity varies per shot (the only
+    nuisance: source position, wavelet and timing are fixed), no 4D change.
 
     ``truth.h5``'s ``virtual[j]`` is baseline shot j recorded with the reference water
     velocity (same source, wavelet and timing): redatuming to a common reference should
@@ -239,8 +240,12 @@ def make_statics_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
     rng = np.random.default_rng(p.seed + 1)
     v_earth, _ = velocity_models(p)
     shots, water, acqs = {}, {}, {}
+    # the water velocity is the only nuisance here: fixed source, wavelet and timing
+    fixed = Wave4DParams(**{**asdict(p), "jitter_cells": 0, "phase_range_deg": (0.0, 0.0),
+                            "timing_ms": (0.0, 0.0),
+                            "freq_range": (float(np.mean(p.freq_range)),) * 2})
     for lab in ("baseline", "monitor"):
-        src, freq, phase, timing, rec = _acquisition(p, rng)
+        src, freq, phase, timing, rec = _acquisition(fixed, rng)
         wv = rng.uniform(*p.water_v_range, len(src))
         out = []
         for k in range(len(src)):
