@@ -188,12 +188,11 @@ class RedatumResult:
     qc: list[dict]
 
 
-def _qc_rows(reader: StoreReader, pairs: Pairs, sums: dict[int, dict]) -> list[dict]:
+def _qc_rows(reader: StoreReader, sums: dict[int, dict]) -> list[dict]:
     rows = []
     for d, acc in sorted(sums.items()):
         row = {"coherent_datapoint": reader.datapoint_label(d), "pairs": acc["n"]}
-        for key in ("nrms_virtual_real", "nrms_recon_real", "pred_virtual_real",
-                    "nrms_residual_decoder"):
+        for key in ("nrms_virtual_real", "nrms_recon_real", "pred_virtual_real"):
             if acc.get(key):
                 row[key] = float(np.median(acc[key]))
         rows.append(row)
@@ -355,7 +354,7 @@ def redatum_pairs(model: SymAE, store: PathLike, pairs: Pairs, out_dir: PathLike
         for ctx in ctxs:
             ctx.__exit__(type(err), err, None)
         raise
-    qc = _qc_rows(reader, pairs, sums)
+    qc = _qc_rows(reader, sums)
     with atomic_path(files["qc"], overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
         cols = ["coherent_datapoint", "pairs", "nrms_virtual_real", "nrms_recon_real",
                 "pred_virtual_real"]

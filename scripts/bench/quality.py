@@ -258,6 +258,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("out/bench_quality"))
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for s in args.surveys:

@@ -31,7 +31,6 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
     ("before", what differencing the surveys gives) and of real baseline vs virtual
     ("after"), plus the median residual time shift (ms) and the datapoint key values."""
     coh = ds["coherent_datapoint"].values
-    real_rows = ds["real_instance"].values
     out: dict[str, list] = {"datapoint": [], "before": [], "after": [], "shift_before_ms": [],
                             "shift_after_ms": []}
     key_names = reader.dp_names
@@ -52,7 +51,6 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
                                                                        reader.dt_ms)))))
         for j, name in enumerate(key_names):
             out[name].append(int(reader.dp_key[int(d), j]))
-    _ = real_rows
     return {k: np.asarray(v) for k, v in out.items()}
 
 
