@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -14,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..catalog import load_catalog
-from ..io.store import StoreReader, ensure_store, store_schema
+from ..io.store import StoreReader, ensure_store, store_is_fresh, store_schema
 
 __all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError"]
 
@@ -84,11 +83,12 @@ class EpochSampler(DistributedSampler):
         return iter([self.epoch * n + int(i) for i in super().__iter__()])
 
 
-def _wait_for_store(path: Path, timeout: float = 3600.0) -> None:
+def _wait_for_store(entry, timeout: float = 3600.0) -> None:
+    """Non-zero ranks wait until rank 0 has built or refreshed the store."""
     t0 = time.monotonic()
-    while not path.exists():
+    while not store_is_fresh(entry)[0]:
         if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"waited {timeout:.0f} s for rank 0 to build {path}")
+            raise TimeoutError(f"waited {timeout:.0f} s for rank 0 to build {entry.store}")
         time.sleep(1.0)
 
 
@@ -138,7 +138,7 @@ class SymAEDataModule(pl.LightningDataModule):
             self.store_path = ensure_store(entry, progress=progress)
         else:
             self.store_path = entry.store
-            _wait_for_store(self.store_path)
+            _wait_for_store(entry)
         self.reader = StoreReader(self.store_path)
         counts = np.array([len(m) for m in self.reader.members])
         short = np.flatnonzero(counts < instances)
