@@ -17,13 +17,14 @@ __all__ = ["load_redatum", "nrms_before_after", "qc_report"]
 
 
 def load_redatum(out_dir: PathLike):
-    """Open ``redatum.nc`` of a redatum output folder as an ``xarray.Dataset``."""
+    """Open ``redatum.nc`` of a redatum output folder as a lazy ``xarray.Dataset``
+    (arrays load on indexing, so reports stay within one datapoint's memory)."""
     import xarray as xr
 
     path = Path(out_dir) / "redatum.nc"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; run symae-redatum first")
-    return xr.load_dataset(path, engine="h5netcdf")
+    return xr.open_dataset(path, engine="h5netcdf")
 
 
 def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
@@ -38,8 +39,8 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
         out[name] = []
     for d in np.unique(coh):
         sel = np.flatnonzero(coh == d)
-        real = ds["real"].values[sel]
-        virt = ds["virtual"].values[sel]
+        real = ds["real"][sel].values
+        virt = ds["virtual"][sel].values
         mon = reader.read(reader.members[int(d)])
         before = [nrms(m, r).mean() for r in real for m in mon]
         shifts_b = [np.median(time_shift(m, r, reader.dt_ms)) for r in real[:4] for m in mon[:4]]
@@ -103,11 +104,11 @@ def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None 
             d = int(ba["datapoint"][k])
             sel = np.flatnonzero(ds["coherent_datapoint"].values == d)[0]
             mon = reader.read(reader.members[d][:1])[0]
-            panels = {"real baseline": ds["real"].values[sel],
+            panels = {"real baseline": ds["real"][sel].values,
                       f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
-                      "virtual": ds["virtual"].values[sel],
-                      "residual (virtual - real)": ds["residual"].values[sel],
-                      "residual (decoder-cancelled)": ds["residual_decoder"].values[sel]}
+                      "virtual": ds["virtual"][sel].values,
+                      "residual (virtual - real)": ds["residual"][sel].values,
+                      "residual (decoder-cancelled)": ds["residual_decoder"][sel].values}
             label = reader.datapoint_label(d).replace(":", "_").replace("=", "").replace(",", "_")
             name = f"gathers_{'highest' if rank == 0 else 'lowest'}_nrms_{label}.png"
             files[name] = plot_redatum_panels(panels, time_ms, out_dir / name,
@@ -115,8 +116,9 @@ def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None 
                                                     f"{ba['after'][k]:.1f}%")
     else:
         k = 0
-        panels = {"real": ds["real"].values[k], "virtual (reference acquisition)":
-                  ds["virtual"].values[k], "residual": ds["residual"].values[k]}
+        panels = {"real": ds["real"][k].values, "virtual (reference acquisition)":
+                  ds["virtual"][k].values, "residual": ds["residual"][k].values}
         files["gathers"] = plot_redatum_panels(panels, time_ms, out_dir / "gathers_reference.png",
                                                title=f"redatumed to {ds.attrs.get('reference')}")
+    ds.close()
     return files
