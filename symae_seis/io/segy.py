@@ -418,9 +418,7 @@ def write_segy(path: PathLike, traces: np.ndarray,
     traces = np.asarray(traces, dtype=np.float32)
     if traces.ndim != 2 or traces.shape[0] == 0:
         raise ValueError(f"traces must be a non-empty (n, samples) array, got {traces.shape}")
-    if not np.isfinite(traces).all():
-        bad = int(np.flatnonzero(~np.isfinite(traces).all(axis=1))[0])
-        raise ValueError(f"trace {bad} has NaN or Inf samples; refusing to write {path}")
+    # SegyWriter.write rejects NaN/Inf traces and discards its temporary file
     with SegyWriter(path, traces.shape[0], traces.shape[1], dt_us, textual=textual,
                     overwrite=overwrite) as w:
         w.write(0, traces, headers)
