@@ -13,6 +13,10 @@ filters are smoothed).
 (c) :func:`trace_matching_filters`: one filter per trace, smoothed along the key.
 (d) :func:`dynamic_warp`: dynamic time warping (Hale, 2013) with a strain limit, whose
     time-variant shifts are removed before (c) (:func:`warp_then_match`).
+(e) :func:`equalize_and_stack`: the strongest of them, as a 4D processor runs it: every
+    monitor shot of a location is equalised to the baseline shot (per-trace static and
+    scalar, then one least-squares matching filter per shot pair) and the equalised
+    shots are stacked.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .qc.metrics import time_shift
 
 __all__ = ["shift_traces", "static_and_scalar", "design_filter", "apply_filter",
            "global_matching_filter", "trace_matching_filters", "dynamic_warp",
-           "warp_then_match"]
+           "warp_then_match", "equalize_and_stack"]
 
 
 def _window(t: int, window: slice | None) -> slice:
@@ -79,12 +83,14 @@ def design_filter(a: np.ndarray, ref: np.ndarray, length: int, *, window: slice 
     a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
     ref = np.asarray(ref, dtype=np.float64).reshape(-1, np.shape(ref)[-1])
     w = _window(a.shape[-1], window)
-    ata = np.zeros((length, length))
-    atb = np.zeros(length)
-    for x, y in zip(a, ref):
-        m = _conv_matrix(x, length)[w]
-        ata += m.T @ m
-        atb += m.T @ y[w]
+    half = length // 2
+    t = a.shape[-1]
+    pad = np.concatenate([np.zeros((a.shape[0], length)), a, np.zeros((a.shape[0], length))],
+                         axis=1)
+    idx = (np.arange(t)[:, None] - np.arange(length)[None, :] + half + length)[w]
+    m = pad[:, idx]                                         # (traces, window, length)
+    ata = np.einsum("ntk,ntl->kl", m, m)
+    atb = np.einsum("ntk,nt->k", m, ref[:, w])
     ata[np.diag_indices(length)] += eps * max(np.trace(ata) / length, 1e-30)
     return linalg.solve(ata, atb, assume_a="pos")
 
@@ -183,3 +189,39 @@ def warp_then_match(a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10,
     matched, _ = trace_matching_filters(warped, ref, length=length, window=window, eps=eps,
                                         smooth=smooth)
     return matched, shifts
+
+
+def equalize_and_stack(shots: np.ndarray, ref: np.ndarray, *, length: int = 21,
+                       window: slice | None = None, max_lag: int | None = None,
+                       eps: float = 1e-3) -> np.ndarray:
+    """(e) Cross-equalise every shot of a location to ``ref`` and stack them.
+
+    Each shot ``(C, T)`` of ``shots (S, C, T)`` gets a per-trace cross-correlation static
+    and RMS scalar (a), then one least-squares matching filter designed over all its
+    traces against ``ref`` in ``window`` (one filter per shot pair); the ``S`` equalised
+    shots are averaged, which also averages out what the filters cannot match.
+
+    Returns
+    -------
+    The stacked, equalised gather ``(C, T)``.
+    """
+    shots = np.asarray(shots, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if shots.ndim != 3 or shots.shape[1:] != ref.shape:
+        raise ValueError(f"shots must be (S, C, T) with (C, T) = ref.shape {ref.shape}, got "
+                         f"{shots.shape}")
+    w = _window(ref.shape[-1], window)
+    # traces with no signal in the window get no static or scalar of their own (a
+    # cross-correlation of noise would move them at random); the shot's filter still acts
+    energy = np.sqrt(np.mean(ref[:, w] ** 2, axis=-1))
+    live = energy > 0.05 * max(float(energy.max()), 1e-30)
+    out = np.zeros_like(ref)
+    for shot in shots:
+        moved = shot.copy()
+        if live.any():
+            moved[live] = static_and_scalar(shot[live], ref[live], window=window,
+                                            max_lag=max_lag)[0]
+        f = design_filter(moved[live] if live.any() else moved, ref[live] if live.any()
+                          else ref, length, window=window, eps=eps)
+        out += apply_filter(moved, f)
+    return out / len(shots)

@@ -13,6 +13,9 @@ how traces become instances (gathers) and datapoints::
         channel_key: offset          # traces of a gather are sorted by this field
         datapoint_key: [CDP]         # survey + these fields = one datapoint
         window_ms: [0, 508]          # time window, ms after the first sample
+        design_window_ms: [0, 180]   # no-change window (record time, ms) of the swap
+                                     # loss, above the reservoir; "all" where nothing
+                                     # changes (deepwater statics); absent: no swap loss
         unequal_gathers: reject      # reject | pad (zero traces appended, marked dead)
         store: stores/demo4d.h5      # HDF5 instance store (default: stores/<name>.h5)
 
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .typing import PathLike
@@ -46,6 +50,8 @@ __all__ = [
     "Catalog",
     "load_catalog",
     "SEGY_HEADER_FIELDS",
+    "DesignWindowError",
+    "design_window_samples",
 ]
 
 
@@ -57,7 +63,7 @@ def _segy_fields() -> tuple[str, ...]:
 
 SEGY_HEADER_FIELDS: tuple[str, ...] = _segy_fields()
 
-_COMMON_KEYS = {"format", "surveys", "store", "description", "generate"}
+_COMMON_KEYS = {"format", "surveys", "store", "description", "generate", "design_window_ms"}
 _SEGY_KEYS = {
     "instance_key",
     "channel_key",
@@ -93,6 +99,7 @@ class DatasetEntry:
     datapoint_key: tuple[str, ...] = ()
     datapoint_bin: dict[str, float] = field(default_factory=dict)
     window_ms: tuple[float, float] | None = None
+    design_window_ms: tuple[float, float] | str | None = None
     unequal_gathers: str = "reject"
     endian: str = "auto"
     streams: tuple[str, ...] = ("*",)
@@ -237,6 +244,51 @@ def _check_window(name: str, value: Any) -> tuple[float, float] | None:
     return float(value[0]), float(value[1])
 
 
+class DesignWindowError(CatalogError):
+    """The design window or the swap loss cannot be used on this dataset."""
+
+
+def design_window_samples(entry: DatasetEntry, t0_ms: float, dt_ms: float, samples: int
+                          ) -> tuple[int, int] | None:
+    """``entry.design_window_ms`` as ``(start, stop)`` sample indices of a record that
+    starts at ``t0_ms`` with ``samples`` samples every ``dt_ms``; None without a window.
+
+    Raises
+    ------
+    DesignWindowError
+        If the window lies outside the record or holds fewer than two samples.
+    """
+    win = entry.design_window_ms
+    if win is None:
+        return None
+    if win == "all":
+        return (0, samples)
+    t_end = t0_ms + dt_ms * (samples - 1)
+    a = max(int(np.ceil((win[0] - t0_ms) / dt_ms - 1e-9)), 0)
+    b = min(int(np.floor((win[1] - t0_ms) / dt_ms + 1e-9)) + 1, samples)
+    if b - a < 2:
+        raise DesignWindowError(
+            f"dataset {entry.name!r}: design_window_ms {list(win)} holds {max(b - a, 0)} "
+            f"samples of the record ({t0_ms:g} to {t_end:g} ms every {dt_ms:g} ms); set "
+            "design_window_ms inside the record (e.g. above the reservoir), 'all', or "
+            "remove it to train without the swap loss")
+    return (a, b)
+
+
+def _check_design_window(name: str, value: Any) -> tuple[float, float] | str | None:
+    if value is None or value == "all":
+        return value
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        or not value[0] < value[1]
+    ):
+        raise _fail(name, "design_window_ms must be [start, end] in ms of record time with "
+                    f"start < end, or 'all', got {value!r}")
+    return float(value[0]), float(value[1])
+
+
 def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
     if not isinstance(raw, dict):
         raise _fail(name, f"entry must be a mapping, got {type(raw).__name__}")
@@ -263,6 +315,7 @@ def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
     if gen is not None and not isinstance(gen, dict):
         raise _fail(name, f"generate must be a mapping, got {gen!r}")
     kw["generate"] = gen
+    kw["design_window_ms"] = _check_design_window(name, raw.get("design_window_ms"))
     if fmt == "mseed":
         streams = raw.get("streams", ["*"])
         if isinstance(streams, str):

@@ -129,13 +129,14 @@ def _device(device: str | None) -> torch.device:
 def coherent_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
                    max_instances: int | None = None, device: str | None = None,
                    progress: bool = False) -> np.ndarray:
-    """Coherent code ``(len(datapoints), Dc)`` of each datapoint, pooled over its
-    instances (all of them, or the first ``max_instances``)."""
+    """Coherent representation of each datapoint, pooled over its instances (all of
+    them, or the first ``max_instances``): ``(len(datapoints), C, T)`` coherent gathers
+    for the filter decoder, ``(len(datapoints), Dc)`` codes for the generic one."""
     from tqdm.auto import tqdm
 
     dev = _device(device)
     model = model.to(dev).eval()
-    out = np.zeros((len(datapoints), model.config["coherent_dim"]), dtype=np.float32)
+    out = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
     for k, d in enumerate(tqdm(datapoints, desc="coherent codes", unit="dp",
                                disable=not progress)):
         rows = reader.members[int(d)]

@@ -49,12 +49,12 @@ def small_catalog(tmp_path_factory, small_survey) -> Path:
     return write_catalog(tmp_path_factory.mktemp("small_cat"), {"small": {
         "surveys": {"baseline": str(small_survey["baseline"]),
                     "monitor": str(small_survey["monitor"])},
-        "datapoint_key": ["CDP"]}})
+        "datapoint_key": ["CDP"], "design_window_ms": [0, 100]}})
 
 
 # small model, fast epochs on the SMALL survey
 FAST_TRAIN = ["--model.width", "8", "--model.hidden", "64", "--model.coherent_dim", "8",
-              "--model.nuisance_dim", "8", "--data.instances", "4", "--data.batch_size", "8",
+              "--model.nuisance_dim", "8", "--data.instances", "3", "--data.batch_size", "8",
               "--data.val_fraction", "0.25", "--trainer.enable_progress_bar", "false",
               "--trainer.enable_model_summary", "false"]
 

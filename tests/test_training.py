@@ -125,7 +125,58 @@ def test_config_typo_and_unknown_dataset(small_catalog, tmp_path, capsys):
 def test_too_many_instances(small_catalog, tmp_path, capsys):
     code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--data.instances", "5"), capsys)
     assert code == 2
-    assert "fewer than instances=5" in err and "at most 4" in err
+    assert "fewer than instances=5" in err and "1 held out" in err and "at most 3" in err
+
+
+def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):
+    from symae_seis.training import SymAEDataModule
+
+    dm = SymAEDataModule("small", str(small_catalog), instances=3, batch_size=4,
+                         val_fraction=0.25)
+    assert dm.n_held == 1 and dm.design_window == (0, 26)        # [0, 100] ms at 4 ms
+    for tr, held in zip(dm.train_members, dm.held_members):
+        assert len(held) == 1 and len(tr) == 3 and not set(tr) & set(held)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["x"].shape == (4, 3, 8, 64) and batch["has_partner"].all()
+    # the partner is the other survey's datapoint at the same CDP
+    ds = dm.train_dataloader().dataset
+    rows, prow = ds.rows(0), ds.partner_rows(0)
+    r = dm.reader
+    d, p = r.datapoint[rows[0]], r.datapoint[prow[0]]
+    assert r.dp_survey[d] != r.dp_survey[p] and (r.dp_key[d] == r.dp_key[p]).all()
+    val = next(iter(dm.val_dataloader()))
+    assert val.shape == (4, 4, 8, 64)                            # 3 bag + 1 held out
+    seen = {int(r.datapoint[x]) for i in range(len(ds)) for x in ds.rows(i)}
+    assert seen == set(range(len(r.dp_survey)))                  # every datapoint trains
+
+
+def test_design_window_and_swap_errors(small_survey, tmp_path):
+    from symae_seis.catalog import DesignWindowError
+    from symae_seis.training import SymAEDataModule
+
+    from .conftest import write_catalog
+
+    both = {"baseline": str(small_survey["baseline"]), "monitor": str(small_survey["monitor"])}
+    cat = write_catalog(tmp_path, {
+        "late": {"surveys": both, "datapoint_key": ["CDP"], "design_window_ms": [900, 1000],
+                 "store": str(tmp_path / "late.h5")},
+        "one": {"surveys": {"baseline": both["baseline"]}, "datapoint_key": ["CDP"],
+                "design_window_ms": [0, 100], "store": str(tmp_path / "one.h5")},
+        "none": {"surveys": both, "datapoint_key": ["CDP"], "store": str(tmp_path / "n.h5")},
+        "nokey": {"surveys": both, "datapoint_key": ["FieldRecord"], "design_window_ms": "all",
+                  "store": str(tmp_path / "k.h5")}})
+    cases = {"late": ("design_window_ms [900.0, 1000.0] holds 0 samples", None),
+             "one": ("has one survey", None),
+             "none": ("--data.swap true", True),
+             "nokey": ("no datapoint key is common", None)}
+    for name, (msg, swap) in cases.items():
+        n, val = (1, 0.0) if name == "nokey" else (3, 0.2)       # one shot per FieldRecord
+        with pytest.raises(DesignWindowError) as err:
+            SymAEDataModule(name, str(cat), instances=n, val_fraction=val, swap=swap)
+        assert name in str(err.value) and msg in str(err.value), str(err.value)
+    assert SymAEDataModule("none", str(cat), instances=3).design_window is None
+    assert SymAEDataModule("late", str(cat), instances=3, swap=False).design_window is None
 
 
 def test_incompatible_checkpoint_refused(small_catalog, tmp_path, capsys):

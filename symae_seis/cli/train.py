@@ -40,7 +40,7 @@ class SymAECLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--run_dir", type=str | None, default=None,
                             help="run folder (default: runs/<dataset>)")
-        for key in ("channels", "samples", "scale", "schema"):
+        for key in ("channels", "samples", "scale", "schema", "design_window"):
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs):

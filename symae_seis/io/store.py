@@ -92,8 +92,13 @@ def _source_record(path: Path, sha: str) -> dict[str, Any]:
             "sha256": sha}
 
 
+#: Catalog keys that do not change what the store holds (training options, prose).
+_NOT_STORED = ("design_window_ms", "description")
+
+
 def _entry_json(entry: DatasetEntry) -> str:
-    return json.dumps(entry.raw, sort_keys=True, default=str)
+    raw = {k: v for k, v in entry.raw.items() if k not in _NOT_STORED}
+    return json.dumps(raw, sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------- writer

@@ -12,7 +12,23 @@ input's units.
   training the code gets multiplicative Gaussian noise (Gaussian dropout of rate ``p``:
   ``z * (1 + sqrt(p / (1 - p)) * N(0, 1))``), the bottleneck that keeps coherent
   information out of it (as in the authors' recipe).
-* Decoder: ``(Dc + Dn)`` -> MLP -> feature maps -> upsampling convolutions -> ``(C, T)``.
+* Decoder, one of two (``decoder=``):
+
+  ``"filter"`` (default for seismic gathers): the nuisance code goes through a small MLP
+  to the parameters of a per-instance physical filter (smooth log-amplitude spectrum,
+  constant phase, bulk static and gain, per-trace static and gain as quadratics along the
+  channel axis; see :mod:`symae_seis.models.filters`). The coherent representation of a
+  datapoint is its **coherent gather** ``(B, C, T)``: every instance of the bag is
+  equalised by the exact inverse of its own filter, the equalised instances are averaged
+  (symmetric pooling over I) and a small convolutional network refines the average
+  (zero at initialisation). Decoding applies an instance's filter to a coherent gather by
+  zero-padded FFT, so redatuming = the monitor's coherent gather seen through a baseline
+  shot's filter. Nothing but the filter's few parameters can pass from an instance to
+  its reconstruction, which keeps the earth out of the nuisance code by construction.
+
+  ``"generic"`` (the authors' recipe): ``(Dc + Dn)`` -> MLP -> feature maps -> upsampling
+  convolutions -> ``(C, T)`` per instance, for nuisances outside the filter family
+  (additive noise, illumination changes). Its coherent code is a vector ``(B, Dc)``.
 
 Why 2-D convolutions over channel x time rather than 1-D over time with channels as
 features: reflections are coherent across neighbouring offsets (moveout), so 2-D kernels
@@ -33,6 +49,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import filters
+
 __all__ = [
     "SymAE",
     "ModelFileError",
@@ -42,6 +60,7 @@ __all__ = [
 
 _FORMAT = "symae-seis-model"
 _FORMAT_VERSION = 1
+DECODERS = ("filter", "generic")
 
 
 class ModelFileError(ValueError):
@@ -98,7 +117,13 @@ class SymAE(nn.Module):
     hidden
         Width of the MLPs.
     nuisance_dropout
-        Gaussian-dropout rate on the nuisance code during training (0 disables).
+        Gaussian-dropout rate on the nuisance code during training (0 disables; default
+        0.4 for the generic decoder, 0 for the filter decoder, whose structure is its
+        bottleneck).
+    decoder
+        ``"filter"`` or ``"generic"`` (see the module docstring).
+    filter_terms
+        Cosine terms of the filter decoder's log-amplitude spectrum.
     scale
         Data scale (RMS of the store); gathers are divided by it inside.
     schema
@@ -114,9 +139,16 @@ class SymAE(nn.Module):
 
     def __init__(self, channels: int, samples: int, *, coherent_dim: int = 32,
                  nuisance_dim: int = 32, width: int = 32, levels: int | None = None,
-                 hidden: int = 256, nuisance_dropout: float = 0.4, scale: float = 1.0,
-                 schema: dict[str, Any] | None = None):
+                 hidden: int = 256, nuisance_dropout: float | None = None,
+                 scale: float = 1.0, schema: dict[str, Any] | None = None,
+                 decoder: str = "filter", filter_terms: int = 6):
         super().__init__()
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if filter_terms < 1:
+            raise ValueError(f"filter_terms must be >= 1, got {filter_terms}")
+        if nuisance_dropout is None:
+            nuisance_dropout = 0.0 if decoder == "filter" else 0.4
         if channels < 1 or samples < 4:
             raise ValueError(f"gathers must have >= 1 channel and >= 4 samples, got "
                              f"({channels}, {samples})")
@@ -131,22 +163,42 @@ class SymAE(nn.Module):
             "coherent_dim": int(coherent_dim), "nuisance_dim": int(nuisance_dim),
             "width": int(width), "levels": int(levels), "hidden": int(hidden),
             "nuisance_dropout": float(nuisance_dropout), "scale": float(scale),
+            "decoder": decoder, "filter_terms": int(filter_terms),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
-        self.coh_trunk = _Trunk(channels, samples, width, levels)
         self.nui_trunk = _Trunk(channels, samples, width, levels)
-        feat = self.coh_trunk.out_features
-        c_out, t_out = self.coh_trunk.shapes[-1]
+        feat = self.nui_trunk.out_features
+        c_out, t_out = self.nui_trunk.shapes[-1]
         flat = feat * c_out * t_out
+        self.nui_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.GELU(),
+                                      nn.Linear(hidden, nuisance_dim))
+        if decoder == "filter":
+            self._build_filter(width, hidden, nuisance_dim, filter_terms)
+        else:
+            self._build_generic(channels, samples, width, levels, hidden, coherent_dim,
+                                nuisance_dim, feat, flat, (feat, c_out, t_out))
+
+    def _build_filter(self, width: int, hidden: int, nuisance_dim: int, terms: int) -> None:
+        self.filter_head = nn.Sequential(nn.Linear(nuisance_dim, hidden), nn.GELU(),
+                                         nn.Linear(hidden, filters.n_params(terms)))
+        nn.init.zeros_(self.filter_head[-1].weight)      # identity filters at initialisation
+        nn.init.zeros_(self.filter_head[-1].bias)
+        self.refine = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.GELU(),
+                                    nn.Conv2d(width, width, 3, padding=1), nn.GELU(),
+                                    nn.Conv2d(width, 1, 3, padding=1))
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+
+    def _build_generic(self, channels, samples, width, levels, hidden, coherent_dim,
+                       nuisance_dim, feat, flat, dec_shape) -> None:
+        self.coh_trunk = _Trunk(channels, samples, width, levels)
         self.coh_post = nn.Sequential(nn.Conv2d(feat, feat, 3, padding=1), nn.GELU())
         self.coh_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.GELU(),
                                       nn.Linear(hidden, coherent_dim))
-        self.nui_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.GELU(),
-                                      nn.Linear(hidden, nuisance_dim))
         self.dec_in = nn.Sequential(nn.Linear(coherent_dim + nuisance_dim, hidden), nn.GELU(),
                                     nn.Linear(hidden, flat), nn.GELU())
-        self._dec_shape = (feat, c_out, t_out)
+        self._dec_shape = dec_shape
         ups = []
         widths = [width * 2 ** min(k, 2) for k in range(levels)]
         for k in reversed(range(levels)):
@@ -165,12 +217,9 @@ class SymAE(nn.Module):
                              f"{tuple(x.shape)}")
         return x
 
-    def encode_coherent(self, x: torch.Tensor) -> torch.Tensor:
-        """Coherent code ``(B, Dc)`` of each datapoint; symmetric in the I axis."""
-        b, i, c, t = self._check(x).shape
-        h = self.coh_trunk((x / self.scale).reshape(b * i, 1, c, t))
-        h = h.reshape(b, i, *h.shape[1:]).mean(dim=1)      # symmetric pooling over instances
-        return self.coh_head(self.coh_post(h))
+    @property
+    def is_filter(self) -> bool:
+        return self.config["decoder"] == "filter"
 
     def encode_nuisance(self, x: torch.Tensor) -> torch.Tensor:
         """Nuisance code ``(B, I, Dn)`` of each instance (noise added in training)."""
@@ -182,16 +231,70 @@ class SymAE(nn.Module):
             z = z * (1 + math.sqrt(p / (1 - p)) * torch.randn_like(z))
         return z
 
-    def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
-        """Gathers ``(B, I, C, T)`` from coherent ``(B, Dc)`` and nuisance ``(B, I, Dn)``.
+    def filter_params(self, nuisance: torch.Tensor) -> torch.Tensor:
+        """Filter parameters ``(..., P)`` of nuisance codes ``(..., Dn)`` (filter decoder);
+        layout in :mod:`symae_seis.models.filters`."""
+        if not self.is_filter:
+            raise ValueError("filter_params needs a model with decoder='filter'")
+        return self.filter_head(nuisance)
 
-        Swapping codes here is redatuming: the coherent code of one datapoint with the
-        nuisance codes of another's instances.
+    def _response(self, nuisance: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        c, t = self.config["channels"], self.config["samples"]
+        return filters.response(self.filter_params(nuisance), c, t,
+                                self.config["filter_terms"], inverse=inverse)
+
+    def coherent_from(self, x: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        """Coherent representation of bags ``x (B, I, C, T)`` whose nuisance codes are
+        already known (filter decoder: saves encoding the instances twice)."""
+        b, i, c, t = self._check(x).shape
+        if not self.is_filter:
+            return self.encode_coherent(x)
+        eq = filters.apply(x, self._response(nuisance, inverse=True))    # (B, I, C, T)
+        mean = eq.mean(dim=1)                                             # symmetric pooling
+        spread = eq.std(dim=1, correction=0) if i > 1 else torch.zeros_like(mean)
+        feats = torch.stack([mean, spread], dim=1) / self.scale           # (B, 2, C, T)
+        return mean + self.refine(feats)[:, 0] * self.scale
+
+    def encode_coherent(self, x: torch.Tensor) -> torch.Tensor:
+        """Coherent representation of each datapoint, symmetric in the I axis.
+
+        Filter decoder: the coherent gather ``(B, C, T)`` in the data's units (the bag
+        equalised instance by instance and averaged, then refined). Generic decoder: the
+        coherent code ``(B, Dc)``.
+        """
+        b, i, c, t = self._check(x).shape
+        if self.is_filter:
+            p = self.config["nuisance_dropout"]
+            z = self.encode_nuisance(x) if not (self.training and p > 0) else \
+                self._clean_nuisance(x)
+            return self.coherent_from(x, z)
+        h = self.coh_trunk((x / self.scale).reshape(b * i, 1, c, t))
+        h = h.reshape(b, i, *h.shape[1:]).mean(dim=1)      # symmetric pooling over instances
+        return self.coh_head(self.coh_post(h))
+
+    def _clean_nuisance(self, x: torch.Tensor) -> torch.Tensor:
+        b, i, c, t = x.shape
+        h = self.nui_trunk((x / self.scale).reshape(b * i, 1, c, t))
+        return self.nui_head(h).reshape(b, i, -1)
+
+    def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        """Gathers ``(B, I, C, T)`` from coherent representations (``(B, C, T)`` gathers
+        for the filter decoder, ``(B, Dc)`` codes for the generic one) and nuisance codes
+        ``(B, I, Dn)``.
+
+        Swapping codes here is redatuming: the coherent representation of one datapoint
+        with the nuisance codes of another's instances.
         """
         b, i, _ = nuisance.shape
         if coherent.shape[0] != b:
             raise ValueError(f"coherent codes for {coherent.shape[0]} datapoints, nuisance "
                              f"codes for {b}")
+        c, t = self.config["channels"], self.config["samples"]
+        if self.is_filter:
+            if tuple(coherent.shape[1:]) != (c, t):
+                raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {t}), "
+                                 f"got {tuple(coherent.shape)}")
+            return filters.apply(coherent[:, None], self._response(nuisance))
         z = torch.cat([coherent[:, None, :].expand(b, i, -1), nuisance], dim=-1)
         h = self.dec_in(z.reshape(b * i, -1)).reshape(b * i, *self._dec_shape)
         shapes = self.coh_trunk.shapes
@@ -199,12 +302,25 @@ class SymAE(nn.Module):
             h = F.interpolate(h, size=shapes[-2 - k], mode="bilinear", align_corners=False)
             h = up(h)
         y = self.out(h) * self.scale
-        c, t = self.config["channels"], self.config["samples"]
         return y.reshape(b, i, c, t)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct ``x`` ``(B, I, C, T)`` from its own codes."""
-        return self.decode(self.encode_coherent(x), self.encode_nuisance(x))
+    def forward(self, x: torch.Tensor, bag: int | None = None) -> torch.Tensor:
+        """Reconstruct ``x`` ``(B, I, C, T)`` from its own codes; the coherent part is
+        pooled over the first ``bag`` instances (default all)."""
+        k = x.shape[1] if bag is None else int(bag)
+        z = self.encode_nuisance(x)
+        if self.is_filter:
+            p = self.config["nuisance_dropout"]
+            zc = z if not (self.training and p > 0) else self._clean_nuisance(x)
+            return self.decode(self.coherent_from(x[:, :k], zc[:, :k]), z)
+        return self.decode(self.encode_coherent(x[:, :k]), z)
+
+    @property
+    def coherent_shape(self) -> tuple[int, ...]:
+        """Shape of one datapoint's coherent representation."""
+        if self.is_filter:
+            return (self.config["channels"], self.config["samples"])
+        return (self.config["coherent_dim"],)
 
     # ------------------------------------------------------------------ save/load
     def export(self) -> dict[str, Any]:
@@ -233,6 +349,7 @@ class SymAE(nn.Module):
             raise ModelFileError(f"{source}: model format version {blob.get('format_version')}"
                                  f" is not {_FORMAT_VERSION}")
         cfg = dict(blob["config"])
+        cfg.setdefault("decoder", "generic")     # models saved before the filter decoder
         model = cls(cfg.pop("channels"), cfg.pop("samples"), schema=blob.get("schema"), **cfg)
         try:
             model.load_state_dict(blob["state_dict"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["rms", "nrms", "predictability", "time_shift"]
+__all__ = ["rms", "nrms", "gather_nrms", "predictability", "time_shift"]
 
 
 def rms(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -34,6 +34,22 @@ def nrms(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     den = rms(a, axis) + rms(b, axis)
     num = 200.0 * rms(a - b, axis)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def gather_nrms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """NRMS (%) over whole gathers: the last two axes (channels, samples) taken as one
+    series, so strong events weigh as they do in the data and empty traces add nothing.
+
+    Examples
+    --------
+    >>> g = np.ones((3, 4))
+    >>> float(gather_nrms(g, -g))
+    200.0
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    flat = a.shape[:-2] + (-1,)
+    return nrms(a.reshape(flat), np.broadcast_to(b, a.shape).reshape(flat))
 
 
 def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:

@@ -12,10 +12,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ..catalog import load_catalog
+from ..catalog import DesignWindowError, load_catalog
+from ..catalog import design_window_samples as _window_samples
 from ..io.store import StoreReader, ensure_store, store_is_fresh, store_schema
 
-__all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError"]
+__all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError",
+           "DesignWindowError", "design_window_samples", "partner_datapoints"]
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +27,30 @@ class InstancesError(ValueError):
 
 
 class DatapointDataset(Dataset):
-    """Item ``k`` is datapoint ``datapoints[k % D]``: I of its instances, ``(I, C, T)``.
+    """Item ``k`` is datapoint ``datapoints[k % D]``.
+
+    Training items (``fixed=False``) are dicts: ``x`` = I instances of the datapoint
+    ``(I, C, T)`` drawn from its training instances, ``partner`` = I instances of the
+    datapoint with the same key in another survey (or a copy of ``x``) and
+    ``has_partner``. Validation items (``fixed=True``) are ``(I + H, C, T)``: the first I
+    are a fixed bag of training instances, the last H the datapoint's held-out instances.
 
     Indices at or above ``len(self)`` encode an epoch (``index = epoch * len + k``, as
-    :class:`EpochSampler` yields them): the subset drawn for item ``k`` in epoch ``e`` is
-    a function of ``(seed, e, k)`` alone, new every epoch, identical in a resumed run and
-    independent of workers. Validation (``fixed=True``) draws the same subset every epoch.
+    :class:`EpochSampler` yields them): the draw for item ``k`` in epoch ``e`` is a
+    function of ``(seed, e, k)`` alone, new every epoch, identical in a resumed run and
+    independent of workers.
     """
 
     def __init__(self, reader: StoreReader, datapoints: np.ndarray, instances: int, *,
-                 repeats: int = 1, fixed: bool = False, data: np.ndarray | None = None,
-                 seed: int = 0):
+                 train_members: list[np.ndarray], held_members: list[np.ndarray] | None = None,
+                 partners: list[np.ndarray] | None = None, repeats: int = 1,
+                 fixed: bool = False, data: np.ndarray | None = None, seed: int = 0):
         self.reader = reader
         self.datapoints = np.asarray(datapoints)
         self.instances = instances
+        self.train_members = train_members
+        self.held_members = held_members
+        self.partners = partners
         self.repeats = repeats
         self.fixed = fixed
         self.data = data
@@ -47,18 +59,39 @@ class DatapointDataset(Dataset):
     def __len__(self) -> int:
         return len(self.datapoints) * self.repeats
 
-    def rows(self, index: int) -> np.ndarray:
-        epoch, k = divmod(int(index), len(self))
-        d = int(self.datapoints[k % len(self.datapoints)])
-        members = self.reader.members[d]
-        key = [self.seed, k] if self.fixed else [self.seed, epoch, k, 1]
-        pick = np.random.default_rng(key).permutation(len(members))[: self.instances]
-        return members[pick]
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        rows = self.rows(index)
+    def _read(self, rows: np.ndarray) -> torch.Tensor:
         x = self.data[rows] if self.data is not None else self.reader.read(rows)
         return torch.from_numpy(np.ascontiguousarray(x))
+
+    def rows(self, index: int) -> np.ndarray:
+        """Store rows of item ``index`` (the bag, then held-out rows for validation)."""
+        epoch, k = divmod(int(index), len(self))
+        d = int(self.datapoints[k % len(self.datapoints)])
+        members = self.train_members[d]
+        if self.fixed:
+            pick = np.random.default_rng([self.seed, k]).permutation(len(members))
+            return np.concatenate([members[pick[: self.instances]], self.held_members[d]])
+        pick = np.random.default_rng([self.seed, epoch, k, 1]).permutation(len(members))
+        return members[pick[: self.instances]]
+
+    def partner_rows(self, index: int) -> np.ndarray | None:
+        epoch, k = divmod(int(index), len(self))
+        d = int(self.datapoints[k % len(self.datapoints)])
+        options = self.partners[d] if self.partners is not None else np.array([], int)
+        if options.size == 0:
+            return None
+        rng = np.random.default_rng([self.seed, epoch, k, 2])
+        p = int(options[rng.integers(options.size)])
+        members = self.train_members[p]
+        return members[rng.permutation(len(members))[: self.instances]]
+
+    def __getitem__(self, index: int):
+        x = self._read(self.rows(index))
+        if self.fixed:
+            return x
+        prow = self.partner_rows(index)
+        partner = x if prow is None else self._read(prow)
+        return {"x": x, "partner": partner, "has_partner": torch.tensor(prow is not None)}
 
 
 class EpochSampler(DistributedSampler):
@@ -92,8 +125,31 @@ def _wait_for_store(entry, timeout: float = 3600.0) -> None:
         time.sleep(1.0)
 
 
+def design_window_samples(entry, reader: StoreReader) -> tuple[int, int] | None:
+    """The dataset's ``design_window_ms`` as ``(start, stop)`` samples of the store
+    (see :func:`symae_seis.catalog.design_window_samples`)."""
+    return _window_samples(entry, reader.t0_ms, reader.dt_ms, reader.shape[-1])
+
+
+def partner_datapoints(reader: StoreReader) -> list[np.ndarray]:
+    """For each datapoint, the datapoints of *other* surveys with the same key."""
+    by_key: dict[tuple, list[int]] = {}
+    for d in range(len(reader.dp_survey)):
+        by_key.setdefault(tuple(reader.dp_key[d].tolist()), []).append(d)
+    out = []
+    for d in range(len(reader.dp_survey)):
+        same = by_key[tuple(reader.dp_key[d].tolist())]
+        out.append(np.array([e for e in same if reader.dp_survey[e] != reader.dp_survey[d]],
+                            dtype=np.int64))
+    return out
+
+
 class SymAEDataModule(pl.LightningDataModule):
     """Batches of datapoints from a catalog dataset's instance store.
+
+    Every datapoint trains. Validation holds out instances (shots), never whole
+    datapoints: a fraction of each datapoint's instances is predicted from a bag of its
+    training instances, as redatuming will predict gathers it did not see.
 
     Parameters
     ----------
@@ -102,28 +158,41 @@ class SymAEDataModule(pl.LightningDataModule):
     catalog
         Path of ``data_catalog.yaml``.
     instances
-        Instances drawn per datapoint (I); a fresh random subset each epoch.
+        Instances drawn per datapoint (I); a fresh random subset each step. The model
+        pools a random number of them (``min_bag`` to I) into the coherent part.
     batch_size
         Datapoints per batch (B).
     repeats
-        Times each training datapoint is drawn per epoch (with a new subset each time).
+        Times each datapoint is drawn per epoch (with a new subset each time).
     val_fraction
-        Fraction of datapoints (not instances) held out for validation.
+        Fraction of each datapoint's instances held out for validation (at least one
+        when > 0; the same count for every datapoint).
+    swap
+        Train with the swap loss: ``None`` (default) when the catalog entry has a
+        ``design_window_ms``; ``True`` requires one; ``False`` never.
     num_workers
         DataLoader worker processes (each opens the HDF5 store on its own).
     in_memory_mb
         Load the whole store into memory when it is at most this size (MB); larger
         stores are read instance by instance. 0 always streams.
     seed
-        Seed of the train/validation split and of the validation draws.
+        Seed of the held-out instances and of the draws.
     progress
         Show a progress bar while building the store.
+
+    Raises
+    ------
+    InstancesError
+        If a datapoint has too few instances for ``instances`` plus the held-out ones.
+    DesignWindowError
+        If the swap loss is asked of a dataset without a usable design window, with one
+        survey, or with no key common to two surveys.
     """
 
     def __init__(self, dataset: str = "demo4d", catalog: str = "data_catalog.yaml",
                  instances: int = 8, batch_size: int = 8, repeats: int = 4,
-                 val_fraction: float = 0.2, num_workers: int = 0, in_memory_mb: float = 2048,
-                 seed: int = 0, progress: bool = False):
+                 val_fraction: float = 0.2, swap: bool | None = None, num_workers: int = 0,
+                 in_memory_mb: float = 2048, seed: int = 0, progress: bool = False):
         super().__init__()
         if instances < 1:
             raise ValueError(f"instances must be >= 1, got {instances}")
@@ -141,25 +210,56 @@ class SymAEDataModule(pl.LightningDataModule):
             _wait_for_store(entry)
         self.reader = StoreReader(self.store_path)
         counts = np.array([len(m) for m in self.reader.members])
-        short = np.flatnonzero(counts < instances)
+        n_hold = int(round(val_fraction * counts.min())) if val_fraction > 0 else 0
+        if val_fraction > 0:
+            n_hold = max(1, n_hold)
+        short = np.flatnonzero(counts - n_hold < instances)
         if short.size:
             raise InstancesError(
                 f"dataset {dataset!r}: {short.size} of {counts.size} datapoints have fewer "
-                f"than instances={instances} instances (smallest: "
-                f"{self.reader.datapoint_label(int(short[0]))} with {counts[short[0]]}); "
-                f"lower --data.instances to at most {counts.min()}"
+                f"than instances={instances} instances besides the {n_hold} held out for "
+                f"validation (smallest: {self.reader.datapoint_label(int(short[0]))} with "
+                f"{counts[short[0]]}); lower --data.instances to at most "
+                f"{counts.min() - n_hold} or --data.val_fraction"
             )
+        rng = np.random.default_rng(seed)
+        self.train_members, self.held_members = [], []
+        for members in self.reader.members:
+            perm = rng.permutation(len(members))
+            self.held_members.append(np.sort(members[perm[:n_hold]]))
+            self.train_members.append(np.sort(members[perm[n_hold:]]))
+        self.n_held = n_hold
         _, self.channels, self.samples = self.reader.shape
         self.scale = self.reader.rms
         self.schema = store_schema(self.store_path)
-        n_dp = counts.size
-        perm = np.random.default_rng(seed).permutation(n_dp)
-        n_val = int(round(val_fraction * n_dp))
-        if val_fraction > 0 and n_val == 0 and n_dp > 1:
-            n_val = 1
-        self.val_datapoints = np.sort(perm[:n_val])
-        self.train_datapoints = np.sort(perm[n_val:])
+        self.datapoints = np.arange(counts.size)
+        self.partners = partner_datapoints(self.reader)
+        self.design_window = self._design_window(entry, swap)
         self._data: np.ndarray | None = None
+
+    def _design_window(self, entry, swap: bool | None) -> tuple[int, int] | None:
+        if swap is False:
+            return None
+        if entry.design_window_ms is None:
+            if swap:
+                raise DesignWindowError(
+                    f"dataset {entry.name!r}: the swap loss (--data.swap true) needs a "
+                    "no-change window; add design_window_ms: [start, end] (ms, above the "
+                    "reservoir) or 'all' to its catalog entry")
+            return None
+        win = design_window_samples(entry, self.reader)
+        if len(self.reader.surveys) < 2:
+            raise DesignWindowError(
+                f"dataset {entry.name!r} has one survey ({self.reader.surveys[0]!r}): the "
+                "swap loss of design_window_ms needs two; remove design_window_ms or pass "
+                "--data.swap false")
+        if not any(p.size for p in self.partners):
+            raise DesignWindowError(
+                f"dataset {entry.name!r}: no datapoint key is common to two surveys "
+                f"({', '.join(self.reader.surveys)}; keys {self.reader.dp_names}), so the "
+                "swap loss of design_window_ms has nothing to pair; check datapoint_key or "
+                "pass --data.swap false")
+        return win
 
     def setup(self, stage: str | None = None) -> None:
         nbytes = int(np.prod(self.reader.shape)) * 4
@@ -167,8 +267,11 @@ class SymAEDataModule(pl.LightningDataModule):
             self._data = self.reader.read_all()
             log.info("loaded store %s into memory (%.0f MB)", self.store_path, nbytes / 1e6)
 
-    def _loader(self, datapoints: np.ndarray, train: bool) -> DataLoader:
-        ds = DatapointDataset(self.reader, datapoints, self.hparams.instances,
+    def _loader(self, train: bool) -> DataLoader:
+        ds = DatapointDataset(self.reader, self.datapoints, self.hparams.instances,
+                              train_members=self.train_members,
+                              held_members=self.held_members,
+                              partners=self.partners if self.design_window else None,
                               repeats=self.hparams.repeats if train else 1, fixed=not train,
                               data=self._data, seed=self.hparams.seed)
         sampler = EpochSampler(ds, seed=self.hparams.seed, shuffle=train)
@@ -178,10 +281,12 @@ class SymAEDataModule(pl.LightningDataModule):
                           pin_memory=torch.cuda.is_available())
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_datapoints, train=True)
+        return self._loader(train=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_datapoints, train=False)
+    def val_dataloader(self) -> DataLoader | list:
+        if self.n_held == 0:
+            return []
+        return self._loader(train=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {"store": str(self.store_path), "schema": self.schema}

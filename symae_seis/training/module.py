@@ -1,16 +1,22 @@
-"""The LightningModule: wraps :class:`~symae_seis.models.SymAE`, owns loss and optimiser."""
+"""The LightningModule: wraps :class:`~symae_seis.models.SymAE`, owns loss and optimiser.
+
+The loss is :func:`symae_seis.training.objective.objective`: bag reconstruction with a
+bag size drawn every step, the swap loss in the dataset's design window, and the
+known-transform augmentation of the filter decoder.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
 from torch.nn import functional as F
 
 from ..models import ModelFileError, SymAE
+from .objective import LossWeights, objective
 
 __all__ = ["SymAELit", "NonFiniteLossError"]
 
@@ -22,15 +28,25 @@ class NonFiniteLossError(FloatingPointError):
 class SymAELit(pl.LightningModule):
     """SymAE training: MSE on normalised gathers, AdamW, cosine schedule with warm-up.
 
-    ``channels``, ``samples``, ``scale`` and ``schema`` come from the DataModule (the CLI
-    links them); the other arguments are the model's and the optimiser's.
+    ``channels``, ``samples``, ``scale``, ``schema`` and ``design_window`` come from the
+    DataModule (the CLI links them); the other arguments are the model's and the
+    optimiser's.
 
     Parameters
     ----------
     channels, samples, scale, schema
         Gather shape, data RMS and store description (from the data).
-    coherent_dim, nuisance_dim, width, levels, hidden, nuisance_dropout
+    design_window
+        ``(start, stop)`` samples of the swap loss (from the catalog's
+        ``design_window_ms``); None trains without it.
+    coherent_dim, nuisance_dim, width, levels, hidden, nuisance_dropout, decoder,
+    filter_terms
         See :class:`~symae_seis.models.SymAE`.
+    min_bag
+        Smallest bag pooled into the coherent part; each step draws a size between it
+        and the batch's I.
+    swap_weight, augment_weight, consistency_weight
+        Weights of the swap loss and of the augmentation terms (filter decoder).
     lr, weight_decay
         AdamW settings.
     warmup_epochs
@@ -40,25 +56,33 @@ class SymAELit(pl.LightningModule):
     """
 
     def __init__(self, channels: int = 0, samples: int = 0, scale: float = 1.0,
-                 schema: dict[str, Any] | None = None, coherent_dim: int = 32,
-                 nuisance_dim: int = 32, width: int = 32, levels: int | None = None,
-                 hidden: int = 256, nuisance_dropout: float = 0.4, lr: float = 1e-3,
-                 weight_decay: float = 1e-4, warmup_epochs: int = 2,
+                 schema: dict[str, Any] | None = None,
+                 design_window: tuple[int, int] | None = None, coherent_dim: int = 32,
+                 nuisance_dim: int = 16, width: int = 16, levels: int | None = None,
+                 hidden: int = 128, nuisance_dropout: float | None = None,
+                 decoder: Literal["filter", "generic"] = "filter", filter_terms: int = 6,
+                 min_bag: int = 3, swap_weight: float = 1.0, augment_weight: float = 0.5,
+                 consistency_weight: float = 1.0, lr: float = 2e-3,
+                 weight_decay: float = 1e-4, warmup_epochs: int = 1,
                  min_lr_ratio: float = 0.02):
         super().__init__()
+        if min_bag < 1:
+            raise ValueError(f"min_bag must be >= 1, got {min_bag}")
         self.save_hyperparameters()
         self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
                            nuisance_dim=nuisance_dim, width=width, levels=levels,
                            hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,
-                           schema=schema)
+                           schema=schema, decoder=decoder, filter_terms=filter_terms)
+        self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
+                                   consistency=consistency_weight)
+        self.design_window = None if design_window is None else tuple(design_window)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def _loss(self, x: torch.Tensor) -> torch.Tensor:
-        xhat = self.model(x)
-        scale = self.model.scale
-        return F.mse_loss(xhat.float() / scale, x.float() / scale)
+    def _bag_size(self, instances: int) -> int:
+        lo = min(self.hparams.min_bag, instances)
+        return int(torch.randint(lo, instances + 1, ()).item())
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         # The nuisance noise of step s depends only on (seed, s), so a run resumed from a
@@ -66,22 +90,37 @@ class SymAELit(pl.LightningModule):
         # the same way by the DataModule's EpochSampler).
         base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
         torch.manual_seed(base * 1_000_003 + self.global_step)
-        loss = self._loss(batch)
+        x = batch["x"]
+        terms = objective(self.model, x, bag=self._bag_size(x.shape[1]),
+                          partner=batch["partner"], has_partner=batch["has_partner"],
+                          window=self.design_window, weights=self.weights)
+        loss = terms["loss"]
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at epoch {self.current_epoch}, batch "
                 f"{batch_idx}; stopping. The last good checkpoint is kept in the run's "
                 "checkpoints/ folder; lower --model.lr or check the data for outliers"
             )
+        n = x.shape[0]
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch.shape[0], sync_dist=True)
+                 batch_size=n, sync_dist=True)
+        for key, value in terms.items():
+            if key != "loss":
+                self.log(f"train_{key}", value, on_step=False, on_epoch=True, batch_size=n,
+                         sync_dist=True)
         return loss
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        loss = self._loss(batch)
-        scale = self.model.scale
-        mean = batch.mean(dim=1, keepdim=True).expand_as(batch)
-        baseline = F.mse_loss(mean.float() / scale, batch.float() / scale)
+        """Predict each datapoint's held-out instances from a bag of its training
+        instances (coherent part) and their own nuisance codes."""
+        held = self.trainer.datamodule.n_held if self.trainer.datamodule is not None else 1
+        bag, target = batch[:, :-held], batch[:, -held:]
+        model, scale = self.model, self.model.scale
+        coh = model.encode_coherent(bag)
+        pred = model.decode(coh, model.encode_nuisance(target))
+        loss = F.mse_loss(pred.float() / scale, target.float() / scale)
+        mean = bag.mean(dim=1, keepdim=True).expand_as(target)
+        baseline = F.mse_loss(mean.float() / scale, target.float() / scale)
         self.log("val_loss", loss, prog_bar=True, batch_size=batch.shape[0], sync_dist=True)
         self.log("val_mean_gather_loss", baseline, batch_size=batch.shape[0], sync_dist=True)
 
@@ -109,7 +148,9 @@ class SymAELit(pl.LightningModule):
         if blob is None:
             raise ModelFileError("checkpoint was not written by symae-seis (no 'symae' "
                                  "record); start a new run or pass another --ckpt_path")
-        theirs, ours = blob.get("config", {}), self.model.config
+        theirs, ours = dict(blob.get("config", {})), self.model.config
+        theirs.setdefault("decoder", "generic")           # saved before the filter decoder
+        theirs.setdefault("filter_terms", ours["filter_terms"])
         diff = {k: (theirs.get(k), ours[k]) for k in ours
                 if k != "scale" and theirs.get(k) != ours[k]}
         if diff:

@@ -1,0 +1,94 @@
+"""The physical filter family of the filter decoder (torch only).
+
+One instance's acquisition acts on the earth's gather ``G (C, T)`` as a filter applied
+trace by trace in the frequency domain, on traces zero-padded to ``2 T`` samples (so a
+static never wraps around):
+
+``H_c(f) = exp(logA(f) + g0 + g(c)) * exp(-i phi) * exp(-2 pi i f (s0 + s(c)) dt)``
+
+* ``logA(f) = sum_k a_k cos(k pi f / f_N)``, k = 1..K: a smooth log-amplitude spectrum
+  (the wavelet's peak frequency and bandwidth), bounded to ``+-LOGAMP_MAX`` nats;
+* ``phi``: a constant phase rotation (radians);
+* ``s0``: a bulk static (samples), ``g0``: a gain (log);
+* ``s(c) = s1 u + s2 (u^2 - 1/3)``, ``g(c) = g1 u + g2 (u^2 - 1/3)`` with ``u`` the
+  channel's position in ``[-1, 1]`` along the channel key: statics and gains that vary
+  smoothly along the gather (source-position jitter, water-velocity statics that grow
+  with offset).
+
+Every filter of the family is invertible exactly (amplitudes are exponentials, phases
+unimodular), which the filter decoder uses to equalise instances before stacking them.
+
+Parameter vector layout (last axis, length ``n_params(K)``):
+``[a_1 .. a_K, phi, s0, g0, s1, s2, g1, g2]``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["n_params", "PARAM_NAMES", "response", "apply", "LOGAMP_MAX", "STATIC_SCALE"]
+
+#: Bound of the log-amplitude spectrum (nats): a factor of about 3000 either way.
+LOGAMP_MAX = 8.0
+#: Static parameters are in units of this many samples (conditioning of the MLP output).
+STATIC_SCALE = 4.0
+
+PARAM_NAMES = ("phase", "static", "gain", "static_lin", "static_quad", "gain_lin",
+               "gain_quad")
+
+
+def n_params(terms: int) -> int:
+    """Length of the parameter vector for ``terms`` cosine terms of the log-amplitude."""
+    return terms + len(PARAM_NAMES)
+
+
+def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:
+    out = {"logamp": theta[..., :terms]}
+    for k, name in enumerate(PARAM_NAMES):
+        out[name] = theta[..., terms + k]
+    return out
+
+
+def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
+             inverse: bool = False) -> torch.Tensor:
+    """Complex response ``(..., C, F)`` of filters with parameters ``theta (..., P)``.
+
+    ``F = samples + 1`` bins of a real FFT of length ``2 * samples``. ``inverse`` gives
+    the exact inverse filter.
+    """
+    if theta.dtype not in (torch.float32, torch.float64):
+        theta = theta.float()                  # FFTs and exponentials in full precision
+    dtype = theta.dtype
+    p = _split(theta, terms)
+    nfft = 2 * samples
+    dev = theta.device
+    nf = nfft // 2 + 1
+    fn = torch.linspace(0.0, 1.0, nf, device=dev, dtype=dtype)         # f / f_Nyquist
+    k = torch.arange(1, terms + 1, device=dev, dtype=dtype)
+    basis = torch.cos(torch.pi * k[:, None] * fn[None, :])              # (K, F)
+    raw = p["logamp"] @ basis                                           # (..., F)
+    logamp = LOGAMP_MAX * torch.tanh(raw / LOGAMP_MAX)
+    u = torch.linspace(-1.0, 1.0, channels, device=dev, dtype=dtype) if channels > 1 else \
+        torch.zeros(1, device=dev, dtype=dtype)
+    q = u * u - 1.0 / 3.0
+    gain = (p["gain"][..., None] + p["gain_lin"][..., None] * u
+            + p["gain_quad"][..., None] * q)                            # (..., C)
+    static = STATIC_SCALE * (p["static"][..., None] + p["static_lin"][..., None] * u
+                             + p["static_quad"][..., None] * q)         # (..., C) samples
+    # phase in radians per FFT bin: static (samples) * 2 pi * bin / nfft
+    omega = 2.0 * torch.pi * torch.arange(nf, device=dev, dtype=dtype) / nfft
+    log_mag = logamp[..., None, :] + gain[..., None]                    # (..., C, F)
+    phase = p["phase"][..., None, None] + static[..., None] * omega     # (..., C, F)
+    if inverse:
+        log_mag, phase = -log_mag, -phase
+    return torch.polar(torch.exp(log_mag), -phase)
+
+
+def apply(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Filter traces ``x (..., C, T)`` with responses ``h (..., C, T + 1)`` (broadcast),
+    by zero-padded FFT; returns ``(..., C, T)``."""
+    t = x.shape[-1]
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.float()                          # no half-precision FFTs of odd lengths
+    spec = torch.fft.rfft(x, n=2 * t, dim=-1)
+    return torch.fft.irfft(spec * h, n=2 * t, dim=-1)[..., :t]

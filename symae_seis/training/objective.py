@@ -1,0 +1,128 @@
+"""The training objective: reconstruction from a bag, swap loss, known-transform augmentation.
+
+Written as plain functions over :class:`~symae_seis.models.SymAE` so the LightningModule,
+the benchmarks and the tests share one definition.
+
+* **Bag reconstruction.** The coherent part is pooled over the first ``bag`` instances of
+  each datapoint (``bag`` drawn anew every step), and *every* instance is rebuilt from it
+  with its own nuisance code: instances outside the bag are predicted, not copied, which
+  is what redatuming asks of the model.
+* **Swap loss.** For a datapoint whose key exists in another survey (its *partner*), the
+  coherent part of one survey with the nuisance codes of the other survey's instances
+  must rebuild those instances inside the no-change design window, and the reverse.
+* **Augmentation** (filter decoder): each instance is passed through a random filter of
+  the family with known static, phase, gain and spectral tilt; the nuisance encoder must
+  report the transformed instance's parameters moved by exactly that transform
+  (consistency), and the datapoint's coherent gather must rebuild the transformed
+  instance through its estimated filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from ..models import SymAE
+from ..models import filters as FF
+
+__all__ = ["LossWeights", "objective", "random_transforms", "AUG_PARAMS"]
+
+#: Filter parameters moved by the augmentation: (name, index offset after the cosine
+#: terms or -1 for the first cosine term = spectral tilt, half-range in parameter units).
+AUG_PARAMS = (("tilt", -1, 0.5), ("phase", 0, 0.6), ("static", 1, 0.5), ("gain", 2, 0.3))
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the terms added to the reconstruction loss."""
+
+    swap: float = 1.0
+    augment: float = 0.5
+    consistency: float = 1.0
+
+
+def random_transforms(n: int, terms: int, device, generator: torch.Generator | None = None
+                      ) -> torch.Tensor:
+    """Filter parameters ``(n, P)`` of random known transforms (static, phase, gain, tilt)."""
+    theta = torch.zeros(n, FF.n_params(terms), device=device)
+    for _, off, half in AUG_PARAMS:
+        col = 0 if off < 0 else terms + off
+        r = torch.rand(n, generator=generator).to(device)
+        theta[:, col] = (2 * r - 1) * half
+    return theta
+
+
+def _aug_columns(terms: int) -> list[int]:
+    return [0 if off < 0 else terms + off for _, off, _ in AUG_PARAMS]
+
+
+def _mse(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(a.float() / scale, b.float() / scale)
+
+
+def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
+              partner: torch.Tensor | None = None, has_partner: torch.Tensor | None = None,
+              window: tuple[int, int] | None = None, weights: LossWeights = LossWeights(),
+              augment: bool = True, generator: torch.Generator | None = None
+              ) -> dict[str, torch.Tensor]:
+    """Loss terms for one batch.
+
+    Parameters
+    ----------
+    model
+        The SymAE being trained.
+    x
+        Bags ``(B, I, C, T)``.
+    bag
+        Instances pooled into the coherent part (the first ``bag``; default all).
+    partner, has_partner
+        Bags ``(B, I, C, T)`` of the same key in another survey, and which rows have one.
+    window
+        Design window ``(start, stop)`` in samples for the swap loss; None disables it.
+    weights
+        Weights of the swap, augmentation and consistency terms.
+    augment
+        Add the known-transform terms (filter decoder only).
+
+    Returns
+    -------
+    dict with ``loss`` (the total) and each term (``recon``, ``swap``, ``augment``,
+    ``consistency`` where computed).
+    """
+    scale = model.scale
+    k = x.shape[1] if bag is None else int(bag)
+    use_swap = partner is not None and window is not None and has_partner is not None \
+        and bool(has_partner.any()) and weights.swap > 0
+    bags = torch.cat([x, partner[has_partner]], dim=0) if use_swap else x
+    z = model.encode_nuisance(bags)
+    coh = model.coherent_from(bags[:, :k], z[:, :k]) if model.is_filter else \
+        model.encode_coherent(bags[:, :k])
+    terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
+    total = terms["recon"]
+    if use_swap:
+        b = x.shape[0]
+        idx = torch.nonzero(has_partner).flatten()
+        own_coh, own_z = coh[idx], z[idx]
+        par_coh, par_z = coh[b:], z[b:]
+        a, e = window
+        swap_a = model.decode(own_coh, par_z)[..., a:e]          # survey A earth, B shots
+        swap_b = model.decode(par_coh, own_z)[..., a:e]          # and the reverse
+        terms["swap"] = 0.5 * (_mse(swap_a, bags[b:][..., a:e], scale)
+                               + _mse(swap_b, x[idx][..., a:e], scale))
+        total = total + weights.swap * terms["swap"]
+    if augment and model.is_filter and (weights.augment > 0 or weights.consistency > 0):
+        n, i, c, t = bags.shape
+        terms_k = model.config["filter_terms"]
+        delta = random_transforms(n * i, terms_k, bags.device, generator).reshape(n, i, -1)
+        xa = FF.apply(bags, FF.response(delta, c, t, terms_k))
+        za = model.encode_nuisance(xa)
+        th, tha = model.filter_params(z), model.filter_params(za)
+        cols = _aug_columns(terms_k)
+        terms["consistency"] = F.mse_loss(tha[..., cols] - th[..., cols], delta[..., cols])
+        terms["augment"] = _mse(model.decode(coh, za), xa, scale)
+        total = total + weights.consistency * terms["consistency"] \
+            + weights.augment * terms["augment"]
+    terms["loss"] = total
+    return terms
