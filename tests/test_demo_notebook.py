@@ -31,8 +31,15 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
                 "redatum/nrms_along_key.png", "redatum/truth_scores.csv"):
         assert (out / rel).is_file(), rel
     with open(out / "redatum" / "truth_scores.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    assert [r["zone"] for r in rows] == ["all", "outside", "inside"]
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    assert reader.fieldnames == ["zone", "metric", "virtual", "raw_monitor", "best_baseline",
+                                 "best_baseline_name"]
+    assert [(r["zone"], r["metric"]) for r in rows] == [
+        (z, m) for z in ("all", "outside", "inside") for m in ("gather", "live_trace", "trace")]
+    for r in rows:       # every value a percentage, the best baseline named
+        assert 0 <= float(r["virtual"]) < 250 and 0 <= float(r["raw_monitor"]) < 250
+        assert r["best_baseline_name"].startswith(("(a)", "(e)"))
     # a second run does not clobber the first without --overwrite
     assert demo_main(["--catalog", str(cat), "--out", str(out), "--epochs", "1"]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -122,10 +122,16 @@ def test_config_typo_and_unknown_dataset(small_catalog, tmp_path, capsys):
     assert code == 2 and "no dataset named 'smal'" in err and "did you mean 'small'" in err
 
 
-def test_too_many_instances(small_catalog, tmp_path, capsys):
-    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--data.instances", "5"), capsys)
+def test_too_many_instances(small_catalog, tmp_path, capsys, caplog):
+    from symae_seis.training import SymAEDataModule
+
+    with caplog.at_level("WARNING"):
+        dm = SymAEDataModule("small", str(small_catalog), instances=5, val_fraction=0.25)
+    assert dm.instances == 3 and "drawing 3 per datapoint instead of instances=5" in caplog.text
+    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--data.val_fraction", "0.99"),
+                           capsys)
     assert code == 2
-    assert "fewer than instances=5" in err and "1 held out" in err and "at most 3" in err
+    assert "all held out for validation" in err and "--data.val_fraction" in err
 
 
 def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):

@@ -49,6 +49,7 @@ class Conv4DParams:
     offset_max: float = 2400.0
     cdp_spacing: float = 25.0
     n_layers: int = 5
+    first_reflector_ms: float = 120.0         # earliest reflector (a long silent top: deep water)
     reservoir_layer: int = 2
     lens: tuple[float, float] = (0.35, 0.7)   # fraction of the line inside the lens
     delta_r: float = -0.12                    # reservoir reflection coefficient change
@@ -84,8 +85,9 @@ def _earths(p: Conv4DParams, rng: np.random.Generator
             ) -> tuple[list[Earth], list[Earth], np.ndarray]:
     x = np.linspace(0.0, 1.0, p.n_cdp)
     tmax = (p.samples - 1) * p.dt_ms / 1000.0
-    base_t0 = np.sort(rng.uniform(0.12, 0.8 * tmax, p.n_layers))
-    base_t0 = np.maximum(base_t0, 0.1 + 0.06 * np.arange(p.n_layers))
+    first = p.first_reflector_ms / 1000.0
+    base_t0 = np.sort(rng.uniform(first, 0.8 * tmax, p.n_layers))
+    base_t0 = np.maximum(base_t0, first - 0.02 + 0.06 * np.arange(p.n_layers))
     dip = rng.uniform(-0.04, 0.04, p.n_layers)
     vel = np.sort(rng.uniform(1600.0, 3200.0, p.n_layers))
     refl = rng.choice([-1, 1], p.n_layers) * rng.uniform(0.15, 0.35, p.n_layers)

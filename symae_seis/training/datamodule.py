@@ -21,6 +21,9 @@ __all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesErro
 
 log = logging.getLogger(__name__)
 
+#: Datapoint draws per training epoch when ``repeats`` is not given.
+DRAWS_PER_EPOCH = 256
+
 
 class InstancesError(ValueError):
     """A datapoint has fewer instances than a batch asks for."""
@@ -159,11 +162,14 @@ class SymAEDataModule(pl.LightningDataModule):
         Path of ``data_catalog.yaml``.
     instances
         Instances drawn per datapoint (I); a fresh random subset each step. The model
-        pools a random number of them (``min_bag`` to I) into the coherent part.
+        pools a random number of them (``min_bag`` to I) into the coherent part. Lowered
+        (with a warning) to what the smallest datapoint has besides its held-out ones.
     batch_size
         Datapoints per batch (B).
     repeats
-        Times each datapoint is drawn per epoch (with a new subset each time).
+        Times each datapoint is drawn per epoch (with a new subset each time); default:
+        enough for about :data:`DRAWS_PER_EPOCH` draws per epoch, so that an epoch means
+        a similar number of steps on small and large surveys.
     val_fraction
         Fraction of each datapoint's instances held out for validation (at least one
         when > 0; the same count for every datapoint).
@@ -190,7 +196,7 @@ class SymAEDataModule(pl.LightningDataModule):
     """
 
     def __init__(self, dataset: str = "demo4d", catalog: str = "data_catalog.yaml",
-                 instances: int = 8, batch_size: int = 8, repeats: int = 4,
+                 instances: int = 8, batch_size: int = 8, repeats: int | None = None,
                  val_fraction: float = 0.2, swap: bool | None = None, num_workers: int = 0,
                  in_memory_mb: float = 2048, seed: int = 0, progress: bool = False):
         super().__init__()
@@ -213,15 +219,22 @@ class SymAEDataModule(pl.LightningDataModule):
         n_hold = int(round(val_fraction * counts.min())) if val_fraction > 0 else 0
         if val_fraction > 0:
             n_hold = max(1, n_hold)
-        short = np.flatnonzero(counts - n_hold < instances)
-        if short.size:
+        smallest = int(np.argmin(counts))
+        if counts[smallest] - n_hold < 1:
             raise InstancesError(
-                f"dataset {dataset!r}: {short.size} of {counts.size} datapoints have fewer "
-                f"than instances={instances} instances besides the {n_hold} held out for "
-                f"validation (smallest: {self.reader.datapoint_label(int(short[0]))} with "
-                f"{counts[short[0]]}); lower --data.instances to at most "
-                f"{counts.min() - n_hold} or --data.val_fraction"
-            )
+                f"dataset {dataset!r}: datapoint {self.reader.datapoint_label(smallest)} has "
+                f"{counts[smallest]} instance(s), all held out for validation; lower "
+                "--data.val_fraction (0 holds none out)")
+        if counts[smallest] - n_hold < instances:
+            log.warning("dataset %r: datapoint %s has %d instances besides the %d held out "
+                        "for validation; drawing %d per datapoint instead of instances=%d",
+                        dataset, self.reader.datapoint_label(smallest), counts[smallest],
+                        n_hold, counts[smallest] - n_hold, instances)
+            instances = int(counts[smallest] - n_hold)
+        self.instances = instances
+        if repeats is None:
+            repeats = max(1, int(np.ceil(DRAWS_PER_EPOCH / counts.size)))
+        self.repeats = int(repeats)
         rng = np.random.default_rng(seed)
         self.train_members, self.held_members = [], []
         for members in self.reader.members:
@@ -268,11 +281,11 @@ class SymAEDataModule(pl.LightningDataModule):
             log.info("loaded store %s into memory (%.0f MB)", self.store_path, nbytes / 1e6)
 
     def _loader(self, train: bool) -> DataLoader:
-        ds = DatapointDataset(self.reader, self.datapoints, self.hparams.instances,
+        ds = DatapointDataset(self.reader, self.datapoints, self.instances,
                               train_members=self.train_members,
                               held_members=self.held_members,
                               partners=self.partners if self.design_window else None,
-                              repeats=self.hparams.repeats if train else 1, fixed=not train,
+                              repeats=self.repeats if train else 1, fixed=not train,
                               data=self._data, seed=self.hparams.seed)
         sampler = EpochSampler(ds, seed=self.hparams.seed, shuffle=train)
         return DataLoader(ds, batch_size=self.hparams.batch_size, sampler=sampler,
