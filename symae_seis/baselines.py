@@ -67,12 +67,14 @@ def static_and_scalar(a: np.ndarray, ref: np.ndarray, *, window: slice | None = 
 
 
 def _conv_matrix(x: np.ndarray, length: int) -> np.ndarray:
-    """Rows t: x[t - k + half] for k in 0..length-1 (a centred, zero-padded filter)."""
+    """Rows t of traces ``x (..., T)``: x[t - k + half] for k in 0..length-1 (a centred,
+    zero-padded filter), shape ``(..., T, length)``."""
     half = length // 2
     t = x.shape[-1]
-    pad = np.concatenate([np.zeros(length), x, np.zeros(length)])
+    pad = np.zeros(x.shape[:-1] + (t + 2 * length,))
+    pad[..., length:length + t] = x
     idx = np.arange(t)[:, None] - np.arange(length)[None, :] + half + length
-    return pad[idx]
+    return pad[..., idx]
 
 
 def design_filter(a: np.ndarray, ref: np.ndarray, length: int, *, window: slice | None = None,
@@ -83,12 +85,7 @@ def design_filter(a: np.ndarray, ref: np.ndarray, length: int, *, window: slice 
     a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
     ref = np.asarray(ref, dtype=np.float64).reshape(-1, np.shape(ref)[-1])
     w = _window(a.shape[-1], window)
-    half = length // 2
-    t = a.shape[-1]
-    pad = np.concatenate([np.zeros((a.shape[0], length)), a, np.zeros((a.shape[0], length))],
-                         axis=1)
-    idx = (np.arange(t)[:, None] - np.arange(length)[None, :] + half + length)[w]
-    m = pad[:, idx]                                         # (traces, window, length)
+    m = _conv_matrix(a, length)[:, w]                       # (traces, window, length)
     ata = np.einsum("ntk,ntl->kl", m, m)
     atb = np.einsum("ntk,nt->k", m, ref[:, w])
     ata[np.diag_indices(length)] += eps * max(np.trace(ata) / length, 1e-30)

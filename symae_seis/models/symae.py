@@ -221,11 +221,15 @@ class SymAE(nn.Module):
     def is_filter(self) -> bool:
         return self.config["decoder"] == "filter"
 
-    def encode_nuisance(self, x: torch.Tensor) -> torch.Tensor:
-        """Nuisance code ``(B, I, Dn)`` of each instance (noise added in training)."""
+    def encode_nuisance(self, x: torch.Tensor, *, noise: bool = True) -> torch.Tensor:
+        """Nuisance code ``(B, I, Dn)`` of each instance; in training the Gaussian
+        dropout noise is added unless ``noise`` is false."""
         b, i, c, t = self._check(x).shape
         h = self.nui_trunk((x / self.scale).reshape(b * i, 1, c, t))
         z = self.nui_head(h).reshape(b, i, -1)
+        return self._noisy(z) if noise else z
+
+    def _noisy(self, z: torch.Tensor) -> torch.Tensor:
         p = self.config["nuisance_dropout"]
         if self.training and p > 0:
             z = z * (1 + math.sqrt(p / (1 - p)) * torch.randn_like(z))
@@ -243,17 +247,24 @@ class SymAE(nn.Module):
         return filters.response(self.filter_params(nuisance), c, t,
                                 self.config["filter_terms"], inverse=inverse)
 
-    def coherent_from(self, x: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
-        """Coherent representation of bags ``x (B, I, C, T)`` whose nuisance codes are
-        already known (filter decoder: saves encoding the instances twice)."""
-        b, i, c, t = self._check(x).shape
-        if not self.is_filter:
-            return self.encode_coherent(x)
+    def _pool(self, x: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        """Filter decoder: coherent gathers of bags ``x`` whose (noise-free) nuisance
+        codes are known: equalise, average over I, refine."""
         eq = filters.apply(x, self._response(nuisance, inverse=True))    # (B, I, C, T)
         mean = eq.mean(dim=1)                                             # symmetric pooling
-        spread = eq.std(dim=1, correction=0) if i > 1 else torch.zeros_like(mean)
+        spread = eq.std(dim=1, correction=0) if x.shape[1] > 1 else torch.zeros_like(mean)
         feats = torch.stack([mean, spread], dim=1) / self.scale           # (B, 2, C, T)
         return mean + self.refine(feats)[:, 0] * self.scale
+
+    def encode(self, x: torch.Tensor, bag: int | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coherent part pooled over the first ``bag`` instances (default all) and the
+        nuisance codes of every instance, encoding each instance once."""
+        k = x.shape[1] if bag is None else int(bag)
+        if not self.is_filter:
+            return self.encode_coherent(x[:, :k]), self.encode_nuisance(x)
+        z = self.encode_nuisance(x, noise=False)
+        return self._pool(x[:, :k], z[:, :k]), self._noisy(z)
 
     def encode_coherent(self, x: torch.Tensor) -> torch.Tensor:
         """Coherent representation of each datapoint, symmetric in the I axis.
@@ -264,18 +275,10 @@ class SymAE(nn.Module):
         """
         b, i, c, t = self._check(x).shape
         if self.is_filter:
-            p = self.config["nuisance_dropout"]
-            z = self.encode_nuisance(x) if not (self.training and p > 0) else \
-                self._clean_nuisance(x)
-            return self.coherent_from(x, z)
+            return self._pool(x, self.encode_nuisance(x, noise=False))
         h = self.coh_trunk((x / self.scale).reshape(b * i, 1, c, t))
         h = h.reshape(b, i, *h.shape[1:]).mean(dim=1)      # symmetric pooling over instances
         return self.coh_head(self.coh_post(h))
-
-    def _clean_nuisance(self, x: torch.Tensor) -> torch.Tensor:
-        b, i, c, t = x.shape
-        h = self.nui_trunk((x / self.scale).reshape(b * i, 1, c, t))
-        return self.nui_head(h).reshape(b, i, -1)
 
     def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
         """Gathers ``(B, I, C, T)`` from coherent representations (``(B, C, T)`` gathers
@@ -307,13 +310,7 @@ class SymAE(nn.Module):
     def forward(self, x: torch.Tensor, bag: int | None = None) -> torch.Tensor:
         """Reconstruct ``x`` ``(B, I, C, T)`` from its own codes; the coherent part is
         pooled over the first ``bag`` instances (default all)."""
-        k = x.shape[1] if bag is None else int(bag)
-        z = self.encode_nuisance(x)
-        if self.is_filter:
-            p = self.config["nuisance_dropout"]
-            zc = z if not (self.training and p > 0) else self._clean_nuisance(x)
-            return self.decode(self.coherent_from(x[:, :k], zc[:, :k]), z)
-        return self.decode(self.encode_coherent(x[:, :k]), z)
+        return self.decode(*self.encode(x, bag))
 
     @property
     def coherent_shape(self) -> tuple[int, ...]:

@@ -228,15 +228,16 @@ def conventional_estimates(reader, truth: dict[str, np.ndarray], *,
     t = base.shape[-1]
     if window is not None and (window.start or 0, window.stop or t) != (0, t):
         variants["e_whole"] = ("(e) equalise + stack, whole-trace design", None)
-    cache: dict[int, np.ndarray] = {}
+    shots: dict[int, np.ndarray] = {}            # monitor shots of each location, read once
     for key, (name, win) in variants.items():
         if key not in methods:
             continue
         est = np.empty(base.shape, dtype=np.float64)
         for j in tqdm(range(len(base)), desc=name, unit="shot", disable=not progress):
-            if id(mon_sets[j]) not in cache:
-                cache[id(mon_sets[j])] = reader.read(mon_sets[j])
-            est[j] = B.equalize_and_stack(cache[id(mon_sets[j])], base[j],
+            cdp = int(truth["virtual_cdp"][j])
+            if cdp not in shots:
+                shots[cdp] = reader.read(mon_sets[j])
+            est[j] = B.equalize_and_stack(shots[cdp], base[j],
                                           length=4 * max_lag + 1, window=win,
                                           max_lag=max_lag)
         out[name] = est

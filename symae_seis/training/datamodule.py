@@ -12,12 +12,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ..catalog import DesignWindowError, load_catalog
-from ..catalog import design_window_samples as _window_samples
+from ..catalog import DesignWindowError, design_window_samples, load_catalog
 from ..io.store import StoreReader, ensure_store, store_is_fresh, store_schema
 
 __all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError",
-           "DesignWindowError", "design_window_samples", "partner_datapoints"]
+           "partner_datapoints"]
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +127,6 @@ def _wait_for_store(entry, timeout: float = 3600.0) -> None:
         time.sleep(1.0)
 
 
-def design_window_samples(entry, reader: StoreReader) -> tuple[int, int] | None:
-    """The dataset's ``design_window_ms`` as ``(start, stop)`` samples of the store
-    (see :func:`symae_seis.catalog.design_window_samples`)."""
-    return _window_samples(entry, reader.t0_ms, reader.dt_ms, reader.shape[-1])
-
-
 def partner_datapoints(reader: StoreReader) -> list[np.ndarray]:
     """For each datapoint, the datapoints of *other* surveys with the same key."""
     by_key: dict[tuple, list[int]] = {}
@@ -189,7 +182,7 @@ class SymAEDataModule(pl.LightningDataModule):
     Raises
     ------
     InstancesError
-        If a datapoint has too few instances for ``instances`` plus the held-out ones.
+        If validation would hold out every instance of a datapoint.
     DesignWindowError
         If the swap loss is asked of a dataset without a usable design window, with one
         survey, or with no key common to two surveys.
@@ -260,7 +253,8 @@ class SymAEDataModule(pl.LightningDataModule):
                     "no-change window; add design_window_ms: [start, end] (ms, above the "
                     "reservoir) or 'all' to its catalog entry")
             return None
-        win = design_window_samples(entry, self.reader)
+        r = self.reader
+        win = design_window_samples(entry, r.t0_ms, r.dt_ms, r.shape[-1])
         if len(self.reader.surveys) < 2:
             raise DesignWindowError(
                 f"dataset {entry.name!r} has one survey ({self.reader.surveys[0]!r}): the "

@@ -92,13 +92,10 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     ``consistency`` where computed).
     """
     scale = model.scale
-    k = x.shape[1] if bag is None else int(bag)
     use_swap = partner is not None and window is not None and has_partner is not None \
         and bool(has_partner.any()) and weights.swap > 0
     bags = torch.cat([x, partner[has_partner]], dim=0) if use_swap else x
-    z = model.encode_nuisance(bags)
-    coh = model.coherent_from(bags[:, :k], z[:, :k]) if model.is_filter else \
-        model.encode_coherent(bags[:, :k])
+    coh, z = model.encode(bags, bag)
     terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
     total = terms["recon"]
     if use_swap:
