@@ -58,6 +58,9 @@ class Conv4DParams:
     phase_range_deg: tuple[float, float] = (-60.0, 60.0)
     static_range_ms: tuple[float, float] = (-8.0, 8.0)
     amp_range: tuple[float, float] = (0.7, 1.3)
+    # water-velocity statics (deep water): per-shot static at the far offset (ms), half of
+    # it at zero offset, growing with offset squared; None: no such nuisance
+    water_static_range_ms: tuple[float, float] | None = None
     snr: float | None = None                  # None: noise-free
     seed: int = 0
 
@@ -73,12 +76,15 @@ class Earth:
 
 @dataclass(frozen=True)
 class Nuisance:
-    """One shot's acquisition: peak frequency (Hz), phase (deg), static (ms), amplitude."""
+    """One shot's acquisition: peak frequency (Hz), phase (deg), static (ms), amplitude,
+    and a water-velocity static (ms at the far offset, ``0.5 (1 + (h / h_max)^2)`` of it
+    at offset ``h``)."""
 
     freq: float = 25.0
     phase_deg: float = 0.0
     static_ms: float = 0.0
     amp: float = 1.0
+    water_static_ms: float = 0.0
 
 
 def _earths(p: Conv4DParams, rng: np.random.Generator
@@ -120,20 +126,24 @@ def render_gather(earth: Earth, nuis: Nuisance, offsets: np.ndarray, samples: in
     h = offsets[None, :]
     t = np.sqrt(earth.t0[:, None] ** 2 + (h / earth.vel[:, None]) ** 2)   # (K, H)
     amp = earth.refl[:, None] * (1 - 0.25 * (h / offsets.max()) ** 2) * (earth.t0[:, None] / t)
-    tt = t + nuis.static_ms / 1000.0
+    water = 0.5 * (1 + (h / offsets.max()) ** 2) * nuis.water_static_ms
+    tt = t + (nuis.static_ms + water) / 1000.0
     spec = np.einsum("kh,khf->hf", amp, np.exp(-2j * np.pi * f[None, None, :] * tt[..., None]))
     spec *= wave[None, :] / dt
     return np.fft.irfft(spec, n=nfft, axis=-1)[:, :samples].astype(np.float32)
 
 
 def _nuisances(p: Conv4DParams, n: int, rng: np.random.Generator) -> list[Nuisance]:
-    return [
-        Nuisance(freq=float(rng.uniform(*p.freq_range)),
-                 phase_deg=float(rng.uniform(*p.phase_range_deg)),
-                 static_ms=float(rng.uniform(*p.static_range_ms)),
-                 amp=float(rng.uniform(*p.amp_range)))
-        for _ in range(n)
-    ]
+    out = []
+    for _ in range(n):
+        kw = {"freq": float(rng.uniform(*p.freq_range)),
+              "phase_deg": float(rng.uniform(*p.phase_range_deg)),
+              "static_ms": float(rng.uniform(*p.static_range_ms)),
+              "amp": float(rng.uniform(*p.amp_range))}
+        if p.water_static_range_ms is not None:     # drawn only when asked: other surveys
+            kw["water_static_ms"] = float(rng.uniform(*p.water_static_range_ms))   # unchanged
+        out.append(Nuisance(**kw))
+    return out
 
 
 def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
@@ -224,7 +234,10 @@ def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
         h5["offsets"] = offsets
         for label, nuis in nuis_all.items():
             g = h5.create_group(f"nuisance/{label}")
-            for fld in ("freq", "phase_deg", "static_ms", "amp"):
+            fields = ["freq", "phase_deg", "static_ms", "amp"]
+            if p.water_static_range_ms is not None:
+                fields.append("water_static_ms")
+            for fld in fields:
                 g[fld] = np.array([getattr(nu, fld) for nu in nuis])
             g["fieldrecord"] = out[label]["fr"]
     return paths
