@@ -2,8 +2,8 @@
 
 Both train the same SymAE on the same survey for the same number of optimiser steps:
 
-* bare: a plain PyTorch loop over in-memory tensors (batches drawn by index), no
-  Lightning, no DataLoader;
+* bare: a plain PyTorch loop over in-memory tensors (batches drawn by index) calling the
+  same :func:`~symae_seis.training.objective.objective`, no Lightning, no DataLoader;
 * lightning: ``Trainer.fit`` with :class:`SymAEDataModule` (store -> DataLoader) and
   :class:`SymAELit`, as ``symae-train`` runs it (no logger/checkpoint I/O in the timing).
 
@@ -31,6 +31,7 @@ from symae_seis.catalog import load_catalog
 from symae_seis.io.store import StoreReader, build_store
 from symae_seis.synth import Conv4DParams, make_conv4d_survey
 from symae_seis.training import SymAEDataModule, SymAELit
+from symae_seis.training.objective import objective
 
 
 class _Clock(pl.Callback):
@@ -49,7 +50,8 @@ class _Clock(pl.Callback):
             torch.cuda.synchronize()
         self.last_end = time.perf_counter()
         if self.t0 is not None:
-            self.n += batch.shape[0] * batch.shape[1]
+            x = batch["x"] if isinstance(batch, dict) else batch
+            self.n += x.shape[0] * x.shape[1]
 
 
 def bare_loop(model_kw, data, members, steps, skip, batch, inst, device, precision):
@@ -69,10 +71,10 @@ def bare_loop(model_kw, data, members, steps, skip, batch, inst, device, precisi
         dps = rng.integers(0, len(members), batch)
         rows = np.stack([rng.permutation(members[d])[:inst] for d in dps])
         x = x_all[torch.from_numpy(rows).to(device)]
+        torch.manual_seed(step)
         with torch.autocast(device.type, dtype=torch.bfloat16,
                             enabled=precision == "bf16-mixed"):
-            xhat = model(x)
-        loss = torch.nn.functional.mse_loss(xhat.float() / model.scale, x / model.scale)
+            loss = objective(model, x, bag=lit._bag_size(inst))["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -93,8 +95,10 @@ def main() -> None:
     ap.add_argument("--in-memory-mb", type=float, default=2048,
                     help="0 streams every batch from HDF5")
     ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
     ap.add_argument("--n-cdp", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=8, help="datapoints per batch")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="symae-bench-train-"))
     make_conv4d_survey(tmp, Conv4DParams(n_cdp=args.n_cdp))
@@ -103,12 +107,12 @@ def main() -> None:
         "surveys": {"baseline": str(tmp / "baseline.sgy"), "monitor": str(tmp / "monitor.sgy")},
         "datapoint_key": ["CDP"], "store": str(tmp / "b.h5")}}}))
     build_store(load_catalog(cat)["b"])
-    batch, inst = 8, 8
+    batch, inst = args.batch, 8
     dm = SymAEDataModule("b", str(cat), instances=inst, batch_size=batch, repeats=1000,
                          val_fraction=0.0, num_workers=args.num_workers,
                          in_memory_mb=args.in_memory_mb)
     model_kw = dict(channels=dm.channels, samples=dm.samples, scale=dm.scale, schema=dm.schema,
-                    width=args.width, hidden=args.hidden)
+                    width=args.width, hidden=args.hidden, decoder=args.decoder)
     device = torch.device("cuda" if args.accelerator in ("gpu", "cuda") else "cpu")
     reader = StoreReader(dm.store_path)
     data = reader.read_all()
@@ -125,7 +129,7 @@ def main() -> None:
     t_end = clock.last_end
     elapsed = t_end - clock.t0
     light = clock.n / elapsed
-    print(f"device {device}, threads {torch.get_num_threads()}, gathers {dm.channels}x"
+    print(f"decoder {args.decoder}, precision {args.precision}, device {device}, threads {torch.get_num_threads()}, gathers {dm.channels}x"
           f"{dm.samples}, batch {batch} datapoints x {inst} instances, {args.steps} timed steps")
     print(f"bare PyTorch loop (in-memory tensors): {bare:8.1f} instances/s")
     print(f"Lightning + DataModule (store):        {light:8.1f} instances/s")

@@ -101,8 +101,9 @@ def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0) -> float:
     perm = np.random.default_rng(seed).permutation(n)
     halves = perm[: n // 2], perm[n // 2:]
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
         a, b = (model.encode_coherent(torch.from_numpy(np.ascontiguousarray(
-            gathers[h]))[None].float()).double().numpy() for h in halves)
+            gathers[h]))[None].float().to(device)).double().cpu().numpy() for h in halves)
     den = np.linalg.norm(a) + np.linalg.norm(b)
     return float(200.0 * np.linalg.norm(a - b) / den) if den > 0 else 0.0
