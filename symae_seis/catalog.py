@@ -17,6 +17,9 @@ how traces become instances (gathers) and datapoints::
                                      # loss, above the reservoir; "all" where nothing
                                      # changes (deepwater statics); absent: no swap loss
         unequal_gathers: reject      # reject | pad (zero traces appended, marked dead)
+        time_axes: strict            # strict: every file has one t0 and sample count;
+                                     # align: keep the time range common to all files
+        dt_ms: 4                     # only where the headers hold no sample interval
         store: stores/demo4d.h5      # HDF5 instance store (default: stores/<name>.h5)
 
 Spatial binning of the datapoint key: ``datapoint_bin: {SourceX: 50, SourceY: 50}``
@@ -72,6 +75,8 @@ _SEGY_KEYS = {
     "window_ms",
     "unequal_gathers",
     "endian",
+    "time_axes",
+    "dt_ms",
 }
 _MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by"}
 
@@ -102,6 +107,8 @@ class DatasetEntry:
     design_window_ms: tuple[float, float] | str | None = None
     unequal_gathers: str = "reject"
     endian: str = "auto"
+    time_axes: str = "strict"
+    dt_ms: float | None = None
     streams: tuple[str, ...] = ("*",)
     window_s: float | None = None
     step_s: float | None = None
@@ -150,6 +157,11 @@ class DatasetEntry:
                     files.append(Path(path))
             out[label] = files
         return out
+
+    @property
+    def dt_us(self) -> int | None:
+        """``dt_ms`` in microseconds (None: read it from the headers)."""
+        return None if self.dt_ms is None else int(round(self.dt_ms * 1000))
 
     @property
     def header_keys(self) -> tuple[str, ...]:
@@ -364,6 +376,13 @@ def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
                                           ("reject", "pad"))
     kw["endian"] = _check_choice(name, "endian", raw.get("endian", "auto"),
                                  ("auto", "big", "little"))
+    kw["time_axes"] = _check_choice(name, "time_axes", raw.get("time_axes", "strict"),
+                                    ("strict", "align"))
+    if raw.get("dt_ms") is not None:
+        dt = _check_positive(name, "dt_ms", raw["dt_ms"])
+        if abs(dt * 1000 - round(dt * 1000)) > 1e-6:
+            raise _fail(name, f"dt_ms must be a whole number of microseconds, got {dt!r}")
+        kw["dt_ms"] = dt
     return DatasetEntry(**kw)
 
 

@@ -23,10 +23,20 @@ Work is batched and streamed: codes are computed in batches, virtual gathers dec
 and written batch by batch into the outputs (memory does not grow with the survey).
 
 Outputs (atomic; existing files are kept unless ``overwrite``):
-``virtual.sgy``, ``residual.sgy``: the nuisance donor's trace headers, with the coherent
+``virtual.sgy``, ``residual.sgy``: SEG-Y rev 1.0 with the source's textual header (line
+C39 says what the file holds) and the nuisance donor's trace headers, with the coherent
 donor's datapoint index in bytes 233-236 (segyio ``UnassignedInt1``) and its survey index
-in bytes 237-240 (``UnassignedInt2``); ``redatum.nc`` (NetCDF4: real, virtual, residuals,
-reconstruction, coordinates); ``qc.csv`` (NRMS and PRED per datapoint pair).
+in bytes 237-240 (``UnassignedInt2``). Every trace carries the store's time axis: first
+sample time as DelayRecordingTime with its scalar (bytes 215-216), sample count and
+interval. Padded slots (no recorded trace) are left out; recorded dead traces are
+written with trace identification code 2 and zero samples.
+``redatum.nc`` (NetCDF4, CF-1.8): ``recorded``, ``virtual``, ``residual``,
+``reconstruction``, ``residual_decoder`` on (pair, channel, twt), with ``twt`` in ms,
+the datapoint key (e.g. ``cdp``), the channel key's values (e.g. ``offset`` in m),
+surveys as strings and the ``live`` mask as coordinates.
+``qc.csv``: per coherent datapoint, ``survey`` and one column per datapoint key field,
+then NRMS and PRED of the virtual and of the reconstruction against the recorded gathers
+(live traces only).
 """
 
 from __future__ import annotations
@@ -189,15 +199,149 @@ class RedatumResult:
     qc: list[dict]
 
 
+#: Per-datapoint QC columns: median over pairs of the mean over live traces.
+QC_COLUMNS = ("nrms_virtual_recorded", "pred_virtual_recorded", "nrms_recon_recorded",
+              "pred_recon_recorded")
+
+
 def _qc_rows(reader: StoreReader, sums: dict[int, dict]) -> list[dict]:
     rows = []
     for d, acc in sorted(sums.items()):
-        row = {"coherent_datapoint": reader.datapoint_label(d), "pairs": acc["n"]}
-        for key in ("nrms_virtual_real", "nrms_recon_real", "pred_virtual_real"):
-            if acc.get(key):
+        row = {"survey": reader.surveys[reader.dp_survey[d]],
+               **{name: int(v) for name, v in zip(reader.dp_names, reader.dp_key[d])},
+               "pairs": len(acc["nrms_virtual_recorded"])}
+        for key in QC_COLUMNS:
+            if acc[key]:
                 row[key] = float(np.median(acc[key]))
         rows.append(row)
     return rows
+
+
+def _cf_name(field: str) -> str:
+    """NetCDF name of a header field, segysak-like: ``CDP`` -> ``cdp``."""
+    return field.lower()
+
+
+#: Units of the channel key's values where the SEG-Y standard fixes them.
+_KEY_UNITS = {"offset": "m", "SourceX": "m", "SourceY": "m", "GroupX": "m", "GroupY": "m",
+              "CDP_X": "m", "CDP_Y": "m"}
+
+
+def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int) -> dict:
+    """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc``; returns the data
+    variables (pair, channel, twt) to fill."""
+    import h5py
+
+    n = len(pairs)
+    nc.dimensions = {"pair": n, "channel": c, "twt": t}
+    nc.attrs.update({
+        "Conventions": "CF-1.8",
+        "title": f"symae-seis {pairs.mode} redatuming",
+        "source": f"instance store {reader.path}",
+        "history": f"symae-redatum ({pairs.mode}, reference: {pairs.reference_label or '-'})",
+        "mode": pairs.mode, "store": str(reader.path), "reference": pairs.reference_label,
+        "meta": json.dumps(pairs.meta), "surveys": json.dumps(reader.surveys),
+        "instance_key": reader.instance_key_name, "channel_key": reader.channel_key_name,
+    })
+
+    def var(name, dims, dtype, values, long_name, units=None, **attrs):
+        v = nc.create_variable(name, dims, dtype)
+        if values is not None:
+            v[:] = values
+        v.attrs["long_name"] = long_name
+        if units is not None:
+            v.attrs["units"] = units
+        v.attrs.update(attrs)
+        return v
+
+    var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
+        "ms", axis="T", positive="down")
+    var("pair", ("pair",), "i8", np.arange(n), "index of the redatumed gather")
+    var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
+    aux = []
+    for j, name in enumerate(reader.dp_names):
+        var(_cf_name(name), ("pair",), "i8", reader.dp_key[pairs.coherent, j],
+            f"{name} (SEG-Y header) of the datapoint")
+        aux.append(_cf_name(name))
+    ik = reader.instance_key_name or "instance"
+    var("recorded_instance_key", ("pair",), "i8", reader.instance_key[pairs.real],
+        f"{ik} of the recorded gather (the nuisance donor in 4d mode)")
+    text = h5py.string_dtype()
+    var("recorded_survey", ("pair",), text, None, "survey of the recorded gather")
+    nc["recorded_survey"][:] = np.array([reader.surveys[s] for s in reader.survey[pairs.real]],
+                                        dtype=object)
+    var("coherent_survey", ("pair",), text, None, "survey whose earth (coherent code) is used")
+    nc["coherent_survey"][:] = np.array([reader.surveys[s] for s in
+                                         reader.dp_survey[pairs.coherent]], dtype=object)
+    var("coherent_datapoint", ("pair",), "i8", pairs.coherent,
+        "row of the coherent donor in the store's datapoint table")
+    var("nuisance_instance", ("pair",), "i8", pairs.nuisance,
+        "store row of the nuisance donor (-1: the reference code)")
+    var("recorded_instance", ("pair",), "i8", pairs.real, "store row of the recorded gather")
+    aux += ["recorded_instance_key", "recorded_survey", "coherent_survey"]
+    live = reader.live(pairs.real)
+    var("live", ("pair", "channel"), "i1", live.astype(np.int8), "trace holds a recording",
+        flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="dead live")
+    ck = reader.channel_key_name
+    if ck and reader.n_header_fields:
+        col = reader.header_fields.index(ck)
+        vals = np.concatenate([reader.headers(pairs.real[a:a + 256])[..., col]
+                               for a in range(0, n, 256)]).astype(np.int64)
+        var(_cf_name(ck), ("pair", "channel"), "i8", vals, f"{ck} (SEG-Y header) of each trace",
+            _KEY_UNITS.get(ck))
+        aux.append(_cf_name(ck))
+    coords = " ".join(aux)
+    names = {"recorded": "recorded gather", "virtual": "virtual gather (coherent donor's "
+             "earth, nuisance donor's acquisition)", "residual": "virtual minus recorded",
+             "reconstruction": "recorded gather rebuilt from its own codes",
+             "residual_decoder": "virtual minus the decoder's own rebuild of the recorded "
+             "gather with the same nuisance code"}
+    return {k: var(k, ("pair", "channel", "twt"), "f4", None, long_name, "1",
+                   coordinates=coords)
+            for k, long_name in names.items()}
+
+
+class _SegyLayout:
+    """Which traces of the redatumed gathers go into the SEG-Y outputs, with which headers.
+
+    Recorded traces keep their headers (the nuisance donor's). Padded slots (no recorded
+    trace) are left out; recorded dead traces are written with trace identification code 2
+    and zero samples.
+    """
+
+    def __init__(self, reader: StoreReader, pairs: Pairs, c: int):
+        self.reader, self.pairs, self.c = reader, pairs, c
+        self.fields = list(HEADER_FIELDS)
+        self.has_headers = reader.n_header_fields == len(HEADER_FIELDS)
+        if self.has_headers:
+            self.present = np.zeros((len(pairs), c), dtype=bool)
+            for a in range(0, len(pairs), 256):
+                h = reader.headers(pairs.real[a:a + 256])
+                self.present[a:a + 256] = np.any(h != 0, axis=-1)
+        else:
+            self.present = np.ones((len(pairs), c), dtype=bool)
+        self.offsets = np.concatenate([[0], np.cumsum(self.present.sum(axis=1))])
+        self.n_traces = int(self.offsets[-1])
+
+    def first_trace(self, a: int) -> int:
+        return int(self.offsets[a])
+
+    def headers(self, a: int, b: int, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Headers of the written traces of pairs ``a:b`` and the mask of those traces."""
+        f, pairs, reader, c = self.fields, self.pairs, self.reader, self.c
+        if self.has_headers:
+            hdr = reader.headers(pairs.real[a:b]).reshape(-1, len(f)).astype(np.int64)
+        else:
+            hdr = np.zeros(((b - a) * c, len(f)), dtype=np.int64)
+            hdr[:, f.index("FieldRecord")] = np.repeat(reader.instance_key[pairs.real[a:b]], c)
+            hdr[:, f.index("TraceNumber")] = np.tile(np.arange(1, c + 1), b - a)
+        tid = hdr[:, f.index("TraceIdentifier")]
+        hdr[:, f.index("TraceIdentifier")] = np.where(live.reshape(-1),
+                                                      np.where(tid == 0, 1, tid), 2)
+        hdr[:, f.index(DONOR_FIELDS[0])] = np.repeat(pairs.coherent[a:b], c)
+        hdr[:, f.index(DONOR_FIELDS[1])] = np.repeat(reader.dp_survey[pairs.coherent[a:b]], c)
+        keep = self.present[a:b].reshape(-1)
+        return hdr[keep], keep
 
 
 def redatum_pairs(model: SymAE, store: PathLike, pairs: Pairs, out_dir: PathLike, *,
@@ -245,51 +389,29 @@ def redatum_pairs(model: SymAE, store: PathLike, pairs: Pairs, out_dir: PathLike
     coh_table = torch.from_numpy(np.concatenate([coh_all, own_codes])).to(dev)
 
     dt_us = int(round(reader.dt_ms * 1000))
-    hdr_fields = list(HEADER_FIELDS)
-    has_headers = reader.n_header_fields == len(HEADER_FIELDS)
+    segy = _SegyLayout(reader, pairs, c) if write_segy else None
     seg_ctx = {}
     ctxs = []
     try:
         nc_ctx = atomic_path(files["netcdf"], overwrite=overwrite)
         nc_tmp = nc_ctx.__enter__()
         ctxs.append(nc_ctx)
-        if write_segy:
+        if segy is not None:
             for key in ("virtual", "residual"):
-                seg_ctx[key] = SegyWriter(files[key], n * c, t, dt_us, overwrite=overwrite,
-                                          textual=f"symae-seis {pairs.mode} redatum: {key}\n"
-                                                  f"coherent donor: bytes 233-236 datapoint, "
-                                                  "237-240 survey")
+                seg_ctx[key] = SegyWriter(
+                    files[key], segy.n_traces, t, dt_us, t0_ms=reader.t0_ms,
+                    overwrite=overwrite, textual=reader.textual_header,
+                    note=f"symae-seis {pairs.mode} redatum: {key}; coherent donor in bytes "
+                         "233-240")
         with h5netcdf.File(nc_tmp, "w") as nc:
-            nc.dimensions = {"pair": n, "channel": c, "time": t}
-            nc.attrs["mode"] = pairs.mode
-            nc.attrs["store"] = str(reader.path)
-            nc.attrs["reference"] = pairs.reference_label
-            nc.attrs["meta"] = json.dumps(pairs.meta)
-            tv = nc.create_variable("time", ("time",), "f8")
-            tv[:] = reader.t0_ms + reader.dt_ms * np.arange(t)
-            tv.attrs["units"] = "ms"
-            coords = {
-                "coherent_datapoint": pairs.coherent, "nuisance_instance": pairs.nuisance,
-                "real_instance": pairs.real,
-                "real_instance_key": reader.instance_key[pairs.real],
-                "real_survey": reader.survey[pairs.real].astype(np.int64),
-                "coherent_survey": reader.dp_survey[pairs.coherent].astype(np.int64),
-            }
-            for j, name in enumerate(reader.dp_names):
-                coords[f"coherent_{name}"] = reader.dp_key[pairs.coherent, j]
-            for name, values in coords.items():
-                v = nc.create_variable(name, ("pair",), "i8")
-                v[:] = np.asarray(values, dtype=np.int64)
-            nc.attrs["surveys"] = json.dumps(reader.surveys)
-            variables = {k: nc.create_variable(k, ("pair", "channel", "time"), "f4")
-                         for k in ("real", "virtual", "residual", "reconstruction",
-                                   "residual_decoder")}
+            variables = _netcdf_layout(nc, reader, pairs, c, t)
             sums: dict[int, dict] = {}
             max_lag = max(1, int(round(40.0 / reader.dt_ms)))   # ~ one period at 25 Hz
             for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch",
                           disable=not progress):
                 b = min(n, a + batch_size)
                 real = reader.read(pairs.real[a:b])
+                live = reader.live(pairs.real[a:b])
                 with torch.no_grad():
                     if pairs.reference_code is not None:
                         nui = torch.from_numpy(np.broadcast_to(
@@ -311,40 +433,34 @@ def redatum_pairs(model: SymAE, store: PathLike, pairs: Pairs, out_dir: PathLike
                     recon = model.decode(coh_table[oi], own_nui[:, None])[:, 0].float().cpu()
                     recon_same = (model.decode(coh_table[oi], nui[:, None])[:, 0].float().cpu()
                                   if pairs.reference_code is not None else recon)
-                virtual = virtual.numpy()
-                recon = recon.numpy()
+                # dead traces (padded slots, recorded zeros) stay zero in every output
+                dead = ~live[..., None]
+                virtual = np.where(dead, 0.0, virtual.numpy()).astype(np.float32)
+                recon = np.where(dead, 0.0, recon.numpy()).astype(np.float32)
                 resid = virtual - real
-                resid_dec = virtual - recon_same.numpy()
-                variables["real"][a:b] = real
+                resid_dec = virtual - np.where(dead, 0.0, recon_same.numpy())
+                variables["recorded"][a:b] = real
                 variables["virtual"][a:b] = virtual
                 variables["residual"][a:b] = resid
                 variables["reconstruction"][a:b] = recon
                 variables["residual_decoder"][a:b] = resid_dec
-                if write_segy:
-                    if has_headers:
-                        hdr = reader.headers(pairs.real[a:b]).reshape(-1, len(hdr_fields))
-                        hdr = hdr.astype(np.int64)
-                    else:
-                        k = np.arange(a, b)
-                        hdr = np.zeros(((b - a) * c, len(hdr_fields)), dtype=np.int64)
-                        hdr[:, hdr_fields.index("FieldRecord")] = np.repeat(k + 1, c)
-                        hdr[:, hdr_fields.index("TraceNumber")] = np.tile(np.arange(1, c + 1),
-                                                                         b - a)
-                    hdr[:, hdr_fields.index(DONOR_FIELDS[0])] = np.repeat(pairs.coherent[a:b], c)
-                    hdr[:, hdr_fields.index(DONOR_FIELDS[1])] = np.repeat(
-                        reader.dp_survey[pairs.coherent[a:b]], c)
-                    seg_ctx["virtual"].write(a * c, virtual.reshape(-1, t), hdr)
-                    seg_ctx["residual"].write(a * c, resid.reshape(-1, t), hdr)
-                nv = nrms(virtual, real).mean(axis=-1)
-                nr = nrms(recon, real).mean(axis=-1)
-                pv = predictability(virtual, real, max_lag).mean(axis=-1)
+                if segy is not None:
+                    hdr, keep = segy.headers(a, b, live)
+                    start = segy.first_trace(a)
+                    seg_ctx["virtual"].write(start, virtual.reshape(-1, t)[keep], hdr)
+                    seg_ctx["residual"].write(start, resid.reshape(-1, t)[keep], hdr)
+                nv, nr = nrms(virtual, real), nrms(recon, real)
+                pv, pr = predictability(virtual, real, max_lag), predictability(recon, real,
+                                                                                 max_lag)
                 for k, d in enumerate(pairs.coherent[a:b].tolist()):
-                    acc = sums.setdefault(d, {"n": 0, "nrms_virtual_real": [],
-                                              "nrms_recon_real": [], "pred_virtual_real": []})
-                    acc["n"] += 1
-                    acc["nrms_virtual_real"].append(nv[k])
-                    acc["nrms_recon_real"].append(nr[k])
-                    acc["pred_virtual_real"].append(pv[k])
+                    acc = sums.setdefault(d, {key: [] for key in QC_COLUMNS})
+                    ok = live[k]
+                    if not ok.any():
+                        continue
+                    acc["nrms_virtual_recorded"].append(nv[k][ok].mean())
+                    acc["pred_virtual_recorded"].append(pv[k][ok].mean())
+                    acc["nrms_recon_recorded"].append(nr[k][ok].mean())
+                    acc["pred_recon_recorded"].append(pr[k][ok].mean())
         for key in list(seg_ctx):
             seg_ctx.pop(key).close()
         nc_ctx.__exit__(None, None, None)
@@ -357,8 +473,7 @@ def redatum_pairs(model: SymAE, store: PathLike, pairs: Pairs, out_dir: PathLike
         raise
     qc = _qc_rows(reader, sums)
     with atomic_path(files["qc"], overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
-        cols = ["coherent_datapoint", "pairs", "nrms_virtual_real", "nrms_recon_real",
-                "pred_virtual_real"]
+        cols = ["survey", *reader.dp_names, "pairs", *QC_COLUMNS]
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         w.writerows(qc)

@@ -238,7 +238,7 @@ def run_4d(kind: str, out: Path, epochs: int | None, small: bool, seed: int) -> 
     import xarray as xr
 
     with xr.open_dataset(res.files["netcdf"], engine="h5netcdf") as ds:
-        order = {int(k): i for i, k in enumerate(ds["real_instance_key"].values)}
+        order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
         recon = ds["reconstruction"].values[[order[int(f)] for f in
                                              truth["virtual_fieldrecord"]]]
     m = truth["changed_pair"]
@@ -307,7 +307,7 @@ def run_statics(out: Path, epochs: int | None, small: bool, seed: int) -> list[d
     import xarray as xr
 
     ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
-    order = {int(k): i for i, k in enumerate(ds["real_instance_key"].values)}
+    order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
     virt = ds["virtual"].values[[order[int(f)] for f in fr]].astype(np.float64)
     add("SymAE common reference (mean code)", virt, t_train + time.perf_counter() - t0)
     return out_rows

@@ -129,7 +129,8 @@ def main() -> None:
     t_end = clock.last_end
     elapsed = t_end - clock.t0
     light = clock.n / elapsed
-    print(f"decoder {args.decoder}, precision {args.precision}, device {device}, threads {torch.get_num_threads()}, gathers {dm.channels}x"
+    print(f"decoder {args.decoder}, precision {args.precision}")
+    print(f"device {device}, threads {torch.get_num_threads()}, gathers {dm.channels}x"
           f"{dm.samples}, batch {batch} datapoints x {inst} instances, {args.steps} timed steps")
     print(f"bare PyTorch loop (in-memory tensors): {bare:8.1f} instances/s")
     print(f"Lightning + DataModule (store):        {light:8.1f} instances/s")

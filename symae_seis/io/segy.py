@@ -45,7 +45,7 @@ HEADER_FIELDS: tuple[str, ...] = tuple(str(f) for f in segyio.TraceField.enums()
 _FIELD_IDS: tuple[int, ...] = tuple(int(f) for f in segyio.TraceField.enums())
 
 # sample format code -> bytes per sample (formats segyio reads)
-_FORMAT_SIZE = {1: 4, 2: 4, 3: 2, 5: 4, 6: 8, 8: 1, 10: 4, 11: 2, 12: 8, 16: 1}
+_FORMAT_SIZE = {1: 4, 2: 4, 3: 2, 5: 4, 6: 8, 8: 1, 9: 8, 10: 4, 11: 2, 12: 8, 16: 1}
 _FORMAT_NAME = {
     1: "4-byte IBM float", 2: "4-byte int", 3: "2-byte int", 4: "fixed-point with gain",
     5: "4-byte IEEE float", 6: "8-byte IEEE float", 7: "3-byte int", 8: "1-byte int",
@@ -65,7 +65,8 @@ class SegyInfo:
     Attributes
     ----------
     path, tracecount, samples (count), dt_us (sample interval in microseconds),
-    delay_ms (recording delay of the first trace), format (sample format code),
+    delay_ms (recording delay of the first trace, its scalar in bytes 215-216 applied as
+    segyio does: 0 means 1, negative divides), format (sample format code),
     endian ('big' or 'little'), su (Seismic Unix file, no file headers).
     """
 
@@ -82,6 +83,55 @@ class SegyInfo:
 def _u16(buf: bytes, offset: int, endian: str) -> int:
     return int.from_bytes(buf[offset : offset + 2], "big" if endian == "big" else "little",
                           signed=False)
+
+
+def _i16(buf: bytes, offset: int, endian: str) -> int:
+    return int.from_bytes(buf[offset : offset + 2], "big" if endian == "big" else "little",
+                          signed=True)
+
+
+def delay_ms(delay: int | np.ndarray, scalar: int | np.ndarray) -> float | np.ndarray:
+    """Recording delay in ms from DelayRecordingTime (bytes 109-110) and its scalar (bytes
+    215-216), as segyio applies it: a scalar of 0 means 1, a negative one divides."""
+    scalar = np.asarray(scalar, dtype=np.float64)
+    scalar = np.where(scalar == 0, 1.0, scalar)
+    factor = np.where(scalar < 0, 1.0 / np.abs(scalar), scalar)
+    out = np.asarray(delay, dtype=np.float64) * factor
+    return float(out) if out.ndim == 0 else out
+
+
+def delay_fields(t0_ms: float) -> tuple[int, int]:
+    """(DelayRecordingTime, scalar) that write ``t0_ms`` exactly in the 16-bit delay field:
+    scalar 1 for whole milliseconds, else -10, -100 or -1000."""
+    for scalar in (1, -10, -100, -1000):
+        value = t0_ms * (1 if scalar == 1 else -scalar)
+        if abs(value - round(value)) < 1e-6 and abs(round(value)) <= 32767:
+            return int(round(value)), scalar
+    raise ValueError(f"a recording delay of {t0_ms!r} ms cannot be written in SEG-Y "
+                     "(16-bit delay with a scalar of at most 1/1000)")
+
+
+def _resolve_dt(path: Path, bin_dt: int, tr_dt: int, dt_us: int | None) -> int:
+    """The sample interval (us) as segyio reads it (trace header preferred where the two
+    headers disagree), or ``dt_us`` from the catalog."""
+    if dt_us is not None:
+        if tr_dt > 0 and tr_dt != dt_us:
+            log.warning("%s: headers say a sample interval of %d us; using dt_ms = %g from "
+                        "the catalog", path, tr_dt, dt_us / 1000)
+        return int(dt_us)
+    if tr_dt > 0:
+        if bin_dt > 0 and bin_dt != tr_dt:
+            log.warning("%s: binary header says a sample interval of %d us, the trace "
+                        "headers %d us; using %d us as segyio does", path, bin_dt, tr_dt, tr_dt)
+        elif bin_dt < 0:
+            log.warning("%s: binary header sample interval is negative (%d); using the trace "
+                        "headers' %d us", path, bin_dt, tr_dt)
+        return tr_dt
+    if bin_dt > 0:
+        return bin_dt
+    raise SegyError(f"{path}: no sample interval in the binary or the first trace header "
+                    f"(binary {bin_dt}, trace {tr_dt}); set dt_ms for the dataset in the "
+                    "catalog")
 
 
 def _detect_endian(path: Path, head: bytes, su: bool) -> str:
@@ -107,7 +157,8 @@ def _detect_endian(path: Path, head: bytes, su: bool) -> str:
     )
 
 
-def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -> SegyInfo:
+def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
+              dt_us: int | None = None) -> SegyInfo:
     """Read and check a file's declared layout without mapping it with segyio.
 
     Parameters
@@ -118,6 +169,8 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
         'auto' (detect from the headers), 'big' or 'little'.
     su
         Seismic Unix layout (no textual/binary header). Default: true for ``.su`` files.
+    dt_us
+        Sample interval that overrides (or supplies) the headers' (catalog ``dt_ms``).
 
     Raises
     ------
@@ -143,8 +196,9 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
         endian = _detect_endian(path, head, su)
     if su:
         fmt, ext, tr0, ns = 5, 0, 0, _u16(head, 114, endian)
-        dt = _u16(head, 116, endian)
+        dt = _resolve_dt(path, 0, _u16(head, 116, endian), dt_us)
         bin_ns = ns
+        th = head[:240]
     else:
         fmt = _u16(head, 3224, endian)
         if fmt not in _FORMAT_SIZE:
@@ -158,7 +212,12 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
                             "with a fixed count")
         tr0 = 3600 + 3200 * ext
         bin_ns = _u16(head, 3220, endian)
-        dt = _u16(head, 3216, endian)
+        extra = int.from_bytes(head[3506:3510], endian, signed=True)
+        if head[3500] >= 2 and extra > 0:
+            raise SegyError(f"{path}: SEG-Y revision {head[3500]} file with {extra} trace "
+                            "header extension(s) (240-byte headers after each trace header, "
+                            "binary bytes 3507-3510); trace header extensions are not "
+                            "supported: rewrite the file without them")
         if size <= tr0:
             raise SegyError(f"{path}: holds no traces ({size} bytes of file headers only)")
         with open(path, "rb") as fh:
@@ -170,8 +229,7 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
         if bin_ns == 0:
             bin_ns = tr_ns
         ns = bin_ns
-        if dt == 0:
-            dt = _u16(th, 116, endian)
+        dt = _resolve_dt(path, _i16(head, 3216, endian), _u16(th, 116, endian), dt_us)
     if ns == 0:
         raise SegyError(f"{path}: sample count is 0 in every header")
     trace_bytes = 240 + ns * _FORMAT_SIZE[fmt]
@@ -195,19 +253,16 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None) -
     if not su and tr_ns not in (0, ns):
         log.warning("%s: first trace header says %d samples, the binary header and the file "
                     "size say %d; using %d", path, tr_ns, ns, ns)
-    if dt == 0:
-        raise SegyError(f"{path}: sample interval is 0 in the binary and first trace header")
-    with open(path, "rb") as fh:
-        fh.seek(tr0)
-        th = fh.read(240)
-    delay = int.from_bytes(th[108:110], endian, signed=True)
+    # SU headers keep no delay scalar (segyio's SU reader ignores it too)
+    t0 = delay_ms(_i16(th, 108, endian), 0 if su else _i16(th, 214, endian))
     return SegyInfo(path=path, tracecount=body // trace_bytes, samples=ns, dt_us=dt,
-                    delay_ms=float(delay), format=fmt, endian=endian, su=su)
+                    delay_ms=t0, format=fmt, endian=endian, su=su)
 
 
 @contextlib.contextmanager
 def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
-              mmap: bool = True) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
+              mmap: bool = True, dt_us: int | None = None
+              ) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
     """Open a checked SEG-Y or SU file as an unstructured trace list.
 
     ``mmap`` maps the file (fastest random access); streaming readers pass ``False`` so
@@ -222,7 +277,7 @@ def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
     SegyError, FileNotFoundError
         As :func:`segy_info`, or when segyio itself refuses the file.
     """
-    info = segy_info(path, endian=endian, su=su)
+    info = segy_info(path, endian=endian, su=su, dt_us=dt_us)
     try:
         if info.su:
             fh = segyio.su.open(str(info.path), ignore_geometry=True, endian=info.endian)
@@ -293,8 +348,44 @@ def _header_rows(headers: np.ndarray | Mapping[str, np.ndarray], n: int) -> np.n
     return headers
 
 
+#: Trace header fields in bytes 95-114: times (ms) that the scalar of bytes 215-216 scales.
+_TIME_SCALED = tuple(n for n, b in zip(HEADER_FIELDS, _FIELD_IDS) if 95 <= b <= 113)
+_SCALAR_COL = HEADER_FIELDS.index("ScalarTraceHeader")
+_DELAY_COL = HEADER_FIELDS.index("DelayRecordingTime")
+
+
+def _set_times(rows: np.ndarray, delay: int, scalar: int) -> None:
+    """Give every row the output's delay and scalar; other times of bytes 95-114 copied
+    from the donor are re-expressed under the new scalar."""
+    old = rows[:, _SCALAR_COL].copy()
+    for name in _TIME_SCALED:
+        col = HEADER_FIELDS.index(name)
+        ms = delay_ms(rows[:, col], old)
+        rows[:, col] = np.round(ms / delay_ms(1, scalar)).astype(np.int64)
+    rows[:, _DELAY_COL] = delay
+    rows[:, _SCALAR_COL] = scalar
+
+
+def textual_header(source: str | bytes | None, note: str) -> bytes:
+    """3200-byte textual header: the source file's (``source``, 40 lines of 80 characters)
+    with ``note`` on line 39, or a new header holding the note."""
+    if isinstance(source, bytes):
+        source = source.decode("ascii", errors="replace")
+    if source and source.strip():
+        text = source.ljust(3200)[:3200]
+        lines = [text[i:i + 80] for i in range(0, 3200, 80)]
+    else:
+        lines = [f"C{i + 1:2d}".ljust(80) for i in range(40)]
+        lines[39] = "C40 END TEXTUAL HEADER".ljust(80)
+    lines[38] = f"C39 {note}"[:80].ljust(80)
+    return "".join(lines).encode("ascii", errors="replace")
+
+
 class SegyWriter:
-    """Stream traces into a new big-endian IEEE-float (format 5) SEG-Y rev 1 file.
+    """Stream traces into a new big-endian IEEE-float (format 5) SEG-Y rev 1.0 file.
+
+    Every trace carries the output's time axis: ``t0_ms`` as DelayRecordingTime with its
+    scalar, the sample count and interval, whatever the donor headers said.
 
     The trace count is fixed up front; blocks of traces are written with :meth:`write`.
     The file is built under a temporary name and renamed into place by :meth:`close`
@@ -308,24 +399,28 @@ class SegyWriter:
     """
 
     def __init__(self, path: PathLike, n: int, samples: int, dt_us: int, *,
-                 textual: str | None = None, overwrite: bool = False):
+                 t0_ms: float = 0.0, textual: str | bytes | None = None,
+                 note: str = "written by symae-seis", overwrite: bool = False):
         if n < 1 or samples < 1:
             raise ValueError(f"need at least one trace and one sample, got {n} x {samples}")
         self.path, self.n, self.samples, self.dt_us = Path(path), n, samples, int(dt_us)
+        self.t0_ms = float(t0_ms)
+        self._delay, self._scalar = delay_fields(self.t0_ms)
         self._ctx = atomic_path(self.path, overwrite=overwrite)
         self._tmp = self._ctx.__enter__()
         spec = segyio.spec()
-        spec.samples = np.arange(samples) * dt_us / 1000.0
+        spec.samples = self.t0_ms + np.arange(samples) * dt_us / 1000.0
         spec.tracecount = n
         spec.format = 5
         spec.endian = "big"
         try:
             self._f = segyio.create(str(self._tmp), spec)
-            lines = (textual or "written by symae-seis").splitlines()[:40]
-            self._f.text[0] = segyio.tools.create_text_header(
-                {i + 1: line[:76] for i, line in enumerate(lines)})
-            self._f.bin.update(hdt=self.dt_us, hns=samples, format=5, mfeet=1, rev=0x0100,
-                               tsort=0)
+            self._f.text[0] = textual_header(textual, note)
+            self._f.bin.update(hdt=self.dt_us, hns=samples, format=5, mfeet=1, tsort=0)
+            # SEG-Y rev 1.0 (bytes 3501-3502), every trace of one length (3503-3504)
+            self._f.bin.update({segyio.BinField.SEGYRevision: 1,
+                                segyio.BinField.SEGYRevisionMinor: 0,
+                                segyio.BinField.TraceFlag: 1})
         except BaseException:
             self._ctx.__exit__(*sys.exc_info())
             raise
@@ -349,7 +444,8 @@ class SegyWriter:
             bad = start + int(np.flatnonzero(~finite)[0])
             raise ValueError(f"trace {bad} has NaN or Inf samples; refusing to write "
                              f"{self.path}")
-        rows = _header_rows(headers, k)
+        rows = _header_rows(headers, k).astype(np.int64)
+        _set_times(rows, self._delay, self._scalar)
         rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_COUNT")] = self.samples
         rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_INTERVAL")] = self.dt_us
         self._f.trace.raw[start:start + k] = traces
@@ -386,7 +482,8 @@ class SegyWriter:
 
 def write_segy(path: PathLike, traces: np.ndarray,
                headers: np.ndarray | Mapping[str, np.ndarray], dt_us: int, *,
-               textual: str | None = None, overwrite: bool = False) -> Path:
+               t0_ms: float = 0.0, textual: str | bytes | None = None,
+               note: str = "written by symae-seis", overwrite: bool = False) -> Path:
     """Write traces and their headers as a big-endian IEEE-float (format 5) SEG-Y rev 1 file.
 
     Written under a temporary name and renamed into place (see :class:`SegyWriter`).
@@ -403,8 +500,12 @@ def write_segy(path: PathLike, traces: np.ndarray,
         ``TRACE_SAMPLE_COUNT`` and ``TRACE_SAMPLE_INTERVAL`` are set from the data.
     dt_us
         Sample interval in microseconds.
-    textual
-        Text for the 3200-byte textual header (default: a short symae-seis note).
+    t0_ms
+        Time of the first sample: written to every trace as DelayRecordingTime with its
+        scalar (bytes 215-216; -10, -100 or -1000 for fractions of a millisecond).
+    textual, note
+        The source's 3200-byte textual header to copy (default: a new one) and the line
+        (C39) that says what this file holds.
     overwrite
         Replace an existing file; without it an existing ``path`` raises.
 
@@ -419,8 +520,8 @@ def write_segy(path: PathLike, traces: np.ndarray,
     if traces.ndim != 2 or traces.shape[0] == 0:
         raise ValueError(f"traces must be a non-empty (n, samples) array, got {traces.shape}")
     # SegyWriter.write rejects NaN/Inf traces and discards its temporary file
-    with SegyWriter(path, traces.shape[0], traces.shape[1], dt_us, textual=textual,
-                    overwrite=overwrite) as w:
+    with SegyWriter(path, traces.shape[0], traces.shape[1], dt_us, t0_ms=t0_ms,
+                    textual=textual, note=note, overwrite=overwrite) as w:
         w.write(0, traces, headers)
     log.info("wrote %d traces to %s", traces.shape[0], path)
     return Path(path)

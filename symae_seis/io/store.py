@@ -48,6 +48,7 @@ from ._atomic import atomic_path
 from .segy import (
     HEADER_FIELDS,
     SegyError,
+    delay_ms,
     open_segy,
     read_all_headers,
     read_headers,
@@ -222,20 +223,111 @@ class _FilePlan:
     n_inst: int
     grouped: bool         # traces of each instance contiguous, instances in row order
     starts: np.ndarray    # (n_inst + 1,) trace index where each instance starts (grouped)
+    t0_ms: float = 0.0    # time of the file's first sample
+    samples: int = 0      # samples per trace in the file
+    shift: int = 0        # samples of this file before the common time axis starts
+    dt_us: int | None = None   # catalog override of the sample interval
 
 
-def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool):
+#: Header fields read for every trace to check the time axis and that headers are headers.
+_TIME_FIELDS = ("DelayRecordingTime", "ScalarTraceHeader", "TRACE_SAMPLE_COUNT",
+                "TRACE_SAMPLE_INTERVAL")
+#: Key values beyond this are not plausible header values (sample bytes read as headers).
+_KEY_LIMIT = 10**9
+
+
+def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool,
+                  dt_us: int | None = None):
     """Header fields of every trace, read in blocks, each through a fresh memory map (so
     resident memory does not grow with the file)."""
-    info = segy_info(path, endian=endian, su=su)
+    info = segy_info(path, endian=endian, su=su, dt_us=dt_us)
     block = max(1, _BLOCK_BYTES // (240 + 4 * info.samples))
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for a in range(0, info.tracecount, block):
-        with open_segy(path, endian=endian, su=su) as (fh, _):
+        with open_segy(path, endian=endian, su=su, dt_us=dt_us) as (fh, _):
             got = read_headers(fh, keys, a, min(a + block, info.tracecount))
         for k in keys:
             parts[k].append(got[k])
     return {k: np.concatenate(v) for k, v in parts.items()}, info
+
+
+def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: DatasetEntry
+                         ) -> None:
+    """Refuse trace headers that are not headers, or whose time axis varies in the file."""
+    def first(bad: np.ndarray) -> int:
+        return int(np.flatnonzero(bad)[0])
+
+    ns = hdr["TRACE_SAMPLE_COUNT"]
+    bad = (ns != 0) & (ns != info.samples)
+    if bad.any():
+        k = first(bad)
+        raise SegyError(
+            f"{path}: trace {k} header says {ns[k]} samples, the file holds {info.samples} per "
+            f"trace ({int(bad.sum())} traces disagree); these trace headers are not plausible "
+            "(sample bytes where headers belong?): the file is corrupt or not SEG-Y"
+        )
+    if entry.dt_us is None:
+        dt = hdr["TRACE_SAMPLE_INTERVAL"]
+        bad = (dt != 0) & (dt != info.dt_us)
+        if bad.any():
+            k = first(bad)
+            raise SegyError(f"{path}: trace {k} header says a sample interval of {dt[k]} us, "
+                            f"the first trace {info.dt_us} us; one file must have one sample "
+                            "interval")
+    for key in entry.header_keys:
+        big = np.abs(hdr[key]) >= _KEY_LIMIT
+        if big.any():
+            k = first(big)
+            raise SegyError(f"{path}: trace {k} has {key}={hdr[key][k]}, not a plausible "
+                            f"header value (|value| >= {_KEY_LIMIT}); the trace headers hold "
+                            "something else (sample bytes?) or the byte order is wrong")
+    scalar = np.zeros_like(hdr["ScalarTraceHeader"]) if info.su else hdr["ScalarTraceHeader"]
+    t0 = delay_ms(hdr["DelayRecordingTime"], scalar)
+    bad = np.abs(t0 - t0[0]) > 1e-9
+    if bad.any():
+        k = first(bad)
+        raise SegyError(f"{path}: trace {k} starts at {t0[k]:g} ms (delay recording time), "
+                        f"trace 0 at {t0[0]:g} ms; every trace of a file must share one time "
+                        "axis")
+    ikey = hdr[entry.instance_key]
+    if ikey.size > 1 and np.all(ikey == ikey[0]):
+        log.warning("%s: every one of its %d traces has %s=%d, so the whole file is one "
+                    "gather; if that is not meant, choose another instance_key", path,
+                    ikey.size, entry.instance_key, ikey[0])
+
+
+def _common_time_axis(entry: DatasetEntry, plans: list[_FilePlan], dt_us: int
+                      ) -> tuple[float, int]:
+    """First-sample time and sample count shared by every file, setting each plan's
+    ``shift``; under ``time_axes: strict`` any difference is an error naming both files."""
+    ref = plans[0]
+    dt_ms = dt_us / 1000.0
+    for p in plans[1:]:
+        if entry.time_axes == "strict" and (abs(p.t0_ms - ref.t0_ms) > 1e-9
+                                            or p.samples != ref.samples):
+            raise SegyError(
+                f"{p.path}: time axis {p.t0_ms:g} ms + {p.samples} samples differs from "
+                f"{ref.path} ({ref.t0_ms:g} ms + {ref.samples} samples) in dataset "
+                f"{entry.name!r}; set `time_axes: align` in the catalog to keep the time range "
+                "common to all files, or make the files agree"
+            )
+    start = max(p.t0_ms for p in plans)
+    stop = min(p.t0_ms + p.samples * dt_ms for p in plans)
+    for p in plans:
+        shift = (start - p.t0_ms) / dt_ms
+        if abs(shift - round(shift)) > 1e-6:
+            raise SegyError(f"{p.path}: first sample at {p.t0_ms:g} ms is not on the sample "
+                            f"grid of {ref.path} ({ref.t0_ms:g} ms, {dt_ms:g} ms interval); "
+                            "time_axes: align needs delays that differ by whole samples")
+        p.shift = int(round(shift))
+    n = int(round((stop - start) / dt_ms))
+    if n < 1:
+        raise SegyError(f"dataset {entry.name!r}: the files share no time range "
+                        f"({ref.path}: {ref.t0_ms:g} ms on; latest start {start:g} ms)")
+    if any(p.shift or p.samples != n for p in plans):
+        log.warning("dataset %r: time_axes: align keeps %g-%g ms (%d samples) common to "
+                    "all files", entry.name, start, start + (n - 1) * dt_ms, n)
+    return start, n
 
 
 def _window_samples(entry: DatasetEntry, path: Path, ns: int, dt_ms: float) -> tuple[int, int]:
@@ -257,8 +349,6 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
     plans: list[_FilePlan] = []
     inst_keys, inst_survey, inst_file, inst_dp_vals, counts = [], [], [], [], []
     dt_us = None
-    ns_min = None
-    delay = None
     row0 = 0
     seen: dict[tuple[int, int], Path] = {}
     all_files = [(s, p) for s, lst in files.items() for p in lst]
@@ -266,14 +356,15 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
     dp_fields = (*entry.datapoint_key, *entry.datapoint_bin)
     for fi, (label, path) in enumerate(tqdm(all_files, desc="scan headers", unit="file",
                                             disable=not progress)):
-        hdr, info = _scan_headers(path, entry.header_keys, entry.endian, fmt_su)
+        hdr, info = _scan_headers(path, (*entry.header_keys, *_TIME_FIELDS), entry.endian,
+                                  fmt_su, entry.dt_us)
+        _check_trace_headers(path, hdr, info, entry)
         if dt_us is None:
-            dt_us, delay = info.dt_us, info.delay_ms
+            dt_us = info.dt_us
         elif info.dt_us != dt_us:
             raise SegyError(f"{path}: sample interval {info.dt_us} us differs from "
                             f"{dt_us} us in {all_files[0][1]}; resample the surveys to one "
                             "interval")
-        ns_min = info.samples if ns_min is None else min(ns_min, info.samples)
         ikey = hdr[entry.instance_key]
         uniq, first, inverse = np.unique(ikey, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")        # instances by first appearance
@@ -319,13 +410,16 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
         starts = starts_sorted if grouped else np.zeros(1, dtype=np.int64)
         plans.append(_FilePlan(path=path, survey=sidx, su=fmt_su, endian=info.endian,
                                ntr=info.tracecount, row=row0 + local, chan=chan,
-                               first_row=row0, n_inst=n_inst, grouped=grouped, starts=starts))
+                               first_row=row0, n_inst=n_inst, grouped=grouped, starts=starts,
+                               t0_ms=info.delay_ms, samples=info.samples,
+                               dt_us=entry.dt_us))
         inst_keys.append(uniq[order])
         inst_survey.append(np.full(n_inst, sidx, dtype=np.int16))
         inst_file.append(np.full(n_inst, fi, dtype=np.int16))
         inst_dp_vals.append(dp_vals)
         counts.append(cnt)
         row0 += n_inst
+    t0_ms, ns = _common_time_axis(entry, plans, dt_us)
     counts_all = np.concatenate(counts)
     c = int(counts_all.max())
     if entry.unequal_gathers == "reject" and np.any(counts_all != c):
@@ -336,7 +430,13 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
             f"{counts_all[bad]} traces, other gathers of dataset {entry.name!r} have {c}; set "
             "`unequal_gathers: pad` in the catalog to pad short gathers with dead traces"
         )
+    textual = ""
+    if not fmt_su:
+        with open_segy(plans[0].path, endian=plans[0].endian, su=False,
+                       dt_us=entry.dt_us) as (fh, _):
+            textual = bytes(fh.text[0]).decode("ascii", errors="replace")
     meta = {
+        "textual": textual,
         "surveys": surveys,
         "instance_key": np.concatenate(inst_keys),
         "survey": np.concatenate(inst_survey),
@@ -345,8 +445,8 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
         "dp_fields": list(dp_fields),
         "channels": c,
         "dt_ms": dt_us / 1000.0,
-        "delay_ms": delay,
-        "ns": ns_min,
+        "delay_ms": t0_ms,
+        "ns": ns,
         "files": [p for _, p in all_files],
     }
     return plans, meta
@@ -366,7 +466,7 @@ def _ingest_segy(writer: _StoreWriter, plans: list[_FilePlan], i0: int, i1: int,
     bar = tqdm(total=total, desc="ingest", unit="tr", disable=not progress)
     t = i1 - i0
     for plan in plans:
-        info = segy_info(plan.path, endian=plan.endian, su=plan.su)
+        info = segy_info(plan.path, endian=plan.endian, su=plan.su, dt_us=plan.dt_us)
         per_block = max(1, _BLOCK_BYTES // (4 * info.samples + 4 * len(HEADER_FIELDS)))
         if not plan.grouped:
             log.warning("%s: traces of a gather are not contiguous; ingest writes trace by "
@@ -384,8 +484,9 @@ def _ingest_segy(writer: _StoreWriter, plans: list[_FilePlan], i0: int, i1: int,
         for a, b in zip(bounds[:-1], bounds[1:]):
             # Re-open (memory-mapped) for each block: mapped pages leave the process's
             # resident set when the map closes, so memory stays flat as files grow.
-            with open_segy(plan.path, endian=plan.endian, su=plan.su) as (fh, _):
-                data = read_traces(fh, a, b)[:, i0:i1]
+            with open_segy(plan.path, endian=plan.endian, su=plan.su,
+                           dt_us=plan.dt_us) as (fh, _):
+                data = read_traces(fh, a, b)[:, plan.shift + i0:plan.shift + i1]
                 heads = read_all_headers(fh, a, b)
             finite = np.isfinite(data).all(axis=1)
             if not finite.all():
@@ -486,6 +587,7 @@ def build_store(entry: DatasetEntry, path: PathLike | None = None, *, overwrite:
                 "dt_ms": float(meta["dt_ms"]),
                 "t0_ms": float(meta["t0_ms"]),
                 "rms": float(meta["rms"]),
+                "textual_header": meta.get("textual", ""),
             })
             if meta["rms"] == 0.0:
                 raise StoreError(f"dataset {entry.name!r}: every sample is zero; nothing to "
@@ -596,7 +698,11 @@ class StoreReader:
             self.dt_ms = float(h5.attrs["dt_ms"])
             self.t0_ms = float(h5.attrs["t0_ms"])
             self.rms = float(h5.attrs["rms"])
+            self.textual_header = str(h5.attrs.get("textual_header", ""))
+            self.instance_key_name = str(h5.attrs["instance_key_name"])
+            self.channel_key_name = str(h5.attrs["channel_key_name"])
             self.n_header_fields = int(h5["headers"].shape[-1])
+            self.header_fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
         self._h5: h5py.File | None = None
         self._pid: int | None = None
         order = np.argsort(self.datapoint, kind="stable")

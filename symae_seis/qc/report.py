@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io.store import StoreReader
 from ..typing import PathLike
-from .metrics import nrms, time_shift
+from .metrics import nrms, predictability, time_shift
 from .plots import plot_nrms_along_key, plot_nrms_map, plot_redatum_panels
 
 __all__ = ["load_redatum", "nrms_before_after", "qc_report"]
@@ -32,17 +32,22 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
     ("before", what differencing the surveys gives) and of real baseline vs virtual
     ("after"), plus the median residual time shift (ms) and the datapoint key values."""
     coh = ds["coherent_datapoint"].values
-    out: dict[str, list] = {"datapoint": [], "before": [], "after": [], "shift_before_ms": [],
-                            "shift_after_ms": []}
+    out: dict[str, list] = {"datapoint": [], "before": [], "after": [], "pred_before": [],
+                            "pred_after": [], "shift_before_ms": [], "shift_after_ms": []}
+    max_lag = max(1, int(round(40.0 / reader.dt_ms)))
     key_names = reader.dp_names
     for name in key_names:
         out[name] = []
     for d in np.unique(coh):
         sel = np.flatnonzero(coh == d)
-        real = ds["real"][sel].values
+        real = ds["recorded"][sel].values
         virt = ds["virtual"][sel].values
         mon = reader.read(reader.members[int(d)])
         before = [nrms(m, r).mean() for r in real for m in mon]
+        out["pred_before"].append(float(np.median([predictability(m, r, max_lag).mean()
+                                                   for r in real for m in mon])))
+        out["pred_after"].append(float(np.median(predictability(virt, real, max_lag)
+                                                 .mean(axis=-1))))
         shifts_b = [np.median(time_shift(m, r, reader.dt_ms)) for r in real[:4] for m in mon[:4]]
         out["datapoint"].append(int(d))
         out["before"].append(float(np.median(before)))
@@ -72,19 +77,22 @@ def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None 
     ds = load_redatum(out_dir)
     reader = StoreReader(store)
     files: dict[str, Path] = {}
-    time_ms = ds["time"].values
+    time_ms = ds["twt"].values
     mode = ds.attrs.get("mode", "4d")
     surveys = json.loads(ds.attrs.get("surveys", "[]"))
     if mode == "4d":
         ba = nrms_before_after(ds, reader)
         with open(out_dir / "qc_before_after.csv", "w", newline="") as fh:
             w = csv.writer(fh)
-            cols = [*reader.dp_names, "nrms_before", "nrms_after", "abs_shift_before_ms",
-                    "abs_shift_after_ms"]
+            cols = ["survey", *reader.dp_names, "nrms_before", "pred_before", "nrms_after",
+                    "pred_after", "abs_shift_before_ms", "abs_shift_after_ms"]
             w.writerow(cols)
             for k in range(len(ba["datapoint"])):
-                w.writerow([*(ba[n][k] for n in reader.dp_names), f"{ba['before'][k]:.2f}",
-                            f"{ba['after'][k]:.2f}", f"{ba['shift_before_ms'][k]:.3f}",
+                d = int(ba["datapoint"][k])
+                w.writerow([reader.surveys[reader.dp_survey[d]],
+                            *(ba[n][k] for n in reader.dp_names), f"{ba['before'][k]:.2f}",
+                            f"{ba['pred_before'][k]:.2f}", f"{ba['after'][k]:.2f}",
+                            f"{ba['pred_after'][k]:.2f}", f"{ba['shift_before_ms'][k]:.3f}",
                             f"{ba['shift_after_ms'][k]:.3f}"])
         files["qc_before_after"] = out_dir / "qc_before_after.csv"
         series = {"before: real monitor vs real baseline": ba["before"],
@@ -104,7 +112,7 @@ def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None 
             d = int(ba["datapoint"][k])
             sel = np.flatnonzero(ds["coherent_datapoint"].values == d)[0]
             mon = reader.read(reader.members[d][:1])[0]
-            panels = {"real baseline": ds["real"][sel].values,
+            panels = {"real baseline": ds["recorded"][sel].values,
                       f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
                       "virtual": ds["virtual"][sel].values,
                       "residual (virtual - real)": ds["residual"][sel].values,
@@ -116,7 +124,7 @@ def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None 
                                                     f"{ba['after'][k]:.1f}%")
     else:
         k = 0
-        panels = {"real": ds["real"][k].values, "virtual (reference acquisition)":
+        panels = {"real": ds["recorded"][k].values, "virtual (reference acquisition)":
                   ds["virtual"][k].values, "residual": ds["residual"][k].values}
         files["gathers"] = plot_redatum_panels(panels, time_ms, out_dir / "gathers_reference.png",
                                                title=f"redatumed to {ds.attrs.get('reference')}")

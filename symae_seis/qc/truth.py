@@ -70,7 +70,7 @@ def score_4d_against_truth(redatum_nc: PathLike, truth_h5: PathLike,
     mon_by_cdp = monitor_gathers or {k + 1: mon[k * spc:(k + 1) * spc]
                                      for k in range(params["n_cdp"])}
     index = {int(f): i for i, f in enumerate(fr_truth)}
-    keys = ds["real_instance_key"].values
+    keys = ds["recorded_instance_key"].values
     virtual = ds["virtual"].values
     nv, nr, ch = [], [], []
     for p, key in enumerate(keys):
@@ -249,6 +249,6 @@ def virtual_for_truth(redatum_nc: PathLike, truth: dict[str, np.ndarray]) -> np.
     import xarray as xr
 
     with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
-        order = {int(k): i for i, k in enumerate(ds["real_instance_key"].values)}
+        order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
         idx = [order[int(f)] for f in truth["virtual_fieldrecord"]]
         return ds["virtual"].values[idx]
