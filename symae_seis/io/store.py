@@ -272,8 +272,9 @@ def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: Da
         if bad.any():
             k = first(bad)
             raise SegyError(f"{path}: trace {k} header says a sample interval of {dt[k]} us, "
-                            f"the first trace {info.dt_us} us; one file must have one sample "
-                            "interval")
+                            f"the first trace {info.dt_us} us ({int(bad.sum())} traces "
+                            "disagree); one file has one sample interval, so these trace "
+                            "headers are not plausible (sample bytes where headers belong?)")
     for key in entry.header_keys:
         big = np.abs(hdr[key]) >= _KEY_LIMIT
         if big.any():
@@ -311,15 +312,16 @@ def _common_time_axis(entry: DatasetEntry, plans: list[_FilePlan], dt_us: int
                 f"{entry.name!r}; set `time_axes: align` in the catalog to keep the time range "
                 "common to all files, or make the files agree"
             )
-    start = max(p.t0_ms for p in plans)
-    stop = min(p.t0_ms + p.samples * dt_ms for p in plans)
-    for p in plans:
-        shift = (start - p.t0_ms) / dt_ms
-        if abs(shift - round(shift)) > 1e-6:
+    for p in plans[1:]:
+        lag = (p.t0_ms - ref.t0_ms) / dt_ms
+        if abs(lag - round(lag)) > 1e-6:
             raise SegyError(f"{p.path}: first sample at {p.t0_ms:g} ms is not on the sample "
                             f"grid of {ref.path} ({ref.t0_ms:g} ms, {dt_ms:g} ms interval); "
                             "time_axes: align needs delays that differ by whole samples")
-        p.shift = int(round(shift))
+    start = max(p.t0_ms for p in plans)
+    stop = min(p.t0_ms + p.samples * dt_ms for p in plans)
+    for p in plans:
+        p.shift = int(round((start - p.t0_ms) / dt_ms))
     n = int(round((stop - start) / dt_ms))
     if n < 1:
         raise SegyError(f"dataset {entry.name!r}: the files share no time range "
