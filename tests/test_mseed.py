@@ -143,3 +143,65 @@ def test_synthetic_days_are_datapoints(tmp_path):
     assert ds.gathers.shape == (12, 2, 400)
     assert (np.bincount(ds.datapoint.values) == 4).all()
     assert len(set(ds.day.values)) == 3
+
+
+def _one_stream(tmp_path, name, **kw):
+    tr = obspy.Trace(np.sin(np.arange(2000) / 7).astype(np.float32),
+                     header={"sampling_rate": 100.0, "station": "A", **kw})
+    p = tmp_path / name
+    obspy.Stream([tr]).write(str(p), format="MSEED", reclen=512)
+    return p
+
+
+def test_zero_sampling_rate_named(tmp_path):
+    p = _one_stream(tmp_path, "zero.mseed")
+    raw = bytearray(p.read_bytes())
+    for rec in range(0, len(raw), 512):          # rate factor and multiplier: 0
+        raw[rec + 32:rec + 36] = b"\x00\x00\x00\x00"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, format="mseed", surveys={"d": str(p)}, window_s=5))
+    assert_message(err, "zero.mseed", "A", "sampling rate of 0")
+
+
+def test_window_of_too_few_samples_named(tmp_path):
+    p = _one_stream(tmp_path, "short.mseed")
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, format="mseed", surveys={"d": str(p)}, window_s=0.03))
+    assert_message(err, "short.mseed", "window_s", "3 samples", "at least 8")
+
+
+def test_ascii_records_named(tmp_path):
+    tr = obspy.Trace(np.frombuffer(b"station log: heater on" * 20, dtype="|S1"),
+                     header={"sampling_rate": 1.0, "station": "LOG"})
+    p = tmp_path / "log.mseed"
+    obspy.Stream([tr]).write(str(p), format="MSEED", encoding="ASCII")
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, format="mseed", surveys={"d": str(p)}, window_s=100))
+    assert_message(err, "log.mseed", "LOG", "ASCII/text records", "streams")
+
+
+def test_resampling_to_nan_named(tmp_path):
+    a = obspy.Trace(np.sin(np.arange(2000) / 7).astype(np.float32),
+                    header={"sampling_rate": 100.0, "station": "A"})
+    b = obspy.Trace(np.array([1.0, np.nan, 2.0, 3.0] * 250, dtype=np.float32),
+                    header={"sampling_rate": 50.0, "station": "B"})
+    p = tmp_path / "nanres.mseed"
+    obspy.Stream([a, b]).write(str(p), format="MSEED")
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, format="mseed", surveys={"d": str(p)}, window_s=5,
+                          resample_hz=100))
+    assert_message(err, "nanres.mseed", "B", "NaN", "resample it from 50 Hz to 100 Hz")
+
+
+def test_obspy_warnings_one_line_per_file(tmp_path, caplog):
+    """ObsPy's real broken-record file makes libmseed warn 18 times: one line for us."""
+    import logging
+
+    p = MSEED_DATA / "brokenlastrecord.mseed"
+    with caplog.at_level(logging.WARNING, logger="symae_seis"):
+        build_store(entry(tmp_path, format="mseed", surveys={"d": str(p)}, window_s=5,
+                          gaps="zero"))
+    lines = [r.getMessage() for r in caplog.records if "brokenlastrecord" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "ObsPy warned 18 times" in lines[0] and "Not a SEED record" in lines[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ from ..catalog import DatasetEntry
 __all__ = ["MseedError", "read_mseed", "plan_windows", "mseed_windows", "ingest_mseed"]
 
 log = logging.getLogger(__name__)
+
+
+#: Fewest samples in a window (the encoders need a few to convolve).
+MIN_WINDOW_SAMPLES = 8
 
 
 class MseedError(ValueError):
@@ -50,13 +55,18 @@ def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *,
         if f.stat().st_size == 0:
             raise MseedError(f"{f}: empty file (0 bytes)")
         try:
-            part = obspy.read(str(f), format="MSEED", headonly=headonly)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                part = obspy.read(str(f), format="MSEED", headonly=headonly)
         except Exception as err:  # noqa: BLE001 - obspy raises many types; one message
             raise MseedError(f"{f}: not readable as miniSEED: {err}") from None
+        if not headonly:              # the same file is read headonly first: say it once
+            _summarise_warnings(f, caught)
         if len(part) == 0:
             raise MseedError(f"{f}: holds no records")
         for tr in part:
             tr.stats._source = str(f)
+            _check_trace(f, tr, headonly)
         st += part
     sel = type(st)([tr for tr in st if any(fnmatch.fnmatch(tr.id, p) for p in patterns)])
     if len(sel) == 0:
@@ -64,6 +74,31 @@ def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *,
         raise MseedError(f"{', '.join(map(str, files))}: no stream matches {list(patterns)} "
                          f"(streams present: {ids})")
     return sel
+
+
+def _summarise_warnings(path: Path, caught: list) -> None:
+    """ObsPy's warnings on one file as one log line (not one per record)."""
+    if not caught:
+        return
+    import re
+
+    texts = [str(w.message).splitlines()[0][:160] for w in caught]
+    kinds = {re.sub(r"\d+", "N", t) for t in texts}
+    more = f" (and {len(kinds) - 1} other kinds)" if len(kinds) > 1 else ""
+    log.warning("%s: ObsPy warned %d times while reading, e.g. %s%s", path, len(caught),
+                texts[0], more)
+
+
+def _check_trace(path: Path, tr, headonly: bool) -> None:
+    """Refuse records that hold no usable samples: a zero sampling rate, text records."""
+    if not float(tr.stats.sampling_rate) > 0:
+        raise MseedError(f"{path}: stream {tr.id} has a sampling rate of "
+                         f"{tr.stats.sampling_rate} Hz; its records do not say when samples "
+                         "were taken: fix the record headers or leave the file out")
+    if not headonly and np.asarray(tr.data).dtype.kind not in "iuf":
+        raise MseedError(f"{path}: stream {tr.id} holds {np.asarray(tr.data).dtype} data "
+                         "(ASCII/text records, e.g. log channels), not samples; leave it out "
+                         "with the catalog's `streams` patterns")
 
 
 def _sampling_rate(st, entry_name: str, resample_hz: float | None) -> float:
@@ -190,7 +225,20 @@ def _prepare(st, sr: float, resample: bool):
     for tr in st:
         tr.data = tr.data.astype(np.float64)
         if resample and float(tr.stats.sampling_rate) != sr:
-            tr.resample(sr, no_filter=False)
+            rate = float(tr.stats.sampling_rate)
+            if not np.all(np.isfinite(tr.data)):
+                raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples; "
+                                 f"cannot resample it from {rate:g} Hz to {sr:g} Hz")
+            try:
+                tr.resample(sr, no_filter=False)
+            except (ValueError, ZeroDivisionError, FloatingPointError) as err:
+                raise MseedError(f"{tr.stats._source}: stream {tr.id}: resampling from "
+                                 f"{rate:g} Hz to {sr:g} Hz failed ({err})") from None
+            if not np.all(np.isfinite(tr.data)):
+                raise MseedError(f"{tr.stats._source}: stream {tr.id}: resampling from "
+                                 f"{rate:g} Hz to {sr:g} Hz gave NaN or Inf samples (too few "
+                                 "samples in a record?); choose another resample_hz or leave "
+                                 "the stream out")
     _check_overlaps(st, sr)
     st.merge(method=1, fill_value=None)
     return st
@@ -207,6 +255,11 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, writer_c
     sr = _sampling_rate(sum(heads.values(), type(heads[surveys[0]])()), entry.name,
                         entry.resample_hz)
     nsamp = int(round(entry.window_s * sr))
+    if nsamp < MIN_WINDOW_SAMPLES:
+        raise MseedError(f"{', '.join(str(p) for s in surveys for p in files[s][:1])}: "
+                         f"window_s = {entry.window_s:g} s of dataset {entry.name!r} is {nsamp} "
+                         f"samples at {sr:g} Hz; a window needs at least {MIN_WINDOW_SAMPLES}: "
+                         "raise window_s in the catalog")
     plans = {}
     for s in surveys:
         plans[s] = plan_windows(heads[s], sr, entry.window_s, entry.step_s)
