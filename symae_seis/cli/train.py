@@ -4,7 +4,7 @@ Examples
 --------
 Train on the embedded default (CPU here; bf16 mixed precision on a GPU)::
 
-    symae-train fit --data.dataset demo4d --trainer.max_epochs 40
+    symae-train fit --data.dataset demo4d            # defaults: 10 epochs, minutes on a CPU
     symae-train fit --config configs/demo4d.yaml --trainer.max_epochs 5
     symae-train fit --config configs/demo4d.yaml --print_config      # every option
 
@@ -78,7 +78,7 @@ class SymAECLI(LightningCLI):
 
 def _trainer_defaults() -> dict:
     return {
-        "max_epochs": 40,
+        "max_epochs": 10,
         "log_every_n_steps": 1,
         "callbacks": [
             ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_last=True,
@@ -99,7 +99,8 @@ def cli(args: list[str] | None = None, run: bool = True) -> SymAECLI:
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     def run() -> int:
-        cli(argv if argv is not None else sys.argv[1:])
+        # args=None lets LightningCLI read sys.argv itself (passing it warns on every call)
+        cli(argv)
         return 0
 
     return run_main("symae-train", run)

@@ -49,7 +49,8 @@ def plot_loss_curve(metrics_csv: str | Path, out_png: str | Path) -> Path | None
     for key, (color, ls, label) in styles.items():
         if key in series:
             ep = sorted(series[key])
-            ax.plot(ep, [series[key][e] for e in ep], color=color, ls=ls, label=label)
+            ax.plot(ep, [series[key][e] for e in ep], color=color, ls=ls, marker="o", ms=4,
+                    label=label)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (normalised gathers)")

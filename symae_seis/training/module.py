@@ -34,21 +34,50 @@ class SymAELit(pl.LightningModule):
 
     Parameters
     ----------
-    channels, samples, scale, schema
-        Gather shape, data RMS and store description (from the data).
+    channels
+        Traces per gather (from the data).
+    samples
+        Samples per trace (from the data).
+    scale
+        RMS of the store's samples; gathers are divided by it (from the data).
+    schema
+        Store description kept with the model (from the data).
     design_window
         ``(start, stop)`` samples of the swap loss (from the catalog's
         ``design_window_ms``); None trains without it.
-    coherent_dim, nuisance_dim, width, levels, hidden, nuisance_dropout, decoder,
+    coherent_dim
+        Coherent code size (generic decoder only; the filter decoder's coherent part is
+        a gather).
+    nuisance_dim
+        Nuisance code size per instance (8-16 suits the filter decoder).
+    width
+        Channels of the first convolution of the encoders; deeper levels double it.
+    levels
+        Down-sampling levels of the encoders (default: from the gather size).
+    hidden
+        Width of the MLPs (nuisance head, filter parameters).
+    nuisance_dropout
+        Dropout on the nuisance code while training (default: 0 for the filter decoder,
+        0.4 for the generic one).
+    decoder
+        ``filter``: coherent gather through a per-instance physical filter (wavelet,
+        phase, statics, gain); ``generic``: a learned decoder for nuisances outside that
+        family (additive noise, illumination).
     filter_terms
-        See :class:`~symae_seis.models.SymAE`.
+        Cosine terms of the filter's log-amplitude spectrum.
     min_bag
         Smallest bag pooled into the coherent part; each step draws a size between it
         and the batch's I.
-    swap_weight, augment_weight, consistency_weight
-        Weights of the swap loss and of the augmentation terms (filter decoder).
-    lr, weight_decay
-        AdamW settings.
+    swap_weight
+        Weight of the swap loss in the design window (0 disables it).
+    augment_weight
+        Weight of rebuilding known-transform augmented instances (filter decoder).
+    consistency_weight
+        Weight of the augmentation's filter-parameter consistency (filter decoder).
+    lr
+        AdamW learning rate.
+    weight_decay
+        AdamW weight decay.
     warmup_epochs
         Linear warm-up before the cosine decay to ``lr * min_lr_ratio`` at max_epochs.
     min_lr_ratio
