@@ -57,3 +57,18 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert len(images) == 3
+
+    # the same notebook run from notebooks/ (as nbconvert does) with a truth file of
+    # another survey: it must refuse to score rather than compare against the wrong truth
+    from symae_seis.synth import Conv4DParams, make_conv4d_survey
+
+    other = make_conv4d_survey(tmp_path / "other", Conv4DParams(n_cdp=3, shots_per_cdp=2,
+                                                                 channels=6, samples=40))
+    monkeypatch.setattr(os, "environ", {**os.environ, "SYMAE_TRUTH": str(other["truth"])})
+    nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "not scored against truth" in text and "another dataset" in text
+    assert "NRMS(virtual, truth)" not in text

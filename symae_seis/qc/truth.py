@@ -24,7 +24,8 @@ from ..typing import PathLike
 from .metrics import gather_nrms, nrms
 
 __all__ = ["score_4d_against_truth", "load_truth", "live_traces", "score_methods",
-           "truth_scores", "TRUTH_SCORE_COLUMNS", "LIVE_FRACTION"]
+           "truth_scores", "truth_matches", "real_gathers_for_truth", "conventional_estimates",
+           "virtual_for_truth", "TRUTH_SCORE_COLUMNS", "LIVE_FRACTION"]
 
 #: Traces whose truth RMS is below this fraction of their gather's largest hold no signal.
 LIVE_FRACTION = 0.05
@@ -242,6 +243,41 @@ def conventional_estimates(reader, truth: dict[str, np.ndarray], *,
                                           max_lag=max_lag)
         out[name] = est
     return out
+
+
+def truth_matches(redatum_nc: PathLike, truth_h5: PathLike) -> tuple[bool, str]:
+    """Whether a truth file belongs to a redatum run: same gather shape, every truth
+    gather's instance key among the run's recorded gathers, at the same CDP.
+
+    Returns
+    -------
+    (matches, reason) - the reason says what differs.
+    """
+    import xarray as xr
+
+    with h5py.File(truth_h5, "r") as h5:
+        if not {"virtual", "virtual_fieldrecord", "virtual_cdp"} <= set(h5):
+            return False, f"{truth_h5} is not a symae-seis truth file"
+        shape = h5["virtual"].shape
+        keys = h5["virtual_fieldrecord"][:]
+        cdps = h5["virtual_cdp"][:]
+    with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
+        run_shape = ds["virtual"].shape
+        run_keys = ds["recorded_instance_key"].values
+        run_cdp = ds["cdp"].values if "cdp" in ds.variables else None
+    if tuple(shape[1:]) != tuple(run_shape[1:]):
+        return False, (f"{truth_h5} holds gathers of {shape[1]} x {shape[2]}, the run "
+                       f"{run_shape[1]} x {run_shape[2]}: another dataset")
+    where = {int(k): i for i, k in enumerate(run_keys)}
+    missing = [int(k) for k in keys if int(k) not in where]
+    if missing:
+        return False, (f"{len(missing)} of the {len(keys)} instance keys of {truth_h5} are "
+                       f"not in the run (e.g. {missing[0]}): another dataset")
+    if run_cdp is not None:
+        got = run_cdp[[where[int(k)] for k in keys]]
+        if np.any(got != cdps):
+            return False, f"{truth_h5} places its gathers at other CDPs than the run"
+    return True, "matches"
 
 
 def virtual_for_truth(redatum_nc: PathLike, truth: dict[str, np.ndarray]) -> np.ndarray:
