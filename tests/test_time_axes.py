@@ -399,3 +399,17 @@ def test_padded_slots_never_written_nor_scored(tmp_path):
     with open(res.files["qc"]) as fh:
         for row in csv.DictReader(fh):
             assert float(row["nrms_virtual_recorded"]) < 199
+
+
+def test_real_f3_with_stale_trace_sample_count_ingests(tmp_path, real_data):
+    """f3.sgy's trace headers all say 462 samples, its binary header and size 75: segyio
+    reads it, so must the ingest (a constant stale count is not an implausible header)."""
+    e = entry(tmp_path, "f3", surveys={"f3": str(real_data / "f3.sgy")},
+              instance_key="INLINE_3D", channel_key="CROSSLINE_3D")
+    r = StoreReader(build_store(e))
+    with segyio.open(str(real_data / "f3.sgy"), ignore_geometry=True) as f:
+        assert r.t0_ms == f.samples[0] and r.dt_ms == f.samples[1] - f.samples[0]
+        assert r.shape[-1] == len(f.samples) == 75
+        ref = segyio.tools.collect(f.trace[:])
+    np.testing.assert_array_equal(np.sort(r.read_all().reshape(-1, 75), axis=0),
+                                  np.sort(ref, axis=0))

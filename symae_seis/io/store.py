@@ -257,14 +257,18 @@ def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: Da
     def first(bad: np.ndarray) -> int:
         return int(np.flatnonzero(bad)[0])
 
+    # A stale count repeated in every trace header (real files have them; the binary
+    # header and the file size decide) is tolerated; counts that vary are not headers.
     ns = hdr["TRACE_SAMPLE_COUNT"]
-    bad = (ns != 0) & (ns != info.samples)
+    ref = ns[ns != 0][0] if (ns != 0).any() else 0
+    bad = (ns != 0) & (ns != ref)
     if bad.any():
         k = first(bad)
         raise SegyError(
-            f"{path}: trace {k} header says {ns[k]} samples, the file holds {info.samples} per "
-            f"trace ({int(bad.sum())} traces disagree); these trace headers are not plausible "
-            "(sample bytes where headers belong?): the file is corrupt or not SEG-Y"
+            f"{path}: trace {k} header says {ns[k]} samples, trace {first(ns == ref)} says "
+            f"{ref} and the file holds {info.samples} per trace ({int(bad.sum())} traces "
+            "disagree); these trace headers are not plausible (sample bytes where headers "
+            "belong?): the file is corrupt or not SEG-Y"
         )
     if entry.dt_us is None:
         dt = hdr["TRACE_SAMPLE_INTERVAL"]
