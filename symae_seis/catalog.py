@@ -45,7 +45,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .typing import PathLike
+from .errors import SymaeError
+from .io.segy import HEADER_FIELDS
+from .typing import DataFormat, DatapointBy, GapPolicy, PathLike, TimeAxes, UnequalPolicy
 
 __all__ = [
     "CatalogError",
@@ -58,13 +60,8 @@ __all__ = [
 ]
 
 
-def _segy_fields() -> tuple[str, ...]:
-    import segyio
-
-    return tuple(str(f) for f in segyio.TraceField.enums())
-
-
-SEGY_HEADER_FIELDS: tuple[str, ...] = _segy_fields()
+#: Every standard SEG-Y trace header field (one home: :data:`symae_seis.io.segy.HEADER_FIELDS`).
+SEGY_HEADER_FIELDS: tuple[str, ...] = HEADER_FIELDS
 
 _COMMON_KEYS = {"format", "surveys", "store", "description", "generate", "design_window_ms"}
 _SEGY_KEYS = {
@@ -81,7 +78,7 @@ _SEGY_KEYS = {
 _MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by"}
 
 
-class CatalogError(ValueError):
+class CatalogError(SymaeError):
     """A data catalog entry is malformed or names files that do not exist."""
 
 
@@ -94,7 +91,7 @@ class DatasetEntry:
     """
 
     name: str
-    format: str
+    format: DataFormat
     surveys: dict[str, tuple[str, ...]]
     store: Path
     root: Path
@@ -105,16 +102,16 @@ class DatasetEntry:
     datapoint_bin: dict[str, float] = field(default_factory=dict)
     window_ms: tuple[float, float] | None = None
     design_window_ms: tuple[float, float] | str | None = None
-    unequal_gathers: str = "reject"
+    unequal_gathers: UnequalPolicy = "reject"
     endian: str = "auto"
-    time_axes: str = "strict"
+    time_axes: TimeAxes = "strict"
     dt_ms: float | None = None
     streams: tuple[str, ...] = ("*",)
     window_s: float | None = None
     step_s: float | None = None
     resample_hz: float | None = None
-    gaps: str = "reject"
-    datapoint_by: str = "survey"
+    gaps: GapPolicy = "reject"
+    datapoint_by: DatapointBy = "survey"
     generate: dict[str, Any] | None = None
     description: str = ""
 

@@ -10,5 +10,6 @@ GapPolicy = Literal["reject", "zero", "interpolate"]
 UnequalPolicy = Literal["reject", "pad"]
 DataFormat = Literal["segy", "su", "mseed"]
 DatapointBy = Literal["survey", "day", "hour"]
+TimeAxes = Literal["strict", "align"]
 
-__all__ = ["PathLike", "GapPolicy", "UnequalPolicy", "DataFormat", "DatapointBy"]
+__all__ = ["PathLike", "GapPolicy", "UnequalPolicy", "DataFormat", "DatapointBy", "TimeAxes"]

@@ -14,7 +14,8 @@ import segyio
 import torch
 
 from symae_seis.catalog import CatalogError, load_catalog
-from symae_seis.io import MseedError, SegyError, StoreError, build_store, open_store, write_segy
+from symae_seis.ingest import build_store
+from symae_seis.io import MseedError, SegyError, StoreError, open_store, write_segy
 from symae_seis.models import ModelFileError, SymAE
 
 from .conftest import leftovers, write_catalog

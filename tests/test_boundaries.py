@@ -33,15 +33,44 @@ def test_models_import_only_torch():
     for f in _files("models"):
         for m in _imports(f):
             top = m.split(".")[0]
+            # symae_seis.errors is a leaf (no imports): the one base of user errors
             assert top in {"torch", "__future__", "math", "os", "pathlib", "typing"} or \
-                m.startswith("symae_seis.models"), f"{f.name} imports {m}"
+                m.startswith("symae_seis.models") or m == "symae_seis.errors", \
+                f"{f.name} imports {m}"
 
 
-def test_io_never_imports_models_or_training():
+def test_io_never_imports_models_training_or_the_catalog():
     for f in _files("io"):
         for m in _imports(f):
             assert not m.startswith(("symae_seis.models", "symae_seis.training", "torch",
-                                     "lightning")), f"{f.name} imports {m}"
+                                     "lightning", "symae_seis.catalog", "symae_seis.ingest",
+                                     "symae_seis.redatum")), f"{f.name} imports {m}"
+
+
+def test_no_cli_imports_another_and_library_never_imports_cli():
+    for f in PKG.rglob("*.py"):
+        for m in _imports(f):
+            if "cli" in f.relative_to(PKG).parts:
+                assert not m.startswith("symae_seis.cli") or m == "symae_seis.cli._common" \
+                    or f.name == "__init__.py", f"{f} imports {m}"
+            else:
+                assert not m.startswith("symae_seis.cli"), f"{f} imports {m}"
+
+
+def test_user_errors_share_one_base():
+    from symae_seis.catalog import CatalogError, DesignWindowError
+    from symae_seis.errors import SymaeError
+    from symae_seis.io import MseedError, SegyError, StoreError
+    from symae_seis.models import ModelFileError
+    from symae_seis.redatum import RedatumError
+    from symae_seis.training import InstancesError, NonFiniteLossError
+
+    for cls in (CatalogError, DesignWindowError, MseedError, SegyError, StoreError,
+                ModelFileError, RedatumError, InstancesError, NonFiniteLossError):
+        assert issubclass(cls, SymaeError), cls
+    from symae_seis.cli._common import KNOWN_ERRORS
+
+    assert ValueError not in KNOWN_ERRORS and SymaeError in KNOWN_ERRORS
 
 
 def test_only_cli_configures_logging_or_prints():

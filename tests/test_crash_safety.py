@@ -13,8 +13,8 @@ import torch
 
 from symae_seis.catalog import load_catalog
 from symae_seis.cli.train import cli
+from symae_seis.ingest import build_store, store_is_fresh
 from symae_seis.io import open_store, write_segy
-from symae_seis.io.store import build_store, store_is_fresh
 
 from .conftest import fit_args, write_catalog
 

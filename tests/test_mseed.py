@@ -8,7 +8,8 @@ import numpy as np
 import obspy
 import pytest
 
-from symae_seis.io import MseedError, build_store, open_store
+from symae_seis.ingest import build_store
+from symae_seis.io import MseedError, open_store
 from symae_seis.synth import make_mseed_survey
 
 from .conftest import assert_message, entry

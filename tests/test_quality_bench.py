@@ -13,7 +13,8 @@ import numpy as np
 import yaml
 
 from symae_seis.catalog import load_catalog
-from symae_seis.io.store import StoreReader, build_store
+from symae_seis.ingest import build_store
+from symae_seis.io.store import StoreReader
 from symae_seis.qc.truth import (
     conventional_estimates,
     load_truth,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import segyio
@@ -9,9 +11,10 @@ import xarray as xr
 
 from symae_seis.catalog import load_catalog
 from symae_seis.cli.redatum import main as redatum_main
+from symae_seis.ingest import ensure_store
 from symae_seis.io import read_segy
 from symae_seis.io.segy import HEADER_FIELDS
-from symae_seis.io.store import StoreReader, ensure_store
+from symae_seis.io.store import StoreReader
 from symae_seis.models import SymAE
 from symae_seis.qc import nrms
 from symae_seis.qc.truth import score_4d_against_truth
@@ -145,7 +148,8 @@ def test_bad_requests(trained_run, store, tmp_path, tiny_entry):
 
 
 def test_pairing_that_matches_nothing(trained_run, tmp_path, small_survey):
-    from symae_seis.io import build_store, write_segy
+    from symae_seis.ingest import build_store
+    from symae_seis.io import write_segy
 
     from .conftest import entry
 
@@ -176,3 +180,27 @@ def test_cli_end_to_end(trained_run, small_catalog, tmp_path, capsys):
     code = redatum_main([str(tmp_path / "nomodel.pt"), "--dataset", "small", "--catalog",
                          str(small_catalog), "--out", str(tmp_path / "x")])
     assert code == 2 and "nomodel.pt does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [[], ["--reference", "mean"]])
+def test_cli_opens_the_store_at_most_twice(trained_run, small_catalog, store, tmp_path,
+                                          monkeypatch, extra):
+    """One freshness check and one reader for the whole command (redatum and QC), in 4D
+    and mean-reference mode: count the HDF5 opens of the store file."""
+    import h5py
+
+    opened = []
+    real_file = h5py.File
+
+    class CountingFile(real_file):
+        def __init__(self, name, *args, **kwargs):
+            if isinstance(name, (str, os.PathLike)) and \
+                    os.path.realpath(name) == os.path.realpath(store):
+                opened.append(name)
+            super().__init__(name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", CountingFile)
+    code = redatum_main([str(trained_run / "model.pt"), "--dataset", "small", "--catalog",
+                         str(small_catalog), "--out", str(tmp_path / "o"), *extra])
+    assert code == 0
+    assert 1 <= len(opened) <= 2, opened

@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 
 from symae_seis.catalog import CatalogError
+from symae_seis.ingest import build_store, ensure_store, store_is_fresh
 from symae_seis.io import (
     SegyError,
     StoreError,
     StoreReader,
-    build_store,
-    ensure_store,
     open_store,
     read_segy,
-    store_is_fresh,
     write_segy,
 )
 from symae_seis.io.segy import HEADER_FIELDS

@@ -64,7 +64,7 @@ elif mode == "copy":
 else:
     import yaml
     from symae_seis.catalog import load_catalog
-    from symae_seis.io import build_store
+    from symae_seis.ingest import build_store
     cat = store + ".yaml"
     open(cat, "w").write(yaml.safe_dump({"datasets": {"b": {"surveys": {"s": path},
         "instance_key": "FieldRecord", "channel_key": "offset", "datapoint_key": ["CDP"],

@@ -48,7 +48,8 @@ import yaml
 
 from symae_seis import baselines as B
 from symae_seis.catalog import design_window_samples, load_catalog
-from symae_seis.io.store import StoreReader, build_store
+from symae_seis.ingest import build_store
+from symae_seis.io.store import StoreReader
 from symae_seis.qc.metrics import nrms, time_shift
 from symae_seis.qc.truth import (
     conventional_estimates,

@@ -30,7 +30,7 @@ from symae_seis.catalog import load_catalog
 e = load_catalog(cat)["scale"]
 t = time.perf_counter()
 if stage == "ingest":
-    from symae_seis.io import build_store
+    from symae_seis.ingest import build_store
     build_store(e)
 else:
     from symae_seis.io.store import store_schema

@@ -28,7 +28,8 @@ import torch
 import yaml
 
 from symae_seis.catalog import load_catalog
-from symae_seis.io.store import StoreReader, build_store
+from symae_seis.ingest import build_store
+from symae_seis.io.store import StoreReader
 from symae_seis.synth import Conv4DParams, make_conv4d_survey
 from symae_seis.training import SymAEDataModule, SymAELit
 from symae_seis.training.objective import objective

@@ -8,17 +8,14 @@ import logging
 import sys
 from collections.abc import Callable
 
-from ..catalog import CatalogError
-from ..io.mseed import MseedError
-from ..io.segy import SegyError
-from ..io.store import StoreError
+from ..errors import SymaeError
 
 __all__ = ["setup_logging", "run_main", "dataset_parser", "KNOWN_ERRORS"]
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (
-    CatalogError, SegyError, MseedError, StoreError, FileNotFoundError, FileExistsError,
-    ValueError, FloatingPointError,
-)
+#: What a command reports as one line (exit status 2): the user's errors. Anything else
+#: is a bug and keeps its traceback.
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (SymaeError, FileNotFoundError,
+                                                 FileExistsError)
 
 
 def setup_logging(verbose: bool = False) -> None:

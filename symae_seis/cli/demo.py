@@ -7,7 +7,6 @@ plus a score against the survey's ground truth. Everything lands in ``--out``.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import sys
 import time
@@ -24,37 +23,7 @@ def _config_path() -> Path:
     return Path(str(resources.files("symae_seis.configs").joinpath("demo4d.yaml")))
 
 
-def _score_against_truth(entry, store: Path, redatum_nc: Path, truth_h5: Path,
-                         out_csv: Path) -> None:
-    """truth_scores.csv: virtual gathers, raw monitor and the best conventional method
-    (static + scalar, or every monitor shot equalised to the baseline shot and stacked)
-    against the survey's truth."""
-    from ..catalog import design_window_samples
-    from ..io.store import StoreReader
-    from ..qc.truth import (
-        TRUTH_SCORE_COLUMNS,
-        conventional_estimates,
-        load_truth,
-        real_gathers_for_truth,
-        truth_scores,
-        virtual_for_truth,
-    )
-
-    truth = load_truth(truth_h5)
-    reader = StoreReader(store)
-    win = design_window_samples(entry, reader.t0_ms, reader.dt_ms, reader.shape[-1])
-    max_lag = max(1, int(round(20.0 / reader.dt_ms)))
-    gathers = real_gathers_for_truth(reader, truth)
-    base = conventional_estimates(reader, truth, window=None if win is None else slice(*win),
-                                  max_lag=max_lag, progress=True, gathers=gathers)
-    raw = gathers[1]
-    rows = truth_scores(virtual_for_truth(redatum_nc, truth), raw, base, truth["virtual"],
-                        truth["changed_pair"])
-    with open(out_csv, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=TRUTH_SCORE_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.2f}" if isinstance(v, float) else v) for k, v in r.items()})
+def _print_scores(rows: list[dict]) -> None:
     print("median NRMS against truth (%), whole gathers | live traces:")
     for r in rows:
         if r["metric"] in ("gather", "live_trace"):
@@ -78,11 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     def run():
         import h5py
 
-        from ..io.store import ensure_store
+        from ..catalog import design_window_samples
+        from ..ingest import ensure_store
+        from ..io.store import StoreReader
         from ..qc.report import qc_report
+        from ..qc.truth import write_truth_scores
         from ..redatum import redatum
-        from .synth import generate
-        from .train import cli
+        from ..synth import generate
+        from ..training.cli import cli
 
         t0 = time.perf_counter()
         out = Path(args.out)
@@ -109,17 +81,21 @@ def main(argv: list[str] | None = None) -> int:
             train_args += ["--trainer.max_epochs", str(args.epochs)]
         cli(train_args)
         print("[4/5] redatum: monitor earth with every baseline shot's acquisition")
-        res = redatum(run_dir / "model.pt", store, out / "redatum", progress=True)
-        print("[5/5] QC")
-        truth = Path(files[0]).parent / "truth.h5"
-        changed = None
-        if truth.exists():
-            with h5py.File(truth, "r") as h5:
-                changed = h5["changed"][:]
-        figs = qc_report(res.out_dir, store, changed=changed)
-        if truth.exists():
-            _score_against_truth(entry, store, res.files["netcdf"], truth,
-                                 res.out_dir / "truth_scores.csv")
+        with StoreReader(store) as reader:
+            res = redatum(run_dir / "model.pt", reader, out / "redatum", progress=True)
+            print("[5/5] QC")
+            truth = Path(files[0]).parent / "truth.h5"
+            changed = None
+            if truth.exists():
+                with h5py.File(truth, "r") as h5:
+                    changed = h5["changed"][:]
+            figs = qc_report(res.out_dir, reader, changed=changed)
+            if truth.exists():
+                win = design_window_samples(entry, reader.t0_ms, reader.dt_ms,
+                                            reader.shape[-1])
+                _print_scores(write_truth_scores(
+                    reader, res.files["netcdf"], truth, res.out_dir / "truth_scores.csv",
+                    window=None if win is None else slice(*win), progress=True))
         print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {out}:")
         for p in sorted(set([*res.files.values(), *figs.values(), run_dir / "loss.png"])):
             print(f"  {p}")

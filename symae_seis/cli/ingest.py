@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..catalog import load_catalog
-from ..io.store import build_store, open_store, store_is_fresh
+from ..ingest import build_store, store_is_fresh
+from ..io.store import open_store
 from ._common import dataset_parser, run_main, setup_logging
 
 __all__ = ["main"]

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from ..catalog import load_catalog
-from ..io.store import ensure_store
+from ..ingest import ensure_store
 from ._common import run_main, setup_logging
 
 __all__ = ["main"]
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
 
     def run():
+        from ..io.store import StoreReader
         from ..models import SymAE
         from ..qc.report import qc_report
         from ..redatum import redatum
@@ -68,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
             store = Path(args.store)
         model = SymAE.load(args.model)
         mode = "reference" if args.reference is not None else "4d"
-        res = redatum(model, store, args.out, mode=mode, coherent_from=args.coherent_from,
-                      nuisance_from=args.nuisance_from, reference=args.reference or "mean",
-                      surveys=args.surveys, batch_size=args.batch_size, device=args.device,
-                      overwrite=args.overwrite, write_segy=not args.no_segy, progress=True)
-        files = dict(res.files)
-        if not args.no_plots:
-            files.update(qc_report(res.out_dir, store))
+        with StoreReader(store) as reader:          # the store is opened once
+            res = redatum(model, reader, args.out, mode=mode,
+                          coherent_from=args.coherent_from, nuisance_from=args.nuisance_from,
+                          reference=args.reference or "mean", surveys=args.surveys,
+                          batch_size=args.batch_size, device=args.device,
+                          overwrite=args.overwrite, write_segy=not args.no_segy,
+                          progress=True)
+            files = dict(res.files)
+            if not args.no_plots:
+                files.update(qc_report(res.out_dir, reader))
         for name, path in files.items():
             print(f"{name:>28}: {path}")
 

@@ -1,20 +1,20 @@
-"""Readers and writers: SEG-Y/SU (segyio), miniSEED (ObsPy), the HDF5 instance store."""
+"""Formats and the store: SEG-Y/SU (segyio) read and write, miniSEED read (ObsPy), the
+HDF5 instance store's schema, writer and readers, atomic writes. Building a store from
+a catalog dataset is :mod:`symae_seis.ingest`'s job; ``io`` never imports the catalog."""
 
+from .atomic import atomic_path
 from .mseed import MseedError, read_mseed
 from .segy import HEADER_FIELDS, SegyError, open_segy, read_segy, segy_info, write_segy
 from .store import (
     StoreError,
     StoreReader,
-    build_store,
-    ensure_store,
     open_store,
-    store_is_fresh,
+    schema_mismatches,
     store_schema,
 )
 
 __all__ = [
     "HEADER_FIELDS", "SegyError", "open_segy", "read_segy", "segy_info", "write_segy",
-    "MseedError", "read_mseed",
-    "StoreError", "StoreReader", "build_store", "ensure_store", "open_store",
-    "store_is_fresh", "store_schema",
+    "MseedError", "read_mseed", "atomic_path",
+    "StoreError", "StoreReader", "open_store", "schema_mismatches", "store_schema",
 ]

@@ -17,13 +17,14 @@ import fnmatch
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..catalog import DatasetEntry
+from ..errors import SymaeError
+from .checks import first_nonfinite
 
-__all__ = ["MseedError", "read_mseed", "plan_windows", "mseed_windows", "ingest_mseed"]
+__all__ = ["MseedError", "read_mseed", "mseed_windows", "sampling_rate", "prepare",
+           "MIN_WINDOW_SAMPLES"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 MIN_WINDOW_SAMPLES = 8
 
 
-class MseedError(ValueError):
+class MseedError(SymaeError):
     """A miniSEED file is unreadable, or its streams cannot be cut into windows."""
 
 
@@ -101,7 +102,7 @@ def _check_trace(path: Path, tr, headonly: bool) -> None:
                          "with the catalog's `streams` patterns")
 
 
-def _sampling_rate(st, entry_name: str, resample_hz: float | None) -> float:
+def sampling_rate(st, entry_name: str, resample_hz: float | None) -> float:
     rates = {}
     for tr in st:
         rates.setdefault(float(tr.stats.sampling_rate), []).append(
@@ -113,38 +114,6 @@ def _sampling_rate(st, entry_name: str, resample_hz: float | None) -> float:
         raise MseedError(f"dataset {entry_name!r}: mixed sampling rates ({desc}); set "
                          "`resample_hz` in the catalog to resample to one rate")
     return next(iter(rates))
-
-
-def _datapoint_of(t_ns: int, by: str) -> int:
-    if by == "day":
-        return t_ns // (86400 * 10**9)
-    if by == "hour":
-        return t_ns // (3600 * 10**9)
-    return 0
-
-
-def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
-    """Window start times: a fixed grid from the survey's first sample, every ``step_s``.
-
-    Windows in which no selected stream recorded a single sample (a recorder off for the
-    night, the time between two days' files) are skipped; any other window with missing
-    samples goes to the gap policy.
-    """
-    spans = sorted((tr.stats.starttime, tr.stats.endtime) for tr in st)
-    start = spans[0][0]
-    end = max(b for _, b in spans)
-    nsamp = int(round(window_s * sr))
-    starts = []
-    k = 0
-    while True:
-        t = start + k * step_s
-        t_end = t + (nsamp - 1) / sr
-        if t_end > end + 0.5 / sr:
-            break
-        if any(a <= t_end and b >= t for a, b in spans):
-            starts.append(t)
-        k += 1
-    return starts
 
 
 def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, gaps: str,
@@ -220,13 +189,13 @@ def _check_overlaps(st, sr: float) -> None:
                 )
 
 
-def _prepare(st, sr: float, resample: bool):
+def prepare(st, sr: float, resample: bool):
     st = st.copy()
     for tr in st:
         tr.data = tr.data.astype(np.float64)
         if resample and float(tr.stats.sampling_rate) != sr:
             rate = float(tr.stats.sampling_rate)
-            if not np.all(np.isfinite(tr.data)):
+            if first_nonfinite(tr.data) is not None:
                 raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples; "
                                  f"cannot resample it from {rate:g} Hz to {sr:g} Hz")
             try:
@@ -234,7 +203,7 @@ def _prepare(st, sr: float, resample: bool):
             except (ValueError, ZeroDivisionError, FloatingPointError) as err:
                 raise MseedError(f"{tr.stats._source}: stream {tr.id}: resampling from "
                                  f"{rate:g} Hz to {sr:g} Hz failed ({err})") from None
-            if not np.all(np.isfinite(tr.data)):
+            if first_nonfinite(tr.data) is not None:
                 raise MseedError(f"{tr.stats._source}: stream {tr.id}: resampling from "
                                  f"{rate:g} Hz to {sr:g} Hz gave NaN or Inf samples (too few "
                                  "samples in a record?); choose another resample_hz or leave "
@@ -242,65 +211,3 @@ def _prepare(st, sr: float, resample: bool):
     _check_overlaps(st, sr)
     st.merge(method=1, fill_value=None)
     return st
-
-
-def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, writer_cls,
-                 *, progress: bool = False) -> dict[str, Any]:
-    """Write every window of every survey into an open store file (used by build_store)."""
-    from tqdm.auto import tqdm
-
-    surveys = list(files)
-    heads = {s: read_mseed(files[s], entry.streams, headonly=True) for s in surveys}
-    ids = sorted({tr.id for st in heads.values() for tr in st})
-    sr = _sampling_rate(sum(heads.values(), type(heads[surveys[0]])()), entry.name,
-                        entry.resample_hz)
-    nsamp = int(round(entry.window_s * sr))
-    if nsamp < MIN_WINDOW_SAMPLES:
-        raise MseedError(f"{', '.join(str(p) for s in surveys for p in files[s][:1])}: "
-                         f"window_s = {entry.window_s:g} s of dataset {entry.name!r} is {nsamp} "
-                         f"samples at {sr:g} Hz; a window needs at least {MIN_WINDOW_SAMPLES}: "
-                         "raise window_s in the catalog")
-    plans = {}
-    for s in surveys:
-        plans[s] = plan_windows(heads[s], sr, entry.window_s, entry.step_s)
-        if not plans[s]:
-            raise MseedError(f"{', '.join(map(str, files[s]))}: survey {s!r} has no recorded "
-                             f"segment as long as one window of {entry.window_s:g} s")
-    writer = writer_cls(h5, sum(len(v) for v in plans.values()), len(ids), nsamp, 0)
-    keys, surv, fidx, dps = [], [], [], []
-    row = 0
-    file_index = {str(p): i for i, p in enumerate(p for s in surveys for p in files[s])}
-    bar = tqdm(total=writer.x.shape[0], desc="ingest", unit="win", disable=not progress)
-    try:
-        for si, s in enumerate(surveys):
-            st = _prepare(read_mseed(files[s], entry.streams), sr, entry.resample_hz is not None)
-            for tr in st:
-                if not np.all(np.isfinite(np.ma.compressed(np.ma.asarray(tr.data)))):
-                    raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
-            for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
-                                               survey=s, files=files[s]):
-                writer.write_slab(row, data[None], live[None], None)
-                t_ns = int(round(t.timestamp * 1e9))
-                keys.append(t_ns)
-                surv.append(si)
-                fidx.append(file_index[str(files[s][0])])
-                dps.append(_datapoint_of(t_ns, entry.datapoint_by))
-                row += 1
-                bar.update(1)
-    finally:
-        bar.close()
-        writer.close()
-    return {
-        "surveys": surveys,
-        "instance_key": np.array(keys, dtype=np.int64),
-        "survey": np.array(surv, dtype=np.int16),
-        "source_file": np.array(fidx, dtype=np.int16),
-        "dp_vals": np.array(dps, dtype=np.int64)[:, None] if entry.datapoint_by != "survey"
-        else np.zeros((row, 0), dtype=np.int64),
-        "dp_fields": [entry.datapoint_by] if entry.datapoint_by != "survey" else [],
-        "channels": len(ids),
-        "channel_names": ids,
-        "dt_ms": 1000.0 / sr,
-        "t0_ms": 0.0,
-        "rms": writer.rms,
-    }

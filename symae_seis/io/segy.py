@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import segyio
 
+from ..errors import SymaeError, SymaeWarning
 from ..typing import PathLike
-from ._atomic import atomic_path
+from .atomic import atomic_path
+from .checks import first_nonfinite
 
 __all__ = [
     "SegyError",
@@ -54,7 +57,7 @@ _FORMAT_NAME = {
 }
 
 
-class SegyError(ValueError):
+class SegyError(SymaeError):
     """A SEG-Y file is malformed or inconsistent with what was asked of it."""
 
 
@@ -107,7 +110,7 @@ def delay_fields(t0_ms: float) -> tuple[int, int]:
         value = t0_ms * (1 if scalar == 1 else -scalar)
         if abs(value - round(value)) < 1e-6 and abs(round(value)) <= 32767:
             return int(round(value)), scalar
-    raise ValueError(f"a recording delay of {t0_ms!r} ms cannot be written in SEG-Y "
+    raise SegyError(f"a recording delay of {t0_ms!r} ms cannot be written in SEG-Y "
                      "(16-bit delay with a scalar of at most 1/1000)")
 
 
@@ -116,16 +119,18 @@ def _resolve_dt(path: Path, bin_dt: int, tr_dt: int, dt_us: int | None) -> int:
     headers disagree), or ``dt_us`` from the catalog."""
     if dt_us is not None:
         if tr_dt > 0 and tr_dt != dt_us:
-            log.warning("%s: headers say a sample interval of %d us; using dt_ms = %g from "
-                        "the catalog", path, tr_dt, dt_us / 1000)
+            warnings.warn(f"{path}: headers say a sample interval of {tr_dt} us; using "
+                          f"dt_ms = {dt_us / 1000:g} from the catalog", SymaeWarning,
+                          stacklevel=2)
         return int(dt_us)
     if tr_dt > 0:
         if bin_dt > 0 and bin_dt != tr_dt:
-            log.warning("%s: binary header says a sample interval of %d us, the trace "
-                        "headers %d us; using %d us as segyio does", path, bin_dt, tr_dt, tr_dt)
+            warnings.warn(f"{path}: binary header says a sample interval of {bin_dt} us, the "
+                          f"trace headers {tr_dt} us; using {tr_dt} us as segyio does",
+                          SymaeWarning, stacklevel=2)
         elif bin_dt < 0:
-            log.warning("%s: binary header sample interval is negative (%d); using the trace "
-                        "headers' %d us", path, bin_dt, tr_dt)
+            warnings.warn(f"{path}: binary header sample interval is negative ({bin_dt}); "
+                          f"using the trace headers' {tr_dt} us", SymaeWarning, stacklevel=2)
         return tr_dt
     if bin_dt > 0:
         return bin_dt
@@ -439,10 +444,10 @@ class SegyWriter:
             raise ValueError(f"traces must be (k, {self.samples}), got {traces.shape}")
         if start < 0 or start + k > self.n:
             raise ValueError(f"traces {start}:{start + k} outside 0:{self.n} of {self.path}")
-        finite = np.isfinite(traces).all(axis=1)
-        if not finite.all():
-            bad = start + int(np.flatnonzero(~finite)[0])
-            raise ValueError(f"trace {bad} has NaN or Inf samples; refusing to write "
+        bad = first_nonfinite(traces)
+        if bad is not None:
+            bad += start
+            raise SegyError(f"trace {bad} has NaN or Inf samples; refusing to write "
                              f"{self.path}")
         rows = _header_rows(headers, k).astype(np.int64)
         _set_times(rows, self._delay, self._scalar)

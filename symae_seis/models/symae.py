@@ -49,6 +49,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import OptionError, SymaeError
 from . import filters
 
 __all__ = [
@@ -63,7 +64,7 @@ _FORMAT_VERSION = 1
 DECODERS = ("filter", "generic")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(SymaeError):
     """A model or checkpoint file is unreadable, truncated or of another model."""
 
 
@@ -144,18 +145,18 @@ class SymAE(nn.Module):
                  decoder: str = "filter", filter_terms: int = 6):
         super().__init__()
         if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+            raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if filter_terms < 1:
-            raise ValueError(f"filter_terms must be >= 1, got {filter_terms}")
+            raise OptionError(f"filter_terms must be >= 1, got {filter_terms}")
         if nuisance_dropout is None:
             nuisance_dropout = 0.0 if decoder == "filter" else 0.4
         if channels < 1 or samples < 4:
-            raise ValueError(f"gathers must have >= 1 channel and >= 4 samples, got "
+            raise OptionError(f"gathers must have >= 1 channel and >= 4 samples, got "
                              f"({channels}, {samples})")
         if not 0.0 <= nuisance_dropout < 1.0:
-            raise ValueError(f"nuisance_dropout must be in [0, 1), got {nuisance_dropout}")
+            raise OptionError(f"nuisance_dropout must be in [0, 1), got {nuisance_dropout}")
         if not scale > 0 or not math.isfinite(scale):
-            raise ValueError(f"scale must be a positive number, got {scale}")
+            raise OptionError(f"scale must be a positive number, got {scale}")
         if levels is None:
             levels = max(1, min(7, math.ceil(math.log2(max(samples, 32) / 16))))
         self.config = {

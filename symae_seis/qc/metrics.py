@@ -8,7 +8,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["rms", "nrms", "gather_nrms", "predictability", "time_shift"]
+__all__ = ["rms", "nrms", "gather_nrms", "predictability", "time_shift", "PRED_LAG_MS",
+           "pred_lag"]
+
+#: Lag window of predictability: about one period of a 25 Hz wavelet.
+PRED_LAG_MS = 40.0
+
+
+def pred_lag(dt_ms: float, lag_ms: float = PRED_LAG_MS) -> int:
+    """Predictability's ``max_lag`` in samples for a sample interval (at least 1)."""
+    return max(1, int(round(lag_ms / dt_ms)))
 
 
 def rms(a: np.ndarray, axis: int = -1) -> np.ndarray:

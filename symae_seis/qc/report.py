@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io.store import StoreReader
 from ..typing import PathLike
-from .metrics import nrms, predictability, time_shift
+from .metrics import nrms, pred_lag, predictability, time_shift
 from .plots import plot_nrms_along_key, plot_nrms_map, plot_redatum_panels
 
 __all__ = ["load_redatum", "nrms_before_after", "qc_report"]
@@ -34,7 +34,7 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
     coh = ds["coherent_datapoint"].values
     out: dict[str, list] = {"datapoint": [], "before": [], "after": [], "pred_before": [],
                             "pred_after": [], "shift_before_ms": [], "shift_after_ms": []}
-    max_lag = max(1, int(round(40.0 / reader.dt_ms)))
+    max_lag = pred_lag(reader.dt_ms)
     key_names = reader.dp_names
     for name in key_names:
         out[name] = []
@@ -60,8 +60,8 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None = None,
-              n_examples: int = 2) -> dict[str, Path]:
+def qc_report(out_dir: PathLike, store: StoreReader | PathLike, *,
+              changed: np.ndarray | None = None, n_examples: int = 2) -> dict[str, Path]:
     """Write the QC figures and ``qc_before_after.csv`` into ``out_dir``.
 
     Parameters
@@ -69,13 +69,13 @@ def qc_report(out_dir: PathLike, store: PathLike, *, changed: np.ndarray | None 
     out_dir
         A ``symae-redatum`` output folder.
     store
-        The store it was made from.
+        The store it was made from (a path, or an open :class:`StoreReader`).
     changed
         Optional boolean per datapoint-key value (1-D keys) to shade the changed zone.
     """
     out_dir = Path(out_dir)
     ds = load_redatum(out_dir)
-    reader = StoreReader(store)
+    reader = store if isinstance(store, StoreReader) else StoreReader(store)
     files: dict[str, Path] = {}
     time_ms = ds["twt"].values
     mode = ds.attrs.get("mode", "4d")

@@ -25,7 +25,8 @@ from .metrics import gather_nrms, nrms
 
 __all__ = ["score_4d_against_truth", "load_truth", "live_traces", "score_methods",
            "truth_scores", "truth_matches", "real_gathers_for_truth", "conventional_estimates",
-           "virtual_for_truth", "TRUTH_SCORE_COLUMNS", "LIVE_FRACTION"]
+           "virtual_for_truth", "write_truth_scores", "TRUTH_SCORE_COLUMNS",
+           "LIVE_FRACTION"]
 
 #: Traces whose truth RMS is below this fraction of their gather's largest hold no signal.
 LIVE_FRACTION = 0.05
@@ -243,6 +244,31 @@ def conventional_estimates(reader, truth: dict[str, np.ndarray], *,
                                           max_lag=max_lag)
         out[name] = est
     return out
+
+
+def write_truth_scores(reader, redatum_nc: PathLike, truth_h5: PathLike, out_csv: PathLike, *,
+                       window: slice | None = None, progress: bool = False) -> list[dict]:
+    """Score a 4D redatum run against its survey's truth and write ``truth_scores.csv``
+    (:data:`TRUTH_SCORE_COLUMNS`): the virtual gathers, the raw monitor and the best
+    conventional method (static + scalar, or every monitor shot equalised to the baseline
+    shot and stacked, designed in ``window``). Returns the rows."""
+    import csv
+
+    from ..io.atomic import atomic_path
+
+    truth = load_truth(truth_h5)
+    gathers = real_gathers_for_truth(reader, truth)
+    base = conventional_estimates(reader, truth, window=window,
+                                  max_lag=max(1, int(round(20.0 / reader.dt_ms))),
+                                  progress=progress, gathers=gathers)
+    rows = truth_scores(virtual_for_truth(redatum_nc, truth), gathers[1], base,
+                        truth["virtual"], truth["changed_pair"])
+    with atomic_path(out_csv, overwrite=True) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=TRUTH_SCORE_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.2f}" if isinstance(v, float) else v) for k, v in r.items()})
+    return rows
 
 
 def truth_matches(redatum_nc: PathLike, truth_h5: PathLike) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 from ..typing import PathLike
 
 __all__ = ["make_mseed_survey"]

@@ -29,7 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 from ..io.segy import write_segy
 from ..typing import PathLike
 

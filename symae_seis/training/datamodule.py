@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from typing import Any
 
 import lightning.pytorch as pl
@@ -13,7 +14,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..catalog import DesignWindowError, design_window_samples, load_catalog
-from ..io.store import StoreReader, ensure_store, store_is_fresh, store_schema
+from ..errors import OptionError, SymaeError, SymaeWarning
+from ..ingest import ensure_store, store_is_fresh
+from ..io.store import StoreReader
 
 __all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError",
            "partner_datapoints"]
@@ -24,7 +27,7 @@ log = logging.getLogger(__name__)
 DRAWS_PER_EPOCH = 256
 
 
-class InstancesError(ValueError):
+class InstancesError(SymaeError):
     """A datapoint has fewer instances than a batch asks for."""
 
 
@@ -194,11 +197,11 @@ class SymAEDataModule(pl.LightningDataModule):
                  in_memory_mb: float = 2048, seed: int = 0, progress: bool = False):
         super().__init__()
         if instances < 1:
-            raise ValueError(f"instances must be >= 1, got {instances}")
+            raise OptionError(f"instances must be >= 1, got {instances}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise OptionError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+            raise OptionError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.save_hyperparameters(ignore=["progress"])
         entry = load_catalog(catalog)[dataset]
         rank = int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0")))
@@ -219,10 +222,11 @@ class SymAEDataModule(pl.LightningDataModule):
                 f"{counts[smallest]} instance(s), all held out for validation; lower "
                 "--data.val_fraction (0 holds none out)")
         if counts[smallest] - n_hold < instances:
-            log.warning("dataset %r: datapoint %s has %d instances besides the %d held out "
-                        "for validation; drawing %d per datapoint instead of instances=%d",
-                        dataset, self.reader.datapoint_label(smallest), counts[smallest],
-                        n_hold, counts[smallest] - n_hold, instances)
+            warnings.warn(f"dataset {dataset!r}: datapoint "
+                          f"{self.reader.datapoint_label(smallest)} has {counts[smallest]} "
+                          f"instances besides the {n_hold} held out for validation; drawing "
+                          f"{counts[smallest] - n_hold} per datapoint instead of "
+                          f"instances={instances}", SymaeWarning, stacklevel=2)
             instances = int(counts[smallest] - n_hold)
         self.instances = instances
         if repeats is None:
@@ -237,7 +241,7 @@ class SymAEDataModule(pl.LightningDataModule):
         self.n_held = n_hold
         _, self.channels, self.samples = self.reader.shape
         self.scale = self.reader.rms
-        self.schema = store_schema(self.store_path)
+        self.schema = self.reader.schema
         self.datapoints = np.arange(counts.size)
         self.partners = partner_datapoints(self.reader)
         self.design_window = self._design_window(entry, swap)

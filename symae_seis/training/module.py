@@ -15,13 +15,15 @@ import lightning.pytorch as pl
 import torch
 from torch.nn import functional as F
 
+from ..errors import OptionError, SymaeError
+from ..io.store import schema_mismatches
 from ..models import ModelFileError, SymAE
 from .objective import LossWeights, objective
 
 __all__ = ["SymAELit", "NonFiniteLossError"]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(SymaeError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
 
 
@@ -96,7 +98,7 @@ class SymAELit(pl.LightningModule):
                  min_lr_ratio: float = 0.02):
         super().__init__()
         if min_bag < 1:
-            raise ValueError(f"min_bag must be >= 1, got {min_bag}")
+            raise OptionError(f"min_bag must be >= 1, got {min_bag}")
         self.save_hyperparameters()
         self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
                            nuisance_dim=nuisance_dim, width=width, levels=levels,
@@ -186,9 +188,11 @@ class SymAELit(pl.LightningModule):
             desc = ", ".join(f"{k}: checkpoint {a} vs now {b}" for k, (a, b) in diff.items())
             raise ModelFileError(f"checkpoint holds an incompatible model ({desc}); resume with "
                                  "the same model options or start a new run")
-        if blob.get("schema") and blob["schema"] != self.model.schema:
-            raise ModelFileError(f"checkpoint was trained on store {blob['schema']}, this run "
-                                 f"uses {self.model.schema}; resume on the same dataset")
+        bad = schema_mismatches(blob.get("schema") or {}, self.model.schema or {},
+                                labels=("checkpoint", "this run"))
+        if bad:
+            raise ModelFileError(f"checkpoint was trained on a store of another layout "
+                                 f"({'; '.join(bad)}); resume on the same dataset")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a plain-model record, so SymAE.load() reads any checkpoint without Lightning

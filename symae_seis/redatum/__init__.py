@@ -1,0 +1,49 @@
+"""Redatuming by swapping latent codes: virtual gathers, residuals, QC.
+
+A virtual gather is ``decoder(coherent code of datapoint A, nuisance code of instance j)``:
+the earth of A seen with the acquisition of j. Three pairings are built in:
+
+``4d``
+    For every datapoint key present in both surveys: coherent code of the
+    ``coherent_from`` (monitor) datapoint with the nuisance code of every
+    ``nuisance_from`` (baseline) instance at that key. Two residuals are written:
+    ``residual = virtual - real`` (the real baseline gather) and
+    ``residual_decoder = virtual - decoder(coherent baseline, same nuisance)``, which
+    cancels the decoder's own reconstruction error. The second is cleaner where the
+    model under-fits; the first needs no trust in the decoder's baseline reconstruction.
+``reference``
+    Every instance of every datapoint (or of the surveys named) redatumed to one
+    reference nuisance: the code of one instance (``reference=<instance key>``) or the
+    mean nuisance code (``reference="mean"``). Shot-to-shot statics and wavelet changes
+    vanish; residuals are ``virtual - real``.
+custom
+    :func:`redatum_pairs` takes any arrays of coherent datapoints and nuisance instances.
+
+Work is batched and streamed: codes are computed in batches, virtual gathers decoded
+and written batch by batch into the outputs (memory does not grow with the survey).
+
+Outputs (atomic; existing files are kept unless ``overwrite``):
+``virtual.sgy``, ``residual.sgy``: SEG-Y rev 1.0 with the source's textual header (line
+C39 says what the file holds) and the nuisance donor's trace headers, with the coherent
+donor's datapoint index in bytes 233-236 (segyio ``UnassignedInt1``) and its survey index
+in bytes 237-240 (``UnassignedInt2``). Every trace carries the store's time axis: first
+sample time as DelayRecordingTime with its scalar (bytes 215-216), sample count and
+interval. Padded slots (no recorded trace) are left out; recorded dead traces are
+written with trace identification code 2 and zero samples.
+``redatum.nc`` (NetCDF4, CF-1.8): ``recorded``, ``virtual``, ``residual``,
+``reconstruction``, ``residual_decoder`` on (pair, channel, twt), with ``twt`` in ms,
+the datapoint key (e.g. ``cdp``), the channel key's values (e.g. ``offset`` in m),
+surveys as strings and the ``live`` mask as coordinates.
+``qc.csv``: per coherent datapoint, ``survey`` and one column per datapoint key field,
+then NRMS and PRED of the virtual and of the reconstruction against the recorded gathers
+(live traces only).
+"""
+
+from .codes import coherent_codes, nuisance_codes, resolve_device
+from .core import RedatumResult, check_compatible, redatum, redatum_pairs
+from .pairs import Pairs, RedatumError, pair_4d, pair_reference
+from .writer import DONOR_FIELDS, QC_COLUMNS, RedatumWriter
+
+__all__ = ["RedatumError", "Pairs", "pair_4d", "pair_reference", "coherent_codes",
+           "nuisance_codes", "resolve_device", "redatum", "redatum_pairs", "RedatumResult",
+           "RedatumWriter", "check_compatible", "DONOR_FIELDS", "QC_COLUMNS"]

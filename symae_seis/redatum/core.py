@@ -1,0 +1,176 @@
+"""Decode the pairs of a redatuming run: codes once, then a short batched loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..io.store import StoreReader, schema_mismatches
+from ..models import SymAE
+from ..typing import PathLike
+from .codes import coherent_codes, nuisance_codes, resolve_device
+from .pairs import Pairs, RedatumError, pair_4d, pair_reference
+from .writer import RedatumWriter
+
+__all__ = ["check_compatible", "RedatumResult", "redatum_pairs", "redatum"]
+
+log = logging.getLogger(__name__)
+
+
+def check_compatible(model: SymAE, reader: StoreReader) -> None:
+    """Raise :class:`RedatumError` if the model was trained on a store of another layout
+    (the rule :func:`~symae_seis.io.store.schema_mismatches` also applies on resume)."""
+    expected = {"channels": model.config["channels"], "samples": model.config["samples"],
+                **(model.schema or {})}
+    bad = schema_mismatches(expected, reader.schema, labels=("model", "store"))
+    if bad:
+        raise RedatumError(f"model does not match store {reader.path} ({'; '.join(bad)}); "
+                           "train on this dataset or pick the matching store")
+
+
+@dataclass
+class RedatumResult:
+    """Paths of the outputs and the QC rows."""
+
+    out_dir: Path
+    files: dict[str, Path]
+    qc: list[dict]
+
+
+class _Codes:
+    """Coherent representations of every datapoint the pairs use, on the device."""
+
+    def __init__(self, model: SymAE, reader: StoreReader, datapoints: np.ndarray,
+                 device: torch.device, progress: bool):
+        uniq = np.unique(datapoints)
+        self.index = {int(d): k for k, d in enumerate(uniq)}
+        self.table = torch.from_numpy(coherent_codes(model, reader, uniq, device=device,
+                                                     progress=progress)).to(device)
+
+    def __getitem__(self, datapoints: np.ndarray) -> torch.Tensor:
+        idx = [self.index[int(d)] for d in datapoints]
+        return self.table[torch.as_tensor(idx, device=self.table.device)]
+
+
+def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
+                  out_dir: PathLike, *, batch_size: int = 64, device: str | None = None,
+                  overwrite: bool = False, write_segy: bool = True,
+                  progress: bool = False) -> RedatumResult:
+    """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
+
+    Raises
+    ------
+    RedatumError
+        If the model does not match the store or ``pairs`` is empty.
+    FileExistsError
+        If an output exists and ``overwrite`` is false (nothing is written then).
+    """
+    from tqdm.auto import tqdm
+
+    if len(pairs) == 0:
+        raise RedatumError("the pairing selects no instance; nothing to redatum")
+    reader = store if isinstance(store, StoreReader) else StoreReader(store)
+    check_compatible(model, reader)
+    writer = RedatumWriter(reader, pairs, Path(out_dir), overwrite=overwrite,
+                           write_segy=write_segy)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    own_dp = reader.datapoint[pairs.real]
+    codes = _Codes(model, reader, np.concatenate([pairs.coherent, own_dp]), dev, progress)
+    n = len(pairs)
+    with writer, torch.no_grad():
+        for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch",
+                      disable=not progress):
+            b = min(n, a + batch_size)
+            if pairs.real_codes is not None:
+                own = torch.from_numpy(pairs.real_codes[a:b]).to(dev)
+            else:
+                own = torch.from_numpy(nuisance_codes(model, reader, pairs.real[a:b],
+                                                      batch_size=batch_size, device=dev)
+                                       ).to(dev)
+            if pairs.reference_code is not None:
+                nui = torch.from_numpy(np.tile(pairs.reference_code, (b - a, 1))).to(dev)
+            elif np.array_equal(pairs.nuisance[a:b], pairs.real[a:b]):
+                nui = own
+            else:
+                nui = torch.from_numpy(nuisance_codes(model, reader, pairs.nuisance[a:b],
+                                                      batch_size=batch_size, device=dev)
+                                       ).to(dev)
+
+            def decode(coherent, nuisance):
+                return model.decode(coherent, nuisance[:, None])[:, 0].float().cpu().numpy()
+
+            virtual = decode(codes[pairs.coherent[a:b]], nui)
+            recon = decode(codes[own_dp[a:b]], own)
+            recon_same = recon if nui is own else decode(codes[own_dp[a:b]], nui)
+            writer.write(a, b, reader.read(pairs.real[a:b]), reader.live(pairs.real[a:b]),
+                         virtual, recon, recon_same)
+    log.info("redatumed %d gathers into %s", n, out_dir)
+    return RedatumResult(out_dir=Path(out_dir), files=writer.files, qc=writer.qc_rows())
+
+
+def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: PathLike, *,
+            mode: Literal["4d", "reference"] = "4d", coherent_from: str = "monitor",
+            nuisance_from: str = "baseline", reference: str | int = "mean",
+            surveys: list[str] | None = None, batch_size: int = 64,
+            device: str | None = None, overwrite: bool = False, write_segy: bool = True,
+            progress: bool = False) -> RedatumResult:
+    """Redatum a store with a trained model (see the package docstring for the modes).
+
+    Parameters
+    ----------
+    model
+        A :class:`SymAE` or the path of a saved model / training checkpoint.
+    store
+        The instance store (HDF5), or an open :class:`StoreReader` of it (opened once and
+        shared with the caller).
+    out_dir
+        Output folder (created).
+    mode
+        ``"4d"`` or ``"reference"``.
+    coherent_from, nuisance_from
+        Survey labels for ``"4d"``.
+    reference
+        ``"mean"`` (mean nuisance code of the redatumed instances) or the instance key
+        (e.g. FieldRecord) of the instance whose acquisition all are redatumed to.
+    surveys
+        For ``"reference"``: restrict to these surveys (default all).
+
+    Returns
+    -------
+    RedatumResult
+    """
+    if not isinstance(model, SymAE):
+        model = SymAE.load(model)
+    reader = store if isinstance(store, StoreReader) else StoreReader(store)
+    dev = resolve_device(device)
+    if mode == "4d":
+        pairs = pair_4d(reader, coherent_from, nuisance_from)
+    elif mode == "reference":
+        pairs = pair_reference(reader, surveys)
+        check_compatible(model, reader)
+        if str(reference) == "mean":
+            pairs.real_codes = nuisance_codes(model, reader, pairs.real, batch_size=batch_size,
+                                              device=dev, progress=progress)
+            pairs.reference_code = pairs.real_codes.mean(axis=0)
+            pairs.reference_label = "mean nuisance code"
+        else:
+            try:
+                key = int(reference)
+            except ValueError:
+                raise RedatumError(f"reference must be 'mean' or an instance key, got "
+                                   f"{reference!r}") from None
+            hit = np.flatnonzero(reader.instance_key == key)
+            if hit.size == 0:
+                raise RedatumError(f"{reader.path}: no instance with key {key}")
+            pairs.reference_code = nuisance_codes(model, reader, hit[:1], device=dev)[0]
+            pairs.reference_label = f"instance {key}"
+    else:
+        raise RedatumError(f"mode must be '4d' or 'reference', got {mode!r}")
+    return redatum_pairs(model, reader, pairs, out_dir, batch_size=batch_size, device=dev,
+                         overwrite=overwrite, write_segy=write_segy, progress=progress)

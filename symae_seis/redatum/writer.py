@@ -1,0 +1,263 @@
+"""The outputs of one redatuming run, owned through one ``contextlib.ExitStack``:
+``redatum.nc`` (CF-1.8), ``virtual.sgy`` / ``residual.sgy`` and ``qc.csv``.
+
+Every file is written under a temporary name and renamed only when the whole run
+succeeded; on any error every temporary is discarded and nothing the user had is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_path
+from ..io.segy import HEADER_FIELDS, SegyWriter
+from ..io.store import StoreReader
+from ..qc.metrics import nrms, pred_lag, predictability
+from .pairs import Pairs
+
+__all__ = ["RedatumWriter", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
+
+#: Header fields that carry the coherent donor (datapoint index, survey index).
+DONOR_FIELDS = ("UnassignedInt1", "UnassignedInt2")
+#: Output files by role.
+OUTPUT_NAMES = {"netcdf": "redatum.nc", "qc": "qc.csv", "virtual": "virtual.sgy",
+                "residual": "residual.sgy"}
+
+#: Per-datapoint QC columns: median over pairs of the mean over live traces.
+QC_COLUMNS = ("nrms_virtual_recorded", "pred_virtual_recorded", "nrms_recon_recorded",
+              "pred_recon_recorded")
+
+
+def _cf_name(field: str) -> str:
+    """NetCDF name of a header field, segysak-like: ``CDP`` -> ``cdp``."""
+    return field.lower()
+
+
+#: Units of the channel key's values where the SEG-Y standard fixes them.
+_KEY_UNITS = {"offset": "m", "SourceX": "m", "SourceY": "m", "GroupX": "m", "GroupY": "m",
+              "CDP_X": "m", "CDP_Y": "m"}
+
+
+def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int) -> dict:
+    """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc``; returns the data
+    variables (pair, channel, twt) to fill."""
+    import h5py
+
+    n = len(pairs)
+    nc.dimensions = {"pair": n, "channel": c, "twt": t}
+    nc.attrs.update({
+        "Conventions": "CF-1.8",
+        "title": f"symae-seis {pairs.mode} redatuming",
+        "source": f"instance store {reader.path}",
+        "history": f"symae-redatum ({pairs.mode}, reference: {pairs.reference_label or '-'})",
+        "mode": pairs.mode, "store": str(reader.path), "reference": pairs.reference_label,
+        "meta": json.dumps(pairs.meta), "surveys": json.dumps(reader.surveys),
+        "instance_key": reader.instance_key_name, "channel_key": reader.channel_key_name,
+    })
+
+    def var(name, dims, dtype, values, long_name, units=None, **attrs):
+        v = nc.create_variable(name, dims, dtype)
+        if values is not None:
+            v[:] = values
+        v.attrs["long_name"] = long_name
+        if units is not None:
+            v.attrs["units"] = units
+        v.attrs.update(attrs)
+        return v
+
+    var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
+        "ms", axis="T", positive="down")
+    var("pair", ("pair",), "i8", np.arange(n), "index of the redatumed gather")
+    var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
+    aux = []
+    for j, name in enumerate(reader.dp_names):
+        var(_cf_name(name), ("pair",), "i8", reader.dp_key[pairs.coherent, j],
+            f"{name} (SEG-Y header) of the datapoint")
+        aux.append(_cf_name(name))
+    ik = reader.instance_key_name or "instance"
+    var("recorded_instance_key", ("pair",), "i8", reader.instance_key[pairs.real],
+        f"{ik} of the recorded gather (the nuisance donor in 4d mode)")
+    text = h5py.string_dtype()
+    var("recorded_survey", ("pair",), text, None, "survey of the recorded gather")
+    nc["recorded_survey"][:] = np.array([reader.surveys[s] for s in reader.survey[pairs.real]],
+                                        dtype=object)
+    var("coherent_survey", ("pair",), text, None, "survey whose earth (coherent code) is used")
+    nc["coherent_survey"][:] = np.array([reader.surveys[s] for s in
+                                         reader.dp_survey[pairs.coherent]], dtype=object)
+    var("coherent_datapoint", ("pair",), "i8", pairs.coherent,
+        "row of the coherent donor in the store's datapoint table")
+    var("nuisance_instance", ("pair",), "i8", pairs.nuisance,
+        "store row of the nuisance donor (-1: the reference code)")
+    var("recorded_instance", ("pair",), "i8", pairs.real, "store row of the recorded gather")
+    aux += ["recorded_instance_key", "recorded_survey", "coherent_survey"]
+    live = reader.live(pairs.real)
+    var("live", ("pair", "channel"), "i1", live.astype(np.int8), "trace holds a recording",
+        flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="dead live")
+    ck = reader.channel_key_name
+    if ck and reader.n_header_fields:
+        col = reader.header_fields.index(ck)
+        vals = np.concatenate([reader.headers(pairs.real[a:a + 256])[..., col]
+                               for a in range(0, n, 256)]).astype(np.int64)
+        var(_cf_name(ck), ("pair", "channel"), "i8", vals, f"{ck} (SEG-Y header) of each trace",
+            _KEY_UNITS.get(ck))
+        aux.append(_cf_name(ck))
+    coords = " ".join(aux)
+    names = {"recorded": "recorded gather", "virtual": "virtual gather (coherent donor's "
+             "earth, nuisance donor's acquisition)", "residual": "virtual minus recorded",
+             "reconstruction": "recorded gather rebuilt from its own codes",
+             "residual_decoder": "virtual minus the decoder's own rebuild of the recorded "
+             "gather with the same nuisance code"}
+    return {k: var(k, ("pair", "channel", "twt"), "f4", None, long_name, "1",
+                   coordinates=coords)
+            for k, long_name in names.items()}
+
+
+class _SegyLayout:
+    """Which traces of the redatumed gathers go into the SEG-Y outputs, with which headers.
+
+    Recorded traces keep their headers (the nuisance donor's). Padded slots (no recorded
+    trace) are left out; recorded dead traces are written with trace identification code 2
+    and zero samples.
+    """
+
+    def __init__(self, reader: StoreReader, pairs: Pairs, c: int):
+        self.reader, self.pairs, self.c = reader, pairs, c
+        self.fields = list(HEADER_FIELDS)
+        self.has_headers = reader.n_header_fields == len(HEADER_FIELDS)
+        if self.has_headers:
+            self.present = np.zeros((len(pairs), c), dtype=bool)
+            for a in range(0, len(pairs), 256):
+                h = reader.headers(pairs.real[a:a + 256])
+                self.present[a:a + 256] = np.any(h != 0, axis=-1)
+        else:
+            self.present = np.ones((len(pairs), c), dtype=bool)
+        self.offsets = np.concatenate([[0], np.cumsum(self.present.sum(axis=1))])
+        self.n_traces = int(self.offsets[-1])
+
+    def first_trace(self, a: int) -> int:
+        return int(self.offsets[a])
+
+    def headers(self, a: int, b: int, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Headers of the written traces of pairs ``a:b`` and the mask of those traces."""
+        f, pairs, reader, c = self.fields, self.pairs, self.reader, self.c
+        if self.has_headers:
+            hdr = reader.headers(pairs.real[a:b]).reshape(-1, len(f)).astype(np.int64)
+        else:
+            hdr = np.zeros(((b - a) * c, len(f)), dtype=np.int64)
+            hdr[:, f.index("FieldRecord")] = np.repeat(reader.instance_key[pairs.real[a:b]], c)
+            hdr[:, f.index("TraceNumber")] = np.tile(np.arange(1, c + 1), b - a)
+        tid = hdr[:, f.index("TraceIdentifier")]
+        hdr[:, f.index("TraceIdentifier")] = np.where(live.reshape(-1),
+                                                      np.where(tid == 0, 1, tid), 2)
+        hdr[:, f.index(DONOR_FIELDS[0])] = np.repeat(pairs.coherent[a:b], c)
+        hdr[:, f.index(DONOR_FIELDS[1])] = np.repeat(reader.dp_survey[pairs.coherent[a:b]], c)
+        keep = self.present[a:b].reshape(-1)
+        return hdr[keep], keep
+
+
+class RedatumWriter:
+    """Writes the redatumed gathers of ``pairs`` batch by batch, and their QC.
+
+    Use as a context manager; :meth:`write` takes each decoded batch.
+    """
+
+    def __init__(self, reader: StoreReader, pairs: Pairs, out_dir: Path, *,
+                 overwrite: bool = False, write_segy: bool = True):
+        self.reader, self.pairs, self.out_dir = reader, pairs, Path(out_dir)
+        self.overwrite, self.write_segy = overwrite, write_segy
+        roles = ("netcdf", "qc", "virtual", "residual") if write_segy else ("netcdf", "qc")
+        self.files = {k: self.out_dir / OUTPUT_NAMES[k] for k in roles}
+        if not overwrite:
+            taken = [str(p) for p in self.files.values() if p.exists()]
+            if taken:
+                raise FileExistsError(f"output exists: {', '.join(taken)}; pass --overwrite "
+                                      "to replace, or choose another --out")
+        self.max_lag = pred_lag(reader.dt_ms)
+        self.sums: dict[int, dict[str, list]] = {}
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> RedatumWriter:
+        import h5netcdf
+
+        r, pairs = self.reader, self.pairs
+        _, c, t = r.shape
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        stack = contextlib.ExitStack()
+        try:
+            tmp = stack.enter_context(atomic_path(self.files["netcdf"], overwrite=self.overwrite))
+            nc = stack.enter_context(h5netcdf.File(tmp, "w"))
+            self.variables = _netcdf_layout(nc, r, pairs, c, t)
+            self.segy = None
+            if self.write_segy:
+                self.segy = _SegyLayout(r, pairs, c)
+                self.segy_files = {
+                    key: stack.enter_context(SegyWriter(
+                        self.files[key], self.segy.n_traces, t, int(round(r.dt_ms * 1000)),
+                        t0_ms=r.t0_ms, overwrite=self.overwrite, textual=r.textual_header,
+                        note=f"symae-seis {pairs.mode} redatum: {key}; coherent donor in "
+                             "bytes 233-240"))
+                    for key in ("virtual", "residual")}
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def write(self, a: int, b: int, recorded: np.ndarray, live: np.ndarray,
+              virtual: np.ndarray, recon: np.ndarray, recon_same: np.ndarray) -> None:
+        """Pairs ``a:b``: recorded gathers, live mask, virtual gathers, reconstruction with
+        their own nuisance and with the pairs' nuisance. Dead traces are zeroed."""
+        dead = ~live[..., None]
+        virtual = np.where(dead, 0.0, virtual).astype(np.float32)
+        recon = np.where(dead, 0.0, recon).astype(np.float32)
+        resid = virtual - recorded
+        out = {"recorded": recorded, "virtual": virtual, "residual": resid,
+               "reconstruction": recon,
+               "residual_decoder": virtual - np.where(dead, 0.0, recon_same)}
+        for name, values in out.items():
+            self.variables[name][a:b] = values
+        if self.segy is not None:
+            hdr, keep = self.segy.headers(a, b, live)
+            start, t = self.segy.first_trace(a), recorded.shape[-1]
+            self.segy_files["virtual"].write(start, virtual.reshape(-1, t)[keep], hdr)
+            self.segy_files["residual"].write(start, resid.reshape(-1, t)[keep], hdr)
+        self._accumulate(a, b, recorded, live, virtual, recon)
+
+    def _accumulate(self, a, b, recorded, live, virtual, recon) -> None:
+        nv, nr = nrms(virtual, recorded), nrms(recon, recorded)
+        pv = predictability(virtual, recorded, self.max_lag)
+        pr = predictability(recon, recorded, self.max_lag)
+        for k, d in enumerate(self.pairs.coherent[a:b].tolist()):
+            acc = self.sums.setdefault(d, {key: [] for key in QC_COLUMNS})
+            ok = live[k]
+            if ok.any():
+                for key, values in zip(QC_COLUMNS, (nv, pv, nr, pr)):
+                    acc[key].append(values[k][ok].mean())
+
+    def qc_rows(self) -> list[dict]:
+        """Per coherent datapoint: survey, key fields, pairs, medians of the QC columns."""
+        r, rows = self.reader, []
+        for d, acc in sorted(self.sums.items()):
+            row = {"survey": r.surveys[r.dp_survey[d]],
+                   **{name: int(v) for name, v in zip(r.dp_names, r.dp_key[d])},
+                   "pairs": len(acc[QC_COLUMNS[0]])}
+            row.update({key: float(np.median(acc[key])) for key in QC_COLUMNS if acc[key]})
+            rows.append(row)
+        return rows
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            with atomic_path(self.files["qc"], overwrite=self.overwrite) as tmp, \
+                    open(tmp, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=["survey", *self.reader.dp_names, "pairs",
+                                                   *QC_COLUMNS], extrasaction="ignore")
+                w.writeheader()
+                w.writerows(self.qc_rows())
