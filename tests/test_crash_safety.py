@@ -38,17 +38,19 @@ def test_ingest_killed_mid_write_leaves_no_store_and_rerun_completes(tmp_path):
     _killed(f"""
         import os, signal
         import symae_seis.io.store as S
+        import symae_seis.ingest.segy as G
         from symae_seis.catalog import load_catalog
-        S._BLOCK_BYTES = 4 << 20
-        orig = S._StoreWriter.write_slab
+        from symae_seis.ingest import build_store
+        G._BLOCK_BYTES = 4 << 20
+        orig = S.StoreWriter.write_slab
         calls = []
         def write_slab(self, *a, **k):
             orig(self, *a, **k)
             calls.append(1)
             if len(calls) == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
-        S._StoreWriter.write_slab = write_slab
-        S.build_store(load_catalog({str(cat)!r})["big"])
+        S.StoreWriter.write_slab = write_slab
+        build_store(load_catalog({str(cat)!r})["big"])
     """)
     store = tmp_path / "big.h5"
     assert not store.exists()                                   # no truncated store
@@ -67,11 +69,12 @@ def test_redatum_killed_mid_write_then_rerun(tmp_path, trained_run, small_catalo
     _killed(f"""
         import os, signal
         import symae_seis.redatum as R
-        orig = R.SegyWriter.write
+        import symae_seis.io.segy_write as W
+        orig = W.SegyWriter.write
         def write(self, *a, **k):
             orig(self, *a, **k)
             os.kill(os.getpid(), signal.SIGKILL)
-        R.SegyWriter.write = write
+        W.SegyWriter.write = write
         R.redatum({str(trained_run / "model.pt")!r}, {str(store)!r}, {str(out)!r},
                   batch_size=8)
     """)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import segyio
 
-from symae_seis.io.segy import HEADER_FIELDS, SegyError, read_segy, segy_info, write_segy
+from symae_seis.io.segy import HEADER_FIELDS, SegyError, read_segy, segy_info
+from symae_seis.io.segy_write import write_segy
 
 from .conftest import assert_message, leftovers
 

@@ -15,7 +15,8 @@ import xarray as xr
 from symae_seis.errors import SymaeWarning
 from symae_seis.ingest import build_store
 from symae_seis.io import SegyError, StoreReader, read_segy, segy_info
-from symae_seis.io.segy import HEADER_FIELDS, delay_fields, delay_ms
+from symae_seis.io.segy import HEADER_FIELDS, delay_ms
+from symae_seis.io.segy_write import delay_fields
 from symae_seis.io.store import store_schema
 from symae_seis.models import SymAE
 from symae_seis.redatum import redatum

@@ -177,115 +177,133 @@ def _window_samples(entry: DatasetEntry, path: Path, ns: int, dt_ms: float) -> t
     return i0, i1
 
 
+def _instances(ikey: np.ndarray, ck: np.ndarray):
+    """Instances of one file in order of first appearance: unique keys, local instance
+    index of each trace, traces per instance, each trace's channel slot (rank by channel
+    key, then trace order), and where each instance starts in the sorted order."""
+    uniq, first, inverse = np.unique(ikey, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    local = rank[inverse]
+    srt = np.lexsort((np.arange(ikey.size), ck, local))
+    cnt = np.bincount(local, minlength=uniq.size)
+    starts = np.concatenate([[0], np.cumsum(cnt)])
+    chan = np.empty(ikey.size, dtype=np.int64)
+    chan[srt] = np.arange(ikey.size) - starts[local[srt]]
+    return uniq[order], local, cnt, chan, starts
+
+
+def _datapoint_values(path: Path, entry: DatasetEntry, hdr: dict, keys: np.ndarray,
+                      local: np.ndarray) -> np.ndarray:
+    """Datapoint key of each instance ``(n_inst, K)``, checked constant inside it."""
+    fields = (*entry.datapoint_key, *entry.datapoint_bin)
+    out = np.zeros((keys.size, len(fields)), dtype=np.int64)
+    for j, fld in enumerate(fields):
+        v = hdr[fld]
+        if fld in entry.datapoint_bin:
+            v = np.floor(v / entry.datapoint_bin[fld]).astype(np.int64)
+        lo = np.full(keys.size, np.iinfo(np.int64).max)
+        hi = np.full(keys.size, np.iinfo(np.int64).min)
+        np.minimum.at(lo, local, v)
+        np.maximum.at(hi, local, v)
+        if np.any(lo != hi):
+            bad = int(np.flatnonzero(lo != hi)[0])
+            raise SegyError(
+                f"{path}: datapoint key {fld} varies inside instance "
+                f"{entry.instance_key}={keys[bad]} ({lo[bad]}..{hi[bad]}); every trace of a "
+                "gather must belong to one datapoint: choose another instance_key or "
+                "datapoint_key"
+            )
+        out[:, j] = lo
+    return out
+
+
+def _plan_file(entry: DatasetEntry, path: Path, survey: int, row0: int):
+    """One file's plan and its instances' keys, datapoint values and trace counts."""
+    hdr, info = _scan_headers(path, (*entry.header_keys, *_TIME_FIELDS), entry.endian,
+                              entry.format == "su", entry.dt_us)
+    _check_trace_headers(path, hdr, info, entry)
+    ikey = hdr[entry.instance_key]
+    ck = hdr[entry.channel_key] if entry.channel_key else np.zeros_like(ikey)
+    keys, local, cnt, chan, starts = _instances(ikey, ck)
+    grouped = bool(np.all(np.diff(local) >= 0))
+    plan = _FilePlan(path=path, survey=survey, su=entry.format == "su", endian=info.endian,
+                     ntr=info.tracecount, row=row0 + local, chan=chan, first_row=row0,
+                     n_inst=keys.size, grouped=grouped,
+                     starts=starts if grouped else np.zeros(1, dtype=np.int64),
+                     t0_ms=info.delay_ms, samples=info.samples, dt_us=entry.dt_us)
+    return plan, info, keys, _datapoint_values(path, entry, hdr, keys, local), cnt
+
+
 def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool):
-    """First pass over the headers: instances, channels, datapoints."""
+    """First pass over the headers: instances, channels, datapoints, the time axis."""
     from tqdm.auto import tqdm
 
     surveys = list(files)
-    plans: list[_FilePlan] = []
-    inst_keys, inst_survey, inst_file, inst_dp_vals, counts = [], [], [], [], []
-    dt_us = None
-    row0 = 0
-    seen: dict[tuple[int, int], Path] = {}
     all_files = [(s, p) for s, lst in files.items() for p in lst]
-    fmt_su = entry.format == "su"
-    dp_fields = (*entry.datapoint_key, *entry.datapoint_bin)
+    plans, keys, surv, src, dps, counts = [], [], [], [], [], []
+    seen: dict[tuple[int, int], Path] = {}
+    dt_us, row0 = None, 0
     for fi, (label, path) in enumerate(tqdm(all_files, desc="scan headers", unit="file",
                                             disable=not progress)):
-        hdr, info = _scan_headers(path, (*entry.header_keys, *_TIME_FIELDS), entry.endian,
-                                  fmt_su, entry.dt_us)
-        _check_trace_headers(path, hdr, info, entry)
-        if dt_us is None:
-            dt_us = info.dt_us
-        elif info.dt_us != dt_us:
+        sidx = surveys.index(label)
+        plan, info, k, dp, cnt = _plan_file(entry, path, sidx, row0)
+        dt_us = info.dt_us if dt_us is None else dt_us
+        if info.dt_us != dt_us:
             raise SegyError(f"{path}: sample interval {info.dt_us} us differs from "
                             f"{dt_us} us in {all_files[0][1]}; resample the surveys to one "
                             "interval")
-        ikey = hdr[entry.instance_key]
-        uniq, first, inverse = np.unique(ikey, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")        # instances by first appearance
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        local = rank[inverse]                           # local instance index per trace
-        n_inst = uniq.size
-        sidx = surveys.index(label)
-        for k in uniq[order].tolist():
-            other = seen.get((sidx, k))
-            if other is not None:
-                raise SegyError(f"{path}: instance {entry.instance_key}={k} of survey "
-                                f"{label!r} also appears in {other}; instance keys must be "
-                                "unique within a survey")
-            seen[(sidx, k)] = path
-        # channel slot: rank inside the instance by channel key, then trace order
-        ck = hdr[entry.channel_key] if entry.channel_key else np.zeros_like(ikey)
-        srt = np.lexsort((np.arange(ikey.size), ck, local))
-        cnt = np.bincount(local, minlength=n_inst)
-        starts_sorted = np.concatenate([[0], np.cumsum(cnt)])
-        chan = np.empty(ikey.size, dtype=np.int64)
-        chan[srt] = np.arange(ikey.size) - starts_sorted[local[srt]]
-        # datapoint key of each instance, checked constant inside the instance
-        dp_vals = np.zeros((n_inst, len(dp_fields)), dtype=np.int64)
-        for j, fld in enumerate(dp_fields):
-            v = hdr[fld]
-            if fld in entry.datapoint_bin:
-                v = np.floor(v / entry.datapoint_bin[fld]).astype(np.int64)
-            lo = np.full(n_inst, np.iinfo(np.int64).max)
-            hi = np.full(n_inst, np.iinfo(np.int64).min)
-            np.minimum.at(lo, local, v)
-            np.maximum.at(hi, local, v)
-            if np.any(lo != hi):
-                bad = int(np.flatnonzero(lo != hi)[0])
-                raise SegyError(
-                    f"{path}: datapoint key {fld} varies inside instance "
-                    f"{entry.instance_key}={uniq[order][bad]} ({lo[bad]}..{hi[bad]}); every "
-                    "trace of a gather must belong to one datapoint: choose another "
-                    "instance_key or datapoint_key"
-                )
-            dp_vals[:, j] = lo
-        grouped = bool(np.all(np.diff(local) >= 0))
-        starts = starts_sorted if grouped else np.zeros(1, dtype=np.int64)
-        plans.append(_FilePlan(path=path, survey=sidx, su=fmt_su, endian=info.endian,
-                               ntr=info.tracecount, row=row0 + local, chan=chan,
-                               first_row=row0, n_inst=n_inst, grouped=grouped, starts=starts,
-                               t0_ms=info.delay_ms, samples=info.samples,
-                               dt_us=entry.dt_us))
-        inst_keys.append(uniq[order])
-        inst_survey.append(np.full(n_inst, sidx, dtype=np.int16))
-        inst_file.append(np.full(n_inst, fi, dtype=np.int16))
-        inst_dp_vals.append(dp_vals)
+        for key in k.tolist():
+            if (sidx, key) in seen:
+                raise SegyError(f"{path}: instance {entry.instance_key}={key} of survey "
+                                f"{label!r} also appears in {seen[(sidx, key)]}; instance keys "
+                                "must be unique within a survey")
+            seen[(sidx, key)] = path
+        plans.append(plan)
+        keys.append(k)
+        surv.append(np.full(k.size, sidx, dtype=np.int16))
+        src.append(np.full(k.size, fi, dtype=np.int16))
+        dps.append(dp)
         counts.append(cnt)
-        row0 += n_inst
+        row0 += k.size
     t0_ms, ns = _common_time_axis(entry, plans, dt_us)
-    counts_all = np.concatenate(counts)
-    c = int(counts_all.max())
-    if entry.unequal_gathers == "reject" and np.any(counts_all != c):
-        bad = int(np.flatnonzero(counts_all != c)[0])
-        fplan = next(p for p in plans if p.first_row <= bad < p.first_row + p.n_inst)
-        raise SegyError(
-            f"{fplan.path}: gather {entry.instance_key}={np.concatenate(inst_keys)[bad]} has "
-            f"{counts_all[bad]} traces, other gathers of dataset {entry.name!r} have {c}; set "
-            "`unequal_gathers: pad` in the catalog to pad short gathers with dead traces"
-        )
-    textual = ""
-    if not fmt_su:
-        with open_segy(plans[0].path, endian=plans[0].endian, su=False,
-                       dt_us=entry.dt_us) as (fh, _):
-            textual = bytes(fh.text[0]).decode("ascii", errors="replace")
-    meta = {
-        "textual": textual,
+    c = _channels(entry, plans, np.concatenate(keys), np.concatenate(counts))
+    return plans, {
+        "textual": "" if entry.format == "su" else _textual(plans[0], entry.dt_us),
         "surveys": surveys,
-        "instance_key": np.concatenate(inst_keys),
-        "survey": np.concatenate(inst_survey),
-        "source_file": np.concatenate(inst_file),
-        "dp_vals": np.concatenate(inst_dp_vals),
-        "dp_fields": list(dp_fields),
+        "instance_key": np.concatenate(keys),
+        "survey": np.concatenate(surv),
+        "source_file": np.concatenate(src),
+        "dp_vals": np.concatenate(dps),
+        "dp_fields": [*entry.datapoint_key, *entry.datapoint_bin],
         "channels": c,
         "dt_ms": dt_us / 1000.0,
         "delay_ms": t0_ms,
         "ns": ns,
         "files": [p for _, p in all_files],
     }
-    return plans, meta
+
+
+def _channels(entry: DatasetEntry, plans: list[_FilePlan], keys: np.ndarray,
+              counts: np.ndarray) -> int:
+    """Traces per gather of the store (the largest); unequal gathers follow the policy."""
+    c = int(counts.max())
+    if entry.unequal_gathers == "reject" and np.any(counts != c):
+        bad = int(np.flatnonzero(counts != c)[0])
+        fplan = next(p for p in plans if p.first_row <= bad < p.first_row + p.n_inst)
+        raise SegyError(
+            f"{fplan.path}: gather {entry.instance_key}={keys[bad]} has {counts[bad]} traces, "
+            f"other gathers of dataset {entry.name!r} have {c}; set `unequal_gathers: pad` in "
+            "the catalog to pad short gathers with dead traces"
+        )
+    return c
+
+
+def _textual(plan: _FilePlan, dt_us: int | None) -> str:
+    """The first file's textual header (copied into SEG-Y outputs)."""
+    with open_segy(plan.path, endian=plan.endian, su=False, dt_us=dt_us) as (fh, _):
+        return bytes(fh.text[0]).decode("ascii", errors="replace")
 
 
 def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, c: int,

@@ -4,7 +4,8 @@ a catalog dataset is :mod:`symae_seis.ingest`'s job; ``io`` never imports the ca
 
 from .atomic import atomic_path
 from .mseed import MseedError, read_mseed
-from .segy import HEADER_FIELDS, SegyError, open_segy, read_segy, segy_info, write_segy
+from .segy import HEADER_FIELDS, SegyError, open_segy, read_segy, segy_info
+from .segy_write import SegyWriter, write_segy
 from .store import (
     StoreError,
     StoreReader,
@@ -15,6 +16,7 @@ from .store import (
 
 __all__ = [
     "HEADER_FIELDS", "SegyError", "open_segy", "read_segy", "segy_info", "write_segy",
+    "SegyWriter",
     "MseedError", "read_mseed", "atomic_path",
     "StoreError", "StoreReader", "open_store", "schema_mismatches", "store_schema",
 ]

@@ -1,4 +1,5 @@
-"""SEG-Y (and Seismic Unix) traces in and out, through segyio's bulk paths.
+"""SEG-Y (and Seismic Unix) traces in, through segyio's bulk paths (writing:
+:mod:`symae_seis.io.segy_write`).
 
 Reading is strict: before segyio maps a file, :func:`open_segy` checks that its size is a
 whole number of traces for the sample count and format the headers declare, that the
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +24,6 @@ import segyio
 
 from ..errors import SymaeError, SymaeWarning
 from ..typing import PathLike
-from .atomic import atomic_path
-from .checks import first_nonfinite
 
 __all__ = [
     "SegyError",
@@ -37,8 +35,7 @@ __all__ = [
     "read_all_headers",
     "read_traces",
     "read_segy",
-    "write_segy",
-    "SegyWriter",
+    "delay_ms",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,17 +100,6 @@ def delay_ms(delay: int | np.ndarray, scalar: int | np.ndarray) -> float | np.nd
     return float(out) if out.ndim == 0 else out
 
 
-def delay_fields(t0_ms: float) -> tuple[int, int]:
-    """(DelayRecordingTime, scalar) that write ``t0_ms`` exactly in the 16-bit delay field:
-    scalar 1 for whole milliseconds, else -10, -100 or -1000."""
-    for scalar in (1, -10, -100, -1000):
-        value = t0_ms * (1 if scalar == 1 else -scalar)
-        if abs(value - round(value)) < 1e-6 and abs(round(value)) <= 32767:
-            return int(round(value)), scalar
-    raise SegyError(f"a recording delay of {t0_ms!r} ms cannot be written in SEG-Y "
-                     "(16-bit delay with a scalar of at most 1/1000)")
-
-
 def _resolve_dt(path: Path, bin_dt: int, tr_dt: int, dt_us: int | None) -> int:
     """The sample interval (us) as segyio reads it (trace header preferred where the two
     headers disagree), or ``dt_us`` from the catalog."""
@@ -162,6 +148,60 @@ def _detect_endian(path: Path, head: bytes, su: bool) -> str:
     )
 
 
+def _segy_layout(path: Path, head: bytes, endian: str, size: int
+                 ) -> tuple[int, int, int, int, bytes]:
+    """Sample format, first trace's offset, sample count (binary header, else the first
+    trace's), the first trace's count and its header, checked against what segyio reads."""
+    fmt = _u16(head, 3224, endian)
+    if fmt not in _FORMAT_SIZE:
+        name = _FORMAT_NAME.get(fmt, "unknown")
+        raise SegyError(f"{path}: sample format code {fmt} ({name}) is not supported; "
+                        "convert the file to IEEE float (format 5)")
+    ext = int.from_bytes(head[3504:3506], endian, signed=True)
+    if ext < 0:
+        raise SegyError(f"{path}: binary header declares {ext} extended textual headers "
+                        "(variable count, -1) which segyio cannot read; rewrite the file "
+                        "with a fixed count")
+    extra = int.from_bytes(head[3506:3510], endian, signed=True)
+    if head[3500] >= 2 and extra > 0:
+        raise SegyError(f"{path}: SEG-Y revision {head[3500]} file with {extra} trace "
+                        "header extension(s) (240-byte headers after each trace header, "
+                        "binary bytes 3507-3510); trace header extensions are not "
+                        "supported: rewrite the file without them")
+    tr0 = 3600 + 3200 * ext
+    if size <= tr0:
+        raise SegyError(f"{path}: holds no traces ({size} bytes of file headers only)")
+    with open(path, "rb") as fh:
+        fh.seek(tr0)
+        th = fh.read(240)
+    if len(th) < 240:
+        raise SegyError(f"{path}: truncated inside the first trace header")
+    tr_ns = _u16(th, 114, endian)
+    ns = _u16(head, 3220, endian) or tr_ns
+    return fmt, tr0, ns, tr_ns, th
+
+
+def _trace_count(path: Path, size: int, tr0: int, ns: int, fmt: int, tr_ns: int) -> int:
+    """Traces in the file; the size must be a whole number of them."""
+    trace_bytes = 240 + ns * _FORMAT_SIZE[fmt]
+    body = size - tr0
+    if body <= 0:
+        raise SegyError(f"{path}: holds no traces")
+    if body % trace_bytes:
+        if tr_ns and tr_ns != ns and (body % (240 + tr_ns * _FORMAT_SIZE[fmt])) == 0:
+            raise SegyError(
+                f"{path}: binary header says {ns} samples per trace but the trace headers say "
+                f"{tr_ns}, and the file size fits {tr_ns}; the file is inconsistent: fix the "
+                "binary header (bytes 3221-3222)"
+            )
+        raise SegyError(
+            f"{path}: file size {size} is not a whole number of traces of {ns} samples "
+            f"({_FORMAT_NAME[fmt]}): {body / trace_bytes:.3f} traces; the file is truncated "
+            "or its sample count disagrees with its headers"
+        )
+    return body // trace_bytes
+
+
 def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
               dt_us: int | None = None) -> SegyInfo:
     """Read and check a file's declared layout without mapping it with segyio.
@@ -200,67 +240,20 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
     if endian == "auto":
         endian = _detect_endian(path, head, su)
     if su:
-        fmt, ext, tr0, ns = 5, 0, 0, _u16(head, 114, endian)
+        fmt, tr0, ns, tr_ns, th = 5, 0, _u16(head, 114, endian), 0, head[:240]
         dt = _resolve_dt(path, 0, _u16(head, 116, endian), dt_us)
-        bin_ns = ns
-        th = head[:240]
     else:
-        fmt = _u16(head, 3224, endian)
-        if fmt not in _FORMAT_SIZE:
-            name = _FORMAT_NAME.get(fmt, "unknown")
-            raise SegyError(f"{path}: sample format code {fmt} ({name}) is not supported; "
-                            "convert the file to IEEE float (format 5)")
-        ext = int.from_bytes(head[3504:3506], endian, signed=True)
-        if ext < 0:
-            raise SegyError(f"{path}: binary header declares {ext} extended textual headers "
-                            "(variable count, -1) which segyio cannot read; rewrite the file "
-                            "with a fixed count")
-        tr0 = 3600 + 3200 * ext
-        bin_ns = _u16(head, 3220, endian)
-        extra = int.from_bytes(head[3506:3510], endian, signed=True)
-        if head[3500] >= 2 and extra > 0:
-            raise SegyError(f"{path}: SEG-Y revision {head[3500]} file with {extra} trace "
-                            "header extension(s) (240-byte headers after each trace header, "
-                            "binary bytes 3507-3510); trace header extensions are not "
-                            "supported: rewrite the file without them")
-        if size <= tr0:
-            raise SegyError(f"{path}: holds no traces ({size} bytes of file headers only)")
-        with open(path, "rb") as fh:
-            fh.seek(tr0)
-            th = fh.read(240)
-        if len(th) < 240:
-            raise SegyError(f"{path}: truncated inside the first trace header")
-        tr_ns = _u16(th, 114, endian)
-        if bin_ns == 0:
-            bin_ns = tr_ns
-        ns = bin_ns
+        fmt, tr0, ns, tr_ns, th = _segy_layout(path, head, endian, size)
         dt = _resolve_dt(path, _i16(head, 3216, endian), _u16(th, 116, endian), dt_us)
     if ns == 0:
         raise SegyError(f"{path}: sample count is 0 in every header")
-    trace_bytes = 240 + ns * _FORMAT_SIZE[fmt]
-    body = size - tr0
-    if body <= 0:
-        raise SegyError(f"{path}: holds no traces")
-    if body % trace_bytes:
-        ntr = body / trace_bytes
-        other = 0 if su else tr_ns
-        if other and other != ns and (body % (240 + other * _FORMAT_SIZE[fmt])) == 0:
-            raise SegyError(
-                f"{path}: binary header says {ns} samples per trace but the trace headers say "
-                f"{other}, and the file size fits {other}; the file is inconsistent: fix the "
-                "binary header (bytes 3221-3222)"
-            )
-        raise SegyError(
-            f"{path}: file size {size} is not a whole number of traces of {ns} samples "
-            f"({_FORMAT_NAME[fmt]}): {ntr:.3f} traces; the file is truncated or its sample "
-            "count disagrees with its headers"
-        )
+    ntr = _trace_count(path, size, tr0, ns, fmt, tr_ns)
     if not su and tr_ns not in (0, ns):
         log.warning("%s: first trace header says %d samples, the binary header and the file "
                     "size say %d; using %d", path, tr_ns, ns, ns)
     # SU headers keep no delay scalar (segyio's SU reader ignores it too)
     t0 = delay_ms(_i16(th, 108, endian), 0 if su else _i16(th, 214, endian))
-    return SegyInfo(path=path, tracecount=body // trace_bytes, samples=ns, dt_us=dt,
+    return SegyInfo(path=path, tracecount=ntr, samples=ns, dt_us=dt,
                     delay_ms=t0, format=fmt, endian=endian, su=su)
 
 
@@ -336,197 +329,3 @@ def read_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None
     """Read a whole (small) file: traces ``(n, samples)``, headers ``(n, fields)``, info."""
     with open_segy(path, endian=endian, su=su) as (fh, info):
         return read_traces(fh), read_all_headers(fh), info
-
-
-def _header_rows(headers: np.ndarray | Mapping[str, np.ndarray], n: int) -> np.ndarray:
-    if isinstance(headers, Mapping):
-        out = np.zeros((n, len(HEADER_FIELDS)), dtype=np.int64)
-        for name, values in headers.items():
-            if name not in HEADER_FIELDS:
-                raise ValueError(f"{name!r} is not a SEG-Y trace header field")
-            out[:, HEADER_FIELDS.index(name)] = np.broadcast_to(np.asarray(values), (n,))
-        return out
-    headers = np.asarray(headers)
-    if headers.shape != (n, len(HEADER_FIELDS)):
-        raise ValueError(f"headers must have shape ({n}, {len(HEADER_FIELDS)}), got "
-                         f"{headers.shape}")
-    return headers
-
-
-#: Trace header fields in bytes 95-114: times (ms) that the scalar of bytes 215-216 scales.
-_TIME_SCALED = tuple(n for n, b in zip(HEADER_FIELDS, _FIELD_IDS) if 95 <= b <= 113)
-_SCALAR_COL = HEADER_FIELDS.index("ScalarTraceHeader")
-_DELAY_COL = HEADER_FIELDS.index("DelayRecordingTime")
-
-
-def _set_times(rows: np.ndarray, delay: int, scalar: int) -> None:
-    """Give every row the output's delay and scalar; other times of bytes 95-114 copied
-    from the donor are re-expressed under the new scalar."""
-    old = rows[:, _SCALAR_COL].copy()
-    for name in _TIME_SCALED:
-        col = HEADER_FIELDS.index(name)
-        ms = delay_ms(rows[:, col], old)
-        rows[:, col] = np.round(ms / delay_ms(1, scalar)).astype(np.int64)
-    rows[:, _DELAY_COL] = delay
-    rows[:, _SCALAR_COL] = scalar
-
-
-def textual_header(source: str | bytes | None, note: str) -> bytes:
-    """3200-byte textual header: the source file's (``source``, 40 lines of 80 characters)
-    with ``note`` on line 39, or a new header holding the note."""
-    if isinstance(source, bytes):
-        source = source.decode("ascii", errors="replace")
-    if source and source.strip():
-        text = source.ljust(3200)[:3200]
-        lines = [text[i:i + 80] for i in range(0, 3200, 80)]
-    else:
-        lines = [f"C{i + 1:2d}".ljust(80) for i in range(40)]
-        lines[39] = "C40 END TEXTUAL HEADER".ljust(80)
-    lines[38] = f"C39 {note}"[:80].ljust(80)
-    return "".join(lines).encode("ascii", errors="replace")
-
-
-class SegyWriter:
-    """Stream traces into a new big-endian IEEE-float (format 5) SEG-Y rev 1.0 file.
-
-    Every trace carries the output's time axis: ``t0_ms`` as DelayRecordingTime with its
-    scalar, the sample count and interval, whatever the donor headers said.
-
-    The trace count is fixed up front; blocks of traces are written with :meth:`write`.
-    The file is built under a temporary name and renamed into place by :meth:`close`
-    only when every trace was written, so a crash never leaves a partial file.
-
-    Examples
-    --------
-    >>> with SegyWriter("out.sgy", n=100, samples=500, dt_us=4000) as w:  # doctest: +SKIP
-    ...     w.write(0, traces[:50], headers[:50])
-    ...     w.write(50, traces[50:], headers[50:])
-    """
-
-    def __init__(self, path: PathLike, n: int, samples: int, dt_us: int, *,
-                 t0_ms: float = 0.0, textual: str | bytes | None = None,
-                 note: str = "written by symae-seis", overwrite: bool = False):
-        if n < 1 or samples < 1:
-            raise ValueError(f"need at least one trace and one sample, got {n} x {samples}")
-        self.path, self.n, self.samples, self.dt_us = Path(path), n, samples, int(dt_us)
-        self.t0_ms = float(t0_ms)
-        self._delay, self._scalar = delay_fields(self.t0_ms)
-        self._ctx = atomic_path(self.path, overwrite=overwrite)
-        self._tmp = self._ctx.__enter__()
-        spec = segyio.spec()
-        spec.samples = self.t0_ms + np.arange(samples) * dt_us / 1000.0
-        spec.tracecount = n
-        spec.format = 5
-        spec.endian = "big"
-        try:
-            self._f = segyio.create(str(self._tmp), spec)
-            self._f.text[0] = textual_header(textual, note)
-            self._f.bin.update(hdt=self.dt_us, hns=samples, format=5, mfeet=1, tsort=0)
-            # SEG-Y rev 1.0 (bytes 3501-3502), every trace of one length (3503-3504)
-            self._f.bin.update({segyio.BinField.SEGYRevision: 1,
-                                segyio.BinField.SEGYRevisionMinor: 0,
-                                segyio.BinField.TraceFlag: 1})
-        except BaseException:
-            self._ctx.__exit__(*sys.exc_info())
-            raise
-        self._written = np.zeros(n, dtype=bool)
-
-    def write(self, start: int, traces: np.ndarray,
-              headers: np.ndarray | Mapping[str, np.ndarray]) -> None:
-        """Write ``traces`` ``(k, samples)`` and their headers at trace index ``start``.
-
-        ``headers``: ``(k, len(HEADER_FIELDS))`` in :data:`HEADER_FIELDS` order, or a
-        mapping field -> values (others 0). Sample count and interval are set here.
-        """
-        traces = np.asarray(traces, dtype=np.float32)
-        k = traces.shape[0]
-        if traces.ndim != 2 or traces.shape[1] != self.samples:
-            raise ValueError(f"traces must be (k, {self.samples}), got {traces.shape}")
-        if start < 0 or start + k > self.n:
-            raise ValueError(f"traces {start}:{start + k} outside 0:{self.n} of {self.path}")
-        bad = first_nonfinite(traces)
-        if bad is not None:
-            bad += start
-            raise SegyError(f"trace {bad} has NaN or Inf samples; refusing to write "
-                             f"{self.path}")
-        rows = _header_rows(headers, k).astype(np.int64)
-        _set_times(rows, self._delay, self._scalar)
-        rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_COUNT")] = self.samples
-        rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_INTERVAL")] = self.dt_us
-        self._f.trace.raw[start:start + k] = traces
-        for i in range(k):
-            self._f.header[start + i] = dict(zip(_FIELD_IDS, rows[i].tolist()))
-        self._written[start:start + k] = True
-
-    def close(self) -> Path:
-        """Finish the file and move it into place (every trace must have been written)."""
-        self._f.close()
-        missing = np.flatnonzero(~self._written)
-        if missing.size:
-            err = ValueError(f"{self.path}: {missing.size} of {self.n} traces were never "
-                             f"written (first: {missing[0]}); file discarded")
-            self._ctx.__exit__(ValueError, err, None)
-            raise err
-        self._ctx.__exit__(None, None, None)
-        return self.path
-
-    def abort(self) -> None:
-        """Discard the temporary file."""
-        self._f.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-
-    def __enter__(self) -> SegyWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-def write_segy(path: PathLike, traces: np.ndarray,
-               headers: np.ndarray | Mapping[str, np.ndarray], dt_us: int, *,
-               t0_ms: float = 0.0, textual: str | bytes | None = None,
-               note: str = "written by symae-seis", overwrite: bool = False) -> Path:
-    """Write traces and their headers as a big-endian IEEE-float (format 5) SEG-Y rev 1 file.
-
-    Written under a temporary name and renamed into place (see :class:`SegyWriter`).
-
-    Parameters
-    ----------
-    path
-        Output file.
-    traces
-        ``(n, samples)`` array.
-    headers
-        ``(n, len(HEADER_FIELDS))`` integer array in :data:`HEADER_FIELDS` order (as
-        :func:`read_all_headers` returns), or a mapping field name -> values (others 0).
-        ``TRACE_SAMPLE_COUNT`` and ``TRACE_SAMPLE_INTERVAL`` are set from the data.
-    dt_us
-        Sample interval in microseconds.
-    t0_ms
-        Time of the first sample: written to every trace as DelayRecordingTime with its
-        scalar (bytes 215-216; -10, -100 or -1000 for fractions of a millisecond).
-    textual, note
-        The source's 3200-byte textual header to copy (default: a new one) and the line
-        (C39) that says what this file holds.
-    overwrite
-        Replace an existing file; without it an existing ``path`` raises.
-
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is false.
-    ValueError
-        If shapes disagree or samples are not finite.
-    """
-    traces = np.asarray(traces, dtype=np.float32)
-    if traces.ndim != 2 or traces.shape[0] == 0:
-        raise ValueError(f"traces must be a non-empty (n, samples) array, got {traces.shape}")
-    # SegyWriter.write rejects NaN/Inf traces and discards its temporary file
-    with SegyWriter(path, traces.shape[0], traces.shape[1], dt_us, t0_ms=t0_ms,
-                    textual=textual, note=note, overwrite=overwrite) as w:
-        w.write(0, traces, headers)
-    log.info("wrote %d traces to %s", traces.shape[0], path)
-    return Path(path)

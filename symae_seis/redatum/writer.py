@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
-from ..io.segy import HEADER_FIELDS, SegyWriter
+from ..io.segy import HEADER_FIELDS
+from ..io.segy_write import SegyWriter
 from ..io.store import StoreReader
 from ..qc.metrics import nrms, pred_lag, predictability
 from .pairs import Pairs

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from ..io.atomic import atomic_path
-from ..io.segy import write_segy
+from ..io.segy_write import write_segy
 from ..typing import PathLike
 
 __all__ = ["Conv4DParams", "Earth", "Nuisance", "render_gather", "make_conv4d_survey"]

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from ..io.atomic import atomic_path
-from ..io.segy import write_segy
+from ..io.segy_write import write_segy
 from ..typing import PathLike
 
 __all__ = ["Wave4DParams", "make_wave4d_survey", "make_statics_survey", "velocity_models"]
