@@ -298,56 +298,35 @@ def _check_design_window(name: str, value: Any) -> tuple[float, float] | str | N
     return float(value[0]), float(value[1])
 
 
-def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
-    if not isinstance(raw, dict):
-        raise _fail(name, f"entry must be a mapping, got {type(raw).__name__}")
-    fmt = _check_choice(name, "format", raw.get("format", "segy"), ("segy", "su", "mseed"))
-    allowed = _COMMON_KEYS | (_MSEED_KEYS if fmt == "mseed" else _SEGY_KEYS)
-    for key in raw:
-        if key not in allowed:
-            raise _unknown_key_error(name, key, allowed)
-    if "surveys" not in raw:
-        raise _fail(name, "missing required key 'surveys'")
-    kw: dict[str, Any] = {
-        "name": name,
-        "format": fmt,
-        "surveys": _check_surveys(name, raw["surveys"]),
-        "root": root,
-        "raw": raw,
-        "description": str(raw.get("description", "")),
-    }
-    store = raw.get("store", f"stores/{name}.h5")
-    if not isinstance(store, str):
-        raise _fail(name, f"store must be a path, got {store!r}")
-    kw["store"] = Path(store) if os.path.isabs(store) else root / store
-    gen = raw.get("generate")
-    if gen is not None and not isinstance(gen, dict):
-        raise _fail(name, f"generate must be a mapping, got {gen!r}")
-    kw["generate"] = gen
-    kw["design_window_ms"] = _check_design_window(name, raw.get("design_window_ms"))
-    if fmt == "mseed":
-        streams = raw.get("streams", ["*"])
-        if isinstance(streams, str):
-            streams = [streams]
-        if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
-            raise _fail(name, "streams must be a list of NET.STA.LOC.CHA patterns, got "
-                        f"{streams!r}")
-        kw["streams"] = tuple(streams)
-        if "window_s" not in raw:
-            raise _fail(name, "missing required key 'window_s' (window length in seconds)")
-        kw["window_s"] = _check_positive(name, "window_s", raw["window_s"])
-        kw["step_s"] = _check_positive(name, "step_s", raw.get("step_s", kw["window_s"]))
-        if raw.get("resample_hz") is not None:
-            kw["resample_hz"] = _check_positive(name, "resample_hz", raw["resample_hz"])
-        kw["gaps"] = _check_choice(name, "gaps", raw.get("gaps", "reject"),
-                                   ("reject", "zero", "interpolate"))
-        kw["datapoint_by"] = _check_choice(name, "datapoint_by",
-                                           raw.get("datapoint_by", "survey"),
-                                           ("survey", "day", "hour"))
-        kw["instance_key"] = "window"
-        kw["channel_key"] = None
-        return DatasetEntry(**kw)
+def _mseed_keys(name: str, raw: dict) -> dict[str, Any]:
+    """The miniSEED options of an entry, checked."""
+    kw: dict[str, Any] = {}
+    streams = raw.get("streams", ["*"])
+    if isinstance(streams, str):
+        streams = [streams]
+    if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
+        raise _fail(name, "streams must be a list of NET.STA.LOC.CHA patterns, got "
+                    f"{streams!r}")
+    kw["streams"] = tuple(streams)
+    if "window_s" not in raw:
+        raise _fail(name, "missing required key 'window_s' (window length in seconds)")
+    kw["window_s"] = _check_positive(name, "window_s", raw["window_s"])
+    kw["step_s"] = _check_positive(name, "step_s", raw.get("step_s", kw["window_s"]))
+    if raw.get("resample_hz") is not None:
+        kw["resample_hz"] = _check_positive(name, "resample_hz", raw["resample_hz"])
+    kw["gaps"] = _check_choice(name, "gaps", raw.get("gaps", "reject"),
+                               ("reject", "zero", "interpolate"))
+    kw["datapoint_by"] = _check_choice(name, "datapoint_by",
+                                       raw.get("datapoint_by", "survey"),
+                                       ("survey", "day", "hour"))
+    kw["instance_key"] = "window"
+    kw["channel_key"] = None
+    return kw
 
+
+def _segy_keys(name: str, raw: dict) -> dict[str, Any]:
+    """The SEG-Y/SU options of an entry, checked."""
+    kw: dict[str, Any] = {}
     kw["instance_key"] = _check_header_field(name, "instance_key",
                                              raw.get("instance_key", "FieldRecord"))
     ck = raw.get("channel_key", "offset")
@@ -380,6 +359,37 @@ def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
         if abs(dt * 1000 - round(dt * 1000)) > 1e-6:
             raise _fail(name, f"dt_ms must be a whole number of microseconds, got {dt!r}")
         kw["dt_ms"] = dt
+    return kw
+
+
+def _parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
+    if not isinstance(raw, dict):
+        raise _fail(name, f"entry must be a mapping, got {type(raw).__name__}")
+    fmt = _check_choice(name, "format", raw.get("format", "segy"), ("segy", "su", "mseed"))
+    allowed = _COMMON_KEYS | (_MSEED_KEYS if fmt == "mseed" else _SEGY_KEYS)
+    for key in raw:
+        if key not in allowed:
+            raise _unknown_key_error(name, key, allowed)
+    if "surveys" not in raw:
+        raise _fail(name, "missing required key 'surveys'")
+    kw: dict[str, Any] = {
+        "name": name,
+        "format": fmt,
+        "surveys": _check_surveys(name, raw["surveys"]),
+        "root": root,
+        "raw": raw,
+        "description": str(raw.get("description", "")),
+    }
+    store = raw.get("store", f"stores/{name}.h5")
+    if not isinstance(store, str):
+        raise _fail(name, f"store must be a path, got {store!r}")
+    kw["store"] = Path(store) if os.path.isabs(store) else root / store
+    gen = raw.get("generate")
+    if gen is not None and not isinstance(gen, dict):
+        raise _fail(name, f"generate must be a mapping, got {gen!r}")
+    kw["generate"] = gen
+    kw["design_window_ms"] = _check_design_window(name, raw.get("design_window_ms"))
+    kw.update(_mseed_keys(name, raw) if fmt == "mseed" else _segy_keys(name, raw))
     return DatasetEntry(**kw)
 
 

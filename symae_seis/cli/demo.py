@@ -32,6 +32,33 @@ def _print_scores(rows: list[dict]) -> None:
                   f" {r['best_baseline_name']}")
 
 
+def _redatum_and_qc(entry, store: Path, model: Path, out: Path, truth: Path):
+    """Redatum (4D), QC figures and, where the survey has one, the truth scores: one
+    reader of the store for all of it."""
+    import h5py
+
+    from ..catalog import design_window_samples
+    from ..io.store import StoreReader
+    from ..qc.report import qc_report
+    from ..qc.truth import write_truth_scores
+    from ..redatum import redatum
+
+    with StoreReader(store) as reader:
+        res = redatum(model, reader, out, progress=True)
+        print("[5/5] QC")
+        changed = None
+        if truth.exists():
+            with h5py.File(truth, "r") as h5:
+                changed = h5["changed"][:]
+        figs = qc_report(res.out_dir, reader, changed=changed)
+        if truth.exists():
+            win = design_window_samples(entry, reader.t0_ms, reader.dt_ms, reader.shape[-1])
+            _print_scores(write_truth_scores(
+                reader, res.files["netcdf"], truth, res.out_dir / "truth_scores.csv",
+                window=None if win is None else slice(*win), progress=True))
+    return res, figs
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="symae-demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
@@ -45,14 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
 
     def run():
-        import h5py
-
-        from ..catalog import design_window_samples
         from ..ingest import ensure_store
-        from ..io.store import StoreReader
-        from ..qc.report import qc_report
-        from ..qc.truth import write_truth_scores
-        from ..redatum import redatum
         from ..synth import generate
         from ..training.cli import cli
 
@@ -81,21 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             train_args += ["--trainer.max_epochs", str(args.epochs)]
         cli(train_args)
         print("[4/5] redatum: monitor earth with every baseline shot's acquisition")
-        with StoreReader(store) as reader:
-            res = redatum(run_dir / "model.pt", reader, out / "redatum", progress=True)
-            print("[5/5] QC")
-            truth = Path(files[0]).parent / "truth.h5"
-            changed = None
-            if truth.exists():
-                with h5py.File(truth, "r") as h5:
-                    changed = h5["changed"][:]
-            figs = qc_report(res.out_dir, reader, changed=changed)
-            if truth.exists():
-                win = design_window_samples(entry, reader.t0_ms, reader.dt_ms,
-                                            reader.shape[-1])
-                _print_scores(write_truth_scores(
-                    reader, res.files["netcdf"], truth, res.out_dir / "truth_scores.csv",
-                    window=None if win is None else slice(*win), progress=True))
+        res, figs = _redatum_and_qc(entry, store, run_dir / "model.pt", out / "redatum",
+                                    Path(files[0]).parent / "truth.h5")
         print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {out}:")
         for p in sorted(set([*res.files.values(), *figs.values(), run_dir / "loss.png"])):
             print(f"  {p}")

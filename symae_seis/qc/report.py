@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_path
 from ..io.store import StoreReader
 from ..typing import PathLike
 from .metrics import nrms, pred_lag, predictability, time_shift
@@ -60,6 +61,56 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def _report_4d(ds, reader: StoreReader, out_dir: Path, surveys: list[str],
+               time_ms: np.ndarray, changed: np.ndarray | None, n_examples: int
+               ) -> dict[str, Path]:
+    """4D mode: qc_before_after.csv, NRMS along the key (or a map), example gathers."""
+    files: dict[str, Path] = {}
+    ba = nrms_before_after(ds, reader)
+    with atomic_path(out_dir / "qc_before_after.csv", overwrite=True) as tmp, \
+            open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        cols = ["survey", *reader.dp_names, "nrms_before", "pred_before", "nrms_after",
+                "pred_after", "abs_shift_before_ms", "abs_shift_after_ms"]
+        w.writerow(cols)
+        for k in range(len(ba["datapoint"])):
+            d = int(ba["datapoint"][k])
+            w.writerow([reader.surveys[reader.dp_survey[d]],
+                        *(ba[n][k] for n in reader.dp_names), f"{ba['before'][k]:.2f}",
+                        f"{ba['pred_before'][k]:.2f}", f"{ba['after'][k]:.2f}",
+                        f"{ba['pred_after'][k]:.2f}", f"{ba['shift_before_ms'][k]:.3f}",
+                        f"{ba['shift_after_ms'][k]:.3f}"])
+    files["qc_before_after"] = out_dir / "qc_before_after.csv"
+    series = {"before: real monitor vs real baseline": ba["before"],
+              "after: virtual (monitor earth, baseline acquisition) vs real baseline":
+                  ba["after"]}
+    if len(reader.dp_names) == 1:
+        files["nrms"] = plot_nrms_along_key(ba[reader.dp_names[0]], series,
+                                            out_dir / "nrms_along_key.png",
+                                            key_name=reader.dp_names[0], shade=changed)
+    elif len(reader.dp_names) >= 2:
+        a, b = reader.dp_names[:2]
+        files["nrms"] = plot_nrms_map(ba[a], ba[b], ba["after"], out_dir / "nrms_map.png",
+                                      labels=(a, b), title="NRMS after redatuming (%)")
+    order = np.argsort(ba["after"])
+    picks = [order[-1], order[0]][:n_examples]
+    for rank, k in enumerate(picks):
+        d = int(ba["datapoint"][k])
+        sel = np.flatnonzero(ds["coherent_datapoint"].values == d)[0]
+        mon = reader.read(reader.members[d][:1])[0]
+        panels = {"real baseline": ds["recorded"][sel].values,
+                  f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
+                  "virtual": ds["virtual"][sel].values,
+                  "residual (virtual - real)": ds["residual"][sel].values,
+                  "residual (decoder-cancelled)": ds["residual_decoder"][sel].values}
+        label = reader.datapoint_label(d).replace(":", "_").replace("=", "").replace(",", "_")
+        name = f"gathers_{'highest' if rank == 0 else 'lowest'}_nrms_{label}.png"
+        files[name] = plot_redatum_panels(panels, time_ms, out_dir / name,
+                                          title=f"{reader.datapoint_label(d)}: NRMS after "
+                                                f"{ba['after'][k]:.1f}%")
+    return files
+
+
 def qc_report(out_dir: PathLike, store: StoreReader | PathLike, *,
               changed: np.ndarray | None = None, n_examples: int = 2) -> dict[str, Path]:
     """Write the QC figures and ``qc_before_after.csv`` into ``out_dir``.
@@ -81,47 +132,7 @@ def qc_report(out_dir: PathLike, store: StoreReader | PathLike, *,
     mode = ds.attrs.get("mode", "4d")
     surveys = json.loads(ds.attrs.get("surveys", "[]"))
     if mode == "4d":
-        ba = nrms_before_after(ds, reader)
-        with open(out_dir / "qc_before_after.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            cols = ["survey", *reader.dp_names, "nrms_before", "pred_before", "nrms_after",
-                    "pred_after", "abs_shift_before_ms", "abs_shift_after_ms"]
-            w.writerow(cols)
-            for k in range(len(ba["datapoint"])):
-                d = int(ba["datapoint"][k])
-                w.writerow([reader.surveys[reader.dp_survey[d]],
-                            *(ba[n][k] for n in reader.dp_names), f"{ba['before'][k]:.2f}",
-                            f"{ba['pred_before'][k]:.2f}", f"{ba['after'][k]:.2f}",
-                            f"{ba['pred_after'][k]:.2f}", f"{ba['shift_before_ms'][k]:.3f}",
-                            f"{ba['shift_after_ms'][k]:.3f}"])
-        files["qc_before_after"] = out_dir / "qc_before_after.csv"
-        series = {"before: real monitor vs real baseline": ba["before"],
-                  "after: virtual (monitor earth, baseline acquisition) vs real baseline":
-                      ba["after"]}
-        if len(reader.dp_names) == 1:
-            files["nrms"] = plot_nrms_along_key(ba[reader.dp_names[0]], series,
-                                                out_dir / "nrms_along_key.png",
-                                                key_name=reader.dp_names[0], shade=changed)
-        elif len(reader.dp_names) >= 2:
-            a, b = reader.dp_names[:2]
-            files["nrms"] = plot_nrms_map(ba[a], ba[b], ba["after"], out_dir / "nrms_map.png",
-                                          labels=(a, b), title="NRMS after redatuming (%)")
-        order = np.argsort(ba["after"])
-        picks = [order[-1], order[0]][:n_examples]
-        for rank, k in enumerate(picks):
-            d = int(ba["datapoint"][k])
-            sel = np.flatnonzero(ds["coherent_datapoint"].values == d)[0]
-            mon = reader.read(reader.members[d][:1])[0]
-            panels = {"real baseline": ds["recorded"][sel].values,
-                      f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
-                      "virtual": ds["virtual"][sel].values,
-                      "residual (virtual - real)": ds["residual"][sel].values,
-                      "residual (decoder-cancelled)": ds["residual_decoder"][sel].values}
-            label = reader.datapoint_label(d).replace(":", "_").replace("=", "").replace(",", "_")
-            name = f"gathers_{'highest' if rank == 0 else 'lowest'}_nrms_{label}.png"
-            files[name] = plot_redatum_panels(panels, time_ms, out_dir / name,
-                                              title=f"{reader.datapoint_label(d)}: NRMS after "
-                                                    f"{ba['after'][k]:.1f}%")
+        files.update(_report_4d(ds, reader, out_dir, surveys, time_ms, changed, n_examples))
     else:
         k = 0
         panels = {"real": ds["recorded"][k].values, "virtual (reference acquisition)":

@@ -44,11 +44,53 @@ _KEY_UNITS = {"offset": "m", "SourceX": "m", "SourceY": "m", "GroupX": "m", "Gro
               "CDP_X": "m", "CDP_Y": "m"}
 
 
+def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int
+                 ) -> list[str]:
+    """Coordinate variables of ``redatum.nc``; returns the auxiliary ones' names."""
+    import h5py
+
+    var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
+        "ms", axis="T", positive="down")
+    var("pair", ("pair",), "i8", np.arange(n), "index of the redatumed gather")
+    var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
+    aux: list[str] = []
+    for j, name in enumerate(reader.dp_names):
+        var(_cf_name(name), ("pair",), "i8", reader.dp_key[pairs.coherent, j],
+            f"{name} (SEG-Y header) of the datapoint")
+        aux.append(_cf_name(name))
+    ik = reader.instance_key_name or "instance"
+    var("recorded_instance_key", ("pair",), "i8", reader.instance_key[pairs.real],
+        f"{ik} of the recorded gather (the nuisance donor in 4d mode)")
+    text = h5py.string_dtype()
+    var("recorded_survey", ("pair",), text,
+        np.array([reader.surveys[s] for s in reader.survey[pairs.real]], dtype=object),
+        "survey of the recorded gather")
+    var("coherent_survey", ("pair",), text,
+        np.array([reader.surveys[s] for s in reader.dp_survey[pairs.coherent]], dtype=object),
+        "survey whose earth (coherent code) is used")
+    var("coherent_datapoint", ("pair",), "i8", pairs.coherent,
+        "row of the coherent donor in the store's datapoint table")
+    var("nuisance_instance", ("pair",), "i8", pairs.nuisance,
+        "store row of the nuisance donor (-1: the reference code)")
+    var("recorded_instance", ("pair",), "i8", pairs.real, "store row of the recorded gather")
+    aux += ["recorded_instance_key", "recorded_survey", "coherent_survey"]
+    live = reader.live(pairs.real)
+    var("live", ("pair", "channel"), "i1", live.astype(np.int8), "trace holds a recording",
+        flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="dead live")
+    ck = reader.channel_key_name
+    if ck and reader.n_header_fields:
+        col = reader.header_fields.index(ck)
+        vals = np.concatenate([reader.headers(pairs.real[a:a + 256])[..., col]
+                               for a in range(0, n, 256)]).astype(np.int64)
+        var(_cf_name(ck), ("pair", "channel"), "i8", vals, f"{ck} (SEG-Y header) of each trace",
+            _KEY_UNITS.get(ck))
+        aux.append(_cf_name(ck))
+    return aux
+
+
 def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int) -> dict:
     """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc``; returns the data
     variables (pair, channel, twt) to fill."""
-    import h5py
-
     n = len(pairs)
     nc.dimensions = {"pair": n, "channel": c, "twt": t}
     nc.attrs.update({
@@ -71,42 +113,7 @@ def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int) -> dic
         v.attrs.update(attrs)
         return v
 
-    var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
-        "ms", axis="T", positive="down")
-    var("pair", ("pair",), "i8", np.arange(n), "index of the redatumed gather")
-    var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
-    aux = []
-    for j, name in enumerate(reader.dp_names):
-        var(_cf_name(name), ("pair",), "i8", reader.dp_key[pairs.coherent, j],
-            f"{name} (SEG-Y header) of the datapoint")
-        aux.append(_cf_name(name))
-    ik = reader.instance_key_name or "instance"
-    var("recorded_instance_key", ("pair",), "i8", reader.instance_key[pairs.real],
-        f"{ik} of the recorded gather (the nuisance donor in 4d mode)")
-    text = h5py.string_dtype()
-    var("recorded_survey", ("pair",), text, None, "survey of the recorded gather")
-    nc["recorded_survey"][:] = np.array([reader.surveys[s] for s in reader.survey[pairs.real]],
-                                        dtype=object)
-    var("coherent_survey", ("pair",), text, None, "survey whose earth (coherent code) is used")
-    nc["coherent_survey"][:] = np.array([reader.surveys[s] for s in
-                                         reader.dp_survey[pairs.coherent]], dtype=object)
-    var("coherent_datapoint", ("pair",), "i8", pairs.coherent,
-        "row of the coherent donor in the store's datapoint table")
-    var("nuisance_instance", ("pair",), "i8", pairs.nuisance,
-        "store row of the nuisance donor (-1: the reference code)")
-    var("recorded_instance", ("pair",), "i8", pairs.real, "store row of the recorded gather")
-    aux += ["recorded_instance_key", "recorded_survey", "coherent_survey"]
-    live = reader.live(pairs.real)
-    var("live", ("pair", "channel"), "i1", live.astype(np.int8), "trace holds a recording",
-        flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="dead live")
-    ck = reader.channel_key_name
-    if ck and reader.n_header_fields:
-        col = reader.header_fields.index(ck)
-        vals = np.concatenate([reader.headers(pairs.real[a:a + 256])[..., col]
-                               for a in range(0, n, 256)]).astype(np.int64)
-        var(_cf_name(ck), ("pair", "channel"), "i8", vals, f"{ck} (SEG-Y header) of each trace",
-            _KEY_UNITS.get(ck))
-        aux.append(_cf_name(ck))
+    aux = _coordinates(var, reader, pairs, n, c, t)
     coords = " ".join(aux)
     names = {"recorded": "recorded gather", "virtual": "virtual gather (coherent donor's "
              "earth, nuisance donor's acquisition)", "residual": "virtual minus recorded",
