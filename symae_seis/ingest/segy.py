@@ -72,7 +72,7 @@ def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool,
     block = max(1, _BLOCK_BYTES // (240 + 4 * info.samples))
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for a in range(0, info.tracecount, block):
-        with open_segy(path, endian=endian, su=su, dt_us=dt_us) as (fh, _):
+        with open_segy(path, info=info) as (fh, _):
             got = read_headers(fh, keys, a, min(a + block, info.tracecount))
         for k in keys:
             parts[k].append(got[k])
@@ -333,8 +333,7 @@ def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, 
         for a, b in zip(bounds[:-1], bounds[1:]):
             # Re-open (memory-mapped) for each block: mapped pages leave the process's
             # resident set when the map closes, so memory stays flat as files grow.
-            with open_segy(plan.path, endian=plan.endian, su=plan.su,
-                           dt_us=plan.dt_us) as (fh, _):
+            with open_segy(plan.path, info=info) as (fh, _):
                 data = read_traces(fh, a, b)[:, plan.shift + i0:plan.shift + i1]
                 heads = read_all_headers(fh, a, b)
             bad = first_nonfinite(data)

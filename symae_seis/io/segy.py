@@ -259,12 +259,14 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
 
 @contextlib.contextmanager
 def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
-              mmap: bool = True, dt_us: int | None = None
+              mmap: bool = True, dt_us: int | None = None, info: SegyInfo | None = None
               ) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
     """Open a checked SEG-Y or SU file as an unstructured trace list.
 
     ``mmap`` maps the file (fastest random access); streaming readers pass ``False`` so
-    that pages already read do not count towards the process's resident memory.
+    that pages already read do not count towards the process's resident memory. ``info``
+    from an earlier :func:`segy_info` of the same file skips checking its headers again
+    (readers that re-open a file block by block).
 
     Yields
     ------
@@ -275,7 +277,8 @@ def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
     SegyError, FileNotFoundError
         As :func:`segy_info`, or when segyio itself refuses the file.
     """
-    info = segy_info(path, endian=endian, su=su, dt_us=dt_us)
+    if info is None:
+        info = segy_info(path, endian=endian, su=su, dt_us=dt_us)
     try:
         if info.su:
             fh = segyio.su.open(str(info.path), ignore_geometry=True, endian=info.endian)
