@@ -34,6 +34,16 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
             return make_mseed_survey(folder, **spec, overwrite=overwrite)
         except TypeError as err:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
+    if kind == "passive":
+        from .passive import PassiveParams, make_passive_survey
+
+        try:
+            params = PassiveParams(**{k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in spec.items()})
+        except TypeError as err:
+            raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
+        out = make_passive_survey(folder, params, overwrite=overwrite)
+        return [*out["mseed"], out["truth"]]
     if kind in ("wave4d", "statics"):
         from .wave import Wave4DParams, make_statics_survey, make_wave4d_survey
 
@@ -44,4 +54,4 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
         make = make_wave4d_survey if kind == "wave4d" else make_statics_survey
         return list(make(folder, params, overwrite=overwrite).values())
     raise CatalogError(f"dataset {entry.name!r}: generate.kind must be one of 'conv4d', "
-                       f"'wave4d', 'statics', 'mseed'; got {kind!r}")
+                       f"'wave4d', 'statics', 'mseed', 'passive'; got {kind!r}")

@@ -1,0 +1,187 @@
+"""A passive survey with truth: continuous ambient noise at an array, a medium whose
+velocity changes day by day (dv/v), written as day-long miniSEED files per station.
+
+The medium is a homogeneous half-space of velocity ``v`` with point scatterers (which give
+the records a coda). The Green's function from a point ``x`` to station ``r`` is the
+direct arrival plus single scattering, each arrival ``a / sqrt(path)`` at time
+``path / v``; on day ``d`` every velocity is ``v (1 + dvv[d])`` (optionally only for the
+scatterers inside a local zone), so travel times shrink by ``1 / (1 + dvv)``.
+
+Noise: every window, sources at a fixed ring of candidate positions fire band-limited
+random noise whose strength, centre frequency and bandwidth are drawn anew (the
+nuisance: the noise field never repeats). Records are ``sum_p S_p(f) G_p,r(f)``, computed
+in the frequency domain; days are compressed (``windows_per_day`` windows from midnight).
+
+Truth (``truth.h5``): the dv/v history per day, the day of the sudden drop, the station
+positions, and each day's inter-station Green's functions ``G(station i -> station j)``
+for the station pairs (what noise interferometry estimates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_path
+from ..typing import PathLike
+
+__all__ = ["PassiveParams", "dvv_history", "make_passive_survey", "station_pairs"]
+
+
+@dataclass(frozen=True)
+class PassiveParams:
+    """Geometry, medium, noise and time of a synthetic passive survey (SI units)."""
+
+    stations: int = 8
+    aperture_m: float = 4000.0          # stations on a line this long
+    velocity: float = 2000.0            # m/s
+    scatterers: int = 60
+    scatter_radius_m: float = 6000.0
+    sources: int = 24                   # candidate noise-source positions on a ring
+    source_radius_m: float = 15000.0
+    days: int = 30
+    windows_per_day: int = 48
+    window_s: float = 40.0
+    sampling_rate: float = 20.0
+    band_hz: tuple[float, float] = (0.5, 4.0)
+    seasonal_amp: float = 0.002         # dv/v, peak of the slow seasonal term
+    drop_day: int = 18                  # the sudden drop (eruption, injection)
+    drop: float = -0.004
+    recovery_days: float = 8.0
+    local_zone: tuple[float, float] | None = None   # x range (m) of a local-only change
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def dvv_history(p: PassiveParams) -> np.ndarray:
+    """dv/v of each day: a seasonal sine plus a sudden drop recovering exponentially."""
+    d = np.arange(p.days, dtype=np.float64)
+    out = p.seasonal_amp * np.sin(2 * np.pi * d / max(p.days, 1))
+    after = d >= p.drop_day
+    out[after] += p.drop * np.exp(-(d[after] - p.drop_day) / p.recovery_days)
+    return out
+
+
+def station_pairs(n: int) -> np.ndarray:
+    """All station pairs ``(i, j)``, ``i < j``, as an ``(n(n-1)/2, 2)`` array."""
+    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)
+
+
+class _Medium:
+    def __init__(self, p: PassiveParams, rng: np.random.Generator):
+        self.p = p
+        x = np.linspace(-p.aperture_m / 2, p.aperture_m / 2, p.stations)
+        self.stations = np.stack([x, np.zeros_like(x)], axis=1)
+        r = p.scatter_radius_m * np.sqrt(rng.uniform(0, 1, p.scatterers))
+        th = rng.uniform(0, 2 * np.pi, p.scatterers)
+        self.scat = np.stack([r * np.cos(th), r * np.sin(th)], axis=1)
+        self.scat_amp = rng.uniform(0.3, 1.0, p.scatterers) * rng.choice([-1, 1], p.scatterers)
+        th = np.linspace(0, 2 * np.pi, p.sources, endpoint=False)
+        self.src = p.source_radius_m * np.stack([np.cos(th), np.sin(th)], axis=1)
+        zone = p.local_zone
+        self.local = (np.ones(p.scatterers, bool) if zone is None
+                      else (self.scat[:, 0] >= zone[0]) & (self.scat[:, 0] <= zone[1]))
+
+    def green(self, points: np.ndarray, dvv: float, freqs: np.ndarray) -> np.ndarray:
+        """Spectra ``(len(points), stations, F)`` of the Green's functions from ``points``
+        to every station on a day with velocity change ``dvv``."""
+        p, w = self.p, 2j * np.pi * freqs
+        v_all = p.velocity * (1 + dvv)
+        v_scat = np.where(self.local, v_all, p.velocity)            # (K,)
+        out = np.zeros((len(points), p.stations, freqs.size), dtype=np.complex128)
+        d_ps = np.linalg.norm(points[:, None] - self.stations[None], axis=-1)   # (P, R)
+        d_pk = np.linalg.norm(points[:, None] - self.scat[None], axis=-1)       # (P, K)
+        d_kr = np.linalg.norm(self.scat[:, None] - self.stations[None], axis=-1)  # (K, R)
+        v_direct = v_all if self.local.all() else p.velocity
+        out += (1 / np.sqrt(d_ps + 1.0))[..., None] * np.exp(-w * (d_ps / v_direct)[..., None])
+        for k in range(p.scatterers):
+            path = d_pk[:, k, None] + d_kr[None, k, :]              # (P, R)
+            amp = self.scat_amp[k] * 30.0 / np.sqrt(d_pk[:, k, None] * d_kr[None, k, :] + 1.0)
+            out += amp[..., None] * np.exp(-w * (path / v_scat[k])[..., None])
+        return out
+
+
+def _noise_spectrum(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray
+                    ) -> np.ndarray:
+    """One window's source spectra ``(sources, F)``: random phases, a random band and
+    strength per source (some sources silent)."""
+    lo, hi = p.band_hz
+    fc = rng.uniform(lo + 0.3 * (hi - lo) / 2, hi - 0.3 * (hi - lo) / 2, p.sources)
+    bw = rng.uniform(0.3, 1.0, p.sources) * (hi - lo) / 2
+    strength = rng.lognormal(0.0, 0.8, p.sources) * (rng.uniform(0, 1, p.sources) < 0.7)
+    shape = np.exp(-0.5 * ((freqs[None] - fc[:, None]) / bw[:, None]) ** 2)
+    phase = np.exp(2j * np.pi * rng.uniform(0, 1, (p.sources, freqs.size)))
+    return strength[:, None] * shape * phase
+
+
+def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(), *,
+                        overwrite: bool = False) -> dict[str, Path]:
+    """Write ``XX.P<k>..HHZ.<julday>.mseed`` (one file per station and day, Steim2) and
+    ``truth.h5`` into ``outdir``.
+
+    Returns
+    -------
+    dict with ``files`` (sorted list of the miniSEED paths, under key ``"mseed"``) and
+    ``truth``.
+
+    Raises
+    ------
+    FileExistsError
+        If an output exists and ``overwrite`` is false (nothing is written then).
+    """
+    import h5py
+    from obspy import Stream, Trace, UTCDateTime
+
+    p = params
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    day0 = UTCDateTime(2024, 1, 1)
+    names = [f"XX.P{s}..HHZ.{(day0 + 86400 * d).julday:03d}.mseed"
+             for d in range(p.days) for s in range(p.stations)]
+    taken = [outdir / n for n in [*names, "truth.h5"] if (outdir / n).exists()]
+    if taken and not overwrite:
+        raise FileExistsError(f"{taken[0]} already exists; pass overwrite=True (--overwrite)")
+    rng = np.random.default_rng(p.seed)
+    medium = _Medium(p, rng)
+    n = int(round(p.window_s * p.sampling_rate))
+    nfft = 2 * n                                   # room for the longest coda, no wrap
+    freqs = np.fft.rfftfreq(nfft, 1 / p.sampling_rate)
+    dvv = dvv_history(p)
+    pairs = station_pairs(p.stations)
+    lag = n // 2
+    greens = np.zeros((p.days, len(pairs), 2 * lag + 1), dtype=np.float32)
+    paths = []
+    for d in range(p.days):
+        g_src = medium.green(medium.src, dvv[d], freqs)             # (P, R, F)
+        g_sta = medium.green(medium.stations, dvv[d], freqs)        # (R, R, F)
+        for k, (i, j) in enumerate(pairs):
+            g = np.fft.irfft(g_sta[i, j], nfft)
+            greens[d, k] = np.concatenate([np.zeros(lag), g[:lag + 1]]).astype(np.float32)
+        data = np.zeros((p.stations, n * p.windows_per_day))
+        for w in range(p.windows_per_day):
+            rec = np.einsum("pf,prf->rf", _noise_spectrum(rng, p, freqs), g_src)
+            data[:, w * n:(w + 1) * n] = np.fft.irfft(rec, nfft)[:, n // 2:n // 2 + n]
+        scale = 1e4 / max(np.abs(data).max(), 1e-12)
+        start = day0 + 86400 * d
+        for s in range(p.stations):
+            tr = Trace(data=np.round(data[s] * scale).astype(np.int32))
+            tr.stats.network, tr.stats.station, tr.stats.channel = "XX", f"P{s}", "HHZ"
+            tr.stats.sampling_rate = p.sampling_rate
+            tr.stats.starttime = start
+            path = outdir / f"XX.P{s}..HHZ.{start.julday:03d}.mseed"
+            with atomic_path(path, overwrite=overwrite) as tmp:
+                Stream([tr]).write(str(tmp), format="MSEED", encoding="STEIM2")
+            paths.append(path)
+    truth = outdir / "truth.h5"
+    with atomic_path(truth, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
+        h5["dvv"] = dvv
+        h5["pairs"] = pairs
+        h5["stations_xy"] = medium.stations
+        h5["greens"] = greens
+        h5.attrs["drop_day"] = p.drop_day
+        h5.attrs["lag_s"] = lag / p.sampling_rate
+        h5.attrs["sampling_rate"] = p.sampling_rate
+        h5.attrs["params"] = str(asdict(p))
+    return {"mseed": sorted(paths), "truth": truth}
