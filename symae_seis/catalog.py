@@ -75,7 +75,8 @@ _SEGY_KEYS = {
     "time_axes",
     "dt_ms",
 }
-_MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by"}
+_MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by",
+               "correlate"}
 
 
 class CatalogError(SymaeError):
@@ -113,6 +114,7 @@ class DatasetEntry:
     gaps: GapPolicy = "reject"
     datapoint_by: DatapointBy = "survey"
     generate: dict[str, Any] | None = None
+    correlate: dict[str, Any] | None = None
     description: str = ""
 
     def survey_files(self, survey: str | None = None) -> dict[str, list[Path]]:
@@ -321,7 +323,27 @@ def _mseed_keys(name: str, raw: dict) -> dict[str, Any]:
                                        ("survey", "day", "hour"))
     kw["instance_key"] = "window"
     kw["channel_key"] = None
+    kw["correlate"] = _check_correlate(name, raw.get("correlate"))
     return kw
+
+
+def _check_correlate(name: str, value: Any) -> dict[str, Any] | None:
+    """``correlate: {max_lag_s: 20, whiten: true}``: store each window's station-pair
+    cross-correlations instead of its records."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "max_lag_s" not in value:
+        raise _fail(name, "correlate must be a mapping with max_lag_s (and optionally "
+                    f"whiten), e.g. {{max_lag_s: 20}}; got {value!r}")
+    unknown = set(value) - {"max_lag_s", "whiten"}
+    if unknown:
+        raise _fail(name, f"correlate has unknown key(s) {sorted(unknown)}; allowed: "
+                    "max_lag_s, whiten")
+    whiten = value.get("whiten", True)
+    if not isinstance(whiten, bool):
+        raise _fail(name, f"correlate.whiten must be true or false, got {whiten!r}")
+    return {"max_lag_s": _check_positive(name, "correlate.max_lag_s", value["max_lag_s"]),
+            "whiten": whiten}
 
 
 def _segy_keys(name: str, raw: dict) -> dict[str, Any]:

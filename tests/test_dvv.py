@@ -9,7 +9,7 @@ import obspy
 import pytest
 
 from symae_seis.ingest import build_store
-from symae_seis.io import StoreReader
+from symae_seis.io import MseedError, StoreReader
 from symae_seis.qc.dvv import correlate, dvv_by_stretching, moving_stack, stretch
 from symae_seis.synth.passive import PassiveParams, make_passive_survey, station_pairs
 
@@ -110,3 +110,35 @@ def test_symae_synth_passive_from_the_catalog(tmp_path):
     assert len(list((tmp_path / "data").glob("*.mseed"))) == 6
     assert (tmp_path / "data" / "truth.h5").is_file()
     assert main(["p", "--catalog", str(cat)]) == 2            # never overwritten silently
+
+
+def test_correlation_instances_in_the_store(passive, tmp_path):
+    """`correlate: {max_lag_s}` stores each window's pair correlations: the day means of
+    the store are the anchor's daily stacks, on a lag axis from -max_lag_s."""
+    from symae_seis.catalog import CatalogError
+
+    files = [str(f) for f in passive["mseed"]]
+    e = entry(tmp_path, "cc", format="mseed", surveys={"days": files}, window_s=P.window_s,
+              datapoint_by="day", correlate={"max_lag_s": 10})
+    r = StoreReader(build_store(e))
+    lag = int(10 * P.sampling_rate)
+    pairs = station_pairs(P.stations)
+    assert r.shape == (P.days * P.windows_per_day, len(pairs), 2 * lag + 1)
+    assert r.t0_ms == pytest.approx(-10_000.0) and r.dt_ms == pytest.approx(50.0)
+    n = int(P.window_s * P.sampling_rate)
+    folder = passive["mseed"][0].parent
+    d = 3
+    data = np.stack([obspy.read(str(folder / f"XX.P{s}..HHZ.{d + 1:03d}.mseed"))[0]
+                     .data.astype(float) for s in range(P.stations)])
+    win = data.reshape(P.stations, P.windows_per_day, n).transpose(1, 0, 2)
+    expected = correlate(win, pairs, max_lag=lag).mean(axis=0)
+    got = r.read(r.members[d]).mean(axis=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    for bad, words in (({"max_lag": 10}, "max_lag_s"),
+                       ({"max_lag_s": 10, "whitening": True}, "unknown key"),
+                       ({"max_lag_s": 100}, "shorter than window_s")):
+        with pytest.raises((CatalogError, MseedError)) as err:
+            build_store(entry(tmp_path, "x", format="mseed",
+                              surveys={"days": [f for f in files if ".001." in f]},
+                              window_s=P.window_s, correlate=bad, store="x.h5"))
+        assert words in str(err.value) and "'x'" in str(err.value)

@@ -1,5 +1,9 @@
 """miniSEED ingest: a fixed grid of windows per survey (``window_s`` every ``step_s``),
-each window of all selected streams one instance, datapoints by survey, day or hour."""
+each window of all selected streams one instance, datapoints by survey, day or hour.
+
+With ``correlate: {max_lag_s: L}`` in the catalog an instance is instead the window's
+whitened cross-correlations of every station pair ``(pairs, 2L+1)``: the form in which a
+day's Green's functions are shared by its windows (passive monitoring)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from ..io.mseed import (
     sampling_rate,
 )
 from ..io.store import StoreWriter
+from ..qc.dvv import all_pairs, correlate
 
 __all__ = ["ingest_mseed", "plan_windows"]
 
@@ -55,6 +60,30 @@ def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
     return starts
 
 
+class _Correlator:
+    """Turns a window's records ``(C, T)`` into its station-pair cross-correlations
+    ``(pairs, 2L+1)`` (lags -L..L samples; the store's time axis starts at -L dt)."""
+
+    def __init__(self, entry: DatasetEntry, ids: list[str], sr: float):
+        self.pairs = all_pairs(len(ids))
+        if len(self.pairs) == 0:
+            raise MseedError(f"dataset {entry.name!r}: correlate needs at least two streams, "
+                             f"got {ids}")
+        self.lag = int(round(entry.correlate["max_lag_s"] * sr))
+        if self.lag >= int(round(entry.window_s * sr)):
+            raise MseedError(f"dataset {entry.name!r}: correlate.max_lag_s = "
+                             f"{entry.correlate['max_lag_s']:g} s must be shorter than "
+                             f"window_s = {entry.window_s:g} s")
+        self.whiten = entry.correlate["whiten"]
+        self.names = [f"{ids[i]}|{ids[j]}" for i, j in self.pairs]
+        self.samples = 2 * self.lag + 1
+
+    def __call__(self, data: np.ndarray, live: np.ndarray):
+        cc = correlate(data[None].astype(np.float64), self.pairs, self.lag,
+                       whiten=self.whiten, live=live[None])[0]
+        return cc.astype(np.float32), live[self.pairs[:, 0]] & live[self.pairs[:, 1]]
+
+
 def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
                  progress: bool = False) -> dict[str, Any]:
     """Write every window of every survey into an open store file (used by build_store)."""
@@ -77,7 +106,9 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
         if not plans[s]:
             raise MseedError(f"{', '.join(map(str, files[s]))}: survey {s!r} has no recorded "
                              f"segment as long as one window of {entry.window_s:g} s")
-    writer = StoreWriter(h5, sum(len(v) for v in plans.values()), len(ids), nsamp, 0)
+    corr = _Correlator(entry, ids, sr) if entry.correlate else None
+    shape = (len(corr.names), corr.samples) if corr else (len(ids), nsamp)
+    writer = StoreWriter(h5, sum(len(v) for v in plans.values()), *shape, 0)
     keys, surv, fidx, dps = [], [], [], []
     row = 0
     file_index = {str(p): i for i, p in enumerate(p for s in surveys for p in files[s])}
@@ -90,6 +121,8 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
                     raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
             for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
                                                survey=s, files=files[s]):
+                if corr is not None:
+                    data, live = corr(data, live)
                 writer.write_slab(row, data[None], live[None], None)
                 t_ns = int(round(t.timestamp * 1e9))
                 keys.append(t_ns)
@@ -109,9 +142,9 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
         "dp_vals": np.array(dps, dtype=np.int64)[:, None] if entry.datapoint_by != "survey"
         else np.zeros((row, 0), dtype=np.int64),
         "dp_fields": [entry.datapoint_by] if entry.datapoint_by != "survey" else [],
-        "channels": len(ids),
-        "channel_names": ids,
+        "channels": shape[0],
+        "channel_names": corr.names if corr else ids,
         "dt_ms": 1000.0 / sr,
-        "t0_ms": 0.0,
+        "t0_ms": -corr.lag * 1000.0 / sr if corr else 0.0,
         "rms": writer.rms,
     }

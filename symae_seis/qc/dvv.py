@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["correlate", "stretch", "dvv_by_stretching", "moving_stack"]
+__all__ = ["correlate", "stretch", "dvv_by_stretching", "moving_stack", "all_pairs"]
+
+
+def all_pairs(n: int) -> np.ndarray:
+    """All station pairs ``(i, j)``, ``i < j``, as an ``(n(n-1)/2, 2)`` array."""
+    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)],
+                    dtype=np.int64).reshape(-1, 2)
 
 
 def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
+from ..qc.dvv import all_pairs as station_pairs
 from ..typing import PathLike
 
 __all__ = ["PassiveParams", "dvv_history", "make_passive_survey", "station_pairs"]
@@ -62,11 +63,6 @@ def dvv_history(p: PassiveParams) -> np.ndarray:
     after = d >= p.drop_day
     out[after] += p.drop * np.exp(-(d[after] - p.drop_day) / p.recovery_days)
     return out
-
-
-def station_pairs(n: int) -> np.ndarray:
-    """All station pairs ``(i, j)``, ``i < j``, as an ``(n(n-1)/2, 2)`` array."""
-    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)
 
 
 class _Medium:
