@@ -142,3 +142,39 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
                               surveys={"days": [f for f in files if ".001." in f]},
                               window_s=P.window_s, correlate=bad, store="x.h5"))
         assert words in str(err.value) and "'x'" in str(err.value)
+
+
+def test_symae_redatumed_days_track_dvv(passive, tmp_path):
+    """The SymAE path on a small passive survey: train on the correlation windows
+    (datapoint = day, one epoch), redatum every window onto the mean nuisance code, stretch
+    the day's mean virtual gather. It must follow the truth and place the drop."""
+    import lightning.pytorch as pl
+
+    from symae_seis.redatum import redatum
+    from symae_seis.training import SymAEDataModule, SymAELit
+
+    from .conftest import write_catalog
+
+    cat = write_catalog(tmp_path, {"cc": {
+        "format": "mseed", "surveys": {"days": [str(f) for f in passive["mseed"]]},
+        "window_s": P.window_s, "datapoint_by": "day", "correlate": {"max_lag_s": 20}}})
+    pl.seed_everything(0)
+    dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1)
+    lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema)
+    pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False).fit(lit, dm)
+    with StoreReader(dm.store_path) as reader:
+        res = redatum(lit.model, reader, tmp_path / "out", mode="reference",
+                      reference="mean", write_segy=False)
+        with h5py.File(res.files["netcdf"], "r") as h5:
+            virtual, rows = h5["virtual"][:], h5["recorded_instance"][:]
+        assert (rows == np.arange(reader.shape[0])).all()
+        stacks = np.stack([virtual[m].mean(axis=0) for m in reader.members])
+        lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
+    with h5py.File(passive["truth"], "r") as h5:
+        truth = h5["dvv"][:]
+    r = dvv_by_stretching(stacks, stacks.mean(axis=0), lags, coda_s=(2, 12))
+    est = r["dvv"] - r["dvv"].mean() + truth.mean()
+    assert r["cc"].mean() < 0.999                        # not one gather for every day
+    assert np.sqrt(np.mean((est - truth) ** 2)) < 0.6 * truth.std()
+    assert abs(int(np.argmin(np.diff(est))) + 1 - P.drop_day) <= 1
