@@ -44,8 +44,28 @@ _KEY_UNITS = {"offset": "m", "SourceX": "m", "SourceY": "m", "GroupX": "m", "Gro
               "CDP_X": "m", "CDP_Y": "m"}
 
 
-def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int
-                 ) -> list[str]:
+def _scan_donor_headers(reader: StoreReader, pairs: Pairs, c: int, block: int = 256
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass over the recorded gathers' stored headers: which slots hold a recorded
+    trace (padded slots have all-zero headers) and the channel key's value of each trace
+    (None where the store keeps no SEG-Y headers or no channel key)."""
+    n = len(pairs)
+    if reader.n_header_fields != len(HEADER_FIELDS):
+        return np.ones((n, c), dtype=bool), None
+    ck = reader.channel_key_name
+    col = reader.header_fields.index(ck) if ck else None
+    present = np.zeros((n, c), dtype=bool)
+    chan = np.zeros((n, c), dtype=np.int64) if col is not None else None
+    for a in range(0, n, block):
+        h = reader.headers(pairs.real[a:a + block])
+        present[a:a + block] = np.any(h != 0, axis=-1)
+        if chan is not None:
+            chan[a:a + block] = h[..., col]
+    return present, chan
+
+
+def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int,
+                 chan: np.ndarray | None) -> list[str]:
     """Coordinate variables of ``redatum.nc``; returns the auxiliary ones' names."""
     import h5py
 
@@ -78,19 +98,18 @@ def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int
     var("live", ("pair", "channel"), "i1", live.astype(np.int8), "trace holds a recording",
         flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="dead live")
     ck = reader.channel_key_name
-    if ck and reader.n_header_fields:
-        col = reader.header_fields.index(ck)
-        vals = np.concatenate([reader.headers(pairs.real[a:a + 256])[..., col]
-                               for a in range(0, n, 256)]).astype(np.int64)
-        var(_cf_name(ck), ("pair", "channel"), "i8", vals, f"{ck} (SEG-Y header) of each trace",
+    if chan is not None:
+        var(_cf_name(ck), ("pair", "channel"), "i8", chan, f"{ck} (SEG-Y header) of each trace",
             _KEY_UNITS.get(ck))
         aux.append(_cf_name(ck))
     return aux
 
 
-def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int) -> dict:
-    """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc``; returns the data
-    variables (pair, channel, twt) to fill."""
+def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
+                   chan: np.ndarray | None) -> dict:
+    """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc`` (``chan``: the
+    channel key's values, from :func:`_scan_donor_headers`); returns the data variables
+    (pair, channel, twt) to fill."""
     n = len(pairs)
     nc.dimensions = {"pair": n, "channel": c, "twt": t}
     nc.attrs.update({
@@ -113,7 +132,7 @@ def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int) -> dic
         v.attrs.update(attrs)
         return v
 
-    aux = _coordinates(var, reader, pairs, n, c, t)
+    aux = _coordinates(var, reader, pairs, n, c, t, chan)
     coords = " ".join(aux)
     names = {"recorded": "recorded gather", "virtual": "virtual gather (coherent donor's "
              "earth, nuisance donor's acquisition)", "residual": "virtual minus recorded",
@@ -133,17 +152,11 @@ class _SegyLayout:
     and zero samples.
     """
 
-    def __init__(self, reader: StoreReader, pairs: Pairs, c: int):
+    def __init__(self, reader: StoreReader, pairs: Pairs, c: int, present: np.ndarray):
         self.reader, self.pairs, self.c = reader, pairs, c
         self.fields = list(HEADER_FIELDS)
         self.has_headers = reader.n_header_fields == len(HEADER_FIELDS)
-        if self.has_headers:
-            self.present = np.zeros((len(pairs), c), dtype=bool)
-            for a in range(0, len(pairs), 256):
-                h = reader.headers(pairs.real[a:a + 256])
-                self.present[a:a + 256] = np.any(h != 0, axis=-1)
-        else:
-            self.present = np.ones((len(pairs), c), dtype=bool)
+        self.present = present
         self.offsets = np.concatenate([[0], np.cumsum(self.present.sum(axis=1))])
         self.n_traces = int(self.offsets[-1])
 
@@ -199,10 +212,11 @@ class RedatumWriter:
         try:
             tmp = stack.enter_context(atomic_path(self.files["netcdf"], overwrite=self.overwrite))
             nc = stack.enter_context(h5netcdf.File(tmp, "w"))
-            self.variables = _netcdf_layout(nc, r, pairs, c, t)
+            present, chan = _scan_donor_headers(r, pairs, c)
+            self.variables = _netcdf_layout(nc, r, pairs, c, t, chan)
             self.segy = None
             if self.write_segy:
-                self.segy = _SegyLayout(r, pairs, c)
+                self.segy = _SegyLayout(r, pairs, c, present)
                 self.segy_files = {
                     key: stack.enter_context(SegyWriter(
                         self.files[key], self.segy.n_traces, t, int(round(r.dt_ms * 1000)),

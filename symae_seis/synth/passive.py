@@ -19,7 +19,7 @@ for the station pairs (what noise interferometry estimates).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,6 @@ class PassiveParams:
     recovery_days: float = 8.0
     local_zone: tuple[float, float] | None = None   # x range (m) of a local-only change
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def dvv_history(p: PassiveParams) -> np.ndarray:
