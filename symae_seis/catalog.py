@@ -26,7 +26,7 @@ Spatial binning of the datapoint key: ``datapoint_bin: {SourceX: 50, SourceY: 50
 (header units) puts every instance into the bin ``floor(value / size)`` of each field.
 
 miniSEED entries use ``streams`` (list of NET.STA.LOC.CHA patterns), ``window_s``,
-``step_s``, ``resample_hz``, ``gaps`` (reject | zero | interpolate) and ``datapoint_by``
+``step_s``, ``resample_hz``, ``gaps`` (reject | zero | interpolate | skip) and ``datapoint_by``
 (survey | day | hour) instead of the header keys.
 
 Relative paths are relative to the catalog file. Every problem raises
@@ -317,7 +317,7 @@ def _mseed_keys(name: str, raw: dict) -> dict[str, Any]:
     if raw.get("resample_hz") is not None:
         kw["resample_hz"] = _check_positive(name, "resample_hz", raw["resample_hz"])
     kw["gaps"] = _check_choice(name, "gaps", raw.get("gaps", "reject"),
-                               ("reject", "zero", "interpolate"))
+                               ("reject", "zero", "interpolate", "skip"))
     kw["datapoint_by"] = _check_choice(name, "datapoint_by",
                                        raw.get("datapoint_by", "survey"),
                                        ("survey", "day", "hour"))

@@ -6,7 +6,7 @@ import os
 from typing import Literal, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
-GapPolicy = Literal["reject", "zero", "interpolate"]
+GapPolicy = Literal["reject", "zero", "interpolate", "skip"]
 UnequalPolicy = Literal["reject", "pad"]
 DataFormat = Literal["segy", "su", "mseed"]
 DatapointBy = Literal["survey", "day", "hour"]

@@ -3,6 +3,8 @@ anchor (noise cross-correlation, daily stacks, stretching) against the known dv/
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import obspy
@@ -144,18 +146,19 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
         assert words in str(err.value) and "'x'" in str(err.value)
 
 
-def test_symae_redatumed_days_track_dvv(passive, tmp_path):
-    """The SymAE path on a small passive survey: train on the correlation windows
-    (datapoint = day, one epoch), redatum every window onto the mean nuisance code, stretch
-    the day's mean virtual gather. It must follow the truth and place the drop."""
+@pytest.fixture(scope="module")
+def passive_run(passive, tmp_path_factory):
+    """The SymAE path on the small passive survey: correlation store (datapoint = day),
+    one epoch of training, then `symae-redatum --reference mean` on every window."""
     import lightning.pytorch as pl
 
-    from symae_seis.redatum import redatum
+    from symae_seis.cli.redatum import main as redatum_main
     from symae_seis.training import SymAEDataModule, SymAELit
 
     from .conftest import write_catalog
 
-    cat = write_catalog(tmp_path, {"cc": {
+    tmp = tmp_path_factory.mktemp("passive_run")
+    cat = write_catalog(tmp, {"cc": {
         "format": "mseed", "surveys": {"days": [str(f) for f in passive["mseed"]]},
         "window_s": P.window_s, "datapoint_by": "day", "correlate": {"max_lag_s": 20}}})
     pl.seed_everything(0)
@@ -163,18 +166,175 @@ def test_symae_redatumed_days_track_dvv(passive, tmp_path):
     lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema)
     pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
                enable_progress_bar=False, enable_model_summary=False).fit(lit, dm)
-    with StoreReader(dm.store_path) as reader:
-        res = redatum(lit.model, reader, tmp_path / "out", mode="reference",
-                      reference="mean", write_segy=False)
-        with h5py.File(res.files["netcdf"], "r") as h5:
-            virtual, rows = h5["virtual"][:], h5["recorded_instance"][:]
-        assert (rows == np.arange(reader.shape[0])).all()
-        stacks = np.stack([virtual[m].mean(axis=0) for m in reader.members])
-        lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
-    with h5py.File(passive["truth"], "r") as h5:
+    model = lit.model.save(tmp / "model.pt")
+    out = tmp / "redatum"
+    assert redatum_main([str(model), "--store", str(dm.store_path), "--reference", "mean",
+                         "--out", str(out), "--no-segy", "--no-plots"]) == 0
+    return {"store": Path(dm.store_path), "redatum": out, "truth": passive["truth"]}
+
+
+def test_symae_redatumed_days_track_dvv(passive_run):
+    """Every window redatumed onto the mean nuisance code, the day's virtual gathers
+    stacked and stretched (`qc.dvv.redatum_dvv`): the dv/v follows the truth, places the
+    drop, and the anchor from the same call reads the store's own day stacks."""
+    from symae_seis.qc.dvv import redatum_dvv
+
+    with h5py.File(passive_run["truth"], "r") as h5:
         truth = h5["dvv"][:]
-    r = dvv_by_stretching(stacks, stacks.mean(axis=0), lags, coda_s=(2, 12))
-    est = r["dvv"] - r["dvv"].mean() + truth.mean()
-    assert r["cc"].mean() < 0.999                        # not one gather for every day
+    with StoreReader(passive_run["store"]) as reader:
+        ds = redatum_dvv(passive_run["redatum"] / "redatum.nc", reader, coda_s=(2, 12),
+                         band_hz=P.band_hz)
+        first = reader.read(reader.members[0]).mean(axis=0)
+        day0 = int(reader.dp_key[0, 0])
+    assert ds.sizes["day"] == P.days and ds["day"].values[0] == np.datetime64(day0 * 86400, "s")
+    np.testing.assert_allclose(ds["recorded_stack"].values[0], first, rtol=1e-5, atol=1e-6)
+    est = ds["dvv_virtual"].values
+    est = est - est.mean() + truth.mean()
+    assert ds["cc_virtual"].values.mean() < 0.999              # not one gather for every day
     assert np.sqrt(np.mean((est - truth) ** 2)) < 0.6 * truth.std()
     assert abs(int(np.argmin(np.diff(est))) + 1 - P.drop_day) <= 1
+    assert np.isfinite(ds["err_virtual"].values).all() and (ds["err_virtual"] > 0).all()
+
+
+def test_passive_notebook(passive_run, tmp_path, monkeypatch):
+    """notebooks/passive_qc.ipynb executed headless on the run: dv/v curves (truth, anchor,
+    SymAE) and the daily stacks; with another survey's truth it says so and leaves it out."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    repo = Path(__file__).resolve().parents[1]
+
+    def run(truth):
+        nb = nbformat.read(repo / "notebooks" / "passive_qc.ipynb", as_version=4)
+        env = {"SYMAE_REDATUM_DIR": str(passive_run["redatum"]),
+               "SYMAE_STORE": str(passive_run["store"]), "SYMAE_TRUTH": str(truth),
+               "SYMAE_CODA_S": "2,12"}
+        monkeypatch.setattr(os, "environ", {**os.environ, **env})
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(repo / "notebooks")}}).execute()
+        outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        text = "\n".join(o.get("text", "") for o in outs)
+        return text, sum("image/png" in o.get("data", {}) for o in outs)
+
+    text, images = run(passive_run["truth"])
+    assert f"{P.days} days" in text and "RMS error vs truth" in text
+    assert "SymAE virtual, 1-day" in text and "anchor, 5-day stacks" in text
+    assert images == 3
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5:
+        h5["dvv"] = np.zeros(P.days + 3)
+    text, images = run(other)
+    assert "is not this survey's truth" in text and "RMS error vs truth" not in text
+    assert images == 3
+
+
+# ------------------------------------------------------------------ bad passive input
+def _days(passive, tmp_path, days=4, edit=None):
+    """Copies of the first ``days`` days of the survey; ``edit(station, day, trace)``
+    changes a day file (returns the trace to write, or None to leave the file out)."""
+    folder = tmp_path / "days"
+    folder.mkdir(exist_ok=True)
+    out = []
+    for d in range(days):
+        for s in range(P.stations):
+            name = f"XX.P{s}..HHZ.{d + 1:03d}.mseed"
+            tr = obspy.read(str(passive["mseed"][0].parent / name))[0]
+            tr = edit(s, d, tr) if edit else tr
+            if tr is None:
+                continue
+            p = folder / name
+            (tr if isinstance(tr, obspy.Stream) else obspy.Stream([tr])).write(
+                str(p), format="MSEED")
+            out.append(str(p))
+    return out
+
+
+def test_station_missing_one_day(passive, tmp_path):
+    """Station P2 has no file on day 2: an error naming the stream, the day and the policy;
+    `gaps: skip` leaves that day out with a warning; `gaps: zero` keeps it with the
+    station's pairs dead, and stretching that day ignores them."""
+    from symae_seis.errors import SymaeWarning
+
+    files = _days(passive, tmp_path, edit=lambda s, d, tr: None if (s, d) == (2, 1) else tr)
+    kw = dict(format="mseed", surveys={"days": files}, window_s=P.window_s,
+              datapoint_by="day", correlate={"max_lag_s": 10})
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, "rej", **kw))
+    assert "XX.P2..HHZ" in str(err.value) and "is missing" in str(err.value)
+    assert "2024-01-02" in str(err.value) and "gaps: skip" in str(err.value)
+    with pytest.warns(SymaeWarning, match=r"48 of 192 windows left out .*2024-01-02"):
+        r = StoreReader(build_store(entry(tmp_path, "skip", gaps="skip", **kw)))
+    assert len(r.members) == 3 and r.shape[0] == 3 * P.windows_per_day
+    assert 1 not in set(r.dp_key[:, 0] - r.dp_key[:, 0].min())
+    r = StoreReader(build_store(entry(tmp_path, "zero", gaps="zero", **kw)))
+    pairs = station_pairs(P.stations)
+    with_p2 = (pairs == 2).any(axis=1)
+    live = r.live(r.members[1])
+    assert not live[:, with_p2].any() and live[:, ~with_p2].all()
+    lags = (np.arange(r.shape[-1]) * r.dt_ms + r.t0_ms) / 1000.0
+    stacks = np.stack([r.read(m).mean(axis=0) for m in r.members])
+    got = dvv_by_stretching(stacks, stacks[0], lags, coda_s=(2.0, 9.0))["dvv"]
+    full = dvv_by_stretching(stacks[:, ~with_p2], stacks[0, ~with_p2], lags,
+                             coda_s=(2.0, 9.0))["dvv"]
+    np.testing.assert_allclose(got[1], full[1], atol=1e-6)   # dead pairs left out of the fit
+
+
+def test_gap_in_a_day_keeps_every_window_in_time(passive, tmp_path):
+    """100 s missing from one station's day: `gaps: skip` leaves out exactly the windows
+    that touch the gap; every kept window holds the samples recorded at its own time."""
+    n = int(P.window_s * P.sampling_rate)
+    cut = (int(130 * P.sampling_rate), int(230 * P.sampling_rate))   # windows 3..5
+
+    def edit(s, d, tr):
+        if (s, d) != (1, 0):
+            return tr
+        a, b = tr.copy(), tr.copy()
+        a.data, b.data = tr.data[:cut[0]], tr.data[cut[1]:]
+        b.stats.starttime = tr.stats.starttime + cut[1] / P.sampling_rate
+        return obspy.Stream([a, b])
+
+    files = _days(passive, tmp_path, days=2, edit=edit)
+    with pytest.warns(Warning, match="3 of 96 windows left out"):
+        r = StoreReader(build_store(entry(tmp_path, "s", format="mseed",
+                                          surveys={"days": files}, window_s=P.window_s,
+                                          datapoint_by="day", gaps="skip")))
+    t0 = obspy.read(files[0])[0].stats.starttime
+    starts = (r.instance_key - int(round(t0.timestamp * 1e9))) / 1e9
+    assert not np.isin(np.round(starts / P.window_s), [3, 4, 5]).any()
+    original = obspy.read(str(passive["mseed"][0].parent / "XX.P1..HHZ.001.mseed"))[0].data
+    for row in r.members[0]:
+        k = int(round(starts[row] / P.window_s))
+        np.testing.assert_array_equal(r.read(np.array([row]))[0, 1],
+                                      original[k * n:(k + 1) * n].astype(np.float32))
+
+
+def test_mixed_rates_and_off_grid_records_named(passive, tmp_path):
+    """One station recorded at another rate, or a day file starting between two samples
+    of the grid: each is one error naming the file, never a silently shifted window."""
+    def rate(s, d, tr):
+        if (s, d) == (3, 0):
+            tr = tr.copy()
+            tr.resample(10.0)
+            tr.stats.pop("mseed", None)          # float samples: ObsPy picks the encoding
+        return tr
+
+    files = _days(passive, tmp_path, days=1, edit=rate)
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, "r", format="mseed", surveys={"days": files},
+                          window_s=P.window_s, datapoint_by="day"))
+    assert "mixed sampling rates" in str(err.value) and "resample_hz" in str(err.value)
+
+    def shift(s, d, tr):
+        if (s, d) == (4, 0):
+            tr.stats.starttime += 0.3 / P.sampling_rate
+        return tr
+
+    (tmp_path / "days").rename(tmp_path / "days_rate")
+    files = _days(passive, tmp_path, days=1, edit=shift)
+    with pytest.raises(MseedError) as err:
+        build_store(entry(tmp_path, "g", format="mseed", surveys={"days": files},
+                          window_s=P.window_s, datapoint_by="day", gaps="zero"))
+    assert "XX.P4..HHZ.001.mseed" in str(err.value) and "off the" in str(err.value)
+    assert "0.300 of a sample" in str(err.value)

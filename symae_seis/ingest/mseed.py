@@ -36,18 +36,39 @@ def _datapoint_of(t_ns: int, by: str) -> int:
     return 0
 
 
-def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
+def _merged_spans(st, sr: float) -> dict[str, list]:
+    """Recorded time spans of each stream, records that follow each other joined."""
+    out: dict[str, list] = {}
+    for tr in sorted(st, key=lambda tr: (tr.id, tr.stats.starttime)):
+        spans = out.setdefault(tr.id, [])
+        a, b = tr.stats.starttime, tr.stats.endtime
+        if spans and a <= spans[-1][1] + 1.5 / sr:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return out
+
+
+def plan_windows(st, sr: float, window_s: float, step_s: float, *,
+                 complete_only: bool = False, ids: list[str] | None = None
+                 ) -> tuple[list, list]:
     """Window start times: a fixed grid from the survey's first sample, every ``step_s``.
 
     Windows in which no selected stream recorded a single sample (a recorder off for the
-    night, the time between two days' files) are skipped; any other window with missing
-    samples goes to the gap policy.
+    night, the time between two days' files) are left out; any other window with missing
+    samples goes to the gap policy. With ``complete_only`` (``gaps: skip``) a window is
+    kept only if every stream of ``ids`` recorded all of its samples.
+
+    Returns
+    -------
+    (kept start times, start times left out by ``complete_only``)
     """
     spans = sorted((tr.stats.starttime, tr.stats.endtime) for tr in st)
     start = spans[0][0]
     end = max(b for _, b in spans)
+    merged = _merged_spans(st, sr)
     nsamp = int(round(window_s * sr))
-    starts = []
+    starts, skipped = [], []
     k = 0
     while True:
         t = start + k * step_s
@@ -55,9 +76,25 @@ def plan_windows(st, sr: float, window_s: float, step_s: float) -> list:
         if t_end > end + 0.5 / sr:
             break
         if any(a <= t_end and b >= t for a, b in spans):
-            starts.append(t)
+            whole = all(any(a <= t + 0.5 / sr and b >= t_end - 0.5 / sr
+                            for a, b in merged.get(i, [])) for i in (ids or merged))
+            (starts if whole or not complete_only else skipped).append(t)
         k += 1
-    return starts
+    return starts, skipped
+
+
+def _report_skipped(entry: DatasetEntry, survey: str, skipped: list, kept: list) -> None:
+    if not skipped:
+        return
+    import warnings
+
+    from ..errors import SymaeWarning
+
+    days = sorted({str(t.date) for t in skipped})
+    shown = ", ".join(days[:6]) + (f" and {len(days) - 6} more" if len(days) > 6 else "")
+    warnings.warn(f"dataset {entry.name!r}, survey {survey!r}: {len(skipped)} of "
+                  f"{len(skipped) + len(kept)} windows left out for missing samples "
+                  f"(gaps: skip), on {shown}", SymaeWarning, stacklevel=3)
 
 
 class _Correlator:
@@ -102,10 +139,14 @@ def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
                          "raise window_s in the catalog")
     plans = {}
     for s in surveys:
-        plans[s] = plan_windows(heads[s], sr, entry.window_s, entry.step_s)
+        plans[s], skipped = plan_windows(heads[s], sr, entry.window_s, entry.step_s,
+                                         complete_only=entry.gaps == "skip", ids=ids)
         if not plans[s]:
-            raise MseedError(f"{', '.join(map(str, files[s]))}: survey {s!r} has no recorded "
-                             f"segment as long as one window of {entry.window_s:g} s")
+            what = "every stream recorded in full" if skipped else "recorded"
+            raise MseedError(f"{', '.join(map(str, files[s]))}: survey {s!r} has no segment "
+                             f"{what} as long as one window of {entry.window_s:g} s"
+                             + (" (gaps: skip)" if skipped else ""))
+        _report_skipped(entry, s, skipped, plans[s])
     corr = _Correlator(entry, ids, sr) if entry.correlate else None
     shape = (len(corr.names), corr.samples) if corr else (len(ids), nsamp)
     writer = StoreWriter(h5, sum(len(v) for v in plans.values()), *shape, 0)

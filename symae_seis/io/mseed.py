@@ -7,8 +7,12 @@ cut into windows of ``window_s`` seconds every ``step_s``: each window is one in
 
 Gaps inside a window follow the catalog's ``gaps`` policy: ``reject`` (raise, naming the
 stream and time), ``zero`` (fill with zeros; a stream absent for the whole window becomes
-a dead trace) or ``interpolate`` (linear across the gap). Mixed sampling rates raise
-unless ``resample_hz`` is given.
+a dead trace), ``interpolate`` (linear across the gap) or ``skip`` (leave out every window
+in which a selected stream misses a sample: a day's datapoint then holds only its complete
+windows, and a station absent for a day leaves out that day). Mixed sampling rates raise
+unless ``resample_hz`` is given. A record whose samples fall between the window grid's
+samples (its start is off the grid by more than :data:`GRID_TOLERANCE` of a sample) is
+refused: cutting it would shift it in time.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Fewest samples in a window (the encoders need a few to convolve).
 MIN_WINDOW_SAMPLES = 8
+#: Largest offset (fraction of a sample) between a record's samples and the window grid.
+GRID_TOLERANCE = 0.01
 
 
 class MseedError(SymaeError):
@@ -134,7 +140,15 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
         for c, sid in enumerate(ids):
             got = None
             for tr in by_id.get(sid, []):
-                i0 = int(round((t - tr.stats.starttime) * sr))
+                pos = (t - tr.stats.starttime) * sr
+                i0 = int(round(pos))
+                if abs(pos - i0) > GRID_TOLERANCE:
+                    raise MseedError(
+                        f"{tr.stats._source}: stream {sid} of survey {survey!r} starts "
+                        f"{tr.stats.starttime}, {abs(pos - i0):.3f} of a sample off the "
+                        f"window grid (windows from {starts[0]} every 1/{sr:g} s); cutting "
+                        "it would shift it in time. Align the records on one sample grid "
+                        "first (e.g. ObsPy Trace.interpolate with a starttime on the grid)")
                 if i0 < 0 or i0 + nsamp > tr.stats.npts:
                     continue
                 got = tr.data[i0:i0 + nsamp]
@@ -151,11 +165,12 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
             if masked.any():
                 where = f"stream {sid} of survey {survey!r}, window starting {t}"
                 src = ", ".join(sorted({tr.stats._source for tr in by_id.get(sid, [])}))
-                if gaps == "reject":
+                if gaps in ("reject", "skip"):
                     what = "is missing" if masked.all() else f"has a gap of {masked.sum()} samples"
                     src = src or ", ".join(map(str, files or [])) or "no file"
                     raise MseedError(f"{src}: {where} {what}; set `gaps: zero` or "
-                                     "`gaps: interpolate` in the catalog to fill gaps")
+                                     "`gaps: interpolate` in the catalog to fill gaps, or "
+                                     "`gaps: skip` to leave out windows with gaps")
                 if masked.all():
                     continue  # dead trace
                 if gaps == "zero":

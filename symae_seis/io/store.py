@@ -258,6 +258,8 @@ class StoreReader:
             self.channel_key_name = str(h5.attrs["channel_key_name"])
             self.n_header_fields = int(h5["headers"].shape[-1])
             self.header_fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
+            #: channel names of miniSEED stores (stream ids, or "a|b" station pairs)
+            self.channel_names = tuple(json.loads(h5.attrs.get("channels", "[]")))
             self.schema = {
                 "dataset": str(h5.attrs["dataset"]),
                 "channels": int(self.shape[1]),

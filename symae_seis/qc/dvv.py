@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["correlate", "stretch", "dvv_by_stretching", "moving_stack", "all_pairs"]
+__all__ = ["correlate", "stretch", "dvv_by_stretching", "moving_stack", "all_pairs",
+           "day_stacks", "daily_dvv", "redatum_dvv"]
 
 
 def all_pairs(n: int) -> np.ndarray:
@@ -76,7 +77,8 @@ def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
             coda_s: tuple[float, float], max_eps: float = 0.02, n_eps: int = 401,
             band_hz: tuple[float, float] | None = None) -> tuple[float, float, float]:
     """Stretching factor of ``current`` against ``reference`` (same lags, any leading
-    axes: all traces are fitted jointly).
+    axes: all traces are fitted jointly). Traces of ``current`` that are zero throughout
+    (station pairs with a dead station that day) are left out of the fit.
 
     Returns
     -------
@@ -85,6 +87,10 @@ def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
     """
     cur = np.asarray(current, dtype=np.float64).reshape(-1, lags_s.size)
     ref = np.asarray(reference, dtype=np.float64).reshape(-1, lags_s.size)
+    keep = np.any(cur != 0, axis=-1)
+    if not keep.any():
+        return float("nan"), float("nan"), float("nan")
+    cur, ref = cur[keep], ref[keep]
     mask = _coda_mask(lags_s, *coda_s)
     c = cur[:, mask]
     c = c - c.mean(axis=-1, keepdims=True)
@@ -128,3 +134,79 @@ def dvv_by_stretching(stacks: np.ndarray, reference: np.ndarray, lags_s: np.ndar
         out["cc"].append(x)
         out["err"].append(err)
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def day_stacks(reader, data: np.ndarray | None = None) -> np.ndarray:
+    """Mean over each datapoint's (day's) windows, ``(D, pairs, lags)``: of the store's
+    correlations, or of ``data`` (rows in store order, e.g. virtual gathers). Each pair is
+    averaged over the windows where it is live; a pair dead all day stays zero (and
+    :func:`stretch` leaves it out)."""
+    out = []
+    for m in reader.members:
+        x = reader.read(m) if data is None else np.asarray(data[m])
+        live = reader.live(m)[..., None]
+        out.append((x * live).sum(axis=0) / np.maximum(live.sum(axis=0), 1))
+    return np.stack(out).astype(np.float64)
+
+
+def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, float],
+              reference: int | str = "mean", band_hz: tuple[float, float] | None = None,
+              max_eps: float = 0.02) -> dict[str, np.ndarray]:
+    """dv/v of every day's stack against a reference: ``"mean"`` (the mean of all days,
+    the usual choice of MSNoise-like processing) or a day's index. Returns ``dvv``,
+    ``cc`` and ``err`` (Weaver et al.; NaN without ``band_hz``), relative to the
+    reference (a reference day reads 0)."""
+    ref = stacks.mean(axis=0) if reference == "mean" else stacks[int(reference)]
+    return dvv_by_stretching(stacks, ref, lags_s, coda_s=coda_s, max_eps=max_eps,
+                             band_hz=band_hz)
+
+
+def redatum_dvv(redatum_nc, store, *, coda_s: tuple[float, float],
+                reference: int | str = "mean", band_hz: tuple[float, float] | None = None,
+                max_eps: float = 0.02):
+    """Day-by-day dv/v of a passive redatuming run (``symae-redatum --reference ...`` on a
+    correlation store, datapoint = day) beside the conventional anchor.
+
+    ``virtual``: each day's virtual correlations (every window seen with one fixed
+    nuisance code, a repeatable virtual source) averaged and stretched; ``recorded``: the
+    same on the store's own correlations (noise interferometry's daily stacks).
+
+    Returns
+    -------
+    xarray.Dataset on ``day`` (datetime64): ``dvv_virtual``, ``err_virtual``,
+    ``cc_virtual``, ``dvv_recorded``, ``err_recorded``, ``cc_recorded``, and the day stacks
+    ``virtual_stack`` / ``recorded_stack`` on (day, pair, lag).
+    """
+    import xarray as xr
+
+    from ..io.store import StoreReader
+
+    reader = store if isinstance(store, StoreReader) else StoreReader(store)
+    if reader.dp_names != ["day"]:
+        raise ValueError(f"{reader.path}: datapoints are by {reader.dp_names or 'survey'}, "
+                         "not by day; ingest with `datapoint_by: day`")
+    with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
+        if "recorded_instance" not in ds or ds["virtual"].shape[1:] != reader.shape[1:]:
+            raise ValueError(f"{redatum_nc}: not a redatuming of {reader.path} (another "
+                             "layout); redatum the store the days come from")
+        rows = ds["recorded_instance"].values
+        if rows.size != reader.shape[0] or set(rows.tolist()) != set(range(rows.size)):
+            raise ValueError(f"{redatum_nc}: holds {rows.size} windows, the store "
+                             f"{reader.shape[0]}; run symae-redatum --reference on every "
+                             "window (all surveys)")
+        virtual = np.empty(reader.shape, dtype=np.float32)
+        virtual[rows] = ds["virtual"].values
+    lags = (reader.t0_ms + reader.dt_ms * np.arange(reader.shape[-1])) / 1000.0
+    stacks = {"virtual": day_stacks(reader, virtual), "recorded": day_stacks(reader)}
+    days = reader.dp_key[:, 0].astype("int64") * 86400
+    out = xr.Dataset(coords={"day": ("day", days.astype("datetime64[s]")),
+                             "lag": ("lag", lags, {"units": "s", "long_name": "lag time"})})
+    for name, st in stacks.items():
+        r = daily_dvv(st, lags, coda_s=coda_s, reference=reference, band_hz=band_hz,
+                      max_eps=max_eps)
+        out[f"dvv_{name}"] = ("day", r["dvv"], {"long_name": f"dv/v from {name} day stacks"})
+        out[f"err_{name}"] = ("day", r["err"], {"long_name": "1-sigma error (Weaver 2011)"})
+        out[f"cc_{name}"] = ("day", r["cc"], {"long_name": "correlation after stretching"})
+        out[f"{name}_stack"] = (("day", "pair", "lag"), st)
+    out.attrs.update({"coda_s": list(coda_s), "reference": str(reference)})
+    return out
