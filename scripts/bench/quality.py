@@ -232,6 +232,7 @@ def run_4d(kind: str, out: Path, epochs: int | None, small: bool, seed: int) -> 
         estimates[name] = est
         seconds[name] = (time.perf_counter() - t0) / len(eq)
     lit, t_train = train(cat, kind, epochs, seed)
+    lit.model.save(folder / "model.pt")            # for a look with symae-redatum / notebook
     t0 = time.perf_counter()
     res = redatum(lit.model, store, folder / "redatum", overwrite=True, write_segy=False)
     estimates["SymAE virtual"] = virtual_for_truth(res.files["netcdf"], truth)

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--surveys", nargs="+", help="with --reference: only these surveys")
     ap.add_argument("--out", default="out/redatum", help="output folder (default out/redatum)")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    ap.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                    help="fit the codes to the recorded gathers before decoding: N Adam steps "
+                         "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS; "
+                         "0: the encoder's codes as they are)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     ap.add_argument("--no-segy", action="store_true", help="skip the SEG-Y outputs")
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                           reference=args.reference or "mean", surveys=args.surveys,
                           batch_size=args.batch_size, device=args.device,
                           overwrite=args.overwrite, write_segy=not args.no_segy,
-                          progress=True)
+                          progress=True, refine_steps=args.refine_steps)
             files = dict(res.files)
             if not args.no_plots:
                 files.update(qc_report(res.out_dir, reader))

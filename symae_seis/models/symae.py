@@ -62,6 +62,7 @@ __all__ = [
 _FORMAT = "symae-seis-model"
 _FORMAT_VERSION = 1
 DECODERS = ("filter", "generic")
+POOLS = ("wiener", "mean")
 
 
 class ModelFileError(SymaeError):
@@ -142,12 +143,26 @@ class SymAE(nn.Module):
                  nuisance_dim: int = 32, width: int = 32, levels: int | None = None,
                  hidden: int = 256, nuisance_dropout: float | None = None,
                  scale: float = 1.0, schema: dict[str, Any] | None = None,
-                 decoder: str = "filter", filter_terms: int = 6):
+                 decoder: str = "filter", filter_terms: int = 6, pool: str = "wiener",
+                 pool_eps: float = 1e-3, pool_iters: int = 5,
+                 coherent_pad: int | None = None):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if filter_terms < 1:
             raise OptionError(f"filter_terms must be >= 1, got {filter_terms}")
+        if pool not in POOLS:
+            raise OptionError(f"pool must be one of {POOLS}, got {pool!r}")
+        if not 0.0 < pool_eps < 1.0:
+            raise OptionError(f"pool_eps must be in (0, 1), got {pool_eps}")
+        if pool_iters < 0:
+            raise OptionError(f"pool_iters must be >= 0, got {pool_iters}")
+        if coherent_pad is None:
+            coherent_pad = max(8, math.ceil(samples / 8)) if decoder == "filter" and \
+                pool == "wiener" else 0
+        if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
+            raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
+                              f"{coherent_pad}")
         if nuisance_dropout is None:
             nuisance_dropout = 0.0 if decoder == "filter" else 0.4
         if channels < 1 or samples < 4:
@@ -164,7 +179,9 @@ class SymAE(nn.Module):
             "coherent_dim": int(coherent_dim), "nuisance_dim": int(nuisance_dim),
             "width": int(width), "levels": int(levels), "hidden": int(hidden),
             "nuisance_dropout": float(nuisance_dropout), "scale": float(scale),
-            "decoder": decoder, "filter_terms": int(filter_terms),
+            "decoder": decoder, "filter_terms": int(filter_terms), "pool": pool,
+            "pool_eps": float(pool_eps), "pool_iters": int(pool_iters),
+            "coherent_pad": int(coherent_pad),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
@@ -243,19 +260,104 @@ class SymAE(nn.Module):
             raise ValueError("filter_params needs a model with decoder='filter'")
         return self.filter_head(nuisance)
 
-    def _response(self, nuisance: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-        c, t = self.config["channels"], self.config["samples"]
+    def _response(self, nuisance: torch.Tensor, inverse: bool = False,
+                  samples: int | None = None) -> torch.Tensor:
+        c = self.config["channels"]
+        t = self.config["samples"] if samples is None else samples
         return filters.response(self.filter_params(nuisance), c, t,
                                 self.config["filter_terms"], inverse=inverse)
 
+    @property
+    def _support(self) -> int:
+        """Samples of a coherent gather: the record and ``coherent_pad`` after its end
+        (events below the record whose wavelets reach into it)."""
+        return self.config["samples"] + self.config.get("coherent_pad", 0)
+
     def _pool(self, x: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
         """Filter decoder: coherent gathers of bags ``x`` whose (noise-free) nuisance
-        codes are known: equalise, average over I, refine."""
-        eq = filters.apply(x, self._response(nuisance, inverse=True))    # (B, I, C, T)
-        mean = eq.mean(dim=1)                                             # symmetric pooling
-        spread = eq.std(dim=1, correction=0) if x.shape[1] > 1 else torch.zeros_like(mean)
-        feats = torch.stack([mean, spread], dim=1) / self.scale           # (B, 2, C, T)
+        codes are known: a symmetric estimate over I, then a refinement.
+
+        ``pool="wiener"`` (default): the least-squares gather ``G`` on the record and
+        ``coherent_pad`` samples below it, fitting ``crop_T(H_i G) = x_i`` on the live
+        traces of every instance. The first estimate is the Wiener solution
+        ``G(f) = sum_i conj(H_i) X_i / (sum_i |H_i|^2 + eps)`` (``eps`` = ``pool_eps``
+        times the mean of ``sum_i |H_i|^2`` over frequency, trace by trace): each
+        instance counts by its own filter's power, so where a wavelet is weak it does not
+        come back amplified. ``pool_iters`` preconditioned steps on the residuals inside
+        the record then account for the record's end (what a filter shifts or smears
+        across it) and for dead traces (all-zero traces are left out of the fit).
+        ``pool="mean"``: the mean of the instances equalised by their exact inverse
+        filters (models trained before).
+        """
+        t = x.shape[-1]
+        if self.config.get("pool", "mean") == "mean":
+            eq = filters.apply(x, self._response(nuisance, inverse=True))   # (B, I, C, T)
+            mean = eq.mean(dim=1)                                           # symmetric
+            spread = eq.std(dim=1, correction=0) if x.shape[1] > 1 else \
+                torch.zeros_like(mean)
+        else:
+            mean, spread = self._wiener(x if x.dtype == torch.float64 else x.float(),
+                                        nuisance)
+        feats = torch.stack([mean, spread], dim=1) / self.scale           # (B, 2, C, L)
         return mean + self.refine(feats)[:, 0] * self.scale
+
+    def _wiener(self, x: torch.Tensor, nuisance: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Least-squares coherent gathers ``(B, C, L)`` of bags ``x`` and the RMS misfit
+        of the bag's live traces ``(B, C, L)`` (zero below the record): the Wiener
+        estimate, then ``pool_iters`` steps of conjugate gradients preconditioned by it on
+        the same damped problem (``+ eps ||G||^2``, so a bag of a few instances stays
+        stable where every wavelet is weak). Every (datapoint, channel) is its own small
+        system, solved in parallel."""
+        t, n = x.shape[-1], self._support
+        nfft = 2 * n
+        h = self._response(nuisance, samples=n)                             # (B, I, C, F)
+        live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]            # (B, I, C, 1)
+        den = ((h.real ** 2 + h.imag ** 2) * live).sum(dim=1)               # symmetric in I
+        lam = self.config["pool_eps"] * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
+        inv = 1.0 / (den + lam)
+
+        def adjoint(r: torch.Tensor) -> torch.Tensor:        # (B, I, C, T) -> (B, C, L)
+            spec = torch.fft.rfft(r * live, n=nfft, dim=-1)
+            return torch.fft.irfft((h.conj() * spec).sum(dim=1), n=nfft, dim=-1)[..., :n]
+
+        def forward(g: torch.Tensor) -> torch.Tensor:        # (B, C, L) -> (B, I, C, T)
+            spec = torch.fft.rfft(g, n=nfft, dim=-1)[:, None]
+            return torch.fft.irfft(h * spec, n=nfft, dim=-1)[..., :t] * live
+
+        def precond(v: torch.Tensor) -> torch.Tensor:
+            return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft,
+                                   dim=-1)[..., :n]
+
+        def normal(g: torch.Tensor) -> torch.Tensor:         # damped normal operator
+            return adjoint(forward(g)) + lam.mean(dim=-1, keepdim=True) * g
+
+        r = adjoint(x)
+        g = precond(r)                                       # the Wiener estimate
+        r = r - normal(g)
+        z = precond(r)
+        p, rz = z, (r * z).sum(dim=-1, keepdim=True)
+        def ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            # CG step sizes a / b (0 where b = 0), held constant for the gradient: the
+            # result stays a polynomial in the filters applied to the data, and the
+            # 1 / b^2 of a near-dead trace cannot reach the backward pass
+            a, b = a.detach(), b.detach()
+            ok = b > 0
+            return torch.where(ok, a / torch.where(ok, b, torch.ones_like(b)),
+                               torch.zeros_like(a))
+
+        for _ in range(self.config.get("pool_iters", 0)):
+            ap = normal(p)
+            alpha = ratio(rz, (p * ap).sum(dim=-1, keepdim=True))
+            g = g + alpha * p
+            r = r - alpha * ap
+            z = precond(r)
+            rz_new = (r * z).sum(dim=-1, keepdim=True)
+            p = z + ratio(rz_new, rz) * p
+            rz = rz_new
+        resid = forward(g) - x * live
+        spread = F.pad(resid.pow(2).mean(dim=1).sqrt(), (0, n - t))
+        return g, spread
 
     def encode(self, x: torch.Tensor, bag: int | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -295,10 +397,12 @@ class SymAE(nn.Module):
                              f"codes for {b}")
         c, t = self.config["channels"], self.config["samples"]
         if self.is_filter:
-            if tuple(coherent.shape[1:]) != (c, t):
-                raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {t}), "
+            n = self._support
+            if tuple(coherent.shape[1:]) != (c, n):
+                raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {n}), "
                                  f"got {tuple(coherent.shape)}")
-            return filters.apply(coherent[:, None], self._response(nuisance))
+            return filters.apply(coherent[:, None], self._response(nuisance, samples=n)
+                                 )[..., :t]
         z = torch.cat([coherent[:, None, :].expand(b, i, -1), nuisance], dim=-1)
         h = self.dec_in(z.reshape(b * i, -1)).reshape(b * i, *self._dec_shape)
         shapes = self.coh_trunk.shapes
@@ -317,7 +421,7 @@ class SymAE(nn.Module):
     def coherent_shape(self) -> tuple[int, ...]:
         """Shape of one datapoint's coherent representation."""
         if self.is_filter:
-            return (self.config["channels"], self.config["samples"])
+            return (self.config["channels"], self._support)
         return (self.config["coherent_dim"],)
 
     # ------------------------------------------------------------------ save/load
@@ -348,6 +452,9 @@ class SymAE(nn.Module):
                                  f" is not {_FORMAT_VERSION}")
         cfg = dict(blob["config"])
         cfg.setdefault("decoder", "generic")     # models saved before the filter decoder
+        cfg.setdefault("pool", "mean")           # models saved before the Wiener pooling
+        cfg.setdefault("coherent_pad", 0)
+        cfg.setdefault("pool_iters", 0)
         model = cls(cfg.pop("channels"), cfg.pop("samples"), schema=blob.get("schema"), **cfg)
         try:
             model.load_state_dict(blob["state_dict"])

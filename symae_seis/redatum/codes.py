@@ -8,7 +8,7 @@ import torch
 from ..io.store import StoreReader
 from ..models import SymAE
 
-__all__ = ["resolve_device", "coherent_codes", "nuisance_codes"]
+__all__ = ["resolve_device", "coherent_codes", "nuisance_codes", "refined_codes"]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -57,3 +57,31 @@ def nuisance_codes(model: SymAE, reader: StoreReader, rows: np.ndarray, *,
         x = torch.from_numpy(reader.read(rows[a:a + batch_size]))[None].to(dev)
         out[a:a + batch_size] = model.encode_nuisance(x)[0].float().cpu().numpy()
     return out
+
+
+def refined_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
+                  steps: int, rounds: int = 2, device: str | None = None,
+                  progress: bool = False) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Coherent representations of ``datapoints`` and nuisance codes of all their
+    instances, the encoder's codes refined by fitting every instance to its own gather
+    (:func:`symae_seis.prior.refine_codes`, ``rounds`` x ``steps`` Adam steps).
+
+    Returns ``(coherent (len(datapoints), ...), {store row: nuisance code})``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..prior import refine_codes
+
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    coh = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
+    nui: dict[int, np.ndarray] = {}
+    for k, d in enumerate(tqdm(datapoints, desc="fit codes", unit="dp",
+                               disable=not progress)):
+        rows = reader.members[int(d)]
+        x = torch.from_numpy(reader.read(rows))[None].to(dev)
+        g, z = refine_codes(model, x, rounds=rounds, steps=steps)
+        coh[k] = g[0].float().cpu().numpy()
+        for r, code in zip(rows.tolist(), z[0].float().cpu().numpy()):
+            nui[r] = code
+    return coh, nui

@@ -13,13 +13,16 @@ import torch
 from ..io.store import StoreReader, schema_mismatches
 from ..models import SymAE
 from ..typing import PathLike
-from .codes import coherent_codes, nuisance_codes, resolve_device
+from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
 from .writer import RedatumWriter
 
 __all__ = ["check_compatible", "RedatumResult", "redatum_pairs", "redatum"]
 
 log = logging.getLogger(__name__)
+
+#: Adam steps per round of fitting the codes to the recorded gathers before decoding.
+DEFAULT_REFINE_STEPS = 60
 
 
 def check_compatible(model: SymAE, reader: StoreReader) -> None:
@@ -46,11 +49,20 @@ class _Codes:
     """Coherent representations of every datapoint the pairs use, on the device."""
 
     def __init__(self, model: SymAE, reader: StoreReader, datapoints: np.ndarray,
-                 device: torch.device, progress: bool):
+                 device: torch.device, progress: bool, refine_steps: int = 0):
         uniq = np.unique(datapoints)
         self.index = {int(d): k for k, d in enumerate(uniq)}
-        self.table = torch.from_numpy(coherent_codes(model, reader, uniq, device=device,
-                                                     progress=progress)).to(device)
+        self.nuisance: dict[int, np.ndarray] | None = None
+        if refine_steps > 0:
+            table, self.nuisance = refined_codes(model, reader, uniq, steps=refine_steps,
+                                                 device=device, progress=progress)
+        else:
+            table = coherent_codes(model, reader, uniq, device=device, progress=progress)
+        self.table = torch.from_numpy(table).to(device)
+
+    def nuisance_of(self, rows: np.ndarray) -> np.ndarray:
+        """Refined nuisance codes of store rows (instances of the coded datapoints)."""
+        return np.stack([self.nuisance[int(r)] for r in rows])
 
     def __getitem__(self, datapoints: np.ndarray) -> torch.Tensor:
         idx = [self.index[int(d)] for d in datapoints]
@@ -60,8 +72,12 @@ class _Codes:
 def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
                   out_dir: PathLike, *, batch_size: int = 64, device: str | None = None,
                   overwrite: bool = False, write_segy: bool = True,
-                  progress: bool = False) -> RedatumResult:
+                  progress: bool = False, refine_steps: int | None = None) -> RedatumResult:
     """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
+
+    ``refine_steps`` > 0: the encoder's codes of every datapoint involved are refined by
+    fitting each instance to its own gather (:func:`symae_seis.prior.refine_codes`)
+    before decoding; the nuisance codes then come from that fit.
 
     Raises
     ------
@@ -74,6 +90,11 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
 
     if len(pairs) == 0:
         raise RedatumError("the pairing selects no instance; nothing to redatum")
+    refine_steps = DEFAULT_REFINE_STEPS if refine_steps is None else int(refine_steps)
+    if refine_steps < 0:
+        raise RedatumError(f"refine_steps must be >= 0, got {refine_steps}")
+    if refine_steps and not model.is_filter:
+        refine_steps = 0                    # the generic decoder's codes are used as they are
     reader = store if isinstance(store, StoreReader) else StoreReader(store)
     check_compatible(model, reader)
     writer = RedatumWriter(reader, pairs, Path(out_dir), overwrite=overwrite,
@@ -81,7 +102,19 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
     dev = resolve_device(device)
     model = model.to(dev).eval()
     own_dp = reader.datapoint[pairs.real]
-    codes = _Codes(model, reader, np.concatenate([pairs.coherent, own_dp]), dev, progress)
+    needed = [pairs.coherent, own_dp]
+    ref_row = pairs.meta.get("reference_row")
+    if refine_steps > 0 and pairs.reference_code is None:
+        needed.append(reader.datapoint[pairs.nuisance])
+    if refine_steps > 0 and ref_row is not None:
+        needed.append(reader.datapoint[[ref_row]])
+    codes = _Codes(model, reader, np.concatenate(needed), dev, progress, refine_steps)
+    if codes.nuisance is not None:
+        pairs.real_codes = codes.nuisance_of(pairs.real)
+        if pairs.reference_label == "mean nuisance code":
+            pairs.reference_code = pairs.real_codes.mean(axis=0)
+        elif ref_row is not None:
+            pairs.reference_code = codes.nuisance_of([ref_row])[0]
     n = len(pairs)
     with writer, torch.no_grad():
         for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch",
@@ -97,6 +130,8 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
                 nui = torch.from_numpy(np.tile(pairs.reference_code, (b - a, 1))).to(dev)
             elif np.array_equal(pairs.nuisance[a:b], pairs.real[a:b]):
                 nui = own
+            elif codes.nuisance is not None:
+                nui = torch.from_numpy(codes.nuisance_of(pairs.nuisance[a:b])).to(dev)
             else:
                 nui = torch.from_numpy(nuisance_codes(model, reader, pairs.nuisance[a:b],
                                                       batch_size=batch_size, device=dev)
@@ -119,7 +154,7 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
             nuisance_from: str = "baseline", reference: str | int = "mean",
             surveys: list[str] | None = None, batch_size: int = 64,
             device: str | None = None, overwrite: bool = False, write_segy: bool = True,
-            progress: bool = False) -> RedatumResult:
+            progress: bool = False, refine_steps: int | None = None) -> RedatumResult:
     """Redatum a store with a trained model (see the package docstring for the modes).
 
     Parameters
@@ -140,6 +175,10 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
         (e.g. FieldRecord) of the instance whose acquisition all are redatumed to.
     surveys
         For ``"reference"``: restrict to these surveys (default all).
+    refine_steps
+        Fit the codes to the recorded gathers before decoding (steps per round, two
+        rounds; None: :data:`DEFAULT_REFINE_STEPS`; 0: the encoder's codes as they are;
+        filter decoder only). See :mod:`symae_seis.prior`.
 
     Returns
     -------
@@ -169,8 +208,10 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
             if hit.size == 0:
                 raise RedatumError(f"{reader.path}: no instance with key {key}")
             pairs.reference_code = nuisance_codes(model, reader, hit[:1], device=dev)[0]
+            pairs.meta["reference_row"] = int(hit[0])
             pairs.reference_label = f"instance {key}"
     else:
         raise RedatumError(f"mode must be '4d' or 'reference', got {mode!r}")
     return redatum_pairs(model, reader, pairs, out_dir, batch_size=batch_size, device=dev,
-                         overwrite=overwrite, write_segy=write_segy, progress=progress)
+                         overwrite=overwrite, write_segy=write_segy, progress=progress,
+                         refine_steps=refine_steps)

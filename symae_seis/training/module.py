@@ -67,6 +67,18 @@ class SymAELit(pl.LightningModule):
         family (additive noise, illumination).
     filter_terms
         Cosine terms of the filter's log-amplitude spectrum.
+    pool
+        How the filter decoder pools a bag into its coherent gather: ``wiener`` (least
+        squares over the bag's filters, damped by ``pool_eps``) or ``mean`` (mean of the
+        inversely filtered instances, the older models').
+    pool_eps
+        Damping of the Wiener pooling, relative to the bag's mean filter power.
+    pool_iters
+        Preconditioned least-squares steps after the Wiener estimate (the record's end,
+        dead traces).
+    coherent_pad
+        Samples of the coherent gather below the record (default: an eighth of the
+        record, at least 8, for the Wiener pooling).
     min_bag
         Smallest bag pooled into the coherent part; each step draws a size between it
         and the batch's I.
@@ -92,6 +104,8 @@ class SymAELit(pl.LightningModule):
                  nuisance_dim: int = 16, width: int = 16, levels: int | None = None,
                  hidden: int = 128, nuisance_dropout: float | None = None,
                  decoder: Literal["filter", "generic"] = "filter", filter_terms: int = 6,
+                 pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
+                 pool_iters: int = 5, coherent_pad: int | None = None,
                  min_bag: int = 3, swap_weight: float = 1.0, augment_weight: float = 0.5,
                  consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
@@ -103,7 +117,9 @@ class SymAELit(pl.LightningModule):
         self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
                            nuisance_dim=nuisance_dim, width=width, levels=levels,
                            hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,
-                           schema=schema, decoder=decoder, filter_terms=filter_terms)
+                           schema=schema, decoder=decoder, filter_terms=filter_terms,
+                           pool=pool, pool_eps=pool_eps, pool_iters=pool_iters,
+                           coherent_pad=coherent_pad)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)
@@ -182,6 +198,10 @@ class SymAELit(pl.LightningModule):
         theirs, ours = dict(blob.get("config", {})), self.model.config
         theirs.setdefault("decoder", "generic")           # saved before the filter decoder
         theirs.setdefault("filter_terms", ours["filter_terms"])
+        theirs.setdefault("pool", "mean")                  # saved before the Wiener pooling
+        theirs.setdefault("pool_eps", ours["pool_eps"])
+        theirs.setdefault("pool_iters", 0)
+        theirs.setdefault("coherent_pad", 0)
         diff = {k: (theirs.get(k), ours[k]) for k in ours
                 if k != "scale" and theirs.get(k) != ours[k]}
         if diff:
