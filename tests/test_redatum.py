@@ -204,3 +204,28 @@ def test_cli_opens_the_store_at_most_twice(trained_run, small_catalog, store, tm
                          str(small_catalog), "--out", str(tmp_path / "o"), *extra])
     assert code == 0
     assert 1 <= len(opened) <= 2, opened
+
+
+def test_bootstrap_uncertainty(trained_run, store, tmp_path):
+    """--uncertainty N: virtual_std beside virtual (zero on dead traces, positive where
+    there is signal), the same from run to run, and a figure of the residual in its
+    units."""
+    import xarray as xr
+
+    from symae_seis.cli.redatum import main
+
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"u{k}"
+        assert main([str(trained_run / "model.pt"), "--store", str(store), "--out", str(out),
+                     "--uncertainty", "6", "--no-segy", "--refine-steps", "5"]) == 0
+        outs.append(xr.load_dataset(out / "redatum.nc", engine="h5netcdf"))
+    a, b = outs
+    std, live = a["virtual_std"].values, a["live"].values.astype(bool)
+    assert a["virtual_std"].attrs["long_name"].startswith("standard deviation")
+    assert (std[~live] == 0).all() and np.median(std[live].max(axis=-1)) > 0
+    assert std.mean() < np.abs(a["virtual"].values).mean()        # a spread, not noise
+    np.testing.assert_array_equal(std, b["virtual_std"].values)
+    assert (tmp_path / "u0" / "residual_over_std.png").stat().st_size > 10_000
+    assert main([str(trained_run / "model.pt"), "--store", str(store), "--out",
+                 str(tmp_path / "bad"), "--uncertainty", "1"]) == 2

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="fit the codes to the recorded gathers before decoding: N Adam steps "
                          "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS; "
                          "0: the encoder's codes as they are)")
+    ap.add_argument("--uncertainty", type=int, default=0, metavar="N",
+                    help="N bootstrap bags per coherent donor: virtual_std in redatum.nc and a "
+                         "figure of the residual in units of it (default 0: none)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     ap.add_argument("--no-segy", action="store_true", help="skip the SEG-Y outputs")
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                           reference=args.reference or "mean", surveys=args.surveys,
                           batch_size=args.batch_size, device=args.device,
                           overwrite=args.overwrite, write_segy=not args.no_segy,
-                          progress=True, refine_steps=args.refine_steps)
+                          progress=True, refine_steps=args.refine_steps,
+                          uncertainty=args.uncertainty)
             files = dict(res.files)
             if not args.no_plots:
                 files.update(qc_report(res.out_dir, reader))

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..typing import PathLike
 
-__all__ = ["plot_gather", "plot_redatum_panels", "plot_nrms_along_key", "plot_nrms_map"]
+__all__ = ["plot_gather", "plot_redatum_panels", "plot_nrms_along_key", "plot_nrms_map",
+           "plot_uncertainty"]
 
 
 def _plt():
@@ -120,6 +121,35 @@ def plot_nrms_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, out_png: Pat
     ax.set_ylabel(labels[1])
     ax.set_title(title, fontsize=10)
     ax.set_aspect("equal", adjustable="datalim")
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png)
+    plt.close(fig)
+    return out_png
+
+
+def plot_uncertainty(residual: np.ndarray, std: np.ndarray, time_ms: np.ndarray,
+                     out_png: PathLike, *, title: str = "") -> Path:
+    """Residual (virtual - recorded), the bootstrap standard deviation of the virtual
+    gather, and their ratio: where ``|residual| / std`` exceeds 2-3 the difference stands
+    out from the model's own doubt (a 4D change), where it stays near 1 it does not."""
+    plt = _plt()
+    z = residual / np.maximum(std, 1e-12 * max(float(np.abs(std).max()), 1e-30))
+    clip = float(np.percentile(np.abs(residual), 99)) or 1.0
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 4.6), dpi=130, sharey=True)
+    ext = (-0.5, residual.shape[0] - 0.5, time_ms[-1], time_ms[0])
+    for ax, img, name, vmax, cmap in (
+            (axes[0], residual, "residual (virtual - recorded)", clip, "seismic"),
+            (axes[1], std, "bootstrap std of the virtual", clip, "viridis"),
+            (axes[2], z, "residual / std", 4.0, "seismic")):
+        im = ax.imshow(img.T, aspect="auto", cmap=cmap, extent=ext,
+                       vmin=0 if cmap == "viridis" else -vmax, vmax=vmax)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("channel")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    axes[0].set_ylabel("time (ms)")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out_png = Path(out_png)
     fig.savefig(out_png)

@@ -12,7 +12,7 @@ from ..io.atomic import atomic_path
 from ..io.store import StoreReader
 from ..typing import PathLike
 from .metrics import nrms, pred_lag, predictability, time_shift
-from .plots import plot_nrms_along_key, plot_nrms_map, plot_redatum_panels
+from .plots import plot_nrms_along_key, plot_nrms_map, plot_redatum_panels, plot_uncertainty
 
 __all__ = ["load_redatum", "nrms_before_after", "qc_report"]
 
@@ -108,6 +108,11 @@ def _report_4d(ds, reader: StoreReader, out_dir: Path, surveys: list[str],
         files[name] = plot_redatum_panels(panels, time_ms, out_dir / name,
                                           title=f"{reader.datapoint_label(d)}: NRMS after "
                                                 f"{ba['after'][k]:.1f}%")
+        if rank == 0 and "virtual_std" in ds:
+            files["uncertainty"] = plot_uncertainty(
+                ds["residual"][sel].values, ds["virtual_std"][sel].values, time_ms,
+                out_dir / "residual_over_std.png",
+                title=f"{reader.datapoint_label(d)}: residual in units of the bootstrap std")
     return files
 
 

@@ -26,7 +26,7 @@ from .metrics import gather_nrms, nrms
 __all__ = ["score_4d_against_truth", "load_truth", "live_traces", "score_methods",
            "truth_scores", "truth_matches", "real_gathers_for_truth", "conventional_estimates",
            "virtual_for_truth", "write_truth_scores", "TRUTH_SCORE_COLUMNS",
-           "LIVE_FRACTION"]
+           "LIVE_FRACTION", "coverage"]
 
 #: Traces whose truth RMS is below this fraction of their gather's largest hold no signal.
 LIVE_FRACTION = 0.05
@@ -306,11 +306,22 @@ def truth_matches(redatum_nc: PathLike, truth_h5: PathLike) -> tuple[bool, str]:
     return True, "matches"
 
 
-def virtual_for_truth(redatum_nc: PathLike, truth: dict[str, np.ndarray]) -> np.ndarray:
-    """Virtual gathers of a ``4d`` redatum run, in the truth's order ``(N, C, T)``."""
+def virtual_for_truth(redatum_nc: PathLike, truth: dict[str, np.ndarray], *,
+                      variable: str = "virtual") -> np.ndarray:
+    """Virtual gathers of a ``4d`` redatum run (or another of its (pair, channel, twt)
+    variables, e.g. ``virtual_std``), in the truth's order ``(N, C, T)``."""
     import xarray as xr
 
     with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
         order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
         idx = [order[int(f)] for f in truth["virtual_fieldrecord"]]
-        return ds["virtual"].values[idx]
+        return ds[variable].values[idx]
+
+
+def coverage(virtual: np.ndarray, std: np.ndarray, truth: np.ndarray, *, k: float = 2.0,
+             fraction: float = LIVE_FRACTION) -> float:
+    """Calibration of ``virtual_std``: the percentage of truth samples within ``k``
+    standard deviations of the virtual gather, over the traces with signal."""
+    live = live_traces(truth, fraction)
+    inside = np.abs(virtual - truth) <= k * std
+    return float(100.0 * inside[live].mean()) if live.any() else float("nan")

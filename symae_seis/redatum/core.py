@@ -69,11 +69,50 @@ class _Codes:
         return self.table[torch.as_tensor(idx, device=self.table.device)]
 
 
+class _Bootstrap:
+    """Coherent parts of bootstrap bags (instances drawn with replacement), per datapoint,
+    cached for the datapoints of the current batch only (memory stays one batch's)."""
+
+    def __init__(self, model: SymAE, reader: StoreReader, codes: _Codes, n: int, seed: int,
+                 device: torch.device):
+        self.model, self.reader, self.codes, self.n = model, reader, codes, n
+        self.seed, self.dev = seed, device
+        self.cache: dict[int, torch.Tensor] = {}
+
+    def _draws(self, d: int) -> torch.Tensor:
+        if d not in self.cache:
+            if len(self.cache) > 256:
+                self.cache.clear()
+            rows = self.reader.members[d]
+            x = torch.from_numpy(self.reader.read(rows)).to(self.dev)
+            if self.codes.nuisance is not None:
+                z = torch.from_numpy(self.codes.nuisance_of(rows)).to(self.dev)
+            else:
+                z = self.model.encode_nuisance(x[None], noise=False)[0]
+            rng = np.random.default_rng([self.seed, d])
+            pick = torch.from_numpy(rng.integers(0, len(rows), (self.n, len(rows))))
+            pick = pick.to(self.dev)
+            if self.model.is_filter:
+                self.cache[d] = self.model._pool(x[pick], z[pick])
+            else:
+                self.cache[d] = self.model.encode_coherent(x[pick])
+        return self.cache[d]
+
+    def __call__(self, datapoints: np.ndarray, k: int) -> torch.Tensor:
+        return torch.stack([self._draws(int(d))[k] for d in datapoints])
+
+
 def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
                   out_dir: PathLike, *, batch_size: int = 64, device: str | None = None,
                   overwrite: bool = False, write_segy: bool = True,
-                  progress: bool = False, refine_steps: int | None = None) -> RedatumResult:
+                  progress: bool = False, refine_steps: int | None = None,
+                  uncertainty: int = 0, seed: int = 0) -> RedatumResult:
     """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
+
+    ``uncertainty`` = N > 0: the coherent part of every coherent donor is pooled again
+    from N bootstrap bags (its instances drawn with replacement, seeded by ``seed`` and
+    the datapoint), each decoded with the pair's nuisance code; their standard deviation
+    is written as ``virtual_std`` beside ``virtual``.
 
     ``refine_steps`` > 0: the encoder's codes of every datapoint involved are refined by
     fitting each instance to its own gather (:func:`symae_seis.prior.refine_codes`)
@@ -97,8 +136,10 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
         refine_steps = 0                    # the generic decoder's codes are used as they are
     reader = store if isinstance(store, StoreReader) else StoreReader(store)
     check_compatible(model, reader)
+    if uncertainty < 0 or uncertainty == 1:
+        raise RedatumError(f"uncertainty needs at least 2 bootstrap bags, got {uncertainty}")
     writer = RedatumWriter(reader, pairs, Path(out_dir), overwrite=overwrite,
-                           write_segy=write_segy)
+                           write_segy=write_segy, uncertainty=uncertainty > 0)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     own_dp = reader.datapoint[pairs.real]
@@ -116,6 +157,7 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
         elif ref_row is not None:
             pairs.reference_code = codes.nuisance_of([ref_row])[0]
     n = len(pairs)
+    boot = _Bootstrap(model, reader, codes, uncertainty, seed, dev)
     with writer, torch.no_grad():
         for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch",
                       disable=not progress):
@@ -143,8 +185,13 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
             virtual = decode(codes[pairs.coherent[a:b]], nui)
             recon = decode(codes[own_dp[a:b]], own)
             recon_same = recon if nui is own else decode(codes[own_dp[a:b]], nui)
+            std = None
+            if uncertainty:
+                draws = np.stack([decode(boot(pairs.coherent[a:b], k), nui)
+                                  for k in range(uncertainty)])
+                std = draws.std(axis=0, ddof=1)
             writer.write(a, b, reader.read(pairs.real[a:b]), reader.live(pairs.real[a:b]),
-                         virtual, recon, recon_same)
+                         virtual, recon, recon_same, std)
     log.info("redatumed %d gathers into %s", n, out_dir)
     return RedatumResult(out_dir=Path(out_dir), files=writer.files, qc=writer.qc_rows())
 
@@ -154,7 +201,8 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
             nuisance_from: str = "baseline", reference: str | int = "mean",
             surveys: list[str] | None = None, batch_size: int = 64,
             device: str | None = None, overwrite: bool = False, write_segy: bool = True,
-            progress: bool = False, refine_steps: int | None = None) -> RedatumResult:
+            progress: bool = False, refine_steps: int | None = None,
+            uncertainty: int = 0) -> RedatumResult:
     """Redatum a store with a trained model (see the package docstring for the modes).
 
     Parameters
@@ -179,6 +227,8 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
         Fit the codes to the recorded gathers before decoding (steps per round, two
         rounds; None: :data:`DEFAULT_REFINE_STEPS`; 0: the encoder's codes as they are;
         filter decoder only). See :mod:`symae_seis.prior`.
+    uncertainty
+        Bootstrap bags per coherent donor for ``virtual_std`` (0: none).
 
     Returns
     -------
@@ -214,4 +264,4 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
         raise RedatumError(f"mode must be '4d' or 'reference', got {mode!r}")
     return redatum_pairs(model, reader, pairs, out_dir, batch_size=batch_size, device=dev,
                          overwrite=overwrite, write_segy=write_segy, progress=progress,
-                         refine_steps=refine_steps)
+                         refine_steps=refine_steps, uncertainty=uncertainty)

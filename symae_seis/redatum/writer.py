@@ -106,7 +106,7 @@ def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int,
 
 
 def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
-                   chan: np.ndarray | None) -> dict:
+                   chan: np.ndarray | None, uncertainty: bool = False) -> dict:
     """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc`` (``chan``: the
     channel key's values, from :func:`_scan_donor_headers`); returns the data variables
     (pair, channel, twt) to fill."""
@@ -139,6 +139,9 @@ def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
              "reconstruction": "recorded gather rebuilt from its own codes",
              "residual_decoder": "virtual minus the decoder's own rebuild of the recorded "
              "gather with the same nuisance code"}
+    if uncertainty:
+        names["virtual_std"] = ("standard deviation of the virtual gather over bootstrap bags "
+                                "of the coherent donor's instances")
     return {k: var(k, ("pair", "channel", "twt"), "f4", None, long_name, "1",
                    coordinates=coords)
             for k, long_name in names.items()}
@@ -188,8 +191,9 @@ class RedatumWriter:
     """
 
     def __init__(self, reader: StoreReader, pairs: Pairs, out_dir: Path, *,
-                 overwrite: bool = False, write_segy: bool = True):
+                 overwrite: bool = False, write_segy: bool = True, uncertainty: bool = False):
         self.reader, self.pairs, self.out_dir = reader, pairs, Path(out_dir)
+        self.uncertainty = uncertainty
         self.overwrite, self.write_segy = overwrite, write_segy
         roles = ("netcdf", "qc", "virtual", "residual") if write_segy else ("netcdf", "qc")
         self.files = {k: self.out_dir / OUTPUT_NAMES[k] for k in roles}
@@ -213,7 +217,7 @@ class RedatumWriter:
             tmp = stack.enter_context(atomic_path(self.files["netcdf"], overwrite=self.overwrite))
             nc = stack.enter_context(h5netcdf.File(tmp, "w"))
             present, chan = _scan_donor_headers(r, pairs, c)
-            self.variables = _netcdf_layout(nc, r, pairs, c, t, chan)
+            self.variables = _netcdf_layout(nc, r, pairs, c, t, chan, self.uncertainty)
             self.segy = None
             if self.write_segy:
                 self.segy = _SegyLayout(r, pairs, c, present)
@@ -231,9 +235,11 @@ class RedatumWriter:
         return self
 
     def write(self, a: int, b: int, recorded: np.ndarray, live: np.ndarray,
-              virtual: np.ndarray, recon: np.ndarray, recon_same: np.ndarray) -> None:
+              virtual: np.ndarray, recon: np.ndarray, recon_same: np.ndarray,
+              virtual_std: np.ndarray | None = None) -> None:
         """Pairs ``a:b``: recorded gathers, live mask, virtual gathers, reconstruction with
-        their own nuisance and with the pairs' nuisance. Dead traces are zeroed."""
+        their own nuisance and with the pairs' nuisance (and the bootstrap standard
+        deviation of the virtual gathers). Dead traces are zeroed."""
         dead = ~live[..., None]
         virtual = np.where(dead, 0.0, virtual).astype(np.float32)
         recon = np.where(dead, 0.0, recon).astype(np.float32)
@@ -241,6 +247,8 @@ class RedatumWriter:
         out = {"recorded": recorded, "virtual": virtual, "residual": resid,
                "reconstruction": recon,
                "residual_decoder": virtual - np.where(dead, 0.0, recon_same)}
+        if virtual_std is not None:
+            out["virtual_std"] = np.where(dead, 0.0, virtual_std).astype(np.float32)
         for name, values in out.items():
             self.variables[name][a:b] = values
         if self.segy is not None:
