@@ -356,7 +356,7 @@ class SymAE(nn.Module):
             p = z + ratio(rz_new, rz) * p
             rz = rz_new
         resid = forward(g) - x * live
-        spread = F.pad(resid.pow(2).mean(dim=1).sqrt(), (0, n - t))
+        spread = F.pad((resid.pow(2).mean(dim=1) + 1e-20).sqrt(), (0, n - t))  # finite grad at 0
         return g, spread
 
     def encode(self, x: torch.Tensor, bag: int | None = None
