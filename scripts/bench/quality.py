@@ -366,14 +366,14 @@ def main() -> None:
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
+    cols = ["survey", "method", "zone", "metric", "value", "seed", "design_window_ms"]
     for s in args.surveys:
         rows += run_statics(args.out, args.epochs, args.small, args.seed) if s == "statics" \
             else run_4d(s, args.out, args.epochs, args.small, args.seed)
-    cols = ["survey", "method", "zone", "metric", "value", "seed", "design_window_ms"]
-    with open(args.out / "quality.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+        with open(args.out / "quality.csv", "w", newline="") as fh:   # after every survey
+            w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
     print("median NRMS (%) against truth: gather = whole gather, live_trace = traces with "
           "signal; rel_l2_4d: ||estimated - true 4D difference|| / ||true|| inside the zone")
     table: dict[tuple, dict] = {}

@@ -289,7 +289,6 @@ class SymAE(nn.Module):
         ``pool="mean"``: the mean of the instances equalised by their exact inverse
         filters (models trained before).
         """
-        t = x.shape[-1]
         if self.config.get("pool", "mean") == "mean":
             eq = filters.apply(x, self._response(nuisance, inverse=True))   # (B, I, C, T)
             mean = eq.mean(dim=1)                                           # symmetric
