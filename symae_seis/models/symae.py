@@ -337,13 +337,11 @@ class SymAE(nn.Module):
         z = precond(r)
         p, rz = z, (r * z).sum(dim=-1, keepdim=True)
         def ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            # CG step sizes a / b (0 where b = 0), held constant for the gradient: the
-            # result stays a polynomial in the filters applied to the data, and the
-            # 1 / b^2 of a near-dead trace cannot reach the backward pass
-            a, b = a.detach(), b.detach()
+            # CG step sizes a / b (0 where b = 0), differentiated through, in float64:
+            # the 1 / b^2 of the gradient of a near-dead trace's tiny b stays finite
             ok = b > 0
-            return torch.where(ok, a / torch.where(ok, b, torch.ones_like(b)),
-                               torch.zeros_like(a))
+            q = a.double() / torch.where(ok, b, torch.ones_like(b)).double()
+            return torch.where(ok, q, torch.zeros_like(q)).to(a.dtype)
 
         for _ in range(self.config.get("pool_iters", 0)):
             ap = normal(p)
