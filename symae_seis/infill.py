@@ -22,6 +22,7 @@ over an existing file without ``overwrite``):
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from .models import SymAE
 from .prior import infill
 from .redatum.codes import resolve_device
 from .redatum.core import check_compatible
+from .redatum.writer import cf_variable
 from .typing import PathLike
 
 __all__ = ["infill_store", "InfillRun", "FILLED_FLAG_FIELD", "parse_channels"]
@@ -232,16 +234,7 @@ def _netcdf_layout(nc, reader: StoreReader, rows: np.ndarray, c: int, t: int) ->
                      "instance_key": reader.instance_key_name,
                      "channel_key": reader.channel_key_name})
 
-    def var(name, dims, dtype, values, long_name, units=None, **attrs):
-        v = nc.create_variable(name, dims, dtype)
-        if values is not None:
-            v[:] = values
-        v.attrs["long_name"] = long_name
-        if units is not None:
-            v.attrs["units"] = units
-        v.attrs.update(attrs)
-        return v
-
+    var = functools.partial(cf_variable, nc)
     var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
         "ms", axis="T", positive="down")
     var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from ..errors import SymaeError
 
-__all__ = ["setup_logging", "run_main", "dataset_parser", "KNOWN_ERRORS"]
+__all__ = ["setup_logging", "run_main", "dataset_parser", "KNOWN_ERRORS", "add_store_source",
+           "store_from_args"]
 
 #: What a command reports as one line (exit status 2): the user's errors. Anything else
 #: is a bug and keeps its traceback.
@@ -45,3 +46,24 @@ def dataset_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     ap.add_argument("dataset", help="dataset name in the catalog")
     ap.add_argument("--catalog", default="data_catalog.yaml", help="catalog file")
     return ap
+
+
+def add_store_source(ap: argparse.ArgumentParser) -> None:
+    """``--dataset NAME`` (a catalog dataset, store built if needed) or ``--store PATH``,
+    and ``--catalog``: how commands that read a store are told which."""
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="dataset name in the catalog (store built if needed)")
+    src.add_argument("--store", help="path of an instance store (HDF5)")
+    ap.add_argument("--catalog", default="data_catalog.yaml")
+
+
+def store_from_args(args: argparse.Namespace):
+    """The store path :func:`add_store_source`'s options name (built if stale/missing)."""
+    from pathlib import Path
+
+    from ..catalog import load_catalog
+    from ..ingest import ensure_store
+
+    if args.dataset:
+        return ensure_store(load_catalog(args.catalog)[args.dataset], progress=True)
+    return Path(args.store)

@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..catalog import load_catalog
-from ..ingest import ensure_store
-from ._common import run_main, setup_logging
+from ._common import add_store_source, run_main, setup_logging, store_from_args
 
 __all__ = ["main"]
 
@@ -34,10 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                                  epilog="\n".join(__doc__.splitlines()[2:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="model.pt of a training run, or a checkpoint (.ckpt)")
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help="dataset name in the catalog (store built if needed)")
-    src.add_argument("--store", help="path of an instance store (HDF5)")
-    ap.add_argument("--catalog", default="data_catalog.yaml")
+    add_store_source(ap)
     ap.add_argument("--out", default="out/infill", help="output folder (default out/infill)")
     ap.add_argument("--missing-channels", nargs="+", metavar="SLOT|A-B",
                     help="channel slots (0-based, ranges a-b) to treat as missing everywhere")
@@ -60,10 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..infill import infill_store
         from ..io.store import StoreReader
 
-        if args.dataset:
-            store = ensure_store(load_catalog(args.catalog)[args.dataset], progress=True)
-        else:
-            store = Path(args.store)
+        store = store_from_args(args)
         with StoreReader(store) as reader:
             res = infill_store(args.model, reader, args.out,
                                missing_channels=args.missing_channels,

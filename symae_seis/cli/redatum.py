@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..catalog import load_catalog
-from ..ingest import ensure_store
-from ._common import run_main, setup_logging
+from ._common import add_store_source, run_main, setup_logging, store_from_args
 
 __all__ = ["main"]
 
@@ -32,10 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                                  epilog="\n".join(__doc__.splitlines()[2:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="model.pt of a training run, or a checkpoint (.ckpt)")
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help="dataset name in the catalog (store built if needed)")
-    src.add_argument("--store", help="path of an instance store (HDF5)")
-    ap.add_argument("--catalog", default="data_catalog.yaml")
+    add_store_source(ap)
     ap.add_argument("--coherent-from", default="monitor", metavar="SURVEY",
                     help="survey whose earth (coherent code) is kept (default monitor)")
     ap.add_argument("--nuisance-from", default="baseline", metavar="SURVEY",
@@ -70,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..qc.report import qc_report
         from ..redatum import redatum
 
-        if args.dataset:
-            store = ensure_store(load_catalog(args.catalog)[args.dataset], progress=True)
-        else:
-            store = Path(args.store)
+        store = store_from_args(args)
         model = SymAE.load(args.model)
         mode = "reference" if args.reference is not None else "4d"
         with StoreReader(store) as reader:          # the store is opened once

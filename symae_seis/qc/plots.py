@@ -24,6 +24,14 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, out_png: PathLike, **kw) -> Path:
+    """Write ``fig`` to ``out_png``, close it, return the path."""
+    out_png = Path(out_png)
+    fig.savefig(out_png, **kw)
+    plt.close(fig)
+    return out_png
+
+
 def plot_gather(ax, data: np.ndarray, time_ms: np.ndarray, x: np.ndarray | None = None, *,
                 kind: Literal["density", "wiggle"] = "density", clip: float | None = None,
                 title: str = "", xlabel: str = "channel"):
@@ -77,10 +85,7 @@ def plot_redatum_panels(panels: dict[str, np.ndarray], time_ms: np.ndarray, out_
     if im is not None:
         fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="amplitude (shared scale)")
     fig.suptitle(title, fontsize=10)
-    out_png = Path(out_png)
-    fig.savefig(out_png, bbox_inches="tight")
-    plt.close(fig)
-    return out_png
+    return _save(plt, fig, out_png, bbox_inches="tight")
 
 
 def plot_nrms_along_key(key: np.ndarray, series: dict[str, np.ndarray], out_png: PathLike, *,
@@ -104,10 +109,7 @@ def plot_nrms_along_key(key: np.ndarray, series: dict[str, np.ndarray], out_png:
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png
+    return _save(plt, fig, out_png)
 
 
 def plot_nrms_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, out_png: PathLike, *,
@@ -122,10 +124,7 @@ def plot_nrms_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, out_png: Pat
     ax.set_title(title, fontsize=10)
     ax.set_aspect("equal", adjustable="datalim")
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png
+    return _save(plt, fig, out_png)
 
 
 def plot_uncertainty(residual: np.ndarray, std: np.ndarray, time_ms: np.ndarray,
@@ -151,7 +150,4 @@ def plot_uncertainty(residual: np.ndarray, std: np.ndarray, time_ms: np.ndarray,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png
+    return _save(plt, fig, out_png)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ..io.store import StoreReader
 from ..qc.metrics import nrms, pred_lag, predictability
 from .pairs import Pairs
 
-__all__ = ["RedatumWriter", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
+__all__ = ["RedatumWriter", "cf_variable", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
 
 #: Header fields that carry the coherent donor (datapoint index, survey index).
 DONOR_FIELDS = ("UnassignedInt1", "UnassignedInt2")
@@ -105,6 +106,20 @@ def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int,
     return aux
 
 
+def cf_variable(nc, name: str, dims: tuple, dtype, values, long_name: str,
+                units: str | None = None, **attrs):
+    """Create a variable of an open ``h5netcdf.File`` with its CF ``long_name`` (and
+    ``units``, other attributes), filled with ``values`` unless None."""
+    v = nc.create_variable(name, dims, dtype)
+    if values is not None:
+        v[:] = values
+    v.attrs["long_name"] = long_name
+    if units is not None:
+        v.attrs["units"] = units
+    v.attrs.update(attrs)
+    return v
+
+
 def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
                    chan: np.ndarray | None, uncertainty: bool = False) -> dict:
     """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc`` (``chan``: the
@@ -122,16 +137,7 @@ def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
         "instance_key": reader.instance_key_name, "channel_key": reader.channel_key_name,
     })
 
-    def var(name, dims, dtype, values, long_name, units=None, **attrs):
-        v = nc.create_variable(name, dims, dtype)
-        if values is not None:
-            v[:] = values
-        v.attrs["long_name"] = long_name
-        if units is not None:
-            v.attrs["units"] = units
-        v.attrs.update(attrs)
-        return v
-
+    var = functools.partial(cf_variable, nc)
     aux = _coordinates(var, reader, pairs, n, c, t, chan)
     coords = " ".join(aux)
     names = {"recorded": "recorded gather", "virtual": "virtual gather (coherent donor's "
