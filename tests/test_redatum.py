@@ -206,13 +206,31 @@ def test_cli_opens_the_store_at_most_twice(trained_run, small_catalog, store, tm
     assert 1 <= len(opened) <= 2, opened
 
 
-def test_bootstrap_uncertainty(trained_run, store, tmp_path):
+def test_model_error_var_is_the_local_misfit():
+    """The model-error part of virtual_std: the local mean of the squared misfit, the
+    gather's live mean on dead traces, nothing where the rebuild is exact."""
+    from symae_seis.redatum.core import model_error_var
+
+    rng = np.random.default_rng(0)
+    rec = rng.standard_normal((2, 6, 200))
+    recon = rec.copy()
+    recon[0, :, 100:] += 0.5 * rng.standard_normal((6, 100))     # misfit sigma 0.5, late
+    live = np.ones((2, 6), bool)
+    live[0, 2] = False
+    var = model_error_var(rec, recon, live)
+    assert np.allclose(var[1], 0) and np.allclose(var[0, :, :90], 0)
+    assert np.median(var[0, :, 110:]) == pytest.approx(0.25, rel=0.2)
+    assert np.median(var[0, 2, 110:]) == pytest.approx(0.25, rel=0.2)      # dead: filled
+
+
+def test_bootstrap_uncertainty(trained_run, store, small_survey, tmp_path):
     """--uncertainty N: virtual_std beside virtual (zero on dead traces, positive where
-    there is signal), the same from run to run, and a figure of the residual in its
-    units."""
+    there is signal), the same from run to run, calibrated against the truth, and a
+    figure of the residual in its units."""
     import xarray as xr
 
     from symae_seis.cli.redatum import main
+    from symae_seis.qc.truth import coverage, load_truth, virtual_for_truth
 
     outs = []
     for k in range(2):
@@ -226,6 +244,11 @@ def test_bootstrap_uncertainty(trained_run, store, tmp_path):
     assert (std[~live] == 0).all() and np.median(std[live].max(axis=-1)) > 0
     assert std.mean() < np.abs(a["virtual"].values).mean()        # a spread, not noise
     np.testing.assert_array_equal(std, b["virtual_std"].values)
+    truth = load_truth(small_survey["truth"])
+    nc = tmp_path / "u0" / "redatum.nc"
+    cover = coverage(virtual_for_truth(nc, truth),
+                     virtual_for_truth(nc, truth, variable="virtual_std"), truth["virtual"])
+    assert 80 <= cover < 99.9, cover             # +-2 sigma holds about 95 % of the truth
     assert (tmp_path / "u0" / "residual_over_std.png").stat().st_size > 10_000
     assert main([str(trained_run / "model.pt"), "--store", str(store), "--out",
                  str(tmp_path / "bad"), "--uncertainty", "1"]) == 2

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import time
 from pathlib import Path
@@ -110,8 +111,14 @@ def _defaults() -> dict:
     return cfg
 
 
+#: ``--model key=value`` overrides of the shipped model options (an ablation, e.g.
+#: ``filter_shift=true``), set by ``main``.
+MODEL_OVERRIDES: dict = {}
+
+
 def train(cat: Path, name: str, epochs: int | None, seed: int) -> tuple[SymAELit, float]:
     cfg = _defaults()
+    cfg["model"] = {**cfg["model"], **MODEL_OVERRIDES}
     pl.seed_everything(seed)
     data = {k: v for k, v in cfg["data"].items() if k not in ("dataset", "catalog")}
     dm = SymAEDataModule(name, str(cat), **data)
@@ -361,7 +368,15 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="tiny surveys (a quick look)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("out/bench_quality"))
+    ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a shipped model option (repeatable), e.g. "
+                         "filter_shift=true")
     args = ap.parse_args()
+    for item in args.model:
+        key, sep, value = item.partition("=")
+        if not sep or key not in inspect.signature(SymAELit).parameters:
+            ap.error(f"--model {item!r}: expected KEY=VALUE with KEY a model option")
+        MODEL_OVERRIDES[key] = yaml.safe_load(value)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)

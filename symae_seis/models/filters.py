@@ -18,15 +18,25 @@ static never wraps around):
 Every filter of the family is invertible exactly (amplitudes are exponentials, phases
 unimodular), which the filter decoder uses to equalise instances before stacking them.
 
-Parameter vector layout (last axis, length ``n_params(K)``):
-``[a_1 .. a_K, phi, s0, g0, s1, s2, g1, g2]``.
+Optionally (``shift=True``) a **channel shift** ``sigma`` (in channels) acts on the earth's
+gather before the trace filters: a moved source samples the earth's response at offsets
+moved by the same distance, ``G(c - sigma, t)``, which moves every event by its own slope
+(a direct wave by its full move-out, a flat reflection not at all), something no
+trace-by-trace filter does. It is applied in the frequency-wavenumber domain on gathers
+zero-padded to ``2 C`` channels (no wrap-around): ``exp(i sigma Phi(k, f))``, with
+``Phi`` a phase field per unit shift that starts as the exact shift ``-2 pi k`` and is
+learned, so that energy aliased along the channel axis can move along its true dip.
+
+Parameter vector layout (last axis, length ``n_params(K, shift)``):
+``[a_1 .. a_K, phi, s0, g0, s1, s2, g1, g2(, sigma)]``.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["n_params", "PARAM_NAMES", "response", "apply", "LOGAMP_MAX", "STATIC_SCALE"]
+__all__ = ["n_params", "PARAM_NAMES", "response", "apply", "LOGAMP_MAX", "STATIC_SCALE",
+           "shift_field", "shift_spectra"]
 
 #: Bound of the log-amplitude spectrum (nats): a factor of about 3000 either way.
 LOGAMP_MAX = 8.0
@@ -37,9 +47,10 @@ PARAM_NAMES = ("phase", "static", "gain", "static_lin", "static_quad", "gain_lin
                "gain_quad")
 
 
-def n_params(terms: int) -> int:
-    """Length of the parameter vector for ``terms`` cosine terms of the log-amplitude."""
-    return terms + len(PARAM_NAMES)
+def n_params(terms: int, shift: bool = False) -> int:
+    """Length of the parameter vector for ``terms`` cosine terms of the log-amplitude
+    (and the channel shift, last, if ``shift``)."""
+    return terms + len(PARAM_NAMES) + int(shift)
 
 
 def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:
@@ -92,3 +103,22 @@ def apply(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         x = x.float()                          # no half-precision FFTs of odd lengths
     spec = torch.fft.rfft(x, n=2 * t, dim=-1)
     return torch.fft.irfft(spec * h, n=2 * t, dim=-1)[..., :t]
+
+
+def shift_field(channels: int, bins: int) -> torch.Tensor:
+    """The exact phase field ``(2 C, F)`` of a shift by one channel, ``-2 pi k`` (``k`` in
+    cycles per channel of a ``2 C``-point FFT), the same at every frequency."""
+    k = torch.fft.fftfreq(2 * channels, dtype=torch.float64)
+    return (-2.0 * torch.pi * k)[:, None].expand(-1, bins).float().clone()
+
+
+def shift_spectra(spec: torch.Tensor, sigma: torch.Tensor, field: torch.Tensor
+                  ) -> torch.Tensor:
+    """Shift time spectra ``spec (..., C, F)`` (complex) along the channel axis by
+    ``sigma (...)`` channels with the phase field ``field (2 C, F)``; returns
+    ``(..., C, F)``. ``-sigma`` gives the adjoint (the phase is unimodular)."""
+    c = spec.shape[-2]
+    k = torch.fft.fft(spec, n=2 * c, dim=-2)
+    turn = sigma[..., None, None].to(field.dtype) * field
+    k = k * torch.polar(torch.ones_like(turn), turn)
+    return torch.fft.ifft(k, dim=-2)[..., :c, :]

@@ -145,7 +145,7 @@ class SymAE(nn.Module):
                  scale: float = 1.0, schema: dict[str, Any] | None = None,
                  decoder: str = "filter", filter_terms: int = 6, pool: str = "wiener",
                  pool_eps: float = 1e-3, pool_iters: int = 5,
-                 coherent_pad: int | None = None):
+                 coherent_pad: int | None = None, filter_shift: bool = False):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -163,6 +163,8 @@ class SymAE(nn.Module):
         if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
             raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
                               f"{coherent_pad}")
+        if filter_shift and (decoder != "filter" or pool != "wiener"):
+            raise OptionError("filter_shift needs decoder='filter' and pool='wiener'")
         if nuisance_dropout is None:
             nuisance_dropout = 0.0 if decoder == "filter" else 0.4
         if channels < 1 or samples < 4:
@@ -181,7 +183,7 @@ class SymAE(nn.Module):
             "nuisance_dropout": float(nuisance_dropout), "scale": float(scale),
             "decoder": decoder, "filter_terms": int(filter_terms), "pool": pool,
             "pool_eps": float(pool_eps), "pool_iters": int(pool_iters),
-            "coherent_pad": int(coherent_pad),
+            "coherent_pad": int(coherent_pad), "filter_shift": bool(filter_shift),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
@@ -198,8 +200,12 @@ class SymAE(nn.Module):
                                 nuisance_dim, feat, flat, (feat, c_out, t_out))
 
     def _build_filter(self, width: int, hidden: int, nuisance_dim: int, terms: int) -> None:
+        shift = self.config["filter_shift"]
         self.filter_head = nn.Sequential(nn.Linear(nuisance_dim, hidden), nn.GELU(),
-                                         nn.Linear(hidden, filters.n_params(terms)))
+                                         nn.Linear(hidden, filters.n_params(terms, shift)))
+        if shift:
+            self.shift_field = nn.Parameter(filters.shift_field(self.config["channels"],
+                                                                self._support + 1))
         nn.init.zeros_(self.filter_head[-1].weight)      # identity filters at initialisation
         nn.init.zeros_(self.filter_head[-1].bias)
         self.refine = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.GELU(),
@@ -267,6 +273,18 @@ class SymAE(nn.Module):
         return filters.response(self.filter_params(nuisance), c, t,
                                 self.config["filter_terms"], inverse=inverse)
 
+    def _shift(self, spec: torch.Tensor, nuisance: torch.Tensor, adjoint: bool = False
+               ) -> torch.Tensor:
+        """Channel shift (``filter_shift``) of time spectra ``(B, I or 1, C, F)`` of
+        coherent gathers, by each instance's ``sigma``; identity without it."""
+        if not self.config.get("filter_shift", False):
+            return spec
+        sigma = self.filter_params(nuisance)[..., -1]                       # (B, I)
+        if spec.dtype == torch.complex128:
+            sigma = sigma.double()
+        return filters.shift_spectra(spec, -sigma if adjoint else sigma,
+                                     self.shift_field.to(sigma.dtype))
+
     @property
     def _support(self) -> int:
         """Samples of a coherent gather: the record and ``coherent_pad`` after its end
@@ -317,11 +335,12 @@ class SymAE(nn.Module):
         inv = 1.0 / (den + lam)
 
         def adjoint(r: torch.Tensor) -> torch.Tensor:        # (B, I, C, T) -> (B, C, L)
-            spec = torch.fft.rfft(r * live, n=nfft, dim=-1)
-            return torch.fft.irfft((h.conj() * spec).sum(dim=1), n=nfft, dim=-1)[..., :n]
+            spec = self._shift(h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1),
+                               nuisance, adjoint=True)
+            return torch.fft.irfft(spec.sum(dim=1), n=nfft, dim=-1)[..., :n]
 
         def forward(g: torch.Tensor) -> torch.Tensor:        # (B, C, L) -> (B, I, C, T)
-            spec = torch.fft.rfft(g, n=nfft, dim=-1)[:, None]
+            spec = self._shift(torch.fft.rfft(g, n=nfft, dim=-1)[:, None], nuisance)
             return torch.fft.irfft(h * spec, n=nfft, dim=-1)[..., :t] * live
 
         def precond(v: torch.Tensor) -> torch.Tensor:
@@ -398,8 +417,12 @@ class SymAE(nn.Module):
             if tuple(coherent.shape[1:]) != (c, n):
                 raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {n}), "
                                  f"got {tuple(coherent.shape)}")
-            return filters.apply(coherent[:, None], self._response(nuisance, samples=n)
-                                 )[..., :t]
+            g = coherent[:, None]
+            if g.dtype not in (torch.float32, torch.float64):
+                g = g.float()                  # no half-precision FFTs of odd lengths
+            spec = self._shift(torch.fft.rfft(g, n=2 * n, dim=-1), nuisance)
+            h = self._response(nuisance, samples=n)
+            return torch.fft.irfft(spec * h, n=2 * n, dim=-1)[..., :t]
         z = torch.cat([coherent[:, None, :].expand(b, i, -1), nuisance], dim=-1)
         h = self.dec_in(z.reshape(b * i, -1)).reshape(b * i, *self._dec_shape)
         shapes = self.coh_trunk.shapes
@@ -452,6 +475,7 @@ class SymAE(nn.Module):
         cfg.setdefault("pool", "mean")           # models saved before the Wiener pooling
         cfg.setdefault("coherent_pad", 0)
         cfg.setdefault("pool_iters", 0)
+        cfg.setdefault("filter_shift", False)    # models saved before the channel shift
         model = cls(cfg.pop("channels"), cfg.pop("samples"), schema=blob.get("schema"), **cfg)
         try:
             model.load_state_dict(blob["state_dict"])

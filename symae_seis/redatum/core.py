@@ -23,6 +23,26 @@ log = logging.getLogger(__name__)
 
 #: Adam steps per round of fitting the codes to the recorded gathers before decoding.
 DEFAULT_REFINE_STEPS = 60
+#: Window (channels, samples) over which the recorded gather's misfit to its own
+#: reconstruction is averaged into the model-error variance of ``virtual_std`` (about one
+#: wavelet long, one trace either side).
+MISFIT_WINDOW = (3, 9)
+
+
+def model_error_var(recorded: np.ndarray, recon: np.ndarray, live: np.ndarray,
+                    window: tuple[int, int] = MISFIT_WINDOW) -> np.ndarray:
+    """Local variance of the model's own error ``(N, C, T)``: the squared misfit between
+    recorded gathers and their reconstructions, averaged over a ``window`` of (channels,
+    samples). Dead traces (no recording to compare with) take the mean over the gather's
+    live traces at each time."""
+    from scipy.ndimage import uniform_filter
+
+    r2 = (recorded.astype(np.float64) - recon) ** 2
+    dead = ~live.astype(bool)
+    n_live = np.maximum(live.sum(axis=1), 1)[:, None]
+    fill = np.where(dead[..., None], 0.0, r2).sum(axis=1) / n_live       # (N, T)
+    r2 = np.where(dead[..., None], fill[:, None, :], r2)
+    return uniform_filter(r2, size=(1, *window), mode="nearest")
 
 
 def check_compatible(model: SymAE, reader: StoreReader) -> None:
@@ -109,10 +129,13 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
                   uncertainty: int = 0, seed: int = 0) -> RedatumResult:
     """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
 
-    ``uncertainty`` = N > 0: the coherent part of every coherent donor is pooled again
-    from N bootstrap bags (its instances drawn with replacement, seeded by ``seed`` and
-    the datapoint), each decoded with the pair's nuisance code; their standard deviation
-    is written as ``virtual_std`` beside ``virtual``.
+    ``uncertainty`` = N > 0: ``virtual_std`` is written beside ``virtual``, the root of
+    two variances: (1) the earth code's doubt: the coherent part of every coherent donor
+    is pooled again from N bootstrap bags (its instances drawn with replacement, seeded by
+    ``seed`` and the datapoint), each decoded with the pair's nuisance code; (2) the
+    model's own error: the recorded gather's misfit to its reconstruction, averaged
+    locally (:func:`model_error_var`). The bags alone measure how much the shots disagree,
+    not what the decoder cannot express, and cover the truth far too rarely.
 
     ``refine_steps`` > 0: the encoder's codes of every datapoint involved are refined by
     fitting each instance to its own gather (:func:`symae_seis.prior.refine_codes`)
@@ -186,12 +209,13 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
             recon = decode(codes[own_dp[a:b]], own)
             recon_same = recon if nui is own else decode(codes[own_dp[a:b]], nui)
             std = None
+            recorded, live = reader.read(pairs.real[a:b]), reader.live(pairs.real[a:b])
             if uncertainty:
                 draws = np.stack([decode(boot(pairs.coherent[a:b], k), nui)
                                   for k in range(uncertainty)])
-                std = draws.std(axis=0, ddof=1)
-            writer.write(a, b, reader.read(pairs.real[a:b]), reader.live(pairs.real[a:b]),
-                         virtual, recon, recon_same, std)
+                std = np.sqrt(draws.var(axis=0, ddof=1)
+                              + model_error_var(recorded, recon, live))
+            writer.write(a, b, recorded, live, virtual, recon, recon_same, std)
     log.info("redatumed %d gathers into %s", n, out_dir)
     return RedatumResult(out_dir=Path(out_dir), files=writer.files, qc=writer.qc_rows())
 

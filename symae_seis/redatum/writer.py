@@ -146,8 +146,9 @@ def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
              "residual_decoder": "virtual minus the decoder's own rebuild of the recorded "
              "gather with the same nuisance code"}
     if uncertainty:
-        names["virtual_std"] = ("standard deviation of the virtual gather over bootstrap bags "
-                                "of the coherent donor's instances")
+        names["virtual_std"] = ("standard deviation of the virtual gather: spread over "
+                                "bootstrap bags of the coherent donor's instances and the "
+                                "recorded gather's local misfit to its reconstruction")
     return {k: var(k, ("pair", "channel", "twt"), "f4", None, long_name, "1",
                    coordinates=coords)
             for k, long_name in names.items()}
