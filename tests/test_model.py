@@ -271,7 +271,7 @@ def test_least_squares_pooling_undoes_channel_shifts():
     sigma = torch.tensor([-1.0, 0.0, 1.0, 1.0, -1.0, 0.0, 1.0], dtype=torch.float64)
     theta = torch.cat([theta, sigma[:, None]], dim=1)
     kw = dict(width=4, hidden=8, nuisance_dim=theta.shape[1], filter_terms=terms,
-              coherent_pad=pad, pool_iters=40, pool_eps=1e-6)
+              coherent_pad=pad, pool_iters=100, pool_eps=1e-6)
     m = _KnownFilters(c, t, filter_shift=True, **kw).double().eval()
     with torch.no_grad():
         full = m.decode(g[None], theta[None])[0]                 # the recordings

@@ -188,15 +188,24 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
         out["overburden_shift_samples"] = Q.overburden_shift(virtual[m], truth["virtual"][m],
                                                              win)
     codes = nuisance_codes(model, reader, np.arange(reader.shape[0]))
-    for name, target in nuisance_targets(truth_h5, reader).items():
-        ok = np.isfinite(target)
-        if ok.sum() > 10 and np.std(target[ok]) > 0:
-            out[f"probe_r2_{name}"] = Q.probe_r2(codes[ok], target[ok])
-    changed_dp = np.isin(reader.dp_key[:, 0], truth["virtual_cdp"][m]) if m.any() else None
-    if changed_dp is not None and changed_dp.any():
-        inside = changed_dp[reader.datapoint]
-        out["probe_survey_inside_pct"] = Q.probe_accuracy(codes[inside],
-                                                          reader.survey[inside])
+    # the filter decoder reads a code only through its filter parameters: probes of those
+    # say what the decoder uses; dimensions it ignores may carry anything
+    spaces = {"": codes}
+    if model.is_filter:
+        with torch.no_grad():
+            spaces["_params"] = model.filter_params(torch.from_numpy(codes)).double().numpy()
+    for suffix, feats in spaces.items():
+        for name, target in nuisance_targets(truth_h5, reader).items():
+            ok = np.isfinite(target)
+            if ok.sum() > 10 and np.std(target[ok]) > 0:
+                out[f"probe_r2_{name}{suffix}"] = Q.probe_r2(feats[ok], target[ok])
+        changed_dp = np.isin(reader.dp_key[:, 0], truth["virtual_cdp"][m]) if m.any() \
+            else None
+        if changed_dp is not None and changed_dp.any() and not changed_dp.all():
+            inside = changed_dp[reader.datapoint]
+            for zone, sel in (("inside", inside), ("outside", ~inside)):
+                out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(
+                    feats[sel], reader.survey[sel])
     bags = [Q.bag_invariance(model, reader.read(mem)) for mem in reader.members
             if len(mem) >= 4]
     out["bag_invariance_pct"] = float(np.median(bags))

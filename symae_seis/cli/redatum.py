@@ -45,8 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                          "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS; "
                          "0: the encoder's codes as they are)")
     ap.add_argument("--uncertainty", type=int, default=0, metavar="N",
-                    help="N bootstrap bags per coherent donor: virtual_std in redatum.nc and a "
-                         "figure of the residual in units of it (default 0: none)")
+                    help="N bootstrap bags per coherent donor: virtual_std in redatum.nc (their "
+                         "spread plus the model's own misfit to the recording) and a figure "
+                         "of the residual in units of it (default 0: none)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     ap.add_argument("--no-segy", action="store_true", help="skip the SEG-Y outputs")

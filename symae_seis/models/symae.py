@@ -350,11 +350,18 @@ class SymAE(nn.Module):
         def normal(g: torch.Tensor) -> torch.Tensor:         # damped normal operator
             return adjoint(forward(g)) + lam.mean(dim=-1, keepdim=True) * g
 
+        # one system per (datapoint, channel); a channel shift couples the channels: one
+        # system per datapoint then
+        axes = (-2, -1) if self.config.get("filter_shift", False) else (-1,)
+
+        def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return (a * b).sum(dim=axes, keepdim=True)
+
         r = adjoint(x)
         g = precond(r)                                       # the Wiener estimate
         r = r - normal(g)
         z = precond(r)
-        p, rz = z, (r * z).sum(dim=-1, keepdim=True)
+        p, rz = z, dot(r, z)
         def ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             # CG step sizes a / b (0 where b = 0), differentiated through, in float64:
             # the 1 / b^2 of the gradient of a near-dead trace's tiny b stays finite
@@ -364,11 +371,11 @@ class SymAE(nn.Module):
 
         for _ in range(self.config.get("pool_iters", 0)):
             ap = normal(p)
-            alpha = ratio(rz, (p * ap).sum(dim=-1, keepdim=True))
+            alpha = ratio(rz, dot(p, ap))
             g = g + alpha * p
             r = r - alpha * ap
             z = precond(r)
-            rz_new = (r * z).sum(dim=-1, keepdim=True)
+            rz_new = dot(r, z)
             p = z + ratio(rz_new, rz) * p
             rz = rz_new
         resid = forward(g) - x * live
