@@ -171,6 +171,12 @@ def nuisance_targets(truth_h5: Path, reader: StoreReader) -> dict[str, np.ndarra
                     arr[rows] = vals
     if "amp" in out:
         out["log_amp"] = np.log(out.pop("amp"))
+    if "source_x_m" in out:
+        # the location is the datapoint; the nuisance is where a shot stood around it
+        x, key = out.pop("source_x_m"), reader.dp_key[reader.datapoint][:, 0]
+        for k in np.unique(key):
+            x[key == k] -= np.nanmean(x[key == k])
+        out["source_jitter_m"] = x
     return out
 
 

@@ -89,7 +89,7 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     Returns
     -------
     dict with ``loss`` (the total) and each term (``recon``, ``swap``, ``augment``,
-    ``consistency`` where computed).
+    ``consistency``, ``shift_gauge`` where computed).
     """
     scale = model.scale
     use_swap = partner is not None and window is not None and has_partner is not None \
@@ -121,5 +121,10 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
         terms["augment"] = _mse(model.decode(coh, za), xa, scale)
         total = total + weights.consistency * terms["consistency"] \
             + weights.augment * terms["augment"]
+    if model.is_filter and model.config.get("filter_shift", False):
+        # a shift common to every instance is the coherent gather's own position (any
+        # value fits equally well): hold it at zero, where the record is
+        terms["shift_gauge"] = model.filter_params(z)[..., -1].float().mean() ** 2
+        total = total + terms["shift_gauge"]
     terms["loss"] = total
     return terms
