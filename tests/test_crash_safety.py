@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _killed(script: str) -> subprocess.CompletedProcess:
+    # the pipes close only when every process holding them is gone: an orphaned helper
+    # of the killed process times this out
     res = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == -9, res.stderr[-2000:]
@@ -36,12 +38,18 @@ def test_ingest_killed_mid_write_leaves_no_store_and_rerun_completes(tmp_path):
                                          "offset": np.tile(np.arange(c), n_shot)}, 2000)
     cat = write_catalog(tmp_path, {"big": {"surveys": {"s": "big.sgy"}, "store": "big.h5"}})
     _killed(f"""
-        import os, signal
+        import os, signal, time
         import symae_seis.io.store as S
         import symae_seis.ingest.segy as G
         from symae_seis.catalog import load_catalog
         from symae_seis.ingest import build_store
+        import symae_seis.ingest.build as B
         G._BLOCK_BYTES = 4 << 20
+        sha = B.file_sha256
+        def slow_sha(*a, **k):      # the checksum child is still reading when we die
+            time.sleep(5)
+            return sha(*a, **k)
+        B.file_sha256 = slow_sha
         orig = S.StoreWriter.write_slab
         calls = []
         def write_slab(self, *a, **k):

@@ -3,10 +3,11 @@ freshness is decided (catalog entry, file list, sizes, times, SHA-256)."""
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,14 @@ __all__ = ["build_store", "ensure_store", "store_is_fresh", "file_sha256"]
 log = logging.getLogger(__name__)
 
 
-def file_sha256(path: PathLike, bufsize: int = 8 << 20) -> str:
-    """SHA-256 of a file, read in blocks (memory stays bounded)."""
+def file_sha256(path: PathLike, bufsize: int = 8 << 20, *, between=None) -> str:
+    """SHA-256 of a file, read in blocks (memory stays bounded); ``between()`` is called
+    before every block."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(bufsize):
+            if between is not None:
+                between()
             h.update(chunk)
     return h.hexdigest()
 
@@ -46,21 +50,54 @@ def _entry_json(entry: DatasetEntry) -> str:
     raw = {k: v for k, v in entry.raw.items() if k not in _NOT_STORED}
     return json.dumps(raw, sort_keys=True, default=str)
 
-def _sha256_files(files: list[str]) -> list[str]:
-    return [file_sha256(f) for f in files]
+def _hash_child(conn, files: list[str], parent: int) -> None:
+    """Child process: SHA-256 of ``files`` sent back through ``conn``; stops at once if
+    the parent died (a killed ingest leaves no orphan reading the survey)."""
+    def parent_alive() -> None:
+        if os.getppid() != parent:
+            os._exit(0)
+
+    try:
+        conn.send(("ok", [file_sha256(f, between=parent_alive) for f in files]))
+    except BaseException as err:                      # reported by the parent
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        conn.close()
 
 
-def _hash_files(files: list[Path]) -> concurrent.futures.Future:
-    """Checksum the source files in a child process, overlapping with the ingest (a
-    thread would fight the ingest for the GIL)."""
-    import multiprocessing as mp
+class _Hashes:
+    """Checksums of the source files computed in a child process, overlapping with the
+    ingest (a thread would fight the ingest for the GIL). The child exits when done, or
+    as soon as its parent is gone."""
 
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-    fut = pool.submit(_sha256_files, [str(f) for f in files])
-    pool.shutdown(wait=False)
-    return fut
+    def __init__(self, files: list[Path]):
+        import multiprocessing as mp
+
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_hash_child, daemon=True,
+                                 args=(child, [str(f) for f in files], os.getpid()))
+        self._proc.start()
+        child.close()
+
+    def result(self) -> list[str]:
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            raise StoreError("the checksum process of the source files died") from None
+        finally:
+            self.close()
+        if status != "ok":
+            raise StoreError(f"checksum of the source files failed: {value}")
+        return value
+
+    def close(self) -> None:
+        self._conn.close()
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+
 
 def build_store(entry: DatasetEntry, path: PathLike | None = None, *, overwrite: bool = True,
                 progress: bool = False) -> Path:
@@ -92,8 +129,8 @@ def build_store(entry: DatasetEntry, path: PathLike | None = None, *, overwrite:
     path = Path(path) if path is not None else entry.store
     files = entry.survey_files()
     all_files = [p for lst in files.values() for p in lst]
-    hashes = _hash_files(all_files)
-    with atomic_path(path, overwrite=overwrite) as tmp:
+    hashes = _Hashes(all_files)
+    with contextlib.closing(hashes), atomic_path(path, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w") as h5:
             ingest = ingest_mseed if entry.format == "mseed" else ingest_segy
             meta = ingest(entry, files, h5, progress=progress)
