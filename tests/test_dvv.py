@@ -149,7 +149,7 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
 @pytest.fixture(scope="module")
 def passive_run(passive, tmp_path_factory):
     """The SymAE path on the small passive survey: correlation store (datapoint = day),
-    one epoch of training, then `symae-redatum --reference mean` on every window."""
+    a short epoch of training, then `symae-redatum --reference mean` on every window."""
     import lightning.pytorch as pl
 
     from symae_seis.cli.redatum import main as redatum_main
@@ -162,14 +162,17 @@ def passive_run(passive, tmp_path_factory):
         "format": "mseed", "surveys": {"days": [str(f) for f in passive["mseed"]]},
         "window_s": P.window_s, "datapoint_by": "day", "correlate": {"max_lag_s": 20}}})
     pl.seed_everything(0)
-    dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1)
+    # one short epoch (4 draws of each day) and a short code fit keep this a path test
+    dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1,
+                         repeats=4)
     lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema)
     pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
                enable_progress_bar=False, enable_model_summary=False).fit(lit, dm)
     model = lit.model.save(tmp / "model.pt")
     out = tmp / "redatum"
     assert redatum_main([str(model), "--store", str(dm.store_path), "--reference", "mean",
-                         "--out", str(out), "--no-segy", "--no-plots"]) == 0
+                         "--out", str(out), "--no-segy", "--no-plots",
+                         "--refine-steps", "10"]) == 0
     return {"store": Path(dm.store_path), "redatum": out, "truth": passive["truth"]}
 
 

@@ -42,6 +42,7 @@ def _value(rows, method, zone, metric):
 
 def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
     q = _load()
+    q.UNCERTAINTY_BAGS = 4                        # the calibration path, at a quarter of the cost
     rows = q.run_4d("conv4d", tmp_path, epochs=3, small=True, seed=0)
     methods = {r["method"] for r in rows}
     baselines = {"(a) static + scalar", "(b) global matching filter",
@@ -56,6 +57,7 @@ def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
     # the disentanglement checks ran and say the nuisance code holds the acquisition
     assert _value(rows, "SymAE virtual", "all", "probe_r2_static_ms") > 0.5
     assert 0 <= _value(rows, "SymAE virtual", "all", "bag_invariance_pct") < 20
+    assert 70 < _value(rows, "SymAE virtual", "all", "calib_2sigma_pct") < 100
 
 
 def test_long_silent_top_does_not_collapse(tmp_path):

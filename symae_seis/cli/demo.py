@@ -32,7 +32,8 @@ def _print_scores(rows: list[dict]) -> None:
                   f" {r['best_baseline_name']}")
 
 
-def _redatum_and_qc(entry, store: Path, model: Path, out: Path, truth: Path):
+def _redatum_and_qc(entry, store: Path, model: Path, out: Path, truth: Path,
+                    refine_steps: int | None = None):
     """Redatum (4D), QC figures and, where the survey has one, the truth scores: one
     reader of the store for all of it."""
     import h5py
@@ -44,7 +45,7 @@ def _redatum_and_qc(entry, store: Path, model: Path, out: Path, truth: Path):
     from ..redatum import redatum
 
     with StoreReader(store) as reader:
-        res = redatum(model, reader, out, progress=True)
+        res = redatum(model, reader, out, progress=True, refine_steps=refine_steps)
         print("[5/5] QC")
         changed = None
         if truth.exists():
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--catalog", default="data_catalog.yaml")
     ap.add_argument("--dataset", default="demo4d")
     ap.add_argument("--epochs", type=int, default=None,
-                    help="training epochs (default: the config's, 20)")
+                    help="training epochs (default: the config's, 10)")
+    ap.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                    help="Adam steps per round of fitting the codes before decoding "
+                         "(default: symae-redatum's)")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an existing output folder")
     args = ap.parse_args(argv)
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         cli(train_args)
         print("[4/5] redatum: monitor earth with every baseline shot's acquisition")
         res, figs = _redatum_and_qc(entry, store, run_dir / "model.pt", out / "redatum",
-                                    Path(files[0]).parent / "truth.h5")
+                                    Path(files[0]).parent / "truth.h5", args.refine_steps)
         print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {out}:")
         for p in sorted(set([*res.files.values(), *figs.values(), run_dir / "loss.png"])):
             print(f"  {p}")
