@@ -282,3 +282,23 @@ def test_least_squares_pooling_undoes_channel_shifts():
     err = ((virt - full[-1]).norm() / full[-1].norm()).item()
     err_blind = ((base - full[-1]).norm() / full[-1].norm()).item()
     assert err < 0.03 and err_blind > 10 * err, (err, err_blind)
+
+
+def test_models_saved_before_newer_options_load_as_they_were():
+    """A saved config without the options added since (decoder, pooling, channel shift)
+    loads with the values those models had, weights and outputs unchanged."""
+    from symae_seis.models.symae import LEGACY_CONFIG
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 8, 64)
+    for kw, drop in (({"decoder": "generic", "pool": "mean", "pool_iters": 0},
+                      list(LEGACY_CONFIG)),
+                     ({"decoder": "filter"}, ["filter_shift"])):
+        m = SymAE(8, 64, width=4, hidden=16, **kw).eval()
+        blob = m.export()
+        for key in drop:
+            blob["config"].pop(key)
+        again = SymAE.from_export(blob).eval()
+        assert again.config == m.config
+        with torch.no_grad():
+            torch.testing.assert_close(again(x), m(x))

@@ -101,6 +101,18 @@ class _Trunk(nn.Module):
         return self.blocks(x)
 
 
+#: Options that models saved before them lack, with the value those models had: the
+#: generic decoder (before the filter decoder), the mean pooling without padding or
+#: least-squares steps (before the Wiener pooling), no channel shift.
+LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
+                 "filter_shift": False}
+
+
+def with_legacy_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved model's config completed with :data:`LEGACY_CONFIG` where it lacks a key."""
+    return {**LEGACY_CONFIG, **config}
+
+
 class SymAE(nn.Module):
     """Symmetric autoencoder for seismic gathers.
 
@@ -477,12 +489,7 @@ class SymAE(nn.Module):
         if blob.get("format_version") != _FORMAT_VERSION:
             raise ModelFileError(f"{source}: model format version {blob.get('format_version')}"
                                  f" is not {_FORMAT_VERSION}")
-        cfg = dict(blob["config"])
-        cfg.setdefault("decoder", "generic")     # models saved before the filter decoder
-        cfg.setdefault("pool", "mean")           # models saved before the Wiener pooling
-        cfg.setdefault("coherent_pad", 0)
-        cfg.setdefault("pool_iters", 0)
-        cfg.setdefault("filter_shift", False)    # models saved before the channel shift
+        cfg = with_legacy_defaults(blob["config"])
         model = cls(cfg.pop("channels"), cfg.pop("samples"), schema=blob.get("schema"), **cfg)
         try:
             model.load_state_dict(blob["state_dict"])

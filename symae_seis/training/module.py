@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from ..errors import OptionError, SymaeError
 from ..io.store import schema_mismatches
 from ..models import ModelFileError, SymAE
+from ..models.symae import with_legacy_defaults
 from .objective import LossWeights, objective
 
 __all__ = ["SymAELit", "NonFiniteLossError"]
@@ -198,14 +199,10 @@ class SymAELit(pl.LightningModule):
         if blob is None:
             raise ModelFileError("checkpoint was not written by symae-seis (no 'symae' "
                                  "record); start a new run or pass another --ckpt_path")
-        theirs, ours = dict(blob.get("config", {})), self.model.config
-        theirs.setdefault("decoder", "generic")           # saved before the filter decoder
+        ours = self.model.config
+        theirs = with_legacy_defaults(blob.get("config", {}))
         theirs.setdefault("filter_terms", ours["filter_terms"])
-        theirs.setdefault("pool", "mean")                  # saved before the Wiener pooling
         theirs.setdefault("pool_eps", ours["pool_eps"])
-        theirs.setdefault("pool_iters", 0)
-        theirs.setdefault("coherent_pad", 0)
-        theirs.setdefault("filter_shift", False)           # saved before the channel shift
         diff = {k: (theirs.get(k), ours[k]) for k in ours
                 if k != "scale" and theirs.get(k) != ours[k]}
         if diff:
