@@ -200,18 +200,20 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
     if model.is_filter:
         with torch.no_grad():
             spaces["_params"] = model.filter_params(torch.from_numpy(codes)).double().numpy()
+    targets = nuisance_targets(truth_h5, reader)
+    changed_dp = np.isin(reader.dp_key[:, 0], truth["virtual_cdp"][m])
+    zones = {}
+    if changed_dp.any() and not changed_dp.all():
+        inside = changed_dp[reader.datapoint]
+        zones = {"inside": inside, "outside": ~inside}
     for suffix, feats in spaces.items():
-        for name, target in nuisance_targets(truth_h5, reader).items():
+        for name, target in targets.items():
             ok = np.isfinite(target)
             if ok.sum() > 10 and np.std(target[ok]) > 0:
                 out[f"probe_r2_{name}{suffix}"] = Q.probe_r2(feats[ok], target[ok])
-        changed_dp = np.isin(reader.dp_key[:, 0], truth["virtual_cdp"][m]) if m.any() \
-            else None
-        if changed_dp is not None and changed_dp.any() and not changed_dp.all():
-            inside = changed_dp[reader.datapoint]
-            for zone, sel in (("inside", inside), ("outside", ~inside)):
-                out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(
-                    feats[sel], reader.survey[sel])
+        for zone, sel in zones.items():
+            out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(feats[sel],
+                                                                      reader.survey[sel])
     bags = [Q.bag_invariance(model, reader.read(mem)) for mem in reader.members
             if len(mem) >= 4]
     out["bag_invariance_pct"] = float(np.median(bags))

@@ -95,13 +95,17 @@ def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
     return torch.polar(torch.exp(log_mag), -phase)
 
 
-def apply(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+def apply(x: torch.Tensor, h: torch.Tensor, sigma: torch.Tensor | None = None,
+          field: torch.Tensor | None = None) -> torch.Tensor:
     """Filter traces ``x (..., C, T)`` with responses ``h (..., C, T + 1)`` (broadcast),
-    by zero-padded FFT; returns ``(..., C, T)``."""
+    by zero-padded FFT; returns ``(..., C, T)``. With ``sigma`` (and its phase ``field``)
+    the traces are first shifted along the channel axis (:func:`shift_spectra`)."""
     t = x.shape[-1]
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()                          # no half-precision FFTs of odd lengths
     spec = torch.fft.rfft(x, n=2 * t, dim=-1)
+    if sigma is not None:
+        spec = shift_spectra(spec, sigma, field)
     return torch.fft.irfft(spec * h, n=2 * t, dim=-1)[..., :t]
 
 
@@ -118,6 +122,7 @@ def shift_spectra(spec: torch.Tensor, sigma: torch.Tensor, field: torch.Tensor
     ``sigma (...)`` channels with the phase field ``field (2 C, F)``; returns
     ``(..., C, F)``. ``-sigma`` gives the adjoint (the phase is unimodular)."""
     c = spec.shape[-2]
+    field = field.to(spec.real.dtype)          # the spectra's precision
     k = torch.fft.fft(spec, n=2 * c, dim=-2)
     turn = sigma[..., None, None].to(field.dtype) * field
     k = k * torch.polar(torch.ones_like(turn), turn)

@@ -285,17 +285,16 @@ class SymAE(nn.Module):
         return filters.response(self.filter_params(nuisance), c, t,
                                 self.config["filter_terms"], inverse=inverse)
 
-    def _shift(self, spec: torch.Tensor, nuisance: torch.Tensor, adjoint: bool = False
-               ) -> torch.Tensor:
-        """Channel shift (``filter_shift``) of time spectra ``(B, I or 1, C, F)`` of
-        coherent gathers, by each instance's ``sigma``; identity without it."""
-        if not self.config.get("filter_shift", False):
-            return spec
-        sigma = self.filter_params(nuisance)[..., -1]                       # (B, I)
-        if spec.dtype == torch.complex128:
-            sigma = sigma.double()
-        return filters.shift_spectra(spec, -sigma if adjoint else sigma,
-                                     self.shift_field.to(sigma.dtype))
+    @property
+    def _shift_field(self) -> torch.Tensor | None:
+        """Learned phase field of the channel shift (``filter_shift``), else None."""
+        return self.shift_field if self.config["filter_shift"] else None
+
+    def _sigma(self, nuisance: torch.Tensor) -> torch.Tensor | None:
+        """Channel shift ``(B, I)`` of each instance (``filter_shift``), else None."""
+        if not self.config["filter_shift"]:
+            return None
+        return self.filter_params(nuisance)[..., -1]
 
     @property
     def _support(self) -> int:
@@ -346,14 +345,16 @@ class SymAE(nn.Module):
         lam = self.config["pool_eps"] * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
         inv = 1.0 / (den + lam)
 
+        sigma = self._sigma(nuisance)                                       # once
+
         def adjoint(r: torch.Tensor) -> torch.Tensor:        # (B, I, C, T) -> (B, C, L)
-            spec = self._shift(h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1),
-                               nuisance, adjoint=True)
+            spec = h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1)
+            if sigma is not None:                            # the shift's adjoint: -sigma
+                spec = filters.shift_spectra(spec, -sigma, self._shift_field)
             return torch.fft.irfft(spec.sum(dim=1), n=nfft, dim=-1)[..., :n]
 
         def forward(g: torch.Tensor) -> torch.Tensor:        # (B, C, L) -> (B, I, C, T)
-            spec = self._shift(torch.fft.rfft(g, n=nfft, dim=-1)[:, None], nuisance)
-            return torch.fft.irfft(h * spec, n=nfft, dim=-1)[..., :t] * live
+            return filters.apply(g[:, None], h, sigma, self._shift_field)[..., :t] * live
 
         def precond(v: torch.Tensor) -> torch.Tensor:
             return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft,
@@ -364,7 +365,7 @@ class SymAE(nn.Module):
 
         # one system per (datapoint, channel); a channel shift couples the channels: one
         # system per datapoint then
-        axes = (-2, -1) if self.config.get("filter_shift", False) else (-1,)
+        axes = (-1,) if sigma is None else (-2, -1)
 
         def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             return (a * b).sum(dim=axes, keepdim=True)
@@ -436,12 +437,8 @@ class SymAE(nn.Module):
             if tuple(coherent.shape[1:]) != (c, n):
                 raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {n}), "
                                  f"got {tuple(coherent.shape)}")
-            g = coherent[:, None]
-            if g.dtype not in (torch.float32, torch.float64):
-                g = g.float()                  # no half-precision FFTs of odd lengths
-            spec = self._shift(torch.fft.rfft(g, n=2 * n, dim=-1), nuisance)
-            h = self._response(nuisance, samples=n)
-            return torch.fft.irfft(spec * h, n=2 * n, dim=-1)[..., :t]
+            return filters.apply(coherent[:, None], self._response(nuisance, samples=n),
+                                 self._sigma(nuisance), self._shift_field)[..., :t]
         z = torch.cat([coherent[:, None, :].expand(b, i, -1), nuisance], dim=-1)
         h = self.dec_in(z.reshape(b * i, -1)).reshape(b * i, *self._dec_shape)
         shapes = self.coh_trunk.shapes

@@ -121,7 +121,7 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
         terms["augment"] = _mse(model.decode(coh, za), xa, scale)
         total = total + weights.consistency * terms["consistency"] \
             + weights.augment * terms["augment"]
-    if model.is_filter and model.config.get("filter_shift", False):
+    if model.config["filter_shift"]:
         # a shift common to every instance is the coherent gather's own position (any
         # value fits equally well): hold it at zero, where the record is
         terms["shift_gauge"] = model.filter_params(z)[..., -1].float().mean() ** 2
