@@ -16,12 +16,13 @@ from symae_seis.models import (
 from .conftest import assert_message
 
 
-@pytest.fixture(params=["filter", "filter+shift", "generic"])
+@pytest.fixture(params=["filter", "filter+shift", "filter+fold", "generic", "generic+fold"])
 def model(request):
     torch.manual_seed(0)
-    decoder, _, shift = request.param.partition("+")
+    decoder, _, extra = request.param.partition("+")
     m = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16,
-              decoder=decoder, filter_shift=bool(shift))
+              decoder=decoder, filter_shift=extra == "shift",
+              time_fold=2 if extra == "fold" else None)
     if decoder == "filter":             # leave the identity start: random filters, refiner
         for p in (*m.filter_head[-1].parameters(), *m.refine[-1].parameters()):
             torch.nn.init.normal_(p, std=0.1)
@@ -77,7 +78,8 @@ def test_nuisance_dropout_only_in_training():
 
 def test_scale_returns_input_units(model):
     big = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16, scale=1000.0,
-                decoder=model.config["decoder"], filter_shift=model.config["filter_shift"])
+                decoder=model.config["decoder"], filter_shift=model.config["filter_shift"],
+                time_fold=model.config["time_fold"])
     big.load_state_dict({**model.state_dict(), "scale": torch.tensor(1000.0)})
     x = torch.randn(1, 2, 8, 64)
     model.eval()
@@ -302,3 +304,41 @@ def test_models_saved_before_newer_options_load_as_they_were():
         assert again.config == m.config
         with torch.no_grad():
             torch.testing.assert_close(again(x), m(x))
+
+
+def test_time_fold_sees_every_sample_and_old_models_stay_unfolded():
+    """Long traces are folded by 2 into the encoders (lossless, half the cost of the
+    full-resolution level); the encoders end on the same grid; models saved before the
+    option load unfolded."""
+    from symae_seis.errors import OptionError
+
+    torch.manual_seed(0)
+    long = SymAE(8, 375, width=4, hidden=16)
+    assert long.config["time_fold"] == 2
+    assert SymAE(8, 128, width=4, hidden=16).config["time_fold"] == 1
+    flat = SymAE(8, 375, width=4, hidden=16, time_fold=1)
+    assert long.nui_trunk.shapes[-1] == flat.nui_trunk.shapes[-1] == (4, 12)
+    assert long.config["levels"] == flat.config["levels"] - 1
+    # every sample of an odd-length trace, even or odd, reaches the nuisance code
+    x = torch.randn(1, 2, 8, 375, requires_grad=True)
+    long.encode_nuisance(x).sum().backward()
+    reach = x.grad[0, 0].abs().amax(dim=0)
+    assert (reach > 0).all()
+    # a model saved without the option is the unfolded model it was
+    blob = flat.export()
+    blob["config"].pop("time_fold")
+    again = SymAE.from_export(blob).eval()
+    assert again.config["time_fold"] == 1
+    with torch.no_grad():
+        torch.testing.assert_close(again(x.detach()), flat.eval()(x.detach()))
+    with pytest.raises(OptionError, match="time_fold"):
+        SymAE(8, 64, time_fold=17)
+
+
+def test_coherent_pad_gives_fast_fft_lengths():
+    from symae_seis.models.symae import _smooth, default_coherent_pad
+
+    for t in (64, 128, 150, 375, 1000, 1501):
+        pad = default_coherent_pad(t)
+        assert pad >= max(8, -(-t // 8)) and _smooth(t + pad), t
+    assert default_coherent_pad(128) == 16 and default_coherent_pad(375) == 57

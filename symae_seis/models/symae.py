@@ -62,6 +62,8 @@ __all__ = [
 _FORMAT = "symae-seis-model"
 _FORMAT_VERSION = 1
 DECODERS = ("filter", "generic")
+#: Traces of at least this many samples are folded by 2 into the encoders (``time_fold``).
+FOLD_FROM = 256
 POOLS = ("wiener", "mean")
 
 
@@ -79,13 +81,41 @@ def _block(cin: int, cout: int, stride: tuple[int, int]) -> nn.Sequential:
     )
 
 
-class _Trunk(nn.Module):
-    """Per-instance convolutions that halve time (and channels while > 4) per level."""
+def _smooth(n: int) -> bool:
+    """Whether ``n`` has no prime factor above 5 (a fast FFT length)."""
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+    return n == 1
 
-    def __init__(self, channels: int, samples: int, width: int, levels: int):
+
+def default_coherent_pad(samples: int) -> int:
+    """Samples of the coherent gather below the record (Wiener pooling): at least an
+    eighth of the record (and 8), raised until the record plus the pad has no prime
+    factor above 5, so the pooling's and the decoder's FFTs (length twice that) are fast
+    (375 + 47 = 422 = 2 x 211 ran 3x slower than 432)."""
+    pad = max(8, math.ceil(samples / 8))
+    while not _smooth(samples + pad):
+        pad += 1
+    return pad
+
+
+class _Trunk(nn.Module):
+    """Per-instance convolutions that halve time (and channels while > 4) per level.
+
+    With ``fold`` > 1 the trace is first folded: ``fold`` consecutive samples become
+    ``fold`` input channels at ``1 / fold`` of the time resolution (a lossless
+    rearrangement, unlike a strided convolution: no sample is dropped, nothing aliases),
+    so the costliest level, the full-resolution one, runs on ``1 / fold`` of the samples.
+
+    Weights and feature maps are channels-last (NHWC): the oneDNN convolutions of a CPU
+    run about 1.7x faster so on these thin, long maps, and GPUs prefer it too."""
+
+    def __init__(self, channels: int, samples: int, width: int, levels: int, fold: int = 1):
         super().__init__()
+        self.fold = int(fold)
         blocks, shapes = [], [(channels, samples)]
-        cin, c, t = 1, channels, samples
+        cin, c, t = self.fold, channels, -(-samples // self.fold)
         for k in range(levels):
             cout = width * 2 ** min(k, 2)
             stride = (2 if c > 4 else 1, 2 if t > 4 else 1)
@@ -93,19 +123,24 @@ class _Trunk(nn.Module):
             c, t = (c + stride[0] - 1) // stride[0], (t + stride[1] - 1) // stride[1]
             shapes.append((c, t))
             cin = cout
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = nn.Sequential(*blocks).to(memory_format=torch.channels_last)
         self.out_features = cin
         self.shapes = shapes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x)
+        f = self.fold
+        if f > 1:                                   # (N, 1, C, T) -> (N, f, C, T / f)
+            n, _, c, t = x.shape
+            x = F.pad(x, (0, -t % f))
+            x = x.reshape(n, c, -1, f).permute(0, 3, 1, 2)
+        return self.blocks(x.contiguous(memory_format=torch.channels_last))
 
 
 #: Options that models saved before them lack, with the value those models had: the
 #: generic decoder (before the filter decoder), the mean pooling without padding or
 #: least-squares steps (before the Wiener pooling), no channel shift.
 LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
-                 "filter_shift": False}
+                 "filter_shift": False, "time_fold": 1}
 
 
 def with_legacy_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +163,10 @@ class SymAE(nn.Module):
         Convolution channels of the first level (doubling up to 4x).
     levels
         Down-sampling levels (default: until time is at most 16 samples, at most 7).
+    time_fold
+        Consecutive samples folded into input channels before the encoders' first level
+        (lossless; default 2 for traces of 256 samples or more, else 1): halves the cost
+        of the full-resolution level on long traces.
     hidden
         Width of the MLPs.
     nuisance_dropout
@@ -157,7 +196,8 @@ class SymAE(nn.Module):
                  scale: float = 1.0, schema: dict[str, Any] | None = None,
                  decoder: str = "filter", filter_terms: int = 6, pool: str = "wiener",
                  pool_eps: float = 1e-3, pool_iters: int = 5,
-                 coherent_pad: int | None = None, filter_shift: bool = False):
+                 coherent_pad: int | None = None, filter_shift: bool = False,
+                 time_fold: int | None = None):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -170,7 +210,7 @@ class SymAE(nn.Module):
         if pool_iters < 0:
             raise OptionError(f"pool_iters must be >= 0, got {pool_iters}")
         if coherent_pad is None:
-            coherent_pad = max(8, math.ceil(samples / 8)) if decoder == "filter" and \
+            coherent_pad = default_coherent_pad(samples) if decoder == "filter" and \
                 pool == "wiener" else 0
         if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
             raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
@@ -186,8 +226,13 @@ class SymAE(nn.Module):
             raise OptionError(f"nuisance_dropout must be in [0, 1), got {nuisance_dropout}")
         if not scale > 0 or not math.isfinite(scale):
             raise OptionError(f"scale must be a positive number, got {scale}")
+        if time_fold is None:
+            time_fold = 2 if samples >= FOLD_FROM else 1
+        if not 1 <= time_fold <= max(1, samples // 4):
+            raise OptionError(f"time_fold must be in [1, samples / 4], got {time_fold}")
         if levels is None:
-            levels = max(1, min(7, math.ceil(math.log2(max(samples, 32) / 16))))
+            folded = -(-samples // time_fold)
+            levels = max(1, min(7, math.ceil(math.log2(max(folded, 32) / 16))))
         self.config = {
             "channels": int(channels), "samples": int(samples),
             "coherent_dim": int(coherent_dim), "nuisance_dim": int(nuisance_dim),
@@ -196,10 +241,11 @@ class SymAE(nn.Module):
             "decoder": decoder, "filter_terms": int(filter_terms), "pool": pool,
             "pool_eps": float(pool_eps), "pool_iters": int(pool_iters),
             "coherent_pad": int(coherent_pad), "filter_shift": bool(filter_shift),
+            "time_fold": int(time_fold),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
-        self.nui_trunk = _Trunk(channels, samples, width, levels)
+        self.nui_trunk = _Trunk(channels, samples, width, levels, time_fold)
         feat = self.nui_trunk.out_features
         c_out, t_out = self.nui_trunk.shapes[-1]
         flat = feat * c_out * t_out
@@ -228,7 +274,8 @@ class SymAE(nn.Module):
 
     def _build_generic(self, channels, samples, width, levels, hidden, coherent_dim,
                        nuisance_dim, feat, flat, dec_shape) -> None:
-        self.coh_trunk = _Trunk(channels, samples, width, levels)
+        self.coh_trunk = _Trunk(channels, samples, width, levels,
+                                self.config["time_fold"])
         self.coh_post = nn.Sequential(nn.Conv2d(feat, feat, 3, padding=1), nn.GELU())
         self.coh_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.GELU(),
                                       nn.Linear(hidden, coherent_dim))
