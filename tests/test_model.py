@@ -16,13 +16,14 @@ from symae_seis.models import (
 from .conftest import assert_message
 
 
-@pytest.fixture(params=["filter", "filter+shift", "filter+fold", "generic", "generic+fold"])
+@pytest.fixture(params=["filter", "filter+shift", "filter+fold", "filter+trace", "generic",
+                        "generic+fold"])
 def model(request):
     torch.manual_seed(0)
     decoder, _, extra = request.param.partition("+")
     m = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16,
               decoder=decoder, filter_shift=extra == "shift",
-              time_fold=2 if extra == "fold" else None)
+              time_fold=2 if extra == "fold" else None, trace_terms=extra == "trace")
     if decoder == "filter":             # leave the identity start: random filters, refiner
         for p in (*m.filter_head[-1].parameters(), *m.refine[-1].parameters()):
             torch.nn.init.normal_(p, std=0.1)
@@ -79,7 +80,8 @@ def test_nuisance_dropout_only_in_training():
 def test_scale_returns_input_units(model):
     big = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16, scale=1000.0,
                 decoder=model.config["decoder"], filter_shift=model.config["filter_shift"],
-                time_fold=model.config["time_fold"])
+                time_fold=model.config["time_fold"],
+                trace_terms=model.config["trace_terms"])
     big.load_state_dict({**model.state_dict(), "scale": torch.tensor(1000.0)})
     x = torch.randn(1, 2, 8, 64)
     model.eval()
@@ -342,3 +344,54 @@ def test_coherent_pad_gives_fast_fft_lengths():
         pad = default_coherent_pad(t)
         assert pad >= max(8, -(-t // 8)) and _smooth(t + pad), t
     assert default_coherent_pad(128) == 16 and default_coherent_pad(375) == 57
+
+
+def test_trace_terms_move_one_trace_alone():
+    """A per-trace static and gain act on their own trace only (the first trace of a shot
+    whose source moved past it), exactly and invertibly."""
+    from symae_seis.models import filters as FF
+
+    c, t, terms = 6, 128, 4
+    x = torch.zeros(1, c, t, dtype=torch.float64)
+    x[0, :, 40] = 1.0
+    theta = torch.zeros(1, FF.n_params(terms, trace_channels=c), dtype=torch.float64)
+    per = FF.trace_slice(terms, c)
+    theta[0, per.start + 0] = 3.0 / FF.STATIC_SCALE          # trace 0: 3 samples later
+    theta[0, per.start + c + 0] = np.log(0.5)                 # and half as strong
+    y = FF.apply(x, FF.response(theta, c, t, terms, trace=True))[0].numpy()
+    assert np.argmax(y[0]) == 43 and y[0].max() == pytest.approx(0.5, abs=1e-9)
+    np.testing.assert_allclose(y[1:], x[0, 1:].numpy(), atol=1e-12)
+    # without trace=True the same vector is the plain family (terms ignored)
+    y0 = FF.apply(x, FF.response(theta, c, t, terms))[0].numpy()
+    np.testing.assert_allclose(y0, x[0].numpy(), atol=1e-12)
+    back = FF.apply(torch.from_numpy(y)[None], FF.response(theta, c, t, terms, inverse=True,
+                                                           trace=True))
+    np.testing.assert_allclose(back[0].numpy(), x[0].numpy(), atol=1e-9)
+    from symae_seis.errors import OptionError
+    with pytest.raises(OptionError, match="trace_terms"):
+        SymAE(8, 64, decoder="generic", trace_terms=True)
+
+
+def test_gauge_terms_hold_a_datapoints_shared_shift_and_trace_terms_at_zero():
+    """What every instance of a datapoint shares is the coherent gather's: the objective
+    penalises the datapoint's mean per-trace static/gain and the batch's mean channel shift,
+    and its gradient pulls them back."""
+    from symae_seis.training.objective import objective
+
+    torch.manual_seed(0)
+    m = SymAE(8, 64, width=4, hidden=16, nuisance_dim=5, trace_terms=True, filter_shift=True)
+    x = torch.randn(2, 4, 8, 64)
+    terms = objective(m, x, augment=False)
+    assert terms["trace_gauge"] == 0 and terms["shift_gauge"] == 0   # identity filters
+    with torch.no_grad():                       # every instance: the same trace-3 static
+        m.filter_head[-1].bias[_trace_index(m, 3)] = 0.5
+    terms = objective(m, x, augment=False)
+    assert terms["trace_gauge"].item() == pytest.approx(0.25 / 16, rel=1e-5)
+    terms["trace_gauge"].backward()
+    assert m.filter_head[-1].bias.grad[_trace_index(m, 3)] > 0
+
+
+def _trace_index(m, channel):
+    from symae_seis.models import filters as FF
+
+    return FF.trace_slice(m.config["filter_terms"], m.config["channels"]).start + channel

@@ -18,6 +18,12 @@ static never wraps around):
 Every filter of the family is invertible exactly (amplitudes are exponentials, phases
 unimodular), which the filter decoder uses to equalise instances before stacking them.
 
+Optionally (``trace=True``) every trace also gets a **free static and gain** of its own,
+``ts_c`` and ``tg_c``, added to the quadratics: near a source that moves between shots the
+trace at the source moves the other way and loses or gains amplitude like ``1 / r`` (a
+wave-equation shot moved by a third of a receiver interval: per-trace static and gain
+rebuild it to 6 % NRMS, a quadratic along the gather cannot follow its first trace).
+
 Optionally (``shift=True``) a **channel shift** ``sigma`` (in channels) acts on the earth's
 gather before the trace filters: a moved source samples the earth's response at offsets
 moved by the same distance, ``G(c - sigma, t)``, which moves every event by its own slope
@@ -27,8 +33,8 @@ zero-padded to ``2 C`` channels (no wrap-around): ``exp(i sigma Phi(k, f))``, wi
 ``Phi`` a phase field per unit shift that starts as the exact shift ``-2 pi k`` and is
 learned, so that energy aliased along the channel axis can move along its true dip.
 
-Parameter vector layout (last axis, length ``n_params(K, shift)``):
-``[a_1 .. a_K, phi, s0, g0, s1, s2, g1, g2(, sigma)]``.
+Parameter vector layout (last axis, length ``n_params(K, shift, C if trace else 0)``):
+``[a_1 .. a_K, phi, s0, g0, s1, s2, g1, g2(, ts_1 .. ts_C, tg_1 .. tg_C)(, sigma)]``.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["n_params", "PARAM_NAMES", "response", "apply", "LOGAMP_MAX", "STATIC_SCALE",
-           "shift_field", "shift_spectra"]
+           "shift_field", "shift_spectra", "trace_slice"]
 
 #: Bound of the log-amplitude spectrum (nats): a factor of about 3000 either way.
 LOGAMP_MAX = 8.0
@@ -47,10 +53,17 @@ PARAM_NAMES = ("phase", "static", "gain", "static_lin", "static_quad", "gain_lin
                "gain_quad")
 
 
-def n_params(terms: int, shift: bool = False) -> int:
-    """Length of the parameter vector for ``terms`` cosine terms of the log-amplitude
-    (and the channel shift, last, if ``shift``)."""
-    return terms + len(PARAM_NAMES) + int(shift)
+def n_params(terms: int, shift: bool = False, trace_channels: int = 0) -> int:
+    """Length of the parameter vector for ``terms`` cosine terms of the log-amplitude,
+    the per-trace static and gain of ``trace_channels`` traces, and the channel shift
+    (last) if ``shift``."""
+    return terms + len(PARAM_NAMES) + 2 * trace_channels + int(shift)
+
+
+def trace_slice(terms: int, channels: int) -> slice:
+    """Where the per-trace statics and gains (``trace=True``) sit in the vector."""
+    base = terms + len(PARAM_NAMES)
+    return slice(base, base + 2 * channels)
 
 
 def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:
@@ -61,11 +74,11 @@ def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:
 
 
 def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
-             inverse: bool = False) -> torch.Tensor:
+             inverse: bool = False, trace: bool = False) -> torch.Tensor:
     """Complex response ``(..., C, F)`` of filters with parameters ``theta (..., P)``.
 
     ``F = samples + 1`` bins of a real FFT of length ``2 * samples``. ``inverse`` gives
-    the exact inverse filter.
+    the exact inverse filter; ``trace`` reads the per-trace statics and gains.
     """
     if theta.dtype not in (torch.float32, torch.float64):
         theta = theta.float()                  # FFTs and exponentials in full precision
@@ -86,6 +99,10 @@ def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
             + p["gain_quad"][..., None] * q)                            # (..., C)
     static = STATIC_SCALE * (p["static"][..., None] + p["static_lin"][..., None] * u
                              + p["static_quad"][..., None] * q)         # (..., C) samples
+    if trace:
+        per = theta[..., trace_slice(terms, channels)]
+        static = static + STATIC_SCALE * per[..., :channels]
+        gain = gain + per[..., channels:]
     # phase in radians per FFT bin: static (samples) * 2 pi * bin / nfft
     omega = 2.0 * torch.pi * torch.arange(nf, device=dev, dtype=dtype) / nfft
     log_mag = logamp[..., None, :] + gain[..., None]                    # (..., C, F)

@@ -140,7 +140,7 @@ class _Trunk(nn.Module):
 #: generic decoder (before the filter decoder), the mean pooling without padding or
 #: least-squares steps (before the Wiener pooling), no channel shift.
 LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
-                 "filter_shift": False, "time_fold": 1}
+                 "filter_shift": False, "time_fold": 1, "trace_terms": False}
 
 
 def with_legacy_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +163,9 @@ class SymAE(nn.Module):
         Convolution channels of the first level (doubling up to 4x).
     levels
         Down-sampling levels (default: until time is at most 16 samples, at most 7).
+    trace_terms
+        Add a free static and gain per trace to the filter family (filter decoder; see
+        :mod:`symae_seis.models.filters`), for sources that move near the first receivers.
     time_fold
         Consecutive samples folded into input channels before the encoders' first level
         (lossless; default 2 for traces of 256 samples or more, else 1): halves the cost
@@ -197,7 +200,7 @@ class SymAE(nn.Module):
                  decoder: str = "filter", filter_terms: int = 6, pool: str = "wiener",
                  pool_eps: float = 1e-3, pool_iters: int = 5,
                  coherent_pad: int | None = None, filter_shift: bool = False,
-                 time_fold: int | None = None):
+                 time_fold: int | None = None, trace_terms: bool = False):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -215,6 +218,8 @@ class SymAE(nn.Module):
         if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
             raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
                               f"{coherent_pad}")
+        if trace_terms and decoder != "filter":
+            raise OptionError("trace_terms needs decoder='filter'")
         if filter_shift and (decoder != "filter" or pool != "wiener"):
             raise OptionError("filter_shift needs decoder='filter' and pool='wiener'")
         if nuisance_dropout is None:
@@ -241,7 +246,7 @@ class SymAE(nn.Module):
             "decoder": decoder, "filter_terms": int(filter_terms), "pool": pool,
             "pool_eps": float(pool_eps), "pool_iters": int(pool_iters),
             "coherent_pad": int(coherent_pad), "filter_shift": bool(filter_shift),
-            "time_fold": int(time_fold),
+            "time_fold": int(time_fold), "trace_terms": bool(trace_terms),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
@@ -260,7 +265,8 @@ class SymAE(nn.Module):
     def _build_filter(self, width: int, hidden: int, nuisance_dim: int, terms: int) -> None:
         shift = self.config["filter_shift"]
         self.filter_head = nn.Sequential(nn.Linear(nuisance_dim, hidden), nn.GELU(),
-                                         nn.Linear(hidden, filters.n_params(terms, shift)))
+                                         nn.Linear(hidden, filters.n_params(
+                                             terms, shift, self._trace_channels)))
         if shift:
             self.shift_field = nn.Parameter(filters.shift_field(self.config["channels"],
                                                                 self._support + 1))
@@ -330,7 +336,21 @@ class SymAE(nn.Module):
         c = self.config["channels"]
         t = self.config["samples"] if samples is None else samples
         return filters.response(self.filter_params(nuisance), c, t,
-                                self.config["filter_terms"], inverse=inverse)
+                                self.config["filter_terms"], inverse=inverse,
+                                trace=self.config.get("trace_terms", False))
+
+    @property
+    def _trace_channels(self) -> int:
+        """Traces with their own static and gain in the filter vector (``trace_terms``)."""
+        return self.config["channels"] if self.config.get("trace_terms") else 0
+
+    def trace_params(self, nuisance: torch.Tensor) -> torch.Tensor | None:
+        """Per-trace statics and gains ``(..., 2 C)`` of nuisance codes (``trace_terms``),
+        else None."""
+        if not self._trace_channels:
+            return None
+        sl = filters.trace_slice(self.config["filter_terms"], self.config["channels"])
+        return self.filter_params(nuisance)[..., sl]
 
     @property
     def _shift_field(self) -> torch.Tensor | None:

@@ -80,6 +80,9 @@ class SymAELit(pl.LightningModule):
     coherent_pad
         Samples of the coherent gather below the record (default: an eighth of the
         record, at least 8, for the Wiener pooling).
+    trace_terms
+        Add a free static and gain per trace to the filter family (sources that move near
+        the first receivers; see :mod:`symae_seis.models.filters`).
     time_fold
         Samples folded into channels at the encoders' input (default: 2 for traces of 256
         samples or more, else 1; see :class:`~symae_seis.models.SymAE`).
@@ -113,7 +116,8 @@ class SymAELit(pl.LightningModule):
                  decoder: Literal["filter", "generic"] = "filter", filter_terms: int = 6,
                  pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
                  pool_iters: int = 5, coherent_pad: int | None = None,
-                 filter_shift: bool = False, time_fold: int | None = None, min_bag: int = 3,
+                 filter_shift: bool = False, time_fold: int | None = None,
+                 trace_terms: bool = False, min_bag: int = 3,
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
@@ -128,7 +132,7 @@ class SymAELit(pl.LightningModule):
                            schema=schema, decoder=decoder, filter_terms=filter_terms,
                            pool=pool, pool_eps=pool_eps, pool_iters=pool_iters,
                            coherent_pad=coherent_pad, filter_shift=filter_shift,
-                           time_fold=time_fold)
+                           time_fold=time_fold, trace_terms=trace_terms)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)

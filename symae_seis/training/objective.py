@@ -89,7 +89,7 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     Returns
     -------
     dict with ``loss`` (the total) and each term (``recon``, ``swap``, ``augment``,
-    ``consistency``, ``shift_gauge`` where computed).
+    ``consistency``, ``shift_gauge``, ``trace_gauge`` where computed).
     """
     scale = model.scale
     use_swap = partner is not None and window is not None and has_partner is not None \
@@ -126,5 +126,11 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
         # value fits equally well): hold it at zero, where the record is
         terms["shift_gauge"] = model.filter_params(z)[..., -1].float().mean() ** 2
         total = total + terms["shift_gauge"]
+    per = model.trace_params(z) if model.is_filter else None
+    if per is not None:
+        # likewise a per-trace static or gain shared by a datapoint's instances belongs to
+        # its coherent gather: hold each datapoint's mean at zero
+        terms["trace_gauge"] = per.float().mean(dim=1).pow(2).mean()
+        total = total + terms["trace_gauge"]
     terms["loss"] = total
     return terms
