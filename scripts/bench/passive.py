@@ -20,6 +20,7 @@ Prints RMS dv/v errors, the day where each finds the sudden drop, wall times, an
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 from pathlib import Path
@@ -58,7 +59,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
     ap.add_argument("--out", type=Path, default=Path("out/bench_passive"))
+    ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
+                    help="set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
+    options = {}
+    for item in args.model:
+        key, sep, value = item.partition("=")
+        if not sep or key not in inspect.signature(SymAELit).parameters:
+            ap.error(f"--model {item!r}: expected KEY=VALUE with KEY a model option")
+        options[key] = yaml.safe_load(value)
     p = (PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
          else PassiveParams())
     out = args.out.resolve()
@@ -81,7 +90,8 @@ def main() -> None:
                 "anchor 5-day": score(moving_stack(stacks, 5), lags, truth, coda, band)}
         pl.seed_everything(0)
         dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1)
-        lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema, decoder=args.decoder)
+        lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema, decoder=args.decoder,
+                       **options)
         t1 = time.perf_counter()
         pl.Trainer(max_epochs=args.epochs, logger=False, enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False).fit(lit, dm)
@@ -97,7 +107,8 @@ def main() -> None:
     truth_drop = int(np.argmin(np.diff(truth))) + 1
     print(f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} "
           f"windows; data+ingest {t_data:.0f} s, SymAE training {t_train:.0f} s "
-          f"({args.epochs} epochs, {args.decoder} decoder)")
+          f"({args.epochs} epochs, {args.decoder} decoder"
+          + "".join(f", {k}={v}" for k, v in options.items()) + ")")
     print(f"{'method':14s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
           f"(truth: drop on day {truth_drop}, dv/v spread {truth.std():.2e})")
     for name, r in rows.items():

@@ -164,8 +164,10 @@ class SymAE(nn.Module):
     levels
         Down-sampling levels (default: until time is at most 16 samples, at most 7).
     trace_terms
-        Add a free static and gain per trace to the filter family (filter decoder; see
-        :mod:`symae_seis.models.filters`), for sources that move near the first receivers.
+        Add a free static and gain per trace to the filter family (default: with the
+        filter decoder; see :mod:`symae_seis.models.filters`): a source that moves near
+        the first receivers changes their statics and amplitudes in ways no smooth function
+        along the gather follows.
     time_fold
         Consecutive samples folded into input channels before the encoders' first level
         (lossless; default 2 for traces of 256 samples or more, else 1): halves the cost
@@ -200,7 +202,7 @@ class SymAE(nn.Module):
                  decoder: str = "filter", filter_terms: int = 6, pool: str = "wiener",
                  pool_eps: float = 1e-3, pool_iters: int = 5,
                  coherent_pad: int | None = None, filter_shift: bool = False,
-                 time_fold: int | None = None, trace_terms: bool = False):
+                 time_fold: int | None = None, trace_terms: bool | None = None):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -218,6 +220,8 @@ class SymAE(nn.Module):
         if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
             raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
                               f"{coherent_pad}")
+        if trace_terms is None:
+            trace_terms = decoder == "filter"
         if trace_terms and decoder != "filter":
             raise OptionError("trace_terms needs decoder='filter'")
         if filter_shift and (decoder != "filter" or pool != "wiener"):

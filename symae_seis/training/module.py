@@ -81,8 +81,9 @@ class SymAELit(pl.LightningModule):
         Samples of the coherent gather below the record (default: an eighth of the
         record, at least 8, for the Wiener pooling).
     trace_terms
-        Add a free static and gain per trace to the filter family (sources that move near
-        the first receivers; see :mod:`symae_seis.models.filters`).
+        Add a free static and gain per trace to the filter family (default: with the
+        filter decoder; sources that move near the first receivers; see
+        :mod:`symae_seis.models.filters`).
     time_fold
         Samples folded into channels at the encoders' input (default: 2 for traces of 256
         samples or more, else 1; see :class:`~symae_seis.models.SymAE`).
@@ -117,7 +118,7 @@ class SymAELit(pl.LightningModule):
                  pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
                  pool_iters: int = 5, coherent_pad: int | None = None,
                  filter_shift: bool = False, time_fold: int | None = None,
-                 trace_terms: bool = False, min_bag: int = 3,
+                 trace_terms: bool | None = None, min_bag: int = 3,
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
