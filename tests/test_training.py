@@ -198,3 +198,17 @@ def test_nan_loss_stops_with_clear_error(small_catalog, tmp_path, capsys):
     code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--trainer.max_epochs", "3",
                                 "--model.lr", "1e30", "--model.warmup_epochs", "0"), capsys)
     assert code == 2 and "training loss is nan" in err.lower() and "lower --model.lr" in err
+
+
+def test_trace_terms_default_follows_the_channels():
+    """Per-trace static and gain by default for receiver gathers keyed by a trace header,
+    not for miniSEED stores (stations, station pairs) nor the generic decoder."""
+    from symae_seis.training import SymAELit
+
+    gathers = {"channels": 8, "samples": 64, "channel_key": "offset"}
+    pairs = {"channels": 8, "samples": 64, "channel_key": ""}
+    assert SymAELit(8, 64, schema=gathers).model.config["trace_terms"] is True
+    assert SymAELit(8, 64, schema=pairs).model.config["trace_terms"] is False
+    assert SymAELit(8, 64, schema=gathers, decoder="generic").model.config["trace_terms"] \
+        is False
+    assert SymAELit(8, 64, schema=pairs, trace_terms=True).model.config["trace_terms"] is True
