@@ -20,8 +20,8 @@ Prints RMS dv/v errors, the day where each finds the sudden drop, wall times, an
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +37,9 @@ from symae_seis.qc.dvv import dvv_by_stretching, moving_stack
 from symae_seis.redatum import redatum
 from symae_seis.synth.passive import PassiveParams, make_passive_survey
 from symae_seis.training import SymAEDataModule, SymAELit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _options import add_model_option, model_options  # noqa: E402
 
 
 def day_means(reader: StoreReader, data: np.ndarray | None = None) -> np.ndarray:
@@ -59,15 +62,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
     ap.add_argument("--out", type=Path, default=Path("out/bench_passive"))
-    ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
-                    help="set a model option (repeatable), e.g. trace_terms=true")
+    add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
-    options = {}
-    for item in args.model:
-        key, sep, value = item.partition("=")
-        if not sep or key not in inspect.signature(SymAELit).parameters:
-            ap.error(f"--model {item!r}: expected KEY=VALUE with KEY a model option")
-        options[key] = yaml.safe_load(value)
+    options = model_options(ap, args.model)
     p = (PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
          else PassiveParams())
     out = args.out.resolve()

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +64,9 @@ from symae_seis.qc.truth import (
 )
 from symae_seis.redatum import redatum
 from symae_seis.training import SymAEDataModule, SymAELit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _options import add_model_option, model_options  # noqa: E402
 
 #: A survey the defaults were never tuned on (issue 9, "defaults that travel"): more and
 #: longer traces, 600 ms of silent water on top, a deeper and weaker 4D change, and
@@ -386,15 +389,10 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="tiny surveys (a quick look)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("out/bench_quality"))
-    ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a shipped model option (repeatable), e.g. "
+    add_model_option(ap, "override a shipped model option (repeatable), e.g. "
                          "filter_shift=true")
     args = ap.parse_args()
-    for item in args.model:
-        key, sep, value = item.partition("=")
-        if not sep or key not in inspect.signature(SymAELit).parameters:
-            ap.error(f"--model {item!r}: expected KEY=VALUE with KEY a model option")
-        MODEL_OVERRIDES[key] = yaml.safe_load(value)
+    MODEL_OVERRIDES.update(model_options(ap, args.model))
     torch.set_num_threads(max(1, torch.get_num_threads()))
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -84,9 +84,8 @@ class SymAELit(pl.LightningModule):
         Add a free static and gain per trace to the filter family (sources that move near
         the first receivers; see :mod:`symae_seis.models.filters`). Default: on with the
         filter decoder for gathers whose channels are receivers keyed by a trace header
-        (SEG-Y, SU: the schema's ``channel_key``), off for miniSEED stores, whose channels
-        are stations or station pairs of cross-correlations with no acquisition of their
-        own per window (passive dv/v: 1.53e-3 with them against 1.28e-3 without).
+        (SEG-Y, SU: the schema's ``channel_key``), off for miniSEED stores (the rule and
+        why: :class:`~symae_seis.models.SymAE`).
     time_fold
         Samples folded into channels at the encoders' input (default: 2 for traces of 256
         samples or more, else 1; see :class:`~symae_seis.models.SymAE`).
@@ -130,8 +129,6 @@ class SymAELit(pl.LightningModule):
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
         self.save_hyperparameters()
-        if trace_terms is None:
-            trace_terms = decoder == "filter" and bool((schema or {}).get("channel_key"))
         self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
                            nuisance_dim=nuisance_dim, width=width, levels=levels,
                            hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,

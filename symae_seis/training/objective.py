@@ -96,6 +96,7 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
         and bool(has_partner.any()) and weights.swap > 0
     bags = torch.cat([x, partner[has_partner]], dim=0) if use_swap else x
     coh, z = model.encode(bags, bag)
+    theta = model.filter_params(z) if model.is_filter else None     # once, for every term
     terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
     total = terms["recon"]
     if use_swap:
@@ -115,18 +116,19 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
         delta = random_transforms(n * i, terms_k, bags.device, generator).reshape(n, i, -1)
         xa = FF.apply(bags, FF.response(delta, c, t, terms_k))
         za = model.encode_nuisance(xa)
-        th, tha = model.filter_params(z), model.filter_params(za)
+        tha = model.filter_params(za)
         cols = _aug_columns(terms_k)
-        terms["consistency"] = F.mse_loss(tha[..., cols] - th[..., cols], delta[..., cols])
+        terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols],
+                                          delta[..., cols])
         terms["augment"] = _mse(model.decode(coh, za), xa, scale)
         total = total + weights.consistency * terms["consistency"] \
             + weights.augment * terms["augment"]
     if model.config["filter_shift"]:
         # a shift common to every instance is the coherent gather's own position (any
         # value fits equally well): hold it at zero, where the record is
-        terms["shift_gauge"] = model.filter_params(z)[..., -1].float().mean() ** 2
+        terms["shift_gauge"] = theta[..., -1].float().mean() ** 2
         total = total + terms["shift_gauge"]
-    per = model.trace_params(z) if model.is_filter else None
+    per = model.trace_params(theta) if theta is not None else None
     if per is not None:
         # likewise a per-trace static or gain shared by a datapoint's instances belongs to
         # its coherent gather: hold each datapoint's mean at zero
