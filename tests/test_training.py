@@ -158,6 +158,27 @@ def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):
     assert seen == set(range(len(r.dp_survey)))                  # every datapoint trains
 
 
+def test_worker_processes_draw_the_same_batches(small_catalog):
+    from symae_seis.errors import OptionError
+    from symae_seis.training import SymAEDataModule
+
+    def first_batches(**kw):
+        dm = SymAEDataModule("small", str(small_catalog), instances=3, batch_size=4,
+                             val_fraction=0.25, **kw)
+        dm.setup("fit")
+        loader = dm.train_dataloader()
+        return dm.workers(), loader.persistent_workers, [b["x"] for b, _ in zip(loader,
+                                                                              range(3))]
+
+    n0, keep0, b0 = first_batches()                    # default, no trainer: CPU rule
+    n2, keep2, b2 = first_batches(num_workers=2)
+    assert (n0, keep0) == (0, False) and (n2, keep2) == (2, True)
+    for a, b in zip(b0, b2):
+        assert torch.equal(a, b)
+    with pytest.raises(OptionError, match="num_workers must be >= 0"):
+        SymAEDataModule("small", str(small_catalog), num_workers=-1)
+
+
 def test_design_window_and_swap_errors(small_survey, tmp_path):
     from symae_seis.catalog import DesignWindowError
     from symae_seis.training import SymAEDataModule

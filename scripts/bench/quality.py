@@ -117,6 +117,11 @@ def _defaults() -> dict:
 #: ``--model key=value`` overrides of the shipped model options (an ablation, e.g.
 #: ``filter_shift=true``), set by ``main``.
 MODEL_OVERRIDES: dict = {}
+TRAINER_OPTIONS: dict = {}
+
+
+def _device_name() -> str:
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
 def train(cat: Path, name: str, epochs: int | None, seed: int) -> tuple[SymAELit, float]:
@@ -130,7 +135,7 @@ def train(cat: Path, name: str, epochs: int | None, seed: int) -> tuple[SymAELit
     t0 = time.perf_counter()
     pl.Trainer(max_epochs=epochs or cfg["trainer"]["max_epochs"], logger=False,
                enable_checkpointing=False, enable_progress_bar=False,
-               enable_model_summary=False).fit(lit, dm)
+               enable_model_summary=False, **TRAINER_OPTIONS).fit(lit, dm)
     return lit, time.perf_counter() - t0
 
 
@@ -202,7 +207,9 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
     spaces = {"": codes}
     if model.is_filter:
         with torch.no_grad():
-            spaces["_params"] = model.filter_params(torch.from_numpy(codes)).double().numpy()
+            dev = next(model.parameters()).device
+            spaces["_params"] = model.filter_params(
+                torch.from_numpy(codes).to(dev)).double().cpu().numpy()
     targets = nuisance_targets(truth_h5, reader)
     changed_dp = np.isin(reader.dp_key[:, 0], truth["virtual_cdp"][m])
     zones = {}
@@ -389,10 +396,15 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="tiny surveys (a quick look)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("out/bench_quality"))
+    ap.add_argument("--precision", default=None,
+                    help="Lightning precision for training, e.g. bf16-mixed on a GPU "
+                         "(default: Lightning's, 32-true)")
     add_model_option(ap, "override a shipped model option (repeatable), e.g. "
                          "filter_shift=true")
     args = ap.parse_args()
     MODEL_OVERRIDES.update(model_options(ap, args.model))
+    if args.precision:
+        TRAINER_OPTIONS["precision"] = args.precision
     torch.set_num_threads(max(1, torch.get_num_threads()))
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -427,7 +439,8 @@ def main() -> None:
                                                       extra.items()}))
     plot(rows, args.out / "quality.png")
     print(f"seed {args.seed}; wrote {args.out / 'quality.csv'} and {args.out / 'quality.png'}")
-    print(json.dumps({"surveys": args.surveys, "epochs": args.epochs, "small": args.small}))
+    print(json.dumps({"surveys": args.surveys, "epochs": args.epochs, "small": args.small,
+                      "precision": args.precision, "device": _device_name()}))
 
 
 if __name__ == "__main__":

@@ -173,7 +173,10 @@ class SymAEDataModule(pl.LightningDataModule):
         Train with the swap loss: ``None`` (default) when the catalog entry has a
         ``design_window_ms``; ``True`` requires one; ``False`` never.
     num_workers
-        DataLoader worker processes (each opens the HDF5 store on its own).
+        DataLoader worker processes (each opens the HDF5 store on its own; kept alive
+        across epochs). ``None`` (default): none when training on CPU, where workers
+        would compete with the model for the cores; on a GPU up to 4 (at most half the
+        CPUs), so that batches are drawn while the GPU runs the previous step.
     in_memory_mb
         Load the whole store into memory when it is at most this size (MB); larger
         stores are read instance by instance. 0 always streams.
@@ -193,7 +196,8 @@ class SymAEDataModule(pl.LightningDataModule):
 
     def __init__(self, dataset: str = "demo4d", catalog: str = "data_catalog.yaml",
                  instances: int = 8, batch_size: int = 8, repeats: int | None = None,
-                 val_fraction: float = 0.2, swap: bool | None = None, num_workers: int = 0,
+                 val_fraction: float = 0.2, swap: bool | None = None,
+                 num_workers: int | None = None,
                  in_memory_mb: float = 2048, seed: int = 0, progress: bool = False):
         super().__init__()
         if instances < 1:
@@ -202,6 +206,8 @@ class SymAEDataModule(pl.LightningDataModule):
             raise OptionError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= val_fraction < 1.0:
             raise OptionError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if num_workers is not None and num_workers < 0:
+            raise OptionError(f"num_workers must be >= 0 or null (auto), got {num_workers}")
         self.save_hyperparameters(ignore=["progress"])
         entry = load_catalog(catalog)[dataset]
         rank = int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0")))
@@ -286,10 +292,26 @@ class SymAEDataModule(pl.LightningDataModule):
                               repeats=self.repeats if train else 1, fixed=not train,
                               data=self._data, seed=self.hparams.seed)
         sampler = EpochSampler(ds, seed=self.hparams.seed, shuffle=train)
+        workers = self.workers()
         return DataLoader(ds, batch_size=self.hparams.batch_size, sampler=sampler,
-                          num_workers=self.hparams.num_workers, drop_last=False,
-                          persistent_workers=False,
-                          pin_memory=torch.cuda.is_available())
+                          num_workers=workers, drop_last=False,
+                          persistent_workers=workers > 0,
+                          pin_memory=self._on_gpu())
+
+    def _on_gpu(self) -> bool:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return False
+        return trainer.strategy.root_device.type == "cuda"
+
+    def workers(self) -> int:
+        """DataLoader worker processes: ``num_workers``, or the default rule when it is
+        ``None`` (0 on CPU; on a GPU up to 4, at most half the CPUs)."""
+        if self.hparams.num_workers is not None:
+            return int(self.hparams.num_workers)
+        if not self._on_gpu():
+            return 0
+        return max(0, min(4, (os.cpu_count() or 2) // 2))
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(train=True)

@@ -147,31 +147,69 @@ class SymAELit(pl.LightningModule):
         lo = min(self.hparams.min_bag, instances)
         return int(torch.randint(lo, instances + 1, ()).item())
 
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # a host copy of the partner mask travels beside the batch (numpy is not moved):
+        # the objective reads shapes from it without waiting for the device
+        if isinstance(batch, dict) and "has_partner" in batch:
+            batch = {**batch, "has_partner_host": batch["has_partner"].numpy().copy()}
+        return batch
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         # The nuisance noise of step s depends only on (seed, s), so a run resumed from a
         # checkpoint continues exactly as an uninterrupted one (the data draws are keyed
         # the same way by the DataModule's EpochSampler).
         base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
-        torch.manual_seed(base * 1_000_003 + self.global_step)
         x = batch["x"]
+        _reseed(base * 1_000_003 + self.global_step, x.device)
+        host = batch.get("has_partner_host")
         terms = objective(self.model, x, bag=self._bag_size(x.shape[1]),
-                          partner=batch["partner"], has_partner=batch["has_partner"],
+                          partner=batch["partner"],
+                          has_partner=batch["has_partner"] if host is None
+                          else torch.from_numpy(host),
                           window=self.design_window, weights=self.weights)
         loss = terms["loss"]
-        if not torch.isfinite(loss):
+        # checked after the backward pass is queued (on_before_optimizer_step): a check
+        # here would make the host wait for the forward pass before queuing the backward
+        self._step_loss = (loss.detach(), batch_idx)
+        self._accumulate(terms, x.shape[0])
+        return loss
+
+    def _accumulate(self, terms: dict[str, torch.Tensor], n: int) -> None:
+        # the epoch means of the loss terms, summed on the device in one stacked tensor
+        # per set of terms: logging each term every step costs the host more than a
+        # step of a small model on a GPU
+        keys = tuple(terms)
+        vals = torch.stack([terms[k].detach().float() for k in keys]) * n
+        sums = getattr(self, "_term_sums", None)
+        if sums is None:
+            sums = self._term_sums = {}
+        if keys in sums:
+            sums[keys][0].add_(vals)
+            sums[keys][1] += n
+        else:
+            sums[keys] = [vals, n]
+
+    def on_train_epoch_end(self) -> None:
+        sums = getattr(self, "_term_sums", None) or {}
+        total: dict[str, list] = {}
+        for keys, (vals, n) in sums.items():
+            for k, v in zip(keys, vals):
+                acc = total.setdefault(k, [0.0, 0])
+                acc[0], acc[1] = acc[0] + v, acc[1] + n
+        for k, (v, n) in total.items():
+            self.log(f"train_{k}", v / n, on_step=False, on_epoch=True, prog_bar=k == "loss",
+                     sync_dist=True)
+        self._term_sums = {}
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Stop before a non-finite loss reaches the weights."""
+        loss, batch_idx = getattr(self, "_step_loss", (None, 0))
+        if loss is not None and not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at epoch {self.current_epoch}, batch "
                 f"{batch_idx}; stopping. The last good checkpoint is kept in the run's "
                 "checkpoints/ folder; lower --model.lr or check the data for outliers"
             )
-        n = x.shape[0]
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=n, sync_dist=True)
-        for key, value in terms.items():
-            if key != "loss":
-                self.log(f"train_{key}", value, on_step=False, on_epoch=True, batch_size=n,
-                         sync_dist=True)
-        return loss
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         """Predict each datapoint's held-out instances from a bag of its training
@@ -230,3 +268,11 @@ class SymAELit(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a plain-model record, so SymAE.load() reads any checkpoint without Lightning
         checkpoint["symae"] = self.model.export()
+
+
+def _reseed(seed: int, device: torch.device) -> None:
+    """Seed the CPU generator and the training device's (``torch.manual_seed`` seeds
+    every device type's generators and costs milliseconds a step)."""
+    torch.random.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed(seed)

@@ -78,7 +78,8 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     bag
         Instances pooled into the coherent part (the first ``bag``; default all).
     partner, has_partner
-        Bags ``(B, I, C, T)`` of the same key in another survey, and which rows have one.
+        Bags ``(B, I, C, T)`` of the same key in another survey, and which rows have one
+        (a boolean mask, best kept on the host: it decides shapes).
     window
         Design window ``(start, stop)`` in samples for the swap loss; None disables it.
     weights
@@ -93,15 +94,20 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     """
     scale = model.scale
     use_swap = partner is not None and window is not None and has_partner is not None \
-        and bool(has_partner.any()) and weights.swap > 0
-    bags = torch.cat([x, partner[has_partner]], dim=0) if use_swap else x
+        and weights.swap > 0 and bool(has_partner.any())
+    if use_swap:
+        # rows with a partner, from the mask on the host (no wait for the device when the
+        # caller passes it there, as SymAELit does)
+        idx = torch.nonzero(has_partner.cpu()).flatten().to(x.device)
+        bags = torch.cat([x, partner.index_select(0, idx)], dim=0)
+    else:
+        bags = x
     coh, z = model.encode(bags, bag)
     theta = model.filter_params(z) if model.is_filter else None     # once, for every term
     terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
     total = terms["recon"]
     if use_swap:
         b = x.shape[0]
-        idx = torch.nonzero(has_partner).flatten()
         own_coh, own_z = coh[idx], z[idx]
         par_coh, par_z = coh[b:], z[b:]
         a, e = window
