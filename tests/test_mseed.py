@@ -38,6 +38,10 @@ def test_real_record_cut_into_windows(tmp_path, rjob):
     np.testing.assert_array_equal(ds.gathers.values[1, 2], ehz[1000:2000])
     t0 = st[0].stats.starttime
     assert ds.instance_key.values[0] == int(round(t0.timestamp * 1e9))
+    from symae_seis.io.store import StoreReader
+
+    with StoreReader(ds.attrs["path"]) as reader:      # no source coordinates: no move
+        assert reader.source_move() == 0.0
 
 
 def test_stream_selection_and_step(tmp_path, rjob):

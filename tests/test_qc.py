@@ -66,3 +66,21 @@ def test_figures_are_written(tmp_path):
     assert p.stat().st_size > 10_000
     p = plot_nrms_map(k % 5, k // 5, k * 1.0, tmp_path / "m.png")
     assert p.stat().st_size > 10_000
+
+
+def test_bag_invariance_in_both_spaces():
+    import torch
+
+    from symae_seis.models import SymAE
+    from symae_seis.qc.disentangle import bag_invariance
+
+    torch.manual_seed(0)
+    m = SymAE(8, 64, width=4, hidden=16).double()
+    one = np.random.default_rng(0).standard_normal((8, 64))
+    same = np.repeat(one[None], 6, axis=0)                # every half sees the same shots
+    other = np.random.default_rng(1).standard_normal((6, 8, 64))
+    for space in ("coherent", "data"):
+        assert bag_invariance(m, same, space=space) < 1e-4
+        assert bag_invariance(m, other, space=space) > 1.0
+    with pytest.raises(ValueError, match="space must be"):
+        bag_invariance(m, other, space="codes")

@@ -107,3 +107,30 @@ def test_moved_source_needs_a_static_and_gain_per_trace():
     assert raw > 0.8
     assert smooth > 0.2
     assert per_trace < 0.1 and per_trace < smooth / 4, (raw, smooth, per_trace)
+
+
+def test_channel_shift_turns_on_where_sources_move(wave4d, tmp_path, small_catalog):
+    """The store measures how far sources move between a datapoint's shots (receiver
+    intervals); the model's default channel shift follows it: on for wave4d's jittered
+    sources, off for the convolutional survey (headers jittered by +-5 m, data not)."""
+    from symae_seis.catalog import load_catalog
+    from symae_seis.ingest import build_store
+    from symae_seis.models import SymAE
+    from symae_seis.models.symae import SHIFT_FROM
+    from symae_seis.training import SymAEDataModule
+
+    from .conftest import write_catalog
+
+    cat = write_catalog(tmp_path, {"w": {
+        "surveys": {"baseline": str(wave4d["baseline"]), "monitor": str(wave4d["monitor"])},
+        "datapoint_key": ["CDP"], "store": str(tmp_path / "w.h5")}})
+    build_store(load_catalog(cat)["w"])
+    src = {}
+    for name, c in (("w", cat), ("small", small_catalog)):
+        dm = SymAEDataModule(name, str(c), instances=2, val_fraction=0.0)
+        src[name] = dm.schema["source_move"]
+        model = SymAE(dm.channels, dm.samples, schema=dm.schema)
+        assert model.config["filter_shift"] == (name == "w")
+    # SMALL: sources jittered by +-1 cell (10 m) against receivers every 4 cells
+    assert SHIFT_FROM <= src["w"] <= 0.5 and src["small"] < 0.1
+    assert not SymAE(8, 64, schema={"source_move": 0.7}, pool="mean").config["filter_shift"]

@@ -224,9 +224,10 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
         for zone, sel in zones.items():
             out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(feats[sel],
                                                                       reader.survey[sel])
-    bags = [Q.bag_invariance(model, reader.read(mem)) for mem in reader.members
-            if len(mem) >= 4]
-    out["bag_invariance_pct"] = float(np.median(bags))
+    for space, key in (("coherent", "bag_invariance_pct"), ("data", "bag_invariance_data_pct")):
+        bags = [Q.bag_invariance(model, reader.read(mem), space=space)
+                for mem in reader.members if len(mem) >= 4]
+        out[key] = float(np.median(bags))
     return out
 
 

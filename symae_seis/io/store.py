@@ -311,6 +311,36 @@ class StoreReader:
         uniq, inv = np.unique(rows, return_inverse=True)
         return self._file()["live"][uniq][inv.reshape(-1)]
 
+    def source_move(self, block: int = 4096) -> float:
+        """How far sources move between the instances of a datapoint, in receiver
+        intervals: for each datapoint the largest spread (max - min) of a channel's
+        ``SourceX`` over the datapoint's instances, median over datapoints with two
+        instances or more, divided by the median spacing of ``GroupX`` along the
+        channels. 0 where the store has no source and receiver coordinates (miniSEED,
+        headers without coordinates) or the receivers do not move along the gather.
+        Headers are read in blocks of instances (memory bounded by the datapoints)."""
+        fields = self.header_fields
+        if "SourceX" not in fields or "GroupX" not in fields or self.shape[1] < 2:
+            return 0.0
+        js, jg = fields.index("SourceX"), fields.index("GroupX")
+        n_dp, c = len(self.dp_survey), self.shape[1]
+        lo = np.full((n_dp, c), np.inf)
+        hi = np.full((n_dp, c), -np.inf)
+        spacing = []
+        ds = self._file()["headers"]
+        for a in range(0, self.shape[0], block):
+            h = ds[a:a + block].astype(np.float64)
+            dp = self.datapoint[a:a + block]
+            np.minimum.at(lo, dp, h[:, :, js])
+            np.maximum.at(hi, dp, h[:, :, js])
+            spacing.append(np.median(np.abs(np.diff(h[:, :, jg], axis=1)), axis=1))
+        step = float(np.median(np.concatenate(spacing)))
+        counts = np.bincount(self.datapoint, minlength=n_dp)
+        spread = (hi - lo).max(axis=1)[counts >= 2]
+        if step <= 0 or spread.size == 0:
+            return 0.0
+        return float(np.median(spread) / step)
+
     def datapoint_label(self, d: int) -> str:
         key = ",".join(f"{n}={v}" for n, v in zip(self.dp_names, self.dp_key[d].tolist()))
         return f"{self.surveys[self.dp_survey[d]]}" + (f":{key}" if key else "")

@@ -15,7 +15,8 @@ acquisition and only the acquisition?
   to a class label (the survey inside the changed zone): chance when the codes do not
   know which earth they saw.
 * :func:`bag_invariance`: relative difference (%) of the coherent parts pooled over two
-  disjoint bags of one datapoint.
+  disjoint bags of one datapoint, or (``space="data"``) of the gathers decoded from them
+  with the datapoint's own nuisance codes.
 """
 
 from __future__ import annotations
@@ -90,20 +91,35 @@ def probe_accuracy(codes: np.ndarray, labels: np.ndarray, *, folds: int = 5,
     return 100.0 * hits / len(y)
 
 
-def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0) -> float:
-    """Relative difference (%) of the coherent parts of two disjoint random halves of one
-    datapoint's instances ``(I, C, T)``: ``200 |a - b| / (|a| + |b|)`` (L2 norms)."""
+def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0,
+                   space: str = "coherent") -> float:
+    """Relative difference (%) of what two disjoint random halves of one datapoint's
+    instances ``(I, C, T)`` give: ``200 |a - b| / (|a| + |b|)`` (L2 norms).
+
+    ``space="coherent"``: the coherent parts themselves (a filter model's coherent gather
+    on its whole support, ``coherent_pad`` included). ``space="data"``: the gathers
+    decoded from each half's coherent part with the nuisance codes of every instance of
+    the datapoint, i.e. what redatuming outputs. A filter model's coherent gather is a
+    deconvolved earth: frequencies outside every wavelet's band are barely constrained
+    by the data and differ between halves, yet no decoded gather contains them; the
+    data-space figure leaves that null space out."""
     import torch
 
+    if space not in ("coherent", "data"):
+        raise ValueError(f"space must be 'coherent' or 'data', got {space!r}")
     n = len(gathers)
     if n < 2:
         raise ValueError("bag_invariance needs at least two instances")
     perm = np.random.default_rng(seed).permutation(n)
     halves = perm[: n // 2], perm[n // 2:]
     model.eval()
-    device = next(model.parameters()).device
+    w = next(model.parameters())
+    x = torch.from_numpy(np.ascontiguousarray(gathers))[None].to(w.device, w.dtype)
     with torch.no_grad():
-        a, b = (model.encode_coherent(torch.from_numpy(np.ascontiguousarray(
-            gathers[h]))[None].float().to(device)).double().cpu().numpy() for h in halves)
+        a, b = (model.encode_coherent(x[:, h]) for h in halves)
+        if space == "data":
+            z = model.encode_nuisance(x, noise=False)
+            a, b = model.decode(a, z), model.decode(b, z)
+    a, b = (v.double().cpu().numpy() for v in (a, b))
     den = np.linalg.norm(a) + np.linalg.norm(b)
     return float(200.0 * np.linalg.norm(a - b) / den) if den > 0 else 0.0

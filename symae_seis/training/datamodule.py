@@ -247,7 +247,9 @@ class SymAEDataModule(pl.LightningDataModule):
         self.n_held = n_hold
         _, self.channels, self.samples = self.reader.shape
         self.scale = self.reader.rms
-        self.schema = self.reader.schema
+        # how far sources move between a datapoint's shots (receiver intervals): the
+        # model's default channel shift follows it
+        self.schema = {**self.reader.schema, "source_move": round(self.reader.source_move(), 3)}
         self.datapoints = np.arange(counts.size)
         self.partners = partner_datapoints(self.reader)
         self.design_window = self._design_window(entry, swap)
@@ -312,6 +314,13 @@ class SymAEDataModule(pl.LightningDataModule):
         if not self._on_gpu():
             return 0
         return max(0, min(4, (os.cpu_count() or 2) // 2))
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # a host copy of the partner mask travels beside the batch (numpy is not moved to
+        # the device): the objective reads shapes from it without waiting for the device
+        if isinstance(batch, dict) and "has_partner" in batch:
+            batch = {**batch, "has_partner_host": batch["has_partner"].numpy().copy()}
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(train=True)

@@ -91,7 +91,9 @@ class SymAELit(pl.LightningModule):
         samples or more, else 1; see :class:`~symae_seis.models.SymAE`).
     filter_shift
         Add a per-instance channel shift to the filter family (a moved source samples the
-        earth at moved offsets; see :mod:`symae_seis.models.filters`).
+        earth at moved offsets; see :mod:`symae_seis.models.filters`). ``None`` (default):
+        on when the store's sources move by a quarter receiver interval or more between
+        a datapoint's instances (the rule: :class:`~symae_seis.models.SymAE`).
     min_bag
         Smallest bag pooled into the coherent part; each step draws a size between it
         and the batch's I.
@@ -119,7 +121,7 @@ class SymAELit(pl.LightningModule):
                  decoder: Literal["filter", "generic"] = "filter", filter_terms: int = 6,
                  pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
                  pool_iters: int = 5, coherent_pad: int | None = None,
-                 filter_shift: bool = False, time_fold: int | None = None,
+                 filter_shift: bool | None = None, time_fold: int | None = None,
                  trace_terms: bool | None = None, min_bag: int = 3,
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
@@ -147,13 +149,6 @@ class SymAELit(pl.LightningModule):
         lo = min(self.hparams.min_bag, instances)
         return int(torch.randint(lo, instances + 1, ()).item())
 
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        # a host copy of the partner mask travels beside the batch (numpy is not moved):
-        # the objective reads shapes from it without waiting for the device
-        if isinstance(batch, dict) and "has_partner" in batch:
-            batch = {**batch, "has_partner_host": batch["has_partner"].numpy().copy()}
-        return batch
-
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         # The nuisance noise of step s depends only on (seed, s), so a run resumed from a
         # checkpoint continues exactly as an uninterrupted one (the data draws are keyed
@@ -161,7 +156,7 @@ class SymAELit(pl.LightningModule):
         base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
         x = batch["x"]
         _reseed(base * 1_000_003 + self.global_step, x.device)
-        host = batch.get("has_partner_host")
+        host = batch.get("has_partner_host")      # SymAEDataModule.on_before_batch_transfer
         terms = objective(self.model, x, bag=self._bag_size(x.shape[1]),
                           partner=batch["partner"],
                           has_partner=batch["has_partner"] if host is None
