@@ -233,3 +233,37 @@ def test_trace_terms_default_follows_the_channels():
     assert SymAELit(8, 64, schema=gathers, decoder="generic").model.config["trace_terms"] \
         is False
     assert SymAELit(8, 64, schema=pairs, trace_terms=True).model.config["trace_terms"] is True
+
+
+def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path):
+    """miniSEED stores (stations, station-pair correlations) get no phase rotation or
+    statics by default: those parameters stay at zero whatever the code, the known-transform
+    augmentation leaves them out, and a saved model keeps the rule."""
+    from symae_seis.models import filters as FF
+    from symae_seis.training import SymAELit
+    from symae_seis.training.objective import aug_params, objective
+
+    gathers = {"channels": 8, "samples": 64, "channel_key": "offset"}
+    pairs = {"channels": 8, "samples": 64, "channel_key": ""}
+    assert SymAELit(8, 64, schema=gathers).model.config["time_terms"] is True
+    lit = SymAELit(8, 64, schema=pairs, trace_terms=True)
+    m = lit.model
+    assert m.config["time_terms"] is False
+    torch.manual_seed(0)
+    torch.nn.init.normal_(m.filter_head[-1].weight)          # every output non-zero
+    theta = m.filter_params(torch.randn(5, m.config["nuisance_dim"]))
+    k = m.config["filter_terms"]
+    time_cols = [k + FF.PARAM_NAMES.index(n) for n in FF.TIME_PARAMS]
+    per = FF.trace_slice(k, 8)
+    assert (theta[:, time_cols] == 0).all() and (theta[:, per.start:per.start + 8] == 0).all()
+    assert (theta[:, :k] != 0).all() and (theta[:, per.start + 8:per.stop] != 0).all()
+    assert {a[0] for a in aug_params(m)} == {"tilt", "gain"}
+    terms = objective(m, torch.randn(2, 4, 8, 64))
+    assert torch.isfinite(terms["loss"]) and torch.isfinite(terms["consistency"])
+    m.save(tmp_path / "m.pt")
+    back = type(m).load(tmp_path / "m.pt")
+    assert back.config["time_terms"] is False
+    assert torch.equal(back.filter_params(torch.ones(1, m.config["nuisance_dim"])),
+                       m.filter_params(torch.ones(1, m.config["nuisance_dim"])))
+    with pytest.raises(Exception, match="time_terms=False needs decoder='filter'"):
+        SymAELit(8, 64, schema=pairs, decoder="generic", time_terms=False)

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["n_params", "PARAM_NAMES", "response", "apply", "LOGAMP_MAX", "STATIC_SCALE",
-           "shift_field", "shift_spectra", "trace_slice"]
+__all__ = ["n_params", "PARAM_NAMES", "TIME_PARAMS", "response", "apply", "LOGAMP_MAX",
+           "STATIC_SCALE", "shift_field", "shift_spectra", "trace_slice", "time_mask"]
 
 #: Bound of the log-amplitude spectrum (nats): a factor of about 3000 either way.
 LOGAMP_MAX = 8.0
@@ -51,6 +51,9 @@ STATIC_SCALE = 4.0
 
 PARAM_NAMES = ("phase", "static", "gain", "static_lin", "static_quad", "gain_lin",
                "gain_quad")
+
+#: The parameters that move or rotate a record in time (held at zero without time terms).
+TIME_PARAMS = ("phase", "static", "static_lin", "static_quad")
 
 
 def n_params(terms: int, shift: bool = False, trace_channels: int = 0) -> int:
@@ -64,6 +67,18 @@ def trace_slice(terms: int, channels: int) -> slice:
     """Where the per-trace statics and gains (``trace=True``) sit in the vector."""
     base = terms + len(PARAM_NAMES)
     return slice(base, base + 2 * channels)
+
+
+def time_mask(terms: int, shift: bool = False, trace_channels: int = 0) -> torch.Tensor:
+    """Parameter vector mask with 0 at the time terms (:data:`TIME_PARAMS` and the
+    per-trace statics) and 1 elsewhere."""
+    mask = torch.ones(n_params(terms, shift, trace_channels))
+    for name in TIME_PARAMS:
+        mask[terms + PARAM_NAMES.index(name)] = 0.0
+    if trace_channels:
+        base = trace_slice(terms, trace_channels).start
+        mask[base:base + trace_channels] = 0.0
+    return mask
 
 
 def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:

@@ -140,7 +140,8 @@ class _Trunk(nn.Module):
 #: generic decoder (before the filter decoder), the mean pooling without padding or
 #: least-squares steps (before the Wiener pooling), no channel shift.
 LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
-                 "filter_shift": False, "time_fold": 1, "trace_terms": False}
+                 "filter_shift": False, "time_fold": 1, "trace_terms": False,
+                 "time_terms": True}
 
 
 #: Sources moving by at least this many receiver intervals between a datapoint's
@@ -178,6 +179,14 @@ class SymAE(nn.Module):
         channels have no trace-header key (miniSEED stores: stations or station pairs of
         cross-correlations, with no acquisition of their own per window; passive dv/v
         1.53e-3 with them against 1.28e-3 without).
+    time_terms
+        Keep the filter family's terms that move or rotate a record in time (phase
+        rotation, bulk static, statics along the gather, per-trace statics). Default: on
+        with the filter decoder, unless the ``schema`` says the channels have no
+        trace-header key (miniSEED stores): a window's noise sources do not move the lag
+        axis of its station-pair cross-correlations, whose zero the clocks set, and free
+        statics there trade against the stretch that dv/v measures (passive dv/v error
+        1.05e-3 without them against 1.28e-3 with them).
     filter_shift
         Add a per-instance channel shift to the filter family (see
         :mod:`symae_seis.models.filters`): a source moved along the line samples the
@@ -221,7 +230,8 @@ class SymAE(nn.Module):
                  decoder: str = "filter", filter_terms: int = 6, pool: str = "wiener",
                  pool_eps: float = 1e-3, pool_iters: int = 5,
                  coherent_pad: int | None = None, filter_shift: bool | None = None,
-                 time_fold: int | None = None, trace_terms: bool | None = None):
+                 time_fold: int | None = None, trace_terms: bool | None = None,
+                 time_terms: bool | None = None):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -243,6 +253,10 @@ class SymAE(nn.Module):
             trace_terms = decoder == "filter" and bool((schema or {}).get("channel_key", True))
         if trace_terms and decoder != "filter":
             raise OptionError("trace_terms needs decoder='filter'")
+        if time_terms is None:
+            time_terms = decoder != "filter" or bool((schema or {}).get("channel_key", True))
+        if not time_terms and decoder != "filter":
+            raise OptionError("time_terms=False needs decoder='filter'")
         if filter_shift is None:
             filter_shift = decoder == "filter" and pool == "wiener" and \
                 float((schema or {}).get("source_move", 0.0)) >= SHIFT_FROM
@@ -273,6 +287,7 @@ class SymAE(nn.Module):
             "pool_eps": float(pool_eps), "pool_iters": int(pool_iters),
             "coherent_pad": int(coherent_pad), "filter_shift": bool(filter_shift),
             "time_fold": int(time_fold), "trace_terms": bool(trace_terms),
+            "time_terms": bool(time_terms),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
@@ -298,6 +313,9 @@ class SymAE(nn.Module):
                                                                 self._support + 1))
         nn.init.zeros_(self.filter_head[-1].weight)      # identity filters at initialisation
         nn.init.zeros_(self.filter_head[-1].bias)
+        if not self.config["time_terms"]:                # not saved: follows from config
+            self.register_buffer("time_mask", filters.time_mask(
+                terms, shift, self._trace_channels), persistent=False)
         self.refine = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.GELU(),
                                     nn.Conv2d(width, width, 3, padding=1), nn.GELU(),
                                     nn.Conv2d(width, 1, 3, padding=1))
@@ -355,7 +373,10 @@ class SymAE(nn.Module):
         layout in :mod:`symae_seis.models.filters`."""
         if not self.is_filter:
             raise ValueError("filter_params needs a model with decoder='filter'")
-        return self.filter_head(nuisance)
+        theta = self.filter_head(nuisance)
+        if not self.config.get("time_terms", True):
+            theta = theta * self.time_mask.to(theta.dtype)
+        return theta
 
     def _response(self, nuisance: torch.Tensor, inverse: bool = False,
                   samples: int | None = None) -> torch.Tensor:

@@ -86,6 +86,10 @@ class SymAELit(pl.LightningModule):
         filter decoder for gathers whose channels are receivers keyed by a trace header
         (SEG-Y, SU: the schema's ``channel_key``), off for miniSEED stores (the rule and
         why: :class:`~symae_seis.models.SymAE`).
+    time_terms
+        Keep the filter family's phase rotation and statics. ``None`` (default): on for
+        SEG-Y/SU gathers, off for miniSEED stores (the rule and why:
+        :class:`~symae_seis.models.SymAE`).
     time_fold
         Samples folded into channels at the encoders' input (default: 2 for traces of 256
         samples or more, else 1; see :class:`~symae_seis.models.SymAE`).
@@ -122,7 +126,8 @@ class SymAELit(pl.LightningModule):
                  pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
                  pool_iters: int = 5, coherent_pad: int | None = None,
                  filter_shift: bool | None = None, time_fold: int | None = None,
-                 trace_terms: bool | None = None, min_bag: int = 3,
+                 trace_terms: bool | None = None, time_terms: bool | None = None,
+                 min_bag: int = 3,
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
@@ -137,7 +142,8 @@ class SymAELit(pl.LightningModule):
                            schema=schema, decoder=decoder, filter_terms=filter_terms,
                            pool=pool, pool_eps=pool_eps, pool_iters=pool_iters,
                            coherent_pad=coherent_pad, filter_shift=filter_shift,
-                           time_fold=time_fold, trace_terms=trace_terms)
+                           time_fold=time_fold, trace_terms=trace_terms,
+                           time_terms=time_terms)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from ..models import SymAE
 from ..models import filters as FF
 
-__all__ = ["LossWeights", "objective", "random_transforms", "AUG_PARAMS"]
+__all__ = ["LossWeights", "objective", "random_transforms", "aug_params", "AUG_PARAMS"]
 
 #: Filter parameters moved by the augmentation: (name, index offset after the cosine
 #: terms or -1 for the first cosine term = spectral tilt, half-range in parameter units).
@@ -43,19 +43,28 @@ class LossWeights:
     consistency: float = 1.0
 
 
-def random_transforms(n: int, terms: int, device, generator: torch.Generator | None = None
-                      ) -> torch.Tensor:
-    """Filter parameters ``(n, P)`` of random known transforms (static, phase, gain, tilt)."""
+def random_transforms(n: int, terms: int, device, generator: torch.Generator | None = None,
+                      params: tuple = AUG_PARAMS) -> torch.Tensor:
+    """Filter parameters ``(n, P)`` of random known transforms (``params``: by default
+    static, phase, gain and tilt)."""
     theta = torch.zeros(n, FF.n_params(terms), device=device)
-    for _, off, half in AUG_PARAMS:
+    for _, off, half in params:
         col = 0 if off < 0 else terms + off
         r = torch.rand(n, generator=generator).to(device)
         theta[:, col] = (2 * r - 1) * half
     return theta
 
 
-def _aug_columns(terms: int) -> list[int]:
-    return [0 if off < 0 else terms + off for _, off, _ in AUG_PARAMS]
+def aug_params(model: SymAE) -> tuple:
+    """The known transforms a model's family can follow: without time terms, no static
+    or phase rotation."""
+    if model.config.get("time_terms", True):
+        return AUG_PARAMS
+    return tuple(a for a in AUG_PARAMS if a[0] not in FF.TIME_PARAMS)
+
+
+def _aug_columns(terms: int, params: tuple = AUG_PARAMS) -> list[int]:
+    return [0 if off < 0 else terms + off for _, off, _ in params]
 
 
 def _mse(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -119,11 +128,13 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     if augment and model.is_filter and (weights.augment > 0 or weights.consistency > 0):
         n, i, c, t = bags.shape
         terms_k = model.config["filter_terms"]
-        delta = random_transforms(n * i, terms_k, bags.device, generator).reshape(n, i, -1)
+        aug = aug_params(model)
+        delta = random_transforms(n * i, terms_k, bags.device, generator,
+                                  aug).reshape(n, i, -1)
         xa = FF.apply(bags, FF.response(delta, c, t, terms_k))
         za = model.encode_nuisance(xa)
         tha = model.filter_params(za)
-        cols = _aug_columns(terms_k)
+        cols = _aug_columns(terms_k, aug)
         terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols],
                                           delta[..., cols])
         terms["augment"] = _mse(model.decode(coh, za), xa, scale)
