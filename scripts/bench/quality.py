@@ -224,10 +224,15 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
         for zone, sel in zones.items():
             out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(feats[sel],
                                                                       reader.survey[sel])
-    for space, key in (("coherent", "bag_invariance_pct"), ("data", "bag_invariance_data_pct")):
-        bags = [Q.bag_invariance(model, reader.read(mem), space=space)
-                for mem in reader.members if len(mem) >= 4]
-        out[key] = float(np.median(bags))
+    spaces_bag = {"coherent": "bag_invariance_pct", "data": "bag_invariance_data_pct"}
+    bags: dict[str, list[float]] = {space: [] for space in spaces_bag}
+    for mem in reader.members:
+        if len(mem) >= 4:
+            gathers = reader.read(mem)                  # once for both spaces
+            for space in spaces_bag:
+                bags[space].append(Q.bag_invariance(model, gathers, space=space))
+    for space, key in spaces_bag.items():
+        out[key] = float(np.median(bags[space]))
     return out
 
 

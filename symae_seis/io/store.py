@@ -322,14 +322,15 @@ class StoreReader:
         fields = self.header_fields
         if "SourceX" not in fields or "GroupX" not in fields or self.shape[1] < 2:
             return 0.0
-        js, jg = fields.index("SourceX"), fields.index("GroupX")
+        cols = sorted((fields.index("SourceX"), fields.index("GroupX")))
+        js, jg = cols.index(fields.index("SourceX")), cols.index(fields.index("GroupX"))
         n_dp, c = len(self.dp_survey), self.shape[1]
         lo = np.full((n_dp, c), np.inf)
         hi = np.full((n_dp, c), -np.inf)
         spacing = []
         ds = self._file()["headers"]
         for a in range(0, self.shape[0], block):
-            h = ds[a:a + block].astype(np.float64)
+            h = ds[a:a + block, :, cols].astype(np.float64)     # the two fields alone
             dp = self.datapoint[a:a + block]
             np.minimum.at(lo, dp, h[:, :, js])
             np.maximum.at(hi, dp, h[:, :, js])

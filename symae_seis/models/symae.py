@@ -249,12 +249,14 @@ class SymAE(nn.Module):
         if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
             raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
                               f"{coherent_pad}")
+        # receiver gathers keyed by a trace header (SEG-Y, SU), not miniSEED stations
+        receivers = bool((schema or {}).get("channel_key", True))
         if trace_terms is None:
-            trace_terms = decoder == "filter" and bool((schema or {}).get("channel_key", True))
+            trace_terms = decoder == "filter" and receivers
         if trace_terms and decoder != "filter":
             raise OptionError("trace_terms needs decoder='filter'")
         if time_terms is None:
-            time_terms = decoder != "filter" or bool((schema or {}).get("channel_key", True))
+            time_terms = decoder != "filter" or receivers
         if not time_terms and decoder != "filter":
             raise OptionError("time_terms=False needs decoder='filter'")
         if filter_shift is None:

@@ -147,6 +147,10 @@ class SymAELit(pl.LightningModule):
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)
+        #: this step's loss (checked in on_before_optimizer_step) and the epoch's sums of
+        #: the loss terms per set of terms (logged in on_train_epoch_end)
+        self._step_loss: tuple[torch.Tensor, int] | None = None
+        self._term_sums: dict[tuple, list] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -181,9 +185,7 @@ class SymAELit(pl.LightningModule):
         # step of a small model on a GPU
         keys = tuple(terms)
         vals = torch.stack([terms[k].detach().float() for k in keys]) * n
-        sums = getattr(self, "_term_sums", None)
-        if sums is None:
-            sums = self._term_sums = {}
+        sums = self._term_sums
         if keys in sums:
             sums[keys][0].add_(vals)
             sums[keys][1] += n
@@ -191,9 +193,8 @@ class SymAELit(pl.LightningModule):
             sums[keys] = [vals, n]
 
     def on_train_epoch_end(self) -> None:
-        sums = getattr(self, "_term_sums", None) or {}
         total: dict[str, list] = {}
-        for keys, (vals, n) in sums.items():
+        for keys, (vals, n) in self._term_sums.items():
             for k, v in zip(keys, vals):
                 acc = total.setdefault(k, [0.0, 0])
                 acc[0], acc[1] = acc[0] + v, acc[1] + n
@@ -204,8 +205,10 @@ class SymAELit(pl.LightningModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Stop before a non-finite loss reaches the weights."""
-        loss, batch_idx = getattr(self, "_step_loss", (None, 0))
-        if loss is not None and not torch.isfinite(loss):
+        if self._step_loss is None:
+            return
+        loss, batch_idx = self._step_loss
+        if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at epoch {self.current_epoch}, batch "
                 f"{batch_idx}; stopping. The last good checkpoint is kept in the run's "
