@@ -12,7 +12,7 @@ import pytest
 
 from symae_seis.ingest import build_store
 from symae_seis.io import MseedError, StoreReader
-from symae_seis.qc.dvv import correlate, dvv_by_stretching, moving_stack, stretch
+from symae_seis.qc.dvv import correlate, daily_dvv, dvv_by_stretching, stretch
 from symae_seis.synth.passive import PassiveParams, make_passive_survey, station_pairs
 
 from .conftest import entry
@@ -25,19 +25,46 @@ def passive(tmp_path_factory):
     return make_passive_survey(tmp_path_factory.mktemp("passive"), P)
 
 
-def test_stretch_recovers_an_exact_stretch():
-    rng = np.random.default_rng(0)
+def _coda(seed: int = 0):
+    """A band-limited (0.5-4 Hz) coda decaying over 15 s, on lags of +-20 s at 20 Hz."""
+    rng = np.random.default_rng(seed)
     sr, n = 20.0, 801
     lags = (np.arange(n) - n // 2) / sr
     spec = np.fft.rfft(rng.normal(size=4 * n))
     f = np.fft.rfftfreq(4 * n, 1 / sr)
     spec[(f < 0.5) | (f > 4)] = 0
     coda = np.fft.irfft(spec)[:n] * np.exp(-np.abs(lags) / 15)
+    return coda, lags
+
+
+def test_stretch_recovers_an_exact_stretch():
+    coda, lags = _coda()
     for eps in (0.004, -0.0025):
         cur = np.interp(lags * (1 + eps), lags, coda)           # cur(t) = ref(t (1+eps))
         got, cc, err = stretch(cur, coda, lags, coda_s=(2, 18), band_hz=(0.5, 4))
         assert got == pytest.approx(eps, abs=1e-4) and cc > 0.99
         assert 0 < err < 1e-3
+
+
+def test_reference_without_the_day_is_unbiased():
+    """Days that are exact stretches of one coda plus noise of their own: stretched
+    against the mean of all days, each day's noise finds itself in the reference at zero
+    stretch and the dv/v shrinks towards 0; against the other days it does not."""
+    coda, lags = _coda()
+    truth = 0.003 * np.sin(np.linspace(0, 2 * np.pi, 20, endpoint=False))
+    days = np.stack([np.interp(lags * (1 + e), lags, coda) + 1.5 * _coda(1 + k)[0]
+                     for k, e in enumerate(truth)])[:, None]   # (days, 1 pair, lags)
+
+    def slope(reference):
+        got = daily_dvv(days, lags, coda_s=(2, 18), reference=reference)["dvv"]
+        return np.polyfit(truth - truth.mean(), got - got.mean(), 1)[0]
+
+    assert slope("mean") < 0.9
+    assert slope("others") == pytest.approx(1.0, abs=0.05)
+    five = daily_dvv(days, lags, coda_s=(2, 18), days=5)["dvv"]
+    assert np.corrcoef(five[4:], truth[2:-2])[0, 1] > 0.9      # lags by 2 days, as it should
+    with pytest.raises(ValueError, match="more than 20"):
+        daily_dvv(days, lags, coda_s=(2, 18), days=20)
 
 
 def test_survey_files_truth_and_days_as_datapoints(passive, tmp_path):
@@ -70,7 +97,7 @@ def test_truth_greens_carry_the_dvv(passive):
 
 def test_noise_interferometry_anchor_tracks_dvv(passive):
     """The conventional anchor: whitened cross-correlations of every pair, daily stacks,
-    stretching against the mean stack. It must follow the truth and place the drop."""
+    stretching against the other days. It must follow the truth and place the drop."""
     n = int(P.window_s * P.sampling_rate)
     folder = passive["mseed"][0].parent
     pairs = station_pairs(P.stations)
@@ -84,15 +111,13 @@ def test_noise_interferometry_anchor_tracks_dvv(passive):
     lags = (np.arange(stacks.shape[-1]) - n // 2) / P.sampling_rate
     with h5py.File(passive["truth"], "r") as h5:
         truth = h5["dvv"][:]
-    res = dvv_by_stretching(stacks, stacks.mean(axis=0), lags, coda_s=(2, 12),
-                            band_hz=P.band_hz)
-    est = res["dvv"] - res["dvv"].mean() + truth.mean()      # relative to the mean day
+    res = daily_dvv(stacks, lags, coda_s=(2, 12), band_hz=P.band_hz)
+    est = res["dvv"] - res["dvv"].mean() + truth.mean()      # up to a constant
     rms = np.sqrt(np.mean((est - truth) ** 2))
     assert rms < 0.5 * truth.std()
     assert abs(int(np.argmin(np.diff(est))) + 1 - P.drop_day) <= 1
     assert np.isfinite(res["err"]).all() and (res["err"] > 0).all()
-    five = dvv_by_stretching(moving_stack(stacks, 5), stacks.mean(axis=0), lags,
-                             coda_s=(2, 12))
+    five = daily_dvv(stacks, lags, coda_s=(2, 12), days=5)
     assert np.isfinite(five["dvv"]).all()
 
 

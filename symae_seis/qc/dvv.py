@@ -95,9 +95,16 @@ def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
     c = cur[:, mask]
     c = c - c.mean(axis=-1, keepdims=True)
     eps = np.linspace(-max_eps, max_eps, n_eps)
+    # the reference at the stretched lags of every trial eps at once: linear
+    # interpolation on the (uniform) lag axis, held at its ends like np.interp
+    step = (lags_s[-1] - lags_s[0]) / max(lags_s.size - 1, 1)
+    pos = (lags_s[mask][None] * (1 + eps[:, None]) - lags_s[0]) / step      # (E, M)
+    pos = np.clip(pos, 0, lags_s.size - 1)
+    i0 = np.minimum(pos.astype(np.int64), lags_s.size - 2)
+    w = pos - i0
     ccs = np.empty(n_eps)
-    for k, e in enumerate(eps):
-        r = np.stack([np.interp(lags_s[mask] * (1 + e), lags_s, row) for row in ref])
+    for k in range(n_eps):                       # one eps at a time: memory stays (rows, M)
+        r = ref[:, i0[k]] * (1 - w[k]) + ref[:, i0[k] + 1] * w[k]
         r = r - r.mean(axis=-1, keepdims=True)
         ccs[k] = np.sum(c * r) / np.sqrt(np.sum(c * c) * np.sum(r * r) + 1e-300)
     k = int(np.argmax(ccs))
@@ -150,26 +157,62 @@ def day_stacks(reader, data: np.ndarray | None = None) -> np.ndarray:
 
 
 def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, float],
-              reference: int | str = "mean", band_hz: tuple[float, float] | None = None,
+              reference: int | str = "others", days: int = 1,
+              band_hz: tuple[float, float] | None = None,
               max_eps: float = 0.02) -> dict[str, np.ndarray]:
-    """dv/v of every day's stack against a reference: ``"mean"`` (the mean of all days,
-    the usual choice of MSNoise-like processing) or a day's index. Returns ``dvv``,
-    ``cc`` and ``err`` (Weaver et al.; NaN without ``band_hz``), relative to the
-    reference (a reference day reads 0)."""
-    ref = stacks.mean(axis=0) if reference == "mean" else stacks[int(reference)]
-    return dvv_by_stretching(stacks, ref, lags_s, coda_s=coda_s, max_eps=max_eps,
-                             band_hz=band_hz)
+    """dv/v of every day from its day stacks ``(D, pairs, lags)``, on ``days``-day moving
+    stacks (:func:`moving_stack`; 1: each day alone), against a reference:
+
+    * ``"others"`` (default): for each day, the mean of the ``D - n`` days its stack
+      does not contain (``n = days`` at most). A reference that holds the current day
+      correlates with that day's own noise at zero stretch and pulls every estimate
+      towards 0: on the 30-day passive benchmark the mean of all days scales the dv/v by
+      0.83 (0.63 on 12 days). The other days' reference sits at their own mean dv/v, so
+      the stretch measured against it is scaled by ``(D - n) / D`` to read relative to
+      the mean of all days, like the other references;
+    * ``"mean"``: the mean of all days (MSNoise-like processing, for records long enough
+      that one day's share of the reference is negligible);
+    * a day's index.
+
+    Returns ``dvv``, ``cc`` and ``err`` (Weaver et al.; NaN without ``band_hz``), relative
+    to the reference (a reference day reads 0): compare curves after removing their mean.
+    """
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    cur = stacks if days == 1 else moving_stack(stacks, days)
+    if reference != "others":
+        ref = stacks.mean(axis=0) if reference == "mean" else stacks[int(reference)]
+        return dvv_by_stretching(cur, ref, lags_s, coda_s=coda_s, max_eps=max_eps,
+                                 band_hz=band_hz)
+    n = len(stacks)
+    if n <= days:
+        raise ValueError(f"reference='others' needs more than {days} day(s) of stacks, "
+                         f"got {n}")
+    total = stacks.sum(axis=0)
+    out = {"dvv": [], "cc": [], "err": []}
+    for d in range(n):
+        inside = stacks[max(0, d - days + 1):d + 1]
+        ref = (total - inside.sum(axis=0)) / (n - len(inside))
+        e, x, err = stretch(cur[d], ref, lags_s, coda_s=coda_s, max_eps=max_eps,
+                            band_hz=band_hz)
+        # e = (mean dv/v inside) - (the others'): relative to all days' mean, e (n - m) / n
+        scale = (n - len(inside)) / n
+        for k, v in zip(("dvv", "cc", "err"), (e * scale, x, err * scale)):
+            out[k].append(v)
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def redatum_dvv(redatum_nc, store, *, coda_s: tuple[float, float],
-                reference: int | str = "mean", band_hz: tuple[float, float] | None = None,
+                reference: int | str = "others", band_hz: tuple[float, float] | None = None,
                 max_eps: float = 0.02):
     """Day-by-day dv/v of a passive redatuming run (``symae-redatum --reference ...`` on a
     correlation store, datapoint = day) beside the conventional anchor.
 
     ``virtual``: each day's virtual correlations (every window seen with one fixed
     nuisance code, a repeatable virtual source) averaged and stretched; ``recorded``: the
-    same on the store's own correlations (noise interferometry's daily stacks).
+    same on the store's own correlations (noise interferometry's daily stacks). Both are
+    stretched against ``reference`` as in :func:`daily_dvv` (default: for each day, the
+    mean of the other days).
 
     Returns
     -------
