@@ -16,16 +16,15 @@ from symae_seis.models import (
 from .conftest import assert_message
 
 
-@pytest.fixture(params=["filter", "filter+shift", "filter+fold", "filter+notrace",
-                        "filter+mix", "generic", "generic+fold"])
+@pytest.fixture(params=["filter", "filter+shift", "filter+fold", "filter+notrace", "generic",
+                        "generic+fold"])
 def model(request):
     torch.manual_seed(0)
     decoder, _, extra = request.param.partition("+")
     m = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16,
               decoder=decoder, filter_shift=extra == "shift",
               time_fold=2 if extra == "fold" else None,
-              trace_terms=False if extra == "notrace" else None,
-              components=3 if extra == "mix" else 1)
+              trace_terms=False if extra == "notrace" else None)
     if decoder == "filter":             # leave the identity start: random filters, refiner
         for p in (*m.filter_head[-1].parameters(), *m.refine[-1].parameters()):
             torch.nn.init.normal_(p, std=0.1)
@@ -36,9 +35,7 @@ def test_shapes_and_codes(model):
     x = torch.randn(3, 5, 8, 64)
     assert model(x).shape == x.shape
     # the filter decoder's coherent gather reaches 8 samples below the record
-    # (components one after the other along the channel axis)
-    expected = (3, 8 * model.config["components"], 72) if model.config["decoder"] == "filter" \
-        else (3, 6)
+    expected = (3, 8, 72) if model.config["decoder"] == "filter" else (3, 6)
     assert model.encode_coherent(x).shape == expected == (3, *model.coherent_shape)
     assert model.encode_nuisance(x).shape == (3, 5, 5)
     # any I >= 1 at inference, and redatuming = decode with swapped codes
@@ -50,9 +47,7 @@ def test_shapes_and_codes(model):
 def test_coherent_code_is_permutation_invariant_exactly(model):
     x = torch.randn(2, 7, 8, 64, dtype=torch.float64)
     m = model.double()
-    # mixed components: K x K solves per frequency round a little more (still float64)
-    tol = 1e-12 if m.config["components"] == 1 else 1e-10
-    assert check_permutation_invariance(m, x, trials=5, atol=tol) < tol
+    assert check_permutation_invariance(m, x, trials=5, atol=1e-12) < 1e-12
     # ... and really depends on the instances (not a constant)
     with torch.no_grad():
         m.eval()
@@ -87,17 +82,14 @@ def test_scale_returns_input_units(model):
     big = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16, scale=1000.0,
                 decoder=model.config["decoder"], filter_shift=model.config["filter_shift"],
                 time_fold=model.config["time_fold"],
-                trace_terms=model.config["trace_terms"],
-                components=model.config["components"])
+                trace_terms=model.config["trace_terms"])
     big.load_state_dict({**model.state_dict(), "scale": torch.tensor(1000.0)})
     x = torch.randn(1, 2, 8, 64)
     model.eval()
     big.eval()
     with torch.no_grad():
-        # the filter decoder's pooling is a float32 iterative solver: equal to ~1e-3 (with
-        # more components than instances the damped K x K solves round further: float64)
-        if model.config["components"] == 1:
-            torch.testing.assert_close(big(x * 1000), model(x) * 1000, rtol=1e-3, atol=1e-2)
+        # the filter decoder's pooling is a float32 iterative solver: equal to ~1e-3
+        torch.testing.assert_close(big(x * 1000), model(x) * 1000, rtol=1e-3, atol=1e-2)
     big.double(), model.double()
     with torch.no_grad():
         x = x.double()
@@ -299,55 +291,6 @@ def test_least_squares_pooling_undoes_channel_shifts():
     err = ((virt - full[-1]).norm() / full[-1].norm()).item()
     err_blind = ((base - full[-1]).norm() / full[-1].norm()).item()
     assert err < 0.03 and err_blind > 10 * err, (err, err_blind)
-
-
-class _KnownMix(_KnownFilters):
-    """_KnownFilters whose nuisance codes also carry the mixing weights (flat spectra) of
-    the coherent components after the first (``components``)."""
-
-    def __init__(self, *args, n_theta, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.n_theta = n_theta
-
-    def filter_params(self, nuisance):
-        return nuisance[..., :self.n_theta]
-
-    def _mix(self, nuisance, samples):
-        w = torch.cat([torch.ones_like(nuisance[..., :1]), nuisance[..., self.n_theta:]],
-                      dim=-1)
-        return w[..., None].expand(*w.shape, samples + 1)
-
-
-def test_coherent_components_mixed_per_instance_are_pooled_back():
-    """components=2: instances that mix two gathers of one datapoint in proportions of
-    their own (as noise sources on two sides of an array do), each through its own
-    filter. Pooling six of them with their known filters and weights gives back both
-    gathers: a seventh instance is rebuilt exactly, which one coherent gather cannot."""
-    rng = np.random.default_rng(4)
-    g1, theta, _ = _known_filter_bag(rng, below=False)
-    g2, _, _ = _known_filter_bag(np.random.default_rng(5), below=False)
-    mix = torch.from_numpy(rng.uniform(-1.0, 1.0, (theta.shape[0], 1)))
-    z = torch.cat([theta, mix], dim=1)
-    c, t, pad = 4, 64, 16
-    kw = dict(width=4, hidden=8, filter_terms=3, coherent_pad=pad, pool_iters=60,
-              pool_eps=1e-8)
-    m = _KnownMix(c, t, nuisance_dim=z.shape[1], n_theta=theta.shape[1], components=2,
-                  **kw).double().eval()
-    with torch.no_grad():
-        full = m.decode(torch.cat([g1, g2])[None], z[None])[0]    # (7, C, T) recordings
-        x, new = full[None, :-1], z[None, -1:]
-        pooled = m._pool(x, z[None, :-1])
-        virt = m.decode(pooled, new)[0, 0]
-        one = _KnownFilters(c, t, nuisance_dim=theta.shape[1], **kw).double().eval()
-        base = one.decode(one._pool(x, theta[None, :-1]), theta[None, -1:])[0, 0]
-    assert pooled.shape == (1, 2 * c, t + pad) == (1, *m.coherent_shape)
-    err = ((virt - full[-1]).norm() / full[-1].norm()).item()
-    err_one = ((base - full[-1]).norm() / full[-1].norm()).item()
-    assert err < 0.01 and err_one > 0.2, (err, err_one)
-    from symae_seis.errors import OptionError
-
-    with pytest.raises(OptionError, match="components"):
-        SymAE(c, t, decoder="generic", components=2)
 
 
 def test_models_saved_before_newer_options_load_as_they_were():

@@ -42,8 +42,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["n_params", "PARAM_NAMES", "TIME_PARAMS", "response", "apply", "LOGAMP_MAX",
-           "STATIC_SCALE", "shift_field", "shift_spectra", "trace_slice", "time_mask",
-           "amplitude"]
+           "STATIC_SCALE", "shift_field", "shift_spectra", "trace_slice", "time_mask"]
 
 #: Bound of the log-amplitude spectrum (nats): a factor of about 3000 either way.
 LOGAMP_MAX = 8.0
@@ -89,24 +88,6 @@ def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def _cosines(terms: int, bins: int, dtype, device) -> torch.Tensor:
-    """The log-amplitude basis ``cos(k pi f / f_N)``, k = 1..terms, on ``bins`` bins."""
-    fn = torch.linspace(0.0, 1.0, bins, device=device, dtype=dtype)    # f / f_Nyquist
-    k = torch.arange(1, terms + 1, device=device, dtype=dtype)
-    return torch.cos(torch.pi * k[:, None] * fn[None, :])               # (K, F)
-
-
-def amplitude(params: torch.Tensor, samples: int) -> torch.Tensor:
-    """Zero-phase amplitude spectra ``(..., F)`` (``F = samples + 1``, as
-    :func:`response`) of ``params (..., 1 + K)``: a log gain and ``K`` cosine terms of
-    the log-amplitude, bounded like the family's to ``+-LOGAMP_MAX`` nats."""
-    if params.dtype not in (torch.float32, torch.float64):
-        params = params.float()
-    basis = _cosines(params.shape[-1] - 1, samples + 1, params.dtype, params.device)
-    raw = params[..., :1] + params[..., 1:] @ basis
-    return torch.exp(LOGAMP_MAX * torch.tanh(raw / LOGAMP_MAX))
-
-
 def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
              inverse: bool = False, trace: bool = False) -> torch.Tensor:
     """Complex response ``(..., C, F)`` of filters with parameters ``theta (..., P)``.
@@ -121,7 +102,10 @@ def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
     nfft = 2 * samples
     dev = theta.device
     nf = nfft // 2 + 1
-    raw = p["logamp"] @ _cosines(terms, nf, dtype, dev)                 # (..., F)
+    fn = torch.linspace(0.0, 1.0, nf, device=dev, dtype=dtype)         # f / f_Nyquist
+    k = torch.arange(1, terms + 1, device=dev, dtype=dtype)
+    basis = torch.cos(torch.pi * k[:, None] * fn[None, :])              # (K, F)
+    raw = p["logamp"] @ basis                                           # (..., F)
     logamp = LOGAMP_MAX * torch.tanh(raw / LOGAMP_MAX)
     u = torch.linspace(-1.0, 1.0, channels, device=dev, dtype=dtype) if channels > 1 else \
         torch.zeros(1, device=dev, dtype=dtype)

@@ -141,7 +141,7 @@ class _Trunk(nn.Module):
 #: least-squares steps (before the Wiener pooling), no channel shift.
 LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
                  "filter_shift": False, "time_fold": 1, "trace_terms": False,
-                 "time_terms": True, "components": 1}
+                 "time_terms": True}
 
 
 #: Sources moving by at least this many receiver intervals between a datapoint's
@@ -231,7 +231,7 @@ class SymAE(nn.Module):
                  pool_eps: float = 1e-3, pool_iters: int = 5,
                  coherent_pad: int | None = None, filter_shift: bool | None = None,
                  time_fold: int | None = None, trace_terms: bool | None = None,
-                 time_terms: bool | None = None, components: int = 1):
+                 time_terms: bool | None = None):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -243,10 +243,6 @@ class SymAE(nn.Module):
             raise OptionError(f"pool_eps must be in (0, 1), got {pool_eps}")
         if pool_iters < 0:
             raise OptionError(f"pool_iters must be >= 0, got {pool_iters}")
-        if components < 1:
-            raise OptionError(f"components must be >= 1, got {components}")
-        if components > 1 and (decoder != "filter" or pool != "wiener"):
-            raise OptionError("components > 1 needs decoder='filter' and pool='wiener'")
         if coherent_pad is None:
             coherent_pad = default_coherent_pad(samples) if decoder == "filter" and \
                 pool == "wiener" else 0
@@ -293,7 +289,7 @@ class SymAE(nn.Module):
             "pool_eps": float(pool_eps), "pool_iters": int(pool_iters),
             "coherent_pad": int(coherent_pad), "filter_shift": bool(filter_shift),
             "time_fold": int(time_fold), "trace_terms": bool(trace_terms),
-            "time_terms": bool(time_terms), "components": int(components),
+            "time_terms": bool(time_terms),
         }
         self.schema = dict(schema or {})
         self.register_buffer("scale", torch.tensor(float(scale)))
@@ -319,11 +315,6 @@ class SymAE(nn.Module):
                                                                 self._support + 1))
         nn.init.zeros_(self.filter_head[-1].weight)      # identity filters at initialisation
         nn.init.zeros_(self.filter_head[-1].bias)
-        if self.config["components"] > 1:
-            # amplitude spectra (log gain + cosine terms) of the components after the
-            # first; not zero at initialisation, where their gradient would vanish
-            self.mix_head = nn.Linear(nuisance_dim, (self.config["components"] - 1)
-                                      * (terms + 1))
         if not self.config["time_terms"]:                # not saved: follows from config
             self.register_buffer("time_mask", filters.time_mask(
                 terms, shift, self._trace_channels), persistent=False)
@@ -421,30 +412,6 @@ class SymAE(nn.Module):
             return None
         return self.filter_params(nuisance)[..., -1]
 
-    def _mix(self, nuisance: torch.Tensor, samples: int) -> torch.Tensor:
-        """Mixing spectra ``(B, I, K, F)`` of the coherent components (``components``;
-        ``F = samples + 1`` bins as :func:`filters.response`): 1 for the first, a
-        zero-phase amplitude spectrum with a gain (:func:`filters.amplitude`) learned from
-        the nuisance code for each of the others."""
-        b, i = nuisance.shape[:2]
-        one = torch.ones(b, i, 1, samples + 1, dtype=torch.float32 if nuisance.dtype not in
-                         (torch.float32, torch.float64) else nuisance.dtype,
-                         device=nuisance.device)
-        k_n = self.config.get("components", 1)
-        if k_n == 1:
-            return one
-        params = self.mix_head(nuisance).reshape(b, i, k_n - 1, -1)
-        return torch.cat([one, filters.amplitude(params, samples).to(one.dtype)], dim=2)
-
-    @staticmethod
-    def _mixed(g: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
-        """Components ``g (B, K, C, L)`` mixed per instance by spectra ``mix (B, I, K,
-        L + 1)`` (zero-padded FFT of length 2 L): ``(B, I, C, L)``."""
-        n = g.shape[-1]
-        spec = torch.fft.rfft(g, n=2 * n, dim=-1)
-        out = torch.einsum("bikf,bkcf->bicf", mix.to(spec.dtype), spec)
-        return torch.fft.irfft(out, n=2 * n, dim=-1)[..., :n]
-
     @property
     def _support(self) -> int:
         """Samples of a coherent gather: the record and ``coherent_pad`` after its end
@@ -474,73 +441,47 @@ class SymAE(nn.Module):
                 torch.zeros_like(mean)
         else:
             mean, spread = self._wiener(x if x.dtype == torch.float64 else x.float(),
-                                        nuisance)                         # (B, K, C, L)
-            rest, mean = mean[:, 1:], mean[:, 0]
+                                        nuisance)
         feats = torch.stack([mean, spread], dim=1) / self.scale           # (B, 2, C, L)
-        mean = mean + self.refine(feats)[:, 0] * self.scale
-        if self.config.get("components", 1) == 1:
-            return mean
-        return torch.cat([mean[:, None], rest], dim=1).flatten(1, 2)    # (B, K C, L)
+        return mean + self.refine(feats)[:, 0] * self.scale
 
     def _wiener(self, x: torch.Tensor, nuisance: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Least-squares coherent gathers ``(B, K, C, L)`` of bags ``x`` (``K`` coherent
-        components, 1 unless ``components``) and the RMS misfit of the bag's live traces
-        ``(B, C, L)`` (zero below the record): the Wiener estimate, then ``pool_iters``
-        steps of conjugate gradients preconditioned by it on the same damped problem
-        (``+ eps ||G||^2``, so a bag of a few instances stays stable where every wavelet
-        is weak). Every (datapoint, channel) is its own small system, solved in parallel.
-
-        Instance ``i`` is modelled as ``crop_T(H_i sum_k M_ik G_k)`` with the mixing
-        spectra ``M`` of :meth:`_mix` (real); the Wiener estimate solves the ``K x K``
-        normal equations ``sum_i |H_i|^2 M_i M_i^T`` frequency by frequency."""
+        """Least-squares coherent gathers ``(B, C, L)`` of bags ``x`` and the RMS misfit
+        of the bag's live traces ``(B, C, L)`` (zero below the record): the Wiener
+        estimate, then ``pool_iters`` steps of conjugate gradients preconditioned by it on
+        the same damped problem (``+ eps ||G||^2``, so a bag of a few instances stays
+        stable where every wavelet is weak). Every (datapoint, channel) is its own small
+        system, solved in parallel."""
         t, n = x.shape[-1], self._support
         nfft = 2 * n
         h = self._response(nuisance, samples=n)                             # (B, I, C, F)
         live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]            # (B, I, C, 1)
-        mix = self._mix(nuisance, n).to(x.dtype)                            # (B, I, K, F)
-        k_n = mix.shape[2]
-        power = (h.real ** 2 + h.imag ** 2) * live                          # (B, I, C, F)
-        if k_n == 1:
-            den = power.sum(dim=1)[:, None]                                 # symmetric in I
-            lam = self.config["pool_eps"] * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
-            inv = 1.0 / (den + lam)                                         # (B, 1, C, F)
-        else:                                                # (B, C, F, K, K), symmetric
-            den = torch.einsum("bicf,bikf,bilf->bcfkl", power, mix, mix)
-            diag = den.diagonal(dim1=-2, dim2=-1).mean(dim=-1)              # (B, C, F)
-            lam = self.config["pool_eps"] * diag.mean(dim=-1)[:, None, :, None] \
-                .clamp_min(1e-12)                                           # (B, 1, C, 1)
-            eye = torch.eye(k_n, dtype=den.dtype, device=den.device)
-            inv = torch.linalg.inv(den + lam[:, 0, ..., None, None] * eye)
+        den = ((h.real ** 2 + h.imag ** 2) * live).sum(dim=1)               # symmetric in I
+        lam = self.config["pool_eps"] * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
+        inv = 1.0 / (den + lam)
 
         sigma = self._sigma(nuisance)                                       # once
 
-        def adjoint(r: torch.Tensor) -> torch.Tensor:        # (B, I, C, T) -> (B, K, C, L)
+        def adjoint(r: torch.Tensor) -> torch.Tensor:        # (B, I, C, T) -> (B, C, L)
             spec = h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1)
             if sigma is not None:                            # the shift's adjoint: -sigma
                 spec = filters.shift_spectra(spec, -sigma, self._shift_field)
-            spec = spec.sum(dim=1, keepdim=True) if k_n == 1 else \
-                torch.einsum("bikf,bicf->bkcf", mix.to(spec.dtype), spec)
-            return torch.fft.irfft(spec, n=nfft, dim=-1)[..., :n]
+            return torch.fft.irfft(spec.sum(dim=1), n=nfft, dim=-1)[..., :n]
 
-        def forward(g: torch.Tensor) -> torch.Tensor:        # (B, K, C, L) -> (B, I, C, T)
-            mixed = g if k_n == 1 else self._mixed(g, mix)
-            return filters.apply(mixed, h, sigma, self._shift_field)[..., :t] * live
+        def forward(g: torch.Tensor) -> torch.Tensor:        # (B, C, L) -> (B, I, C, T)
+            return filters.apply(g[:, None], h, sigma, self._shift_field)[..., :t] * live
 
         def precond(v: torch.Tensor) -> torch.Tensor:
-            spec = torch.fft.rfft(v, n=nfft, dim=-1)
-            if k_n == 1:
-                spec = spec * inv
-            else:
-                spec = torch.einsum("bcfkl,blcf->bkcf", inv.to(spec.dtype), spec)
-            return torch.fft.irfft(spec, n=nfft, dim=-1)[..., :n]
+            return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft,
+                                   dim=-1)[..., :n]
 
         def normal(g: torch.Tensor) -> torch.Tensor:         # damped normal operator
             return adjoint(forward(g)) + lam.mean(dim=-1, keepdim=True) * g
 
-        # one system per (datapoint, channel) over its components; a channel shift
-        # couples the channels: one system per datapoint then
-        axes = (1, -1) if sigma is None else (1, -2, -1)
+        # one system per (datapoint, channel); a channel shift couples the channels: one
+        # system per datapoint then
+        axes = (-1,) if sigma is None else (-2, -1)
 
         def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             return (a * b).sum(dim=axes, keepdim=True)
@@ -609,13 +550,10 @@ class SymAE(nn.Module):
         c, t = self.config["channels"], self.config["samples"]
         if self.is_filter:
             n = self._support
-            k_n = self.config.get("components", 1)
-            if tuple(coherent.shape[1:]) != (k_n * c, n):
-                raise ValueError(f"the filter decoder takes coherent gathers "
-                                 f"(B, {k_n * c}, {n}), got {tuple(coherent.shape)}")
-            g = coherent[:, None] if k_n == 1 else self._mixed(
-                coherent.reshape(b, k_n, c, n), self._mix(nuisance, n))
-            return filters.apply(g, self._response(nuisance, samples=n),
+            if tuple(coherent.shape[1:]) != (c, n):
+                raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {n}), "
+                                 f"got {tuple(coherent.shape)}")
+            return filters.apply(coherent[:, None], self._response(nuisance, samples=n),
                                  self._sigma(nuisance), self._shift_field)[..., :t]
         z = torch.cat([coherent[:, None, :].expand(b, i, -1), nuisance], dim=-1)
         h = self.dec_in(z.reshape(b * i, -1)).reshape(b * i, *self._dec_shape)
@@ -635,8 +573,7 @@ class SymAE(nn.Module):
     def coherent_shape(self) -> tuple[int, ...]:
         """Shape of one datapoint's coherent representation."""
         if self.is_filter:
-            return (self.config.get("components", 1) * self.config["channels"],
-                    self._support)
+            return (self.config["channels"], self._support)
         return (self.config["coherent_dim"],)
 
     # ------------------------------------------------------------------ save/load

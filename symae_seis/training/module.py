@@ -127,7 +127,7 @@ class SymAELit(pl.LightningModule):
                  pool_iters: int = 5, coherent_pad: int | None = None,
                  filter_shift: bool | None = None, time_fold: int | None = None,
                  trace_terms: bool | None = None, time_terms: bool | None = None,
-                 components: int = 1, min_bag: int = 3,
+                 min_bag: int = 3,
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
@@ -143,7 +143,7 @@ class SymAELit(pl.LightningModule):
                            pool=pool, pool_eps=pool_eps, pool_iters=pool_iters,
                            coherent_pad=coherent_pad, filter_shift=filter_shift,
                            time_fold=time_fold, trace_terms=trace_terms,
-                           time_terms=time_terms, components=components)
+                           time_terms=time_terms)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)
