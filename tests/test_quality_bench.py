@@ -56,6 +56,7 @@ def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
     assert _value(rows, "SymAE virtual", "inside", "rel_l2_4d") < 0.5
     # the disentanglement checks ran and say the nuisance code holds the acquisition
     assert _value(rows, "SymAE virtual", "all", "probe_r2_static_ms") > 0.5
+    assert _value(rows, "SymAE virtual", "all", "probe_r2_static_ms_within") > 0.5
     assert 0 <= _value(rows, "SymAE virtual", "all", "bag_invariance_pct") < 20
     assert 0 <= _value(rows, "SymAE virtual", "all", "bag_invariance_data_pct") < 20
     assert 70 < _value(rows, "SymAE virtual", "all", "calib_2sigma_pct") < 100

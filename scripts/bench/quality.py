@@ -177,14 +177,28 @@ def nuisance_targets(truth_h5: Path, reader: StoreReader) -> dict[str, np.ndarra
                         arr[r] = vals[pos[int(reader.instance_key[r])]]
                 elif len(vals) == rows.size:
                     arr[rows] = vals
+        offsets = h5["offsets"][:] if "offsets" in h5 else None
     if "amp" in out:
         out["log_amp"] = np.log(out.pop("amp"))
+    if "water_static_ms" in out and offsets is not None and offsets.max() > 0:
+        # what a gather shows as its bulk static: the shot static plus the water static's
+        # mean over the gather's offsets (0.5 (1 + (h / h_max)^2) of it at offset h)
+        share = float(np.mean(0.5 * (1 + (offsets / offsets.max()) ** 2)))
+        out["bulk_static_ms"] = out["static_ms"] + share * out["water_static_ms"]
     if "source_x_m" in out:
         # the location is the datapoint; the nuisance is where a shot stood around it
         x, key = out.pop("source_x_m"), reader.dp_key[reader.datapoint][:, 0]
         for k in np.unique(key):
             x[key == k] -= np.nanmean(x[key == k])
         out["source_jitter_m"] = x
+    return out
+
+
+def _within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``values`` less the mean of their group (rows)."""
+    out = np.array(values, dtype=np.float64, copy=True)
+    for g in np.unique(groups):
+        out[groups == g] -= out[groups == g].mean(axis=0)
     return out
 
 
@@ -221,6 +235,13 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
             ok = np.isfinite(target)
             if ok.sum() > 10 and np.std(target[ok]) > 0:
                 out[f"probe_r2_{name}{suffix}"] = Q.probe_r2(feats[ok], target[ok])
+                # within a location: a shot's parameter against the other shots of its
+                # datapoint (one earth). One gather cannot tell a static from the earth's
+                # own timing, so the absolute probe also scores how well the encoder
+                # guesses each location's mean; this one scores the disentanglement
+                dp = reader.datapoint[ok]
+                out[f"probe_r2_{name}_within{suffix}"] = Q.probe_r2(
+                    _within(feats[ok], dp), _within(target[ok], dp))
         for zone, sel in zones.items():
             out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(feats[sel],
                                                                       reader.survey[sel])

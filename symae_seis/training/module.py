@@ -77,6 +77,10 @@ class SymAELit(pl.LightningModule):
     pool_iters
         Preconditioned least-squares steps after the Wiener estimate (the record's end,
         dead traces).
+    eval_pool_iters, eval_pool_eps
+        The same steps and damping in evaluation (redatuming, validation, QC). ``None``
+        (default): 40 steps and 1e-4 without the channel shift, the training values with
+        it (why: :class:`~symae_seis.models.SymAE`).
     coherent_pad
         Samples of the coherent gather below the record (default: an eighth of the
         record, at least 8, for the Wiener pooling).
@@ -124,7 +128,8 @@ class SymAELit(pl.LightningModule):
                  hidden: int = 128, nuisance_dropout: float | None = None,
                  decoder: Literal["filter", "generic"] = "filter", filter_terms: int = 6,
                  pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
-                 pool_iters: int = 5, coherent_pad: int | None = None,
+                 pool_iters: int = 5, eval_pool_iters: int | None = None,
+                 eval_pool_eps: float | None = None, coherent_pad: int | None = None,
                  filter_shift: bool | None = None, time_fold: int | None = None,
                  trace_terms: bool | None = None, time_terms: bool | None = None,
                  min_bag: int = 3,
@@ -141,6 +146,7 @@ class SymAELit(pl.LightningModule):
                            hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,
                            schema=schema, decoder=decoder, filter_terms=filter_terms,
                            pool=pool, pool_eps=pool_eps, pool_iters=pool_iters,
+                           eval_pool_iters=eval_pool_iters, eval_pool_eps=eval_pool_eps,
                            coherent_pad=coherent_pad, filter_shift=filter_shift,
                            time_fold=time_fold, trace_terms=trace_terms,
                            time_terms=time_terms)
@@ -257,8 +263,10 @@ class SymAELit(pl.LightningModule):
         theirs = with_legacy_defaults(blob.get("config", {}))
         theirs.setdefault("filter_terms", ours["filter_terms"])
         theirs.setdefault("pool_eps", ours["pool_eps"])
+        # the scale is the store's; the evaluation-time pooling does not touch the weights
+        free = {"scale", "eval_pool_iters", "eval_pool_eps"}
         diff = {k: (theirs.get(k), ours[k]) for k in ours
-                if k != "scale" and theirs.get(k) != ours[k]}
+                if k not in free and theirs.get(k) != ours[k]}
         if diff:
             desc = ", ".join(f"{k}: checkpoint {a} vs now {b}" for k, (a, b) in diff.items())
             raise ModelFileError(f"checkpoint holds an incompatible model ({desc}); resume with "
