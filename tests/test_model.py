@@ -231,8 +231,8 @@ class _KnownFilters(SymAE):
 
     def __init__(self, *args, trace_terms=False, **kwargs):
         # in evaluation, too, the pooling the test asks for (pool_iters, pool_eps)
-        kwargs = {**kwargs, "eval_pool_iters": kwargs.get("pool_iters", 5),
-                  "eval_pool_eps": kwargs.get("pool_eps", 1e-3)}
+        kwargs.setdefault("eval_pool_iters", kwargs.get("pool_iters", 5))
+        kwargs.setdefault("eval_pool_eps", kwargs.get("pool_eps", 1e-3))
         super().__init__(*args, trace_terms=trace_terms, **kwargs)
 
     def filter_params(self, nuisance):
@@ -279,6 +279,39 @@ def test_least_squares_pooling_recovers_the_record_end():
     assert errs[0][1] > 0.5                                     # Wiener alone: the end is lost
     assert errs[12][1] < errs[0][1] / 4
     assert errs[40][0] < 0.005 and errs[40][1] < 0.01
+
+
+def test_evaluation_pools_further_than_training():
+    """Training takes a few damped CG steps (their gradient is what it needs); in
+    evaluation (redatuming, QC) the pooling runs the ``eval_pool_*`` steps and recovers
+    the record's end that the training setting leaves out. Defaults: 40 steps and 1e-4
+    without the channel shift, the training values with it; models saved before the
+    option pool in evaluation as they were trained."""
+    from symae_seis.models.symae import EVAL_POOL, with_legacy_defaults
+
+    rng = np.random.default_rng(1)
+    g, theta, full = _known_filter_bag(rng)
+    m = _KnownFilters(4, 64, width=4, hidden=8, nuisance_dim=theta.shape[1], filter_terms=3,
+                      coherent_pad=16, pool_iters=0, eval_pool_iters=40,
+                      eval_pool_eps=1e-6).double()
+    x, new = full[None, :-1], theta[None, -1:]
+
+    def end_error():
+        with torch.no_grad():
+            virt = m.decode(m._pool(x, theta[None, :-1]), new)[0, 0]
+        return ((virt - full[-1])[:, -8:].norm() / full[-1][:, -8:].norm()).item()
+
+    m.train()
+    trained_way = end_error()
+    m.eval()
+    assert end_error() < 0.01 < 0.5 < trained_way
+    plain = SymAE(4, 64, width=4, hidden=8).config
+    shifted = SymAE(4, 64, width=4, hidden=8, filter_shift=True).config
+    assert (plain["eval_pool_iters"], plain["eval_pool_eps"]) == EVAL_POOL
+    assert (shifted["eval_pool_iters"], shifted["eval_pool_eps"]) == (5, 1e-3)
+    old = with_legacy_defaults({"decoder": "filter", "pool": "wiener", "pool_iters": 5,
+                                "pool_eps": 1e-3})
+    assert (old["eval_pool_iters"], old["eval_pool_eps"]) == (5, 1e-3)
 
 
 def test_least_squares_pooling_undoes_channel_shifts():
