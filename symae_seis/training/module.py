@@ -77,10 +77,13 @@ class SymAELit(pl.LightningModule):
     pool_iters
         Preconditioned least-squares steps after the Wiener estimate (the record's end,
         dead traces).
-    eval_pool_iters, eval_pool_eps
-        The same steps and damping in evaluation (redatuming, validation, QC). ``None``
-        (default): 40 steps and 1e-4 without the channel shift, the training values with
-        it (why: :class:`~symae_seis.models.SymAE`).
+    eval_pool_iters
+        Least-squares steps of the pooling in evaluation (redatuming, validation, QC).
+        ``None`` (default): 40 without the channel shift, ``pool_iters`` with it (why:
+        :class:`~symae_seis.models.SymAE`).
+    eval_pool_eps
+        Damping of the pooling in evaluation. ``None`` (default): 1e-4 without the
+        channel shift, ``pool_eps`` with it.
     coherent_pad
         Samples of the coherent gather below the record (default: an eighth of the
         record, at least 8, for the Wiener pooling).
