@@ -305,6 +305,8 @@ def test_evaluation_pools_further_than_training():
     trained_way = end_error()
     m.eval()
     assert end_error() < 0.01 < 0.5 < trained_way
+    with m.training_pool():                   # validation's cheap monitoring pooling
+        assert end_error() == trained_way
     plain = SymAE(4, 64, width=4, hidden=8).config
     shifted = SymAE(4, 64, width=4, hidden=8, filter_shift=True).config
     assert (plain["eval_pool_iters"], plain["eval_pool_eps"]) == EVAL_POOL

@@ -40,6 +40,7 @@ down-sampling levels (``levels``); see ``scripts/bench/train.py`` for measured s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -335,6 +336,7 @@ class SymAE(nn.Module):
             "time_terms": bool(time_terms),
         }
         self.schema = dict(schema or {})
+        self._training_pool = False            # training_pool(): evaluation as training
         self.register_buffer("scale", torch.tensor(float(scale)))
         self.nui_trunk = _Trunk(channels, samples, width, levels, time_fold)
         feat = self.nui_trunk.out_features
@@ -455,13 +457,23 @@ class SymAE(nn.Module):
             return None
         return self.filter_params(nuisance)[..., -1]
 
+    @contextlib.contextmanager
+    def training_pool(self):
+        """Pool with the training's solver settings in evaluation mode too (validation:
+        a cheap monitoring signal on the training loss's footing)."""
+        before, self._training_pool = self._training_pool, True
+        try:
+            yield self
+        finally:
+            self._training_pool = before
+
     def _pool_solver(self) -> tuple[int, float]:
         """Conjugate-gradient steps and damping of the least-squares pooling: the training
         values (``pool_iters``, ``pool_eps``) in training, the ``eval_pool_*`` ones (where
         set) in evaluation: redatuming, validation, QC."""
         c = self.config
         iters, eps = c.get("pool_iters", 0), c["pool_eps"]
-        if not self.training:
+        if not self.training and not self._training_pool:
             iters = iters if c.get("eval_pool_iters") is None else c["eval_pool_iters"]
             eps = eps if c.get("eval_pool_eps") is None else c["eval_pool_eps"]
         return iters, eps

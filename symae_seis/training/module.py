@@ -230,7 +230,8 @@ class SymAELit(pl.LightningModule):
         held = self.trainer.datamodule.n_held if self.trainer.datamodule is not None else 1
         bag, target = batch[:, :-held], batch[:, -held:]
         model, scale = self.model, self.model.scale
-        coh = model.encode_coherent(bag)
+        with model.training_pool():           # cheap: the evaluation pooling is for outputs
+            coh = model.encode_coherent(bag)
         pred = model.decode(coh, model.encode_nuisance(target))
         loss = F.mse_loss(pred.float() / scale, target.float() / scale)
         mean = bag.mean(dim=1, keepdim=True).expand_as(target)
