@@ -219,8 +219,9 @@ class SymAE(nn.Module):
         per datapoint in the pooling).
     eval_pool_iters, eval_pool_eps
         Conjugate-gradient steps and damping of the least-squares pooling in evaluation
-        (redatuming, validation, QC). Default: :data:`EVAL_POOL` (40 steps, 1e-4, against
-        5 and 1e-3 in training) without the channel shift, the training values with it.
+        (redatuming, QC; validation keeps the training pooling, :meth:`training_pool`).
+        Default: :data:`EVAL_POOL` (40 steps, 1e-4, against 5 and 1e-3 in training)
+        without the channel shift, the training values with it.
         Training needs a few cheap steps for its gradient; a redatuming run pools each
         datapoint once and can converge: conv4d 2.5 / 3.3 % -> 2.1 / 2.7 % NRMS outside /
         inside the changed zone, the gathers decoded from two disjoint halves of a bag
@@ -470,7 +471,7 @@ class SymAE(nn.Module):
     def _pool_solver(self) -> tuple[int, float]:
         """Conjugate-gradient steps and damping of the least-squares pooling: the training
         values (``pool_iters``, ``pool_eps``) in training, the ``eval_pool_*`` ones (where
-        set) in evaluation: redatuming, validation, QC."""
+        set) in evaluation (redatuming, QC) unless inside :meth:`training_pool`."""
         c = self.config
         iters, eps = c.get("pool_iters", 0), c["pool_eps"]
         if not self.training and not self._training_pool:

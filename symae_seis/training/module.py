@@ -78,7 +78,7 @@ class SymAELit(pl.LightningModule):
         Preconditioned least-squares steps after the Wiener estimate (the record's end,
         dead traces).
     eval_pool_iters
-        Least-squares steps of the pooling in evaluation (redatuming, validation, QC).
+        Least-squares steps of the pooling in evaluation (redatuming, QC).
         ``None`` (default): 40 without the channel shift, ``pool_iters`` with it (why:
         :class:`~symae_seis.models.SymAE`).
     eval_pool_eps
