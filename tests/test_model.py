@@ -93,7 +93,8 @@ def test_scale_returns_input_units(model):
         # filters amplify float32 round-off further: checked in float64 below)
         cfg = dict(model.config)
         for m in (big, model):
-            m.config.update(eval_pool_iters=None, eval_pool_eps=None)
+            m.config.update(eval_pool_iters=m.config["pool_iters"],
+                            eval_pool_eps=m.config["pool_eps"])
         torch.testing.assert_close(big(x * 1000), model(x) * 1000, rtol=1e-3, atol=1e-2)
         for m in (big, model):
             m.config.update(eval_pool_iters=cfg["eval_pool_iters"],

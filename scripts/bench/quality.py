@@ -187,18 +187,16 @@ def nuisance_targets(truth_h5: Path, reader: StoreReader) -> dict[str, np.ndarra
         out["bulk_static_ms"] = out["static_ms"] + share * out["water_static_ms"]
     if "source_x_m" in out:
         # the location is the datapoint; the nuisance is where a shot stood around it
-        x, key = out.pop("source_x_m"), reader.dp_key[reader.datapoint][:, 0]
-        for k in np.unique(key):
-            x[key == k] -= np.nanmean(x[key == k])
-        out["source_jitter_m"] = x
+        out["source_jitter_m"] = _within(out.pop("source_x_m"),
+                                         reader.dp_key[reader.datapoint][:, 0])
     return out
 
 
 def _within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """``values`` less the mean of their group (rows)."""
+    """``values`` less the mean of their group (rows; NaN, unknown, left out of it)."""
     out = np.array(values, dtype=np.float64, copy=True)
     for g in np.unique(groups):
-        out[groups == g] -= out[groups == g].mean(axis=0)
+        out[groups == g] -= np.nanmean(out[groups == g], axis=0)
     return out
 
 

@@ -470,14 +470,12 @@ class SymAE(nn.Module):
 
     def _pool_solver(self) -> tuple[int, float]:
         """Conjugate-gradient steps and damping of the least-squares pooling: the training
-        values (``pool_iters``, ``pool_eps``) in training, the ``eval_pool_*`` ones (where
-        set) in evaluation (redatuming, QC) unless inside :meth:`training_pool`."""
+        values (``pool_iters``, ``pool_eps``) in training, the ``eval_pool_*`` ones in
+        evaluation (redatuming, QC) unless inside :meth:`training_pool`."""
         c = self.config
-        iters, eps = c.get("pool_iters", 0), c["pool_eps"]
         if not self.training and not self._training_pool:
-            iters = iters if c.get("eval_pool_iters") is None else c["eval_pool_iters"]
-            eps = eps if c.get("eval_pool_eps") is None else c["eval_pool_eps"]
-        return iters, eps
+            return c["eval_pool_iters"], c["eval_pool_eps"]
+        return c.get("pool_iters", 0), c["pool_eps"]
 
     @property
     def _support(self) -> int:
