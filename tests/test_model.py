@@ -448,3 +448,39 @@ def _trace_index(m, channel):
     from symae_seis.models import filters as FF
 
     return FF.trace_slice(m.config["filter_terms"], m.config["channels"]).start + channel
+
+
+def test_nuisance_window_hides_the_rest_of_the_record(tmp_path):
+    """With a nuisance window the nuisance code reads only that part of the record:
+    whatever changes below it (the 4D change under a design window) cannot reach the
+    code; the window survives save/load; bad windows are refused by name."""
+    from symae_seis.errors import OptionError
+    from symae_seis.models.symae import window_taper
+
+    w = window_taper(64, 0, 40)
+    assert w[:32].eq(1).all() and (w[32:40] < 1).all() and w[40:].eq(0).all()
+    assert (torch.diff(w[31:41]) < 0).all()                     # a smooth ramp down
+    assert window_taper(64, 20, 30)[20] < 1                      # ramps at inner edges only
+    torch.manual_seed(0)
+    m = SymAE(8, 64, width=4, hidden=16, nuisance_window=(0, 40)).eval()
+    x = torch.randn(2, 3, 8, 64)
+    y = x.clone()
+    y[..., 40:] += 5 * torch.randn(2, 3, 8, 24)                  # another earth below
+    z = x.clone()
+    z[..., 5] += 1.0                                             # another shot inside
+    with torch.no_grad():
+        torch.testing.assert_close(m.encode_nuisance(x), m.encode_nuisance(y),
+                                   rtol=0, atol=0)
+        assert not torch.equal(m.encode_nuisance(x), m.encode_nuisance(z))
+        whole = SymAE(8, 64, width=4, hidden=16)
+        whole.load_state_dict(m.state_dict())
+        assert not torch.equal(whole.eval().encode_nuisance(x), whole.encode_nuisance(y))
+    again = SymAE.load(m.save(tmp_path / "m.pt")).eval()
+    assert again.config["nuisance_window"] == [0, 40]
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), m(x))
+    for bad, words in (((10, 12), "at least 4 samples"), ((0, 80), "inside the record"),
+                       ("top", "[start, stop]")):
+        with pytest.raises(OptionError) as err:
+            SymAE(8, 64, nuisance_window=bad)
+        assert_message(err, "nuisance_window", words)

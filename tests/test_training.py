@@ -179,6 +179,21 @@ def test_worker_processes_draw_the_same_batches(small_catalog):
         SymAEDataModule("small", str(small_catalog), num_workers=-1)
 
 
+def test_nuisance_encoder_sees_the_design_window():
+    """By default the nuisance encoder reads the no-change design window (not when it is
+    the whole record); nuisance_view='record' shows it everything."""
+    from symae_seis.errors import OptionError
+    from symae_seis.training import SymAELit
+
+    kw = {"channels": 8, "samples": 64, "width": 4, "hidden": 16}
+    assert SymAELit(design_window=(0, 26), **kw).model.config["nuisance_window"] == [0, 26]
+    for other in ({"design_window": (0, 64)}, {"design_window": None},
+                  {"design_window": (0, 26), "nuisance_view": "record"}):
+        assert SymAELit(**other, **kw).model.config["nuisance_window"] is None
+    with pytest.raises(OptionError, match="nuisance_view must be"):
+        SymAELit(nuisance_view="window", **kw)
+
+
 def test_design_window_and_swap_errors(small_survey, tmp_path):
     from symae_seis.catalog import DesignWindowError
     from symae_seis.training import SymAEDataModule

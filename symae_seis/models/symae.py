@@ -142,7 +142,7 @@ class _Trunk(nn.Module):
 #: least-squares steps (before the Wiener pooling), no channel shift.
 LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
                  "filter_shift": False, "time_fold": 1, "trace_terms": False,
-                 "time_terms": True}
+                 "time_terms": True, "nuisance_window": None}
 
 
 #: Conjugate-gradient steps and damping of the least-squares pooling in evaluation (see
@@ -166,6 +166,37 @@ def _canonical(x: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ..
     order = torch.argsort(x.detach().float().pow(2).sum(dim=(-2, -1)), dim=1, stable=True)
     return tuple(torch.take_along_dim(v, order.view(*order.shape, *[1] * (v.dim() - 2)),
                                       dim=1) for v in (x, *others))
+
+
+#: Samples of the half-cosine ramps at the inner edges of the nuisance window.
+TAPER = 8
+
+
+def _check_window(window, samples: int) -> list[int]:
+    try:
+        a, b = (int(v) for v in window)
+    except (TypeError, ValueError):
+        raise OptionError(f"nuisance_window must be [start, stop] samples, got {window!r}") \
+            from None
+    if not 0 <= a < b <= samples or b - a < 4:
+        raise OptionError(f"nuisance_window {[a, b]} must hold at least 4 samples inside "
+                          f"the record [0, {samples}]")
+    return [a, b]
+
+
+def window_taper(samples: int, start: int, stop: int) -> torch.Tensor:
+    """Weights ``(samples,)``: 1 inside ``[start, stop)``, 0 outside, with half-cosine
+    ramps of up to :data:`TAPER` samples inside the window at edges that are not the
+    record's own."""
+    w = torch.zeros(samples)
+    w[start:stop] = 1.0
+    n = min(TAPER, (stop - start) // 4)
+    ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(n) + 1) / (n + 1))
+    if start > 0:
+        w[start:start + n] = ramp
+    if stop < samples:
+        w[stop - n:stop] = ramp.flip(0)
+    return w
 
 
 def with_legacy_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +280,15 @@ class SymAE(nn.Module):
     schema
         Description of the store the model is trained on (saved, checked by redatum).
 
+    nuisance_window
+        ``(start, stop)`` samples: the nuisance encoder sees only this part of the record
+        (tapered at its inner edges), None the whole record. Training sets it to the
+        dataset's no-change design window (``SymAELit(nuisance_view="design")``): the
+        acquisition filter of a shot acts on the whole record, so it can be read where
+        the earths of the surveys agree, and a code that never sees the changed part
+        cannot know which earth it saw (conv4d: survey-label probe inside the changed
+        zone 90 % with the whole record against ... with the window).
+
     Examples
     --------
     >>> m = SymAE(channels=24, samples=128)
@@ -266,7 +306,8 @@ class SymAE(nn.Module):
                  coherent_pad: int | None = None, filter_shift: bool | None = None,
                  time_fold: int | None = None, trace_terms: bool | None = None,
                  time_terms: bool | None = None, eval_pool_iters: int | None = None,
-                 eval_pool_eps: float | None = None):
+                 eval_pool_eps: float | None = None,
+                 nuisance_window: tuple[int, int] | None = None):
         super().__init__()
         if decoder not in DECODERS:
             raise OptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -313,6 +354,8 @@ class SymAE(nn.Module):
         if channels < 1 or samples < 4:
             raise OptionError(f"gathers must have >= 1 channel and >= 4 samples, got "
                              f"({channels}, {samples})")
+        if nuisance_window is not None:
+            nuisance_window = _check_window(nuisance_window, samples)
         if not 0.0 <= nuisance_dropout < 1.0:
             raise OptionError(f"nuisance_dropout must be in [0, 1), got {nuisance_dropout}")
         if not scale > 0 or not math.isfinite(scale):
@@ -334,11 +377,14 @@ class SymAE(nn.Module):
             "eval_pool_iters": int(eval_pool_iters), "eval_pool_eps": float(eval_pool_eps),
             "coherent_pad": int(coherent_pad), "filter_shift": bool(filter_shift),
             "time_fold": int(time_fold), "trace_terms": bool(trace_terms),
-            "time_terms": bool(time_terms),
+            "time_terms": bool(time_terms), "nuisance_window": nuisance_window,
         }
         self.schema = dict(schema or {})
         self._training_pool = False            # training_pool(): evaluation as training
         self.register_buffer("scale", torch.tensor(float(scale)))
+        if nuisance_window is not None:                 # not saved: follows from config
+            self.register_buffer("nuisance_taper", window_taper(samples, *nuisance_window),
+                                 persistent=False)
         self.nui_trunk = _Trunk(channels, samples, width, levels, time_fold)
         feat = self.nui_trunk.out_features
         c_out, t_out = self.nui_trunk.shapes[-1]
@@ -406,6 +452,8 @@ class SymAE(nn.Module):
         """Nuisance code ``(B, I, Dn)`` of each instance; in training the Gaussian
         dropout noise is added unless ``noise`` is false."""
         b, i, c, t = self._check(x).shape
+        if self.config["nuisance_window"] is not None:
+            x = x * self.nuisance_taper
         h = self.nui_trunk((x / self.scale).reshape(b * i, 1, c, t))
         z = self.nui_head(h).reshape(b, i, -1)
         return self._noisy(z) if noise else z

