@@ -180,15 +180,17 @@ def test_worker_processes_draw_the_same_batches(small_catalog):
 
 
 def test_nuisance_encoder_sees_the_design_window():
-    """By default the nuisance encoder reads the no-change design window (not when it is
-    the whole record); nuisance_view='record' shows it everything."""
+    """nuisance_view='design' shows the nuisance encoder the no-change design window (not
+    when it is the whole record); by default ('record') it reads everything."""
     from symae_seis.errors import OptionError
     from symae_seis.training import SymAELit
 
     kw = {"channels": 8, "samples": 64, "width": 4, "hidden": 16}
-    assert SymAELit(design_window=(0, 26), **kw).model.config["nuisance_window"] == [0, 26]
-    for other in ({"design_window": (0, 64)}, {"design_window": None},
-                  {"design_window": (0, 26), "nuisance_view": "record"}):
+    design = {"nuisance_view": "design"}
+    assert SymAELit(design_window=(0, 26), **design, **kw).model.config[
+        "nuisance_window"] == [0, 26]
+    for other in ({"design_window": (0, 64), **design}, {"design_window": None, **design},
+                  {"design_window": (0, 26)}):
         assert SymAELit(**other, **kw).model.config["nuisance_window"] is None
     with pytest.raises(OptionError, match="nuisance_view must be"):
         SymAELit(nuisance_view="window", **kw)

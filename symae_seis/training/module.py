@@ -49,11 +49,12 @@ class SymAELit(pl.LightningModule):
         ``(start, stop)`` samples of the swap loss (from the catalog's
         ``design_window_ms``); None trains without it.
     nuisance_view
-        What the nuisance encoder sees: ``"design"`` (default) the design window when the
-        dataset has one that is not the whole record, else the whole record;
-        ``"record"`` always the whole record. The acquisition filter acts on the whole
-        record and is read where the surveys' earths agree, so the nuisance code cannot
-        learn which earth a shot saw (why: :class:`~symae_seis.models.SymAE`).
+        What the nuisance encoder sees: ``"record"`` (default) the whole record;
+        ``"design"`` only the design window when the dataset has one that is not the whole
+        record. The acquisition filter acts on the whole record, so it can be read where
+        the surveys' earths agree, and a code that never sees the changed part cannot learn
+        which earth a shot saw. But a window with little signal may not tell a phase
+        rotation from a static: measured in :class:`~symae_seis.models.SymAE`.
     coherent_dim
         Coherent code size (generic decoder only; the filter decoder's coherent part is
         a gather).
@@ -141,7 +142,7 @@ class SymAELit(pl.LightningModule):
                  eval_pool_eps: float | None = None, coherent_pad: int | None = None,
                  filter_shift: bool | None = None, time_fold: int | None = None,
                  trace_terms: bool | None = None, time_terms: bool | None = None,
-                 min_bag: int = 3, nuisance_view: Literal["design", "record"] = "design",
+                 min_bag: int = 3, nuisance_view: Literal["design", "record"] = "record",
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
