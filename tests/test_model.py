@@ -484,3 +484,36 @@ def test_nuisance_window_hides_the_rest_of_the_record(tmp_path):
         with pytest.raises(OptionError) as err:
             SymAE(8, 64, nuisance_window=bad)
         assert_message(err, "nuisance_window", words)
+
+
+def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
+    """nuisance_split: the spectrum, phase, bulk static and gain come from a code of the
+    whole record, the per-trace statics and gains from a code of the window alone; so
+    what changes below the window moves only the former."""
+    from symae_seis.errors import OptionError
+    from symae_seis.models import filters as FF
+
+    torch.manual_seed(0)
+    m = SymAE(8, 64, width=4, hidden=16, nuisance_dim=5, nuisance_window=(0, 40),
+              nuisance_split=True)
+    for head in (m.filter_head, m.trace_head):
+        torch.nn.init.normal_(head[-1].weight, std=0.1)
+    m.eval()
+    x = torch.randn(2, 3, 8, 64)
+    y = x.clone()
+    y[..., 40:] += 5 * torch.randn(2, 3, 8, 24)
+    with torch.no_grad():
+        tx, ty = m.filter_params(m.encode_nuisance(x)), m.filter_params(m.encode_nuisance(y))
+    assert m.code_dim == 10 and tx.shape[-1] == FF.n_params(6, False, 8)
+    per = FF.trace_slice(6, 8)
+    torch.testing.assert_close(tx[..., per], ty[..., per], rtol=0, atol=0)
+    assert not torch.equal(tx[..., :per.start], ty[..., :per.start])
+    again = SymAE.load(m.save(tmp_path / "m.pt")).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), m(x))
+    from symae_seis.prior import refine_codes          # the redatuming fit takes its codes
+
+    g, z = refine_codes(m, x, steps=3)
+    assert g.shape == (2, *m.coherent_shape) and z.shape == (2, 3, 10)
+    with pytest.raises(OptionError, match="nuisance_split needs"):
+        SymAE(8, 64, nuisance_split=True)

@@ -192,6 +192,8 @@ def test_nuisance_encoder_sees_the_design_window():
     for other in ({"design_window": (0, 64), **design}, {"design_window": None, **design},
                   {"design_window": (0, 26)}):
         assert SymAELit(**other, **kw).model.config["nuisance_window"] is None
+    split = SymAELit(design_window=(0, 26), nuisance_view="split", **kw).model.config
+    assert split["nuisance_window"] == [0, 26] and split["nuisance_split"]
     with pytest.raises(OptionError, match="nuisance_view must be"):
         SymAELit(nuisance_view="window", **kw)
 

@@ -51,7 +51,7 @@ def nuisance_codes(model: SymAE, reader: StoreReader, rows: np.ndarray, *,
 
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    out = np.zeros((len(rows), model.config["nuisance_dim"]), dtype=np.float32)
+    out = np.zeros((len(rows), model.code_dim), dtype=np.float32)
     for a in tqdm(range(0, len(rows), batch_size), desc="nuisance codes", unit="batch",
                   disable=not progress):
         x = torch.from_numpy(reader.read(rows[a:a + batch_size]))[None].to(dev)

@@ -55,6 +55,8 @@ class SymAELit(pl.LightningModule):
         the surveys' earths agree, and a code that never sees the changed part cannot learn
         which earth a shot saw. But a window with little signal may not tell a phase
         rotation from a static: measured in :class:`~symae_seis.models.SymAE`.
+        ``"split"``: the spectrum, phase, bulk static and gain from the whole record, the
+        per-trace statics and gains from the window (``nuisance_split``).
     coherent_dim
         Coherent code size (generic decoder only; the filter decoder's coherent part is
         a gather).
@@ -142,7 +144,7 @@ class SymAELit(pl.LightningModule):
                  eval_pool_eps: float | None = None, coherent_pad: int | None = None,
                  filter_shift: bool | None = None, time_fold: int | None = None,
                  trace_terms: bool | None = None, time_terms: bool | None = None,
-                 min_bag: int = 3, nuisance_view: Literal["design", "record"] = "record",
+                 min_bag: int = 3, nuisance_view: Literal["design", "split", "record"] = "record",
                  swap_weight: float = 1.0,
                  augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
@@ -150,12 +152,12 @@ class SymAELit(pl.LightningModule):
         super().__init__()
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
-        if nuisance_view not in ("design", "record"):
-            raise OptionError(f"nuisance_view must be 'design' or 'record', got "
+        if nuisance_view not in ("design", "split", "record"):
+            raise OptionError(f"nuisance_view must be 'design', 'split' or 'record', got "
                               f"{nuisance_view!r}")
         self.save_hyperparameters()
         window = None
-        if nuisance_view == "design" and design_window is not None and \
+        if nuisance_view != "record" and design_window is not None and \
                 tuple(design_window) != (0, samples):
             window = tuple(design_window)
         self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
@@ -166,7 +168,8 @@ class SymAELit(pl.LightningModule):
                            eval_pool_iters=eval_pool_iters, eval_pool_eps=eval_pool_eps,
                            coherent_pad=coherent_pad, filter_shift=filter_shift,
                            time_fold=time_fold, trace_terms=trace_terms,
-                           time_terms=time_terms, nuisance_window=window)
+                           time_terms=time_terms, nuisance_window=window,
+                           nuisance_split=nuisance_view == "split" and window is not None)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)
