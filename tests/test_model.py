@@ -492,6 +492,7 @@ def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
     what changes below the window moves only the former."""
     from symae_seis.errors import OptionError
     from symae_seis.models import filters as FF
+    from symae_seis.prior import refine_codes
 
     torch.manual_seed(0)
     m = SymAE(8, 64, width=4, hidden=16, nuisance_dim=5, nuisance_window=(0, 40),
@@ -511,9 +512,7 @@ def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
     again = SymAE.load(m.save(tmp_path / "m.pt")).eval()
     with torch.no_grad():
         torch.testing.assert_close(again(x), m(x))
-    from symae_seis.prior import refine_codes          # the redatuming fit takes its codes
-
-    g, z = refine_codes(m, x, steps=3)
+    g, z = refine_codes(m, x, steps=3)                   # the redatuming fit takes its codes
     assert g.shape == (2, *m.coherent_shape) and z.shape == (2, 3, 10)
     with pytest.raises(OptionError, match="nuisance_split needs"):
         SymAE(8, 64, nuisance_split=True)
