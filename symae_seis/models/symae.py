@@ -168,6 +168,23 @@ def _canonical(x: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ..
                                       dim=1) for v in (x, *others))
 
 
+def _default_fold(samples: int) -> int:
+    """Samples folded into channels at the encoders' input (``time_fold``)."""
+    return 2 if samples >= FOLD_FROM else 1
+
+
+def _default_levels(samples: int, fold: int) -> int:
+    """Down-sampling levels until time is at most 16 samples (at most 7)."""
+    return max(1, min(7, math.ceil(math.log2(max(-(-samples // fold), 32) / 16))))
+
+
+def _code_head(trunk: _Trunk, hidden: int, out: int) -> nn.Sequential:
+    """MLP from a trunk's last feature map to a code of ``out`` numbers."""
+    c, t = trunk.shapes[-1]
+    return nn.Sequential(nn.Flatten(), nn.Linear(trunk.out_features * c * t, hidden),
+                         nn.GELU(), nn.Linear(hidden, out))
+
+
 #: Samples of the half-cosine ramps at the inner edges of the nuisance window.
 TAPER = 8
 
@@ -376,12 +393,11 @@ class SymAE(nn.Module):
         if not scale > 0 or not math.isfinite(scale):
             raise OptionError(f"scale must be a positive number, got {scale}")
         if time_fold is None:
-            time_fold = 2 if samples >= FOLD_FROM else 1
+            time_fold = _default_fold(samples)
         if not 1 <= time_fold <= max(1, samples // 4):
             raise OptionError(f"time_fold must be in [1, samples / 4], got {time_fold}")
         if levels is None:
-            folded = -(-samples // time_fold)
-            levels = max(1, min(7, math.ceil(math.log2(max(folded, 32) / 16))))
+            levels = _default_levels(samples, time_fold)
         self.config = {
             "channels": int(channels), "samples": int(samples),
             "coherent_dim": int(coherent_dim), "nuisance_dim": int(nuisance_dim),
@@ -405,18 +421,12 @@ class SymAE(nn.Module):
         feat = self.nui_trunk.out_features
         c_out, t_out = self.nui_trunk.shapes[-1]
         flat = feat * c_out * t_out
-        self.nui_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.GELU(),
-                                      nn.Linear(hidden, nuisance_dim))
+        self.nui_head = _code_head(self.nui_trunk, hidden, nuisance_dim)
         if nuisance_split:
-            a, b = nuisance_window
-            w_fold = 2 if b - a >= FOLD_FROM else 1
-            w_levels = max(1, min(7, math.ceil(math.log2(max(-(-(b - a) // w_fold), 32)
-                                                          / 16))))
-            self.win_trunk = _Trunk(channels, b - a, width, w_levels, w_fold)
-            c_w, t_w = self.win_trunk.shapes[-1]
-            self.win_head = nn.Sequential(
-                nn.Flatten(), nn.Linear(self.win_trunk.out_features * c_w * t_w, hidden),
-                nn.GELU(), nn.Linear(hidden, nuisance_dim))
+            n = nuisance_window[1] - nuisance_window[0]
+            fold = _default_fold(n)
+            self.win_trunk = _Trunk(channels, n, width, _default_levels(n, fold), fold)
+            self.win_head = _code_head(self.win_trunk, hidden, nuisance_dim)
         if decoder == "filter":
             self._build_filter(width, hidden, nuisance_dim, filter_terms)
         else:
@@ -453,8 +463,7 @@ class SymAE(nn.Module):
         self.coh_trunk = _Trunk(channels, samples, width, levels,
                                 self.config["time_fold"])
         self.coh_post = nn.Sequential(nn.Conv2d(feat, feat, 3, padding=1), nn.GELU())
-        self.coh_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.GELU(),
-                                      nn.Linear(hidden, coherent_dim))
+        self.coh_head = _code_head(self.coh_trunk, hidden, coherent_dim)
         self.dec_in = nn.Sequential(nn.Linear(coherent_dim + nuisance_dim, hidden), nn.GELU(),
                                     nn.Linear(hidden, flat), nn.GELU())
         self._dec_shape = dec_shape
@@ -489,18 +498,16 @@ class SymAE(nn.Module):
         """Nuisance code ``(B, I, Dn)`` of each instance; in training the Gaussian
         dropout noise is added unless ``noise`` is false."""
         b, i, c, t = self._check(x).shape
-        if self.config["nuisance_window"] is not None:
-            xw = x * self.nuisance_taper
-            if self.config["nuisance_split"]:
-                a, e = self.config["nuisance_window"]
-                hw = self.win_trunk((xw[..., a:e] / self.scale).reshape(b * i, 1, c, e - a))
-                zw = self.win_head(hw).reshape(b, i, -1)
-            else:
-                x = xw
+        window = self.config["nuisance_window"]
+        if window is not None and not self.config["nuisance_split"]:
+            x = x * self.nuisance_taper
         h = self.nui_trunk((x / self.scale).reshape(b * i, 1, c, t))
         z = self.nui_head(h).reshape(b, i, -1)
-        if self.config["nuisance_split"]:
-            z = torch.cat([z, zw], dim=-1)
+        if self.config["nuisance_split"]:         # the window's own code, end to end
+            a, e = window
+            xw = x[..., a:e] * self.nuisance_taper[a:e] / self.scale
+            hw = self.win_trunk(xw.reshape(b * i, 1, c, e - a))
+            z = torch.cat([z, self.win_head(hw).reshape(b, i, -1)], dim=-1)
         return self._noisy(z) if noise else z
 
     def _noisy(self, z: torch.Tensor) -> torch.Tensor:
