@@ -516,3 +516,28 @@ def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
     assert g.shape == (2, *m.coherent_shape) and z.shape == (2, 3, 10)
     with pytest.raises(OptionError, match="nuisance_split needs"):
         SymAE(8, 64, nuisance_split=True)
+
+
+def test_bf16_autocast_keeps_the_filters_in_full_precision():
+    """Under bf16 mixed precision (a GPU's default in ``symae-train``) the encoders may
+    run in bf16, but the filter parameters, their spectra and the filtering stay float32:
+    the same codes give the same statics and responses as in float32, to float32's
+    rounding, and the reconstruction stays float32."""
+    torch.manual_seed(0)
+    m = SymAE(8, 64, nuisance_dim=5, width=4, hidden=16).eval()
+    for p in m.filter_head[-1].parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    z = torch.randn(3, 4, 5)
+    theta = m.filter_params(z)
+    h = m._response(z)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        theta16 = m.filter_params(z.bfloat16())
+        h16 = m._response(z)
+        y16 = m(torch.randn(2, 4, 8, 64))
+    assert theta16.dtype == torch.float32 and h16.dtype == torch.complex64
+    assert y16.dtype == torch.float32
+    # bf16 codes in (z rounded to 8 bits), yet the MLP and the spectra run in float32
+    np.testing.assert_allclose(m.filter_params(z.bfloat16().float()).detach(),
+                               theta16.detach(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(h16.detach(), h.detach(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(theta16.detach(), theta.detach(), rtol=0, atol=0.05)

@@ -97,6 +97,12 @@ def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
     """
     if theta.dtype not in (torch.float32, torch.float64):
         theta = theta.float()                  # FFTs and exponentials in full precision
+    with torch.autocast(theta.device.type, enabled=False):    # the spectrum's matmul too
+        return _response(theta, channels, samples, terms, inverse=inverse, trace=trace)
+
+
+def _response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
+              inverse: bool, trace: bool) -> torch.Tensor:
     dtype = theta.dtype
     p = _split(theta, terms)
     nfft = 2 * samples

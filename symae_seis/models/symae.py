@@ -518,9 +518,19 @@ class SymAE(nn.Module):
 
     def filter_params(self, nuisance: torch.Tensor) -> torch.Tensor:
         """Filter parameters ``(..., P)`` of nuisance codes ``(..., Dn)`` (filter decoder);
-        layout in :mod:`symae_seis.models.filters`."""
+        layout in :mod:`symae_seis.models.filters`.
+
+        Always in full precision, also under bf16 autocast: a static of a few samples
+        read to bf16's 3 digits would move the virtual gather by hundredths of a sample
+        and the log spectrum by a percent; these MLPs are a negligible share of a step."""
         if not self.is_filter:
             raise ValueError("filter_params needs a model with decoder='filter'")
+        if nuisance.dtype not in (torch.float32, torch.float64):
+            nuisance = nuisance.float()
+        with torch.autocast(nuisance.device.type, enabled=False):
+            return self._filter_params(nuisance)
+
+    def _filter_params(self, nuisance: torch.Tensor) -> torch.Tensor:
         if self.config["nuisance_split"]:
             d = self.config["nuisance_dim"]
             g = self.filter_head(nuisance[..., :d])
