@@ -34,3 +34,26 @@ def test_no_lightning_args_warning_from_the_command_line(tmp_path):
                          cwd=tmp_path)
     assert "LightningCLI's args parameter" not in out.stderr + out.stdout
     assert "max_epochs: 10" in out.stdout
+
+
+def test_gpu_overlay_config_trains_longer_and_keeps_the_survey_config():
+    """``--config demo4d.yaml --config gpu.yaml``: the shipped GPU overlay (package data)
+    changes the trainer's device and epochs and nothing of the model or the data."""
+    from importlib import resources
+
+    import yaml
+
+    configs = resources.files("symae_seis.configs")
+    base, gpu = str(configs / "demo4d.yaml"), str(configs / "gpu.yaml")
+
+    def printed(*files):
+        args = [a for f in files for a in ("--config", f)]
+        out = subprocess.run([sys.executable, "-m", "symae_seis.cli.train", "fit", *args,
+                              "--print_config"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return yaml.safe_load(out.stdout)
+
+    plain, both = printed(base), printed(base, gpu)
+    assert plain["trainer"]["max_epochs"] == 10
+    assert both["trainer"]["max_epochs"] == 40 and both["trainer"]["accelerator"] == "gpu"
+    assert both["model"] == plain["model"] and both["data"] == plain["data"]
