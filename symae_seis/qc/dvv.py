@@ -7,7 +7,8 @@ out and tested against exact stretches (``tests/test_dvv.py``):
 * :func:`correlate`: per window, spectrally whitened cross-correlation of every station
   pair, ``(W, pairs, 2L+1)`` for lags ``-L..L`` samples;
 * :func:`stretch`: the ``eps`` that best maps a reference onto a current trace,
-  ``current(t) ~ reference(t (1 + eps))``, searched on a grid and refined by a parabola,
+  ``current(t) ~ reference(t (1 + eps))`` (the reference resampled by cubic spline),
+  searched on a grid and refined by a parabola,
   over the coda lags ``t1 <= |t| <= t2``; when the medium's velocity rises by dv/v, travel
   times shrink by ``1 / (1 + dv/v)``, so ``eps = dv/v``. Its uncertainty follows Weaver et
   al. (2011): ``sqrt(1 - X^2) / (2 X) * sqrt(6 sqrt(pi/2) T / (wc^2 (t2^3 - t1^3)))``,
@@ -18,6 +19,7 @@ out and tested against exact stretches (``tests/test_dvv.py``):
 from __future__ import annotations
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 __all__ = ["correlate", "stretch", "dvv_by_stretching", "moving_stack", "all_pairs",
            "day_stacks", "daily_dvv", "redatum_dvv"]
@@ -95,16 +97,16 @@ def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
     c = cur[:, mask]
     c = c - c.mean(axis=-1, keepdims=True)
     eps = np.linspace(-max_eps, max_eps, n_eps)
-    # the reference at the stretched lags of every trial eps at once: linear
-    # interpolation on the (uniform) lag axis, held at its ends like np.interp
-    step = (lags_s[-1] - lags_s[0]) / max(lags_s.size - 1, 1)
-    pos = (lags_s[mask][None] * (1 + eps[:, None]) - lags_s[0]) / step      # (E, M)
-    pos = np.clip(pos, 0, lags_s.size - 1)
-    i0 = np.minimum(pos.astype(np.int64), lags_s.size - 2)
-    w = pos - i0
+    # the reference at the stretched lags of each trial eps, by cubic spline (held at the
+    # ends of the lag axis). Whitened correlations carry energy up to near Nyquist, where
+    # linear interpolation smooths the stretched reference by a fraction that varies along
+    # the lags: on the passive benchmark's daily stacks that cost a quarter of the error
+    # (small survey, anchor 1-day: 4.74e-4 linear, 3.66e-4 cubic)
+    spline = CubicSpline(lags_s, ref, axis=-1)
+    pos = np.clip(lags_s[mask][None] * (1 + eps[:, None]), lags_s[0], lags_s[-1])  # (E, M)
     ccs = np.empty(n_eps)
     for k in range(n_eps):                       # one eps at a time: memory stays (rows, M)
-        r = ref[:, i0[k]] * (1 - w[k]) + ref[:, i0[k] + 1] * w[k]
+        r = spline(pos[k])
         r = r - r.mean(axis=-1, keepdims=True)
         ccs[k] = np.sum(c * r) / np.sqrt(np.sum(c * c) * np.sum(r * r) + 1e-300)
     k = int(np.argmax(ccs))
