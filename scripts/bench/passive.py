@@ -39,19 +39,13 @@ import yaml
 from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
 from symae_seis.io.store import StoreReader
-from symae_seis.qc.dvv import daily_dvv
+from symae_seis.qc.dvv import daily_dvv, day_stacks
 from symae_seis.redatum import redatum
 from symae_seis.synth.passive import PassiveParams, make_passive_survey
 from symae_seis.training import SymAEDataModule, SymAELit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _options import add_model_option, model_options  # noqa: E402
-
-
-def day_means(reader: StoreReader, data: np.ndarray | None = None) -> np.ndarray:
-    """Mean over each day's windows ``(D, pairs, lags)`` (store rows, or ``data`` rows)."""
-    return np.stack([(reader.read(m) if data is None else data[m]).mean(axis=0)
-                     for m in reader.members])
 
 
 def score(stacks: np.ndarray, lags_s: np.ndarray, truth: np.ndarray, coda, band, *,
@@ -89,7 +83,7 @@ def main() -> None:
     coda, band = (2.0, 12.0), p.band_hz
     with StoreReader(out / "cc.h5") as reader:
         lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
-        stacks = day_means(reader)
+        stacks = day_stacks(reader)
         rows = {"anchor 1-day": score(stacks, lags, truth, coda, band),
                 "anchor 5-day": score(stacks, lags, truth, coda, band, days=5),
                 "anchor 1-day, mean ref": score(stacks, lags, truth, coda, band,
@@ -109,7 +103,7 @@ def main() -> None:
             rec_rows = h5["recorded_instance"][:]
         order = np.empty_like(rec_rows)
         order[rec_rows] = np.arange(rec_rows.size)
-        rows["SymAE 1-day"] = score(day_means(reader, virtual[order]), lags, truth, coda, band)
+        rows["SymAE 1-day"] = score(day_stacks(reader, virtual[order]), lags, truth, coda, band)
     truth_drop = int(np.argmin(np.diff(truth))) + 1
     print(f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} "
           f"windows; data+ingest {t_data:.0f} s, SymAE training {t_train:.0f} s "
