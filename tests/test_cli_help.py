@@ -36,24 +36,25 @@ def test_no_lightning_args_warning_from_the_command_line(tmp_path):
     assert "max_epochs: 10" in out.stdout
 
 
-def test_gpu_overlay_config_trains_longer_and_keeps_the_survey_config():
+def test_gpu_overlay_config_trains_longer_and_keeps_the_survey_config(tmp_path):
     """``--config demo4d.yaml --config gpu.yaml``: the shipped GPU overlay (package data)
-    changes the trainer's device and epochs and nothing of the model or the data."""
-    from importlib import resources
-
+    changes the trainer's device and epochs and nothing of the model or the data; the demo
+    adds it on a GPU unless ``--epochs`` is given."""
     import yaml
 
-    configs = resources.files("symae_seis.configs")
-    base, gpu = str(configs / "demo4d.yaml"), str(configs / "gpu.yaml")
+    from symae_seis.cli.demo import train_arguments
 
-    def printed(*files):
-        args = [a for f in files for a in ("--config", f)]
-        out = subprocess.run([sys.executable, "-m", "symae_seis.cli.train", "fit", *args,
+    def printed(args):
+        out = subprocess.run([sys.executable, "-m", "symae_seis.cli.train", *args,
                               "--print_config"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         return yaml.safe_load(out.stdout)
 
-    plain, both = printed(base), printed(base, gpu)
-    assert plain["trainer"]["max_epochs"] == 10
+    run = tmp_path / "run"
+    plain = printed(train_arguments("demo4d", "data_catalog.yaml", run, None, gpu=False))
+    both = printed(train_arguments("demo4d", "data_catalog.yaml", run, None, gpu=True))
+    asked = printed(train_arguments("demo4d", "data_catalog.yaml", run, 5, gpu=True))
+    assert plain["trainer"]["max_epochs"] == 10 and plain["trainer"]["accelerator"] == "auto"
     assert both["trainer"]["max_epochs"] == 40 and both["trainer"]["accelerator"] == "gpu"
     assert both["model"] == plain["model"] and both["data"] == plain["data"]
+    assert asked["trainer"]["max_epochs"] == 5 and asked["trainer"]["accelerator"] == "auto"
