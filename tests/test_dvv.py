@@ -95,6 +95,36 @@ def test_truth_greens_carry_the_dvv(passive):
     np.testing.assert_allclose(got, dvv - dvv[0], atol=0.15 * np.abs(dvv).max())
 
 
+def test_noise_seed_and_repeated_sources():
+    """``noise_seed`` draws another noise field through the same medium; with
+    ``repeat_sources`` window w of every day has the same source strengths and spectra
+    (its energy repeats from day to day), without it the sources are drawn anew."""
+    from dataclasses import replace
+
+    from symae_seis.synth.passive import passive_days
+
+    p = PassiveParams(stations=3, days=3, windows_per_day=16, scatterers=10, seed=5)
+    n = int(p.window_s * p.sampling_rate)
+
+    def run(q):
+        days = list(passive_days(q))
+        log_energy = np.stack([np.log(np.mean(data.reshape(q.stations, -1, n) ** 2,
+                                              axis=(0, 2))) for _, _, data, _ in days])
+        return days, log_energy
+
+    def day_to_day(log_energy):                # correlation of the windows' energies
+        return min(np.corrcoef(log_energy[0], log_energy[d])[0, 1] for d in (1, 2))
+
+    base, e_base = run(p)
+    other, e_other = run(replace(p, noise_seed=1))
+    rep, e_rep = run(replace(p, noise_seed=1, repeat_sources=True))
+    for (_, dvv_a, data_a, g_a), (_, dvv_b, data_b, g_b) in zip(base, other):
+        assert dvv_a == dvv_b and np.array_equal(g_a, g_b)       # the same medium
+        assert np.corrcoef(data_a.ravel(), data_b.ravel())[0, 1] < 0.2   # another noise
+    assert day_to_day(e_rep) > 0.9
+    assert day_to_day(e_base) < 0.6 and day_to_day(e_other) < 0.6
+
+
 def test_noise_interferometry_anchor_tracks_dvv(passive):
     """The conventional anchor: whitened cross-correlations of every pair, daily stacks,
     stretching against the other days. It must follow the truth and place the drop."""

@@ -16,11 +16,19 @@ against the truth:
 Errors are RMS over days against the truth after removing each curve's mean (stretching
 measures dv/v up to a constant).
 
+With ``--floor K`` it also measures what removing the nuisance could gain at most, on K
+further noise fields through the same medium (``noise_seed``), correlated in memory: the
+anchor on each, and on its twin whose days all repeat one sequence of source strengths and
+spectra (``repeat_sources``: only the random phases differ from day to day, the nuisance of
+a perfectly repeatable virtual source). The ratio of the two (RMS over the K draws) is the
+best a redatuming that leaves the day's random-phase noise to the stack can reach.
+
 Prints RMS dv/v errors, the day where each finds the sudden drop, wall times, and last
 ``dvv_rms_symae_1day=<x>`` and ``dvv_rms_anchor_1day=<y>``.
 
     python scripts/bench/passive.py                  # 8 stations x 30 days (CPU: long)
     python scripts/bench/passive.py --small          # 5 stations x 12 days, quick look
+    python scripts/bench/passive.py --small --floor 8 --floor-only   # the floor alone
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -39,9 +48,9 @@ import yaml
 from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
 from symae_seis.io.store import StoreReader
-from symae_seis.qc.dvv import daily_dvv, day_stacks
+from symae_seis.qc.dvv import all_pairs, correlate, daily_dvv, day_stacks
 from symae_seis.redatum import redatum
-from symae_seis.synth.passive import PassiveParams, make_passive_survey
+from symae_seis.synth.passive import PassiveParams, make_passive_survey, passive_days
 from symae_seis.training import SymAEDataModule, SymAELit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,30 +66,78 @@ def score(stacks: np.ndarray, lags_s: np.ndarray, truth: np.ndarray, coda, band,
             "cc": float(r["cc"].mean())}
 
 
+def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band) -> float:
+    """The anchor's 1-day RMS error on survey ``p``, correlated in memory like the ingest
+    (whitened, ``max_lag_s``) without the miniSEED round trip."""
+    n = int(round(p.window_s * p.sampling_rate))
+    lag = int(round(max_lag_s * p.sampling_rate))
+    pairs = all_pairs(p.stations)
+    stacks, truth = [], []
+    for _, dvv, data, _ in passive_days(p):
+        windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+        stacks.append(correlate(windows, pairs, lag).mean(axis=0))
+        truth.append(dvv)
+    lags = np.arange(-lag, lag + 1) / p.sampling_rate
+    return score(np.stack(stacks), lags, np.asarray(truth), coda, band)["rms"]
+
+
+def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
+    """Anchor 1-day errors on ``draws`` noise fields and on their repeated-source twins."""
+    out = {"anchor": [], "repeated": []}
+    for k in range(draws):
+        out["anchor"].append(anchor_in_memory(replace(p, noise_seed=k), max_lag_s, coda, band))
+        out["repeated"].append(anchor_in_memory(replace(p, noise_seed=k, repeat_sources=True),
+                                                max_lag_s, coda, band))
+        print(f"  floor draw {k}: anchor {out['anchor'][-1]:.2e}, sources repeated day to "
+              f"day {out['repeated'][-1]:.2e}", flush=True)
+    rms = {key: float(np.sqrt(np.mean(np.square(v)))) for key, v in out.items()}
+    return {**out, "rms": rms, "ratio": rms["repeated"] / rms["anchor"]}
+
+
+def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out: Path
+                 ) -> None:
+    t0 = time.perf_counter()
+    f = floor(p, draws, max_lag_s, coda, band)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "floor.json").write_text(json.dumps(f))
+    print(f"floor over {draws} noise draws ({time.perf_counter() - t0:.0f} s): anchor "
+          f"{f['rms']['anchor']:.2e}, sources repeated day to day {f['rms']['repeated']:.2e}; "
+          f"a perfectly repeatable virtual source with the day's stack: {f['ratio']:.2f}x "
+          "the anchor")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
     ap.add_argument("--out", type=Path, default=Path("out/bench_passive"))
+    ap.add_argument("--floor", type=int, default=0, metavar="K",
+                    help="also measure the nuisance-removal floor on K noise draws")
+    ap.add_argument("--floor-only", action="store_true",
+                    help="only the floor (no miniSEED survey, no SymAE)")
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     options = model_options(ap, args.model)
     p = (PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
          else PassiveParams())
     out = args.out.resolve()
+    coda, band = (2.0, 12.0), p.band_hz
+    max_lag_s = min(20.0, p.window_s / 2)
+    if args.floor_only:
+        report_floor(p, args.floor or 4, max_lag_s, coda, band, out)
+        return
     t0 = time.perf_counter()
     survey = make_passive_survey(out / "data", p, overwrite=True)
     cat = out / "catalog.yaml"
     cat.write_text(yaml.safe_dump({"datasets": {"cc": {
         "format": "mseed", "surveys": {"days": [str(f) for f in survey["mseed"]]},
         "window_s": p.window_s, "datapoint_by": "day",
-        "correlate": {"max_lag_s": min(20.0, p.window_s / 2)}, "store": str(out / "cc.h5")}}}))
+        "correlate": {"max_lag_s": max_lag_s}, "store": str(out / "cc.h5")}}}))
     build_store(load_catalog(cat)["cc"])
     t_data = time.perf_counter() - t0
     with h5py.File(survey["truth"], "r") as h5:
         truth = h5["dvv"][:]
-    coda, band = (2.0, 12.0), p.band_hz
     with StoreReader(out / "cc.h5") as reader:
         lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
         stacks = day_stacks(reader)
@@ -115,6 +172,8 @@ def main() -> None:
         print(f"{name:22s} {r['rms']:15.2e} {r['drop_day']:9d} {r['cc']:8.2f}")
     (out / "passive.json").write_text(json.dumps({"truth": truth.tolist(), **rows}))
     print(f"SymAE / anchor, 1-day: {rows['SymAE 1-day']['rms'] / rows['anchor 1-day']['rms']:.2f}")
+    if args.floor:
+        report_floor(p, args.floor, max_lag_s, coda, band, out)
     print(f"dvv_rms_symae_1day={rows['SymAE 1-day']['rms']:.3e}")
     print(f"dvv_rms_anchor_1day={rows['anchor 1-day']['rms']:.3e}")
 

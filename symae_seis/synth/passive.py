@@ -12,6 +12,12 @@ random noise whose strength, centre frequency and bandwidth are drawn anew (the
 nuisance: the noise field never repeats). Records are ``sum_p S_p(f) G_p,r(f)``, computed
 in the frequency domain; days are compressed (``windows_per_day`` windows from midnight).
 
+Two knobs serve experiments on what limits dv/v (``scripts/bench/passive.py --floor``):
+``noise_seed`` draws another noise field through the same medium, and ``repeat_sources``
+gives every day the same sequence of source strengths and spectra (window ``w`` of each day
+alike; only the random phases new): the nuisance repeats exactly from day to day, which is
+what a perfectly repeatable virtual source would achieve.
+
 Truth (``truth.h5``): the dv/v history per day, the day of the sudden drop, the station
 positions, and each day's inter-station Green's functions ``G(station i -> station j)``
 for the station pairs (what noise interferometry estimates).
@@ -28,7 +34,8 @@ from ..io.atomic import atomic_path
 from ..qc.dvv import all_pairs as station_pairs
 from ..typing import PathLike
 
-__all__ = ["PassiveParams", "dvv_history", "make_passive_survey", "station_pairs"]
+__all__ = ["PassiveParams", "dvv_history", "make_passive_survey", "passive_days",
+           "station_pairs", "stations_xy"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,9 @@ class PassiveParams:
     drop: float = -0.004
     recovery_days: float = 8.0
     local_zone: tuple[float, float] | None = None   # x range (m) of a local-only change
-    seed: int = 0
+    seed: int = 0                       # the medium, and (noise_seed None) the noise
+    noise_seed: int | None = None       # another noise field through the same medium
+    repeat_sources: bool = False        # the same source strengths/spectra every day
 
 
 def dvv_history(p: PassiveParams) -> np.ndarray:
@@ -64,11 +73,16 @@ def dvv_history(p: PassiveParams) -> np.ndarray:
     return out
 
 
+def stations_xy(p: PassiveParams) -> np.ndarray:
+    """Station positions ``(stations, 2)``: evenly on a line along x, centred on 0."""
+    x = np.linspace(-p.aperture_m / 2, p.aperture_m / 2, p.stations)
+    return np.stack([x, np.zeros_like(x)], axis=1)
+
+
 class _Medium:
     def __init__(self, p: PassiveParams, rng: np.random.Generator):
         self.p = p
-        x = np.linspace(-p.aperture_m / 2, p.aperture_m / 2, p.stations)
-        self.stations = np.stack([x, np.zeros_like(x)], axis=1)
+        self.stations = stations_xy(p)
         r = p.scatter_radius_m * np.sqrt(rng.uniform(0, 1, p.scatterers))
         th = rng.uniform(0, 2 * np.pi, p.scatterers)
         self.scat = np.stack([r * np.cos(th), r * np.sin(th)], axis=1)
@@ -98,17 +112,53 @@ class _Medium:
         return out
 
 
-def _noise_spectrum(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray
-                    ) -> np.ndarray:
-    """One window's source spectra ``(sources, F)``: random phases, a random band and
-    strength per source (some sources silent)."""
+def _source_envelopes(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray
+                      ) -> np.ndarray:
+    """One window's source amplitude spectra ``(sources, F)``: a random band and strength
+    per source (some sources silent)."""
     lo, hi = p.band_hz
     fc = rng.uniform(lo + 0.3 * (hi - lo) / 2, hi - 0.3 * (hi - lo) / 2, p.sources)
     bw = rng.uniform(0.3, 1.0, p.sources) * (hi - lo) / 2
     strength = rng.lognormal(0.0, 0.8, p.sources) * (rng.uniform(0, 1, p.sources) < 0.7)
-    shape = np.exp(-0.5 * ((freqs[None] - fc[:, None]) / bw[:, None]) ** 2)
-    phase = np.exp(2j * np.pi * rng.uniform(0, 1, (p.sources, freqs.size)))
-    return strength[:, None] * shape * phase
+    return strength[:, None] * np.exp(-0.5 * ((freqs[None] - fc[:, None]) / bw[:, None]) ** 2)
+
+
+def _noise_spectrum(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray,
+                    envelope: np.ndarray | None = None) -> np.ndarray:
+    """One window's source spectra ``(sources, F)``: ``envelope`` (drawn anew if None)
+    with random phases."""
+    if envelope is None:
+        envelope = _source_envelopes(rng, p, freqs)
+    return envelope * np.exp(2j * np.pi * rng.uniform(0, 1, (p.sources, freqs.size)))
+
+
+def passive_days(p: PassiveParams):
+    """The survey day by day: yields ``(day, dvv, records (stations, samples),
+    greens (pairs, lags))``, the records in arbitrary units (continuous over the day's
+    windows, each ``window_s`` long) and the true inter-station Green's functions on lags
+    ``-L..L`` (``L = window_s / 2``; zero at negative lags)."""
+    rng = np.random.default_rng(p.seed)
+    medium = _Medium(p, rng)
+    if p.noise_seed is not None:
+        rng = np.random.default_rng([p.seed, p.noise_seed])
+    n = int(round(p.window_s * p.sampling_rate))
+    nfft = 2 * n                                   # room for the longest coda, no wrap
+    freqs = np.fft.rfftfreq(nfft, 1 / p.sampling_rate)
+    envelopes = ([_source_envelopes(rng, p, freqs) for _ in range(p.windows_per_day)]
+                 if p.repeat_sources else [None] * p.windows_per_day)
+    pairs = station_pairs(p.stations)
+    lag = n // 2
+    for d, dvv in enumerate(dvv_history(p)):
+        g_src = medium.green(medium.src, dvv, freqs)                # (P, R, F)
+        g_sta = medium.green(medium.stations, dvv, freqs)           # (R, R, F)
+        greens = np.zeros((len(pairs), 2 * lag + 1))
+        for k, (i, j) in enumerate(pairs):
+            greens[k, lag:] = np.fft.irfft(g_sta[i, j], nfft)[:lag + 1]
+        data = np.zeros((p.stations, n * p.windows_per_day))
+        for w, env in enumerate(envelopes):
+            rec = np.einsum("pf,prf->rf", _noise_spectrum(rng, p, freqs, env), g_src)
+            data[:, w * n:(w + 1) * n] = np.fft.irfft(rec, nfft)[:, n // 2:n // 2 + n]
+        yield d, dvv, data, greens
 
 
 def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(), *,
@@ -138,26 +188,13 @@ def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(
     taken = [outdir / n for n in [*names, "truth.h5"] if (outdir / n).exists()]
     if taken and not overwrite:
         raise FileExistsError(f"{taken[0]} already exists; pass overwrite=True (--overwrite)")
-    rng = np.random.default_rng(p.seed)
-    medium = _Medium(p, rng)
-    n = int(round(p.window_s * p.sampling_rate))
-    nfft = 2 * n                                   # room for the longest coda, no wrap
-    freqs = np.fft.rfftfreq(nfft, 1 / p.sampling_rate)
     dvv = dvv_history(p)
     pairs = station_pairs(p.stations)
-    lag = n // 2
-    greens = np.zeros((p.days, len(pairs), 2 * lag + 1), dtype=np.float32)
+    n = int(round(p.window_s * p.sampling_rate))
+    greens = np.zeros((p.days, len(pairs), 2 * (n // 2) + 1), dtype=np.float32)
     paths = []
-    for d in range(p.days):
-        g_src = medium.green(medium.src, dvv[d], freqs)             # (P, R, F)
-        g_sta = medium.green(medium.stations, dvv[d], freqs)        # (R, R, F)
-        for k, (i, j) in enumerate(pairs):
-            g = np.fft.irfft(g_sta[i, j], nfft)
-            greens[d, k] = np.concatenate([np.zeros(lag), g[:lag + 1]]).astype(np.float32)
-        data = np.zeros((p.stations, n * p.windows_per_day))
-        for w in range(p.windows_per_day):
-            rec = np.einsum("pf,prf->rf", _noise_spectrum(rng, p, freqs), g_src)
-            data[:, w * n:(w + 1) * n] = np.fft.irfft(rec, nfft)[:, n // 2:n // 2 + n]
+    for d, _, data, green in passive_days(p):
+        greens[d] = green
         scale = 1e4 / max(np.abs(data).max(), 1e-12)
         start = day0 + 86400 * d
         for s in range(p.stations):
@@ -173,10 +210,10 @@ def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(
     with atomic_path(truth, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
         h5["dvv"] = dvv
         h5["pairs"] = pairs
-        h5["stations_xy"] = medium.stations
+        h5["stations_xy"] = stations_xy(p)
         h5["greens"] = greens
         h5.attrs["drop_day"] = p.drop_day
-        h5.attrs["lag_s"] = lag / p.sampling_rate
+        h5.attrs["lag_s"] = (n // 2) / p.sampling_rate
         h5.attrs["sampling_rate"] = p.sampling_rate
         h5.attrs["params"] = str(asdict(p))
     return {"mseed": sorted(paths), "truth": truth}
