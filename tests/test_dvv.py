@@ -98,7 +98,8 @@ def test_truth_greens_carry_the_dvv(passive):
 def test_noise_seed_and_repeated_sources():
     """``noise_seed`` draws another noise field through the same medium; with
     ``repeat_sources`` window w of every day has the same source strengths and spectra
-    (its energy repeats from day to day), without it the sources are drawn anew."""
+    (its energy repeats from day to day), without it the sources are drawn anew;
+    ``per_source`` gives each source's share of the records."""
     from dataclasses import replace
 
     from symae_seis.synth.passive import passive_days
@@ -123,6 +124,9 @@ def test_noise_seed_and_repeated_sources():
         assert np.corrcoef(data_a.ravel(), data_b.ravel())[0, 1] < 0.2   # another noise
     assert day_to_day(e_rep) > 0.9
     assert day_to_day(e_base) < 0.6 and day_to_day(e_other) < 0.6
+    parts = next(passive_days(p, per_source=True))[2]       # each source's share
+    assert parts.shape == (p.sources, *base[0][2].shape)
+    np.testing.assert_allclose(parts.sum(axis=0), base[0][2], atol=1e-9 * np.abs(parts).max())
 
 
 def test_noise_interferometry_anchor_tracks_dvv(passive):

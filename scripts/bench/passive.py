@@ -23,7 +23,9 @@ spectra (``repeat_sources``: only the random phases differ from day to day, the 
 a perfectly repeatable virtual source). The ratio of the two (RMS over the K draws) is the
 best a redatuming that leaves the day's random-phase noise to the stack can reach. A third
 twin records four times as many windows a day: if the error is the sampling noise of the
-day's windows it halves.
+day's windows it halves. Last, an oracle: the anchor on correlations without the cross terms
+between noise sources (each source's share of the record correlated with itself alone), on
+the survey and on its repeated-source twin.
 
 Prints RMS dv/v errors, the day where each finds the sudden drop, wall times, and last
 ``dvv_rms_symae_1day=<x>`` and ``dvv_rms_anchor_1day=<y>``.
@@ -50,7 +52,13 @@ import yaml
 from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
 from symae_seis.io.store import StoreReader
-from symae_seis.qc.dvv import all_pairs, correlate, daily_dvv, day_stacks
+from symae_seis.qc.dvv import (
+    all_pairs,
+    correlate,
+    daily_dvv,
+    day_stacks,
+    whitening_amplitude,
+)
 from symae_seis.redatum import redatum
 from symae_seis.synth.passive import PassiveParams, make_passive_survey, passive_days
 from symae_seis.training import SymAEDataModule, SymAELit
@@ -68,25 +76,53 @@ def score(stacks: np.ndarray, lags_s: np.ndarray, truth: np.ndarray, coda, band,
             "cc": float(r["cc"].mean())}
 
 
-def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band) -> float:
+def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag: int
+                                      ) -> np.ndarray:
+    """Whitened pair correlations of one window with the cross terms between its noise
+    sources left out: each source's share ``parts (sources, stations, T)`` correlated with
+    itself, whitened and normalised by the whole record (as ``qc.dvv.correlate`` does),
+    summed over sources. An oracle: it needs every source's share of the record."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    t = parts.shape[-1]
+    nfft = 1 << int(np.ceil(np.log2(t + lag + 1)))
+    spec = np.fft.rfft(parts - parts.mean(axis=-1, keepdims=True), nfft, axis=-1)
+    whole = spec.sum(axis=0)
+    amp = whitening_amplitude(whole)
+    spec, whole = spec / amp, whole / amp
+    cc = np.fft.irfft((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), nfft, axis=-1)
+    cc = np.concatenate([cc[..., -lag:], cc[..., :lag + 1]], axis=-1)
+    norm = np.sqrt(np.sum(np.abs(whole[i]) ** 2, -1) * np.sum(np.abs(whole[j]) ** 2, -1))
+    return cc * nfft / np.maximum(norm, 1e-30)[:, None]
+
+
+def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
+                     cross_terms: bool = True) -> float:
     """The anchor's 1-day RMS error on survey ``p``, correlated in memory like the ingest
-    (whitened, ``max_lag_s``) without the miniSEED round trip."""
+    (whitened, ``max_lag_s``) without the miniSEED round trip; ``cross_terms=False``: the
+    oracle correlations without the cross terms between noise sources."""
     n = int(round(p.window_s * p.sampling_rate))
     lag = int(round(max_lag_s * p.sampling_rate))
     pairs = all_pairs(p.stations)
     stacks, truth = [], []
-    for _, dvv, data, _ in passive_days(p):
-        windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
-        stacks.append(correlate(windows, pairs, lag).mean(axis=0))
+    for _, dvv, data, _ in passive_days(p, per_source=not cross_terms):
+        if cross_terms:
+            windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+            stacks.append(correlate(windows, pairs, lag).mean(axis=0))
+        else:
+            stacks.append(np.mean([_correlations_without_cross_terms(
+                data[..., w * n:(w + 1) * n], pairs, lag)
+                for w in range(p.windows_per_day)], axis=0))
         truth.append(dvv)
     lags = np.arange(-lag, lag + 1) / p.sampling_rate
     return score(np.stack(stacks), lags, np.asarray(truth), coda, band)["rms"]
 
 
 def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
-    """Anchor 1-day errors on ``draws`` noise fields, on their repeated-source twins, and
-    on the same surveys recording four times as many windows a day."""
-    out = {"anchor": [], "repeated": [], "windows_x4": []}
+    """Anchor 1-day errors on ``draws`` noise fields, on their repeated-source twins, on
+    the same surveys recording four times as many windows a day, and without the cross
+    terms between sources (an oracle)."""
+    out = {"anchor": [], "repeated": [], "windows_x4": [], "no_cross_terms": [],
+           "repeated_no_cross_terms": []}
     for k in range(draws):
         q = replace(p, noise_seed=k)
         out["anchor"].append(anchor_in_memory(q, max_lag_s, coda, band))
@@ -94,12 +130,19 @@ def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
                                                 max_lag_s, coda, band))
         out["windows_x4"].append(anchor_in_memory(
             replace(q, windows_per_day=4 * p.windows_per_day), max_lag_s, coda, band))
+        out["no_cross_terms"].append(anchor_in_memory(q, max_lag_s, coda, band,
+                                                      cross_terms=False))
+        out["repeated_no_cross_terms"].append(anchor_in_memory(
+            replace(q, repeat_sources=True), max_lag_s, coda, band, cross_terms=False))
         print(f"  floor draw {k}: anchor {out['anchor'][-1]:.2e}, sources repeated day to "
-              f"day {out['repeated'][-1]:.2e}, 4x windows {out['windows_x4'][-1]:.2e}",
-              flush=True)
+              f"day {out['repeated'][-1]:.2e}, 4x windows {out['windows_x4'][-1]:.2e}, "
+              f"no cross terms {out['no_cross_terms'][-1]:.2e}, both "
+              f"{out['repeated_no_cross_terms'][-1]:.2e}", flush=True)
     rms = {key: float(np.sqrt(np.mean(np.square(v)))) for key, v in out.items()}
     return {**out, "rms": rms, "ratio": rms["repeated"] / rms["anchor"],
-            "ratio_windows_x4": rms["windows_x4"] / rms["anchor"]}
+            "ratio_windows_x4": rms["windows_x4"] / rms["anchor"],
+            "ratio_no_cross_terms": rms["no_cross_terms"] / rms["anchor"],
+            "ratio_repeated_no_cross_terms": rms["repeated_no_cross_terms"] / rms["anchor"]}
 
 
 def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out: Path
@@ -110,9 +153,13 @@ def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out
     (out / "floor.json").write_text(json.dumps(f))
     print(f"floor over {draws} noise draws ({time.perf_counter() - t0:.0f} s): anchor "
           f"{f['rms']['anchor']:.2e}, sources repeated day to day {f['rms']['repeated']:.2e}, "
-          f"4x windows a day {f['rms']['windows_x4']:.2e}")
+          f"4x windows a day {f['rms']['windows_x4']:.2e}, no cross terms "
+          f"{f['rms']['no_cross_terms']:.2e}, sources repeated and no cross terms "
+          f"{f['rms']['repeated_no_cross_terms']:.2e}")
     print(f"a perfectly repeatable virtual source, the day's windows stacked: {f['ratio']:.2f}x "
-          f"the anchor; four times the windows: {f['ratio_windows_x4']:.2f}x")
+          f"the anchor; four times the windows: {f['ratio_windows_x4']:.2f}x; the cross terms "
+          f"between sources removed (oracle): {f['ratio_no_cross_terms']:.2f}x; both: "
+          f"{f['ratio_repeated_no_cross_terms']:.2f}x")
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-__all__ = ["correlate", "stretch", "dvv_by_stretching", "moving_stack", "all_pairs",
+__all__ = ["correlate", "whitening_amplitude", "stretch", "dvv_by_stretching", "moving_stack",
+           "all_pairs",
            "day_stacks", "daily_dvv", "redatum_dvv"]
 
 
@@ -31,12 +32,18 @@ def all_pairs(n: int) -> np.ndarray:
                     dtype=np.int64).reshape(-1, 2)
 
 
-def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
+def whitening_amplitude(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
+    """The amplitude spectrum that spectral whitening divides by: ``|spec|`` smoothed over
+    ``smooth`` frequencies, floored at 1e-12 of its largest value."""
     amp = np.abs(spec)
     if smooth > 1:
         kernel = np.ones(smooth) / smooth
         amp = np.apply_along_axis(lambda a: np.convolve(a, kernel, mode="same"), -1, amp)
-    return spec / np.maximum(amp, 1e-12 * amp.max(initial=1.0))
+    return np.maximum(amp, 1e-12 * amp.max(initial=1.0))
+
+
+def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
+    return spec / whitening_amplitude(spec, smooth)
 
 
 def correlate(windows: np.ndarray, pairs: np.ndarray, max_lag: int, *,

@@ -132,11 +132,13 @@ def _noise_spectrum(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarra
     return envelope * np.exp(2j * np.pi * rng.uniform(0, 1, (p.sources, freqs.size)))
 
 
-def passive_days(p: PassiveParams):
+def passive_days(p: PassiveParams, *, per_source: bool = False):
     """The survey day by day: yields ``(day, dvv, records (stations, samples),
     greens (pairs, lags))``, the records in arbitrary units (continuous over the day's
     windows, each ``window_s`` long) and the true inter-station Green's functions on lags
-    ``-L..L`` (``L = window_s / 2``; zero at negative lags)."""
+    ``-L..L`` (``L = window_s / 2``; zero at negative lags). With ``per_source`` the
+    records are each noise source's share ``(sources, stations, samples)``, whose sum over
+    sources is the record (for diagnostics)."""
     rng = np.random.default_rng(p.seed)
     medium = _Medium(p, rng)
     if p.noise_seed is not None:
@@ -154,10 +156,12 @@ def passive_days(p: PassiveParams):
         greens = np.zeros((len(pairs), 2 * lag + 1))
         for k, (i, j) in enumerate(pairs):
             greens[k, lag:] = np.fft.irfft(g_sta[i, j], nfft)[:lag + 1]
-        data = np.zeros((p.stations, n * p.windows_per_day))
+        data = np.zeros((p.sources, p.stations, n * p.windows_per_day) if per_source
+                        else (p.stations, n * p.windows_per_day))
         for w, env in enumerate(envelopes):
-            rec = np.einsum("pf,prf->rf", _noise_spectrum(rng, p, freqs, env), g_src)
-            data[:, w * n:(w + 1) * n] = np.fft.irfft(rec, nfft)[:, n // 2:n // 2 + n]
+            spec = _noise_spectrum(rng, p, freqs, env)
+            rec = spec[:, None] * g_src if per_source else np.einsum("pf,prf->rf", spec, g_src)
+            data[..., w * n:(w + 1) * n] = np.fft.irfft(rec, nfft)[..., n // 2:n // 2 + n]
         yield d, dvv, data, greens
 
 
