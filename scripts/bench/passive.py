@@ -168,6 +168,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
     ap.add_argument("--out", type=Path, default=Path("out/bench_passive"))
+    ap.add_argument("--noise-seed", type=int, default=None,
+                    help="another noise field through the same medium (PassiveParams)")
     ap.add_argument("--floor", type=int, default=0, metavar="K",
                     help="also measure the nuisance-removal floor on K noise draws")
     ap.add_argument("--floor-only", action="store_true",
@@ -175,8 +177,8 @@ def main() -> None:
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     options = model_options(ap, args.model)
-    p = (PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
-         else PassiveParams())
+    p = replace(PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
+                else PassiveParams(), noise_seed=args.noise_seed)
     out = args.out.resolve()
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
@@ -218,8 +220,9 @@ def main() -> None:
         order[rec_rows] = np.arange(rec_rows.size)
         rows["SymAE 1-day"] = score(day_stacks(reader, virtual[order]), lags, truth, coda, band)
     truth_drop = int(np.argmin(np.diff(truth))) + 1
-    print(f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} "
-          f"windows; data+ingest {t_data:.0f} s, SymAE training {t_train:.0f} s "
+    print(f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} windows"
+          + ("" if p.noise_seed is None else f", noise seed {p.noise_seed}")
+          + f"; data+ingest {t_data:.0f} s, SymAE training {t_train:.0f} s "
           f"({args.epochs} epochs, {args.decoder} decoder"
           + "".join(f", {k}={v}" for k, v in options.items()) + ")")
     print(f"{'method':22s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
