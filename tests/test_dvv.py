@@ -221,7 +221,7 @@ def passive_run(passive, tmp_path_factory):
         "format": "mseed", "surveys": {"days": [str(f) for f in passive["mseed"]]},
         "window_s": P.window_s, "datapoint_by": "day", "correlate": {"max_lag_s": 20}}})
     pl.seed_everything(0)
-    # one short epoch (4 draws of each day) and a short code fit keep this a path test
+    # one short epoch (4 draws of each day) keeps this a path test
     dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1,
                          repeats=4)
     lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema)
@@ -230,9 +230,29 @@ def passive_run(passive, tmp_path_factory):
     model = lit.model.save(tmp / "model.pt")
     out = tmp / "redatum"
     assert redatum_main([str(model), "--store", str(dm.store_path), "--reference", "mean",
-                         "--out", str(out), "--no-segy", "--no-plots",
-                         "--refine-steps", "10"]) == 0
-    return {"store": Path(dm.store_path), "redatum": out, "truth": passive["truth"]}
+                         "--out", str(out), "--no-segy", "--no-plots"]) == 0
+    return {"store": Path(dm.store_path), "redatum": out, "truth": passive["truth"],
+            "model": model}
+
+
+def test_codes_not_fitted_by_default_on_miniseed_stores(passive_run, tmp_path):
+    """On a miniSEED store (station pairs, not receivers) redatuming decodes the encoder's
+    codes as they are: the default run equals an explicit ``--refine-steps 0``, and a
+    code fit (what gathers get by default) changes the virtual gathers."""
+    from symae_seis.redatum import default_refine_steps, redatum
+
+    with StoreReader(passive_run["store"]) as reader:
+        assert default_refine_steps(reader) == 0
+        runs = {n: redatum(passive_run["model"], reader, tmp_path / str(n), mode="reference",
+                           write_segy=False, refine_steps=n) for n in (0, 5)}
+    with h5py.File(passive_run["redatum"] / "redatum.nc", "r") as h5:
+        default = h5["virtual"][:]
+    virtual = {}
+    for n, res in runs.items():
+        with h5py.File(res.files["netcdf"], "r") as h5:
+            virtual[n] = h5["virtual"][:]
+    np.testing.assert_array_equal(default, virtual[0])
+    assert np.abs(virtual[5] - virtual[0]).max() > 1e-3 * np.abs(virtual[0]).max()
 
 
 def test_symae_redatumed_days_track_dvv(passive_run):

@@ -206,6 +206,16 @@ def test_cli_opens_the_store_at_most_twice(trained_run, small_catalog, store, tm
     assert 1 <= len(opened) <= 2, opened
 
 
+def test_codes_fitted_by_default_on_gathers(store):
+    """SEG-Y gathers (channels are receivers) get the code fit by default; miniSEED stores
+    do not (``tests/test_dvv.py``)."""
+    from symae_seis.io.store import StoreReader
+    from symae_seis.redatum import DEFAULT_REFINE_STEPS, default_refine_steps
+
+    with StoreReader(store) as reader:
+        assert default_refine_steps(reader) == DEFAULT_REFINE_STEPS > 0
+
+
 def test_model_error_var_is_the_local_misfit():
     """The model-error part of virtual_std: the local mean of the squared misfit, the
     gather's live mean on dead traces, nothing where the rebuild is exact."""

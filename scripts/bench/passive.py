@@ -211,6 +211,7 @@ def main() -> None:
         pl.Trainer(max_epochs=args.epochs, logger=False, enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False).fit(lit, dm)
         t_train = time.perf_counter() - t1
+        lit.model.save(out / "model.pt")            # for a look with symae-redatum / notebook
         res = redatum(lit.model, reader, out / "redatum", mode="reference", reference="mean",
                       write_segy=False, overwrite=True)
         with h5py.File(res.files["netcdf"], "r") as h5:

@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     ap.add_argument("--refine-steps", type=int, default=None, metavar="N",
                     help="fit the codes to the recorded gathers before decoding: N Adam steps "
-                         "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS; "
-                         "0: the encoder's codes as they are)")
+                         "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS "
+                         "on gathers, 0 on miniSEED stores; 0: the encoder's codes as they are)")
     ap.add_argument("--uncertainty", type=int, default=0, metavar="N",
                     help="N bootstrap bags per coherent donor: virtual_std in redatum.nc (their "
                          "spread plus the model's own misfit to the recording) and a figure "

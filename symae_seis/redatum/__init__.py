@@ -40,11 +40,19 @@ then NRMS and PRED of the virtual and of the reconstruction against the recorded
 """
 
 from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
-from .core import DEFAULT_REFINE_STEPS, RedatumResult, check_compatible, redatum, redatum_pairs
+from .core import (
+    DEFAULT_REFINE_STEPS,
+    RedatumResult,
+    check_compatible,
+    default_refine_steps,
+    redatum,
+    redatum_pairs,
+)
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
 from .writer import DONOR_FIELDS, QC_COLUMNS, RedatumWriter
 
-__all__ = ["DEFAULT_REFINE_STEPS", "RedatumError", "Pairs", "pair_4d", "pair_reference",
+__all__ = ["DEFAULT_REFINE_STEPS", "default_refine_steps", "RedatumError", "Pairs",
+           "pair_4d", "pair_reference",
            "coherent_codes", "refined_codes",
            "nuisance_codes", "resolve_device", "redatum", "redatum_pairs", "RedatumResult",
            "RedatumWriter", "check_compatible", "DONOR_FIELDS", "QC_COLUMNS"]

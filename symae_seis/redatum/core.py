@@ -17,12 +17,25 @@ from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
 from .writer import RedatumWriter
 
-__all__ = ["check_compatible", "RedatumResult", "redatum_pairs", "redatum"]
+__all__ = ["check_compatible", "default_refine_steps", "RedatumResult", "redatum_pairs", "redatum"]
 
 log = logging.getLogger(__name__)
 
-#: Adam steps per round of fitting the codes to the recorded gathers before decoding.
+#: Adam steps per round of fitting the codes to the recorded gathers before decoding,
+#: on stores whose channels are receivers (see :func:`default_refine_steps`).
 DEFAULT_REFINE_STEPS = 60
+
+
+def default_refine_steps(reader: StoreReader) -> int:
+    """Code fitting by default: :data:`DEFAULT_REFINE_STEPS` where the store's channels are
+    receivers keyed by a trace header (gathers), none on miniSEED stores (stations, station
+    pairs: windows of ambient noise). There each window's record is mostly the noise of its
+    own sources, and fitting its codes to it carries that noise into the virtual gathers:
+    on the passive benchmark (small survey, six noise fields) the day-by-day dv/v error of
+    the virtual gathers is 1.18x the anchor's with the fit and 1.05x without (RMS over the
+    fields; ``docs/passive_code_fitting_small_cpu.txt``). The same rule as the per-trace
+    terms and time terms of :class:`~symae_seis.models.SymAE`."""
+    return DEFAULT_REFINE_STEPS if (reader.schema or {}).get("channel_key") else 0
 #: Window (channels, samples) over which the recorded gather's misfit to its own
 #: reconstruction is averaged into the model-error variance of ``virtual_std`` (about one
 #: wavelet long, one trace either side).
@@ -152,12 +165,12 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
 
     if len(pairs) == 0:
         raise RedatumError("the pairing selects no instance; nothing to redatum")
-    refine_steps = DEFAULT_REFINE_STEPS if refine_steps is None else int(refine_steps)
+    reader = store if isinstance(store, StoreReader) else StoreReader(store)
+    refine_steps = default_refine_steps(reader) if refine_steps is None else int(refine_steps)
     if refine_steps < 0:
         raise RedatumError(f"refine_steps must be >= 0, got {refine_steps}")
     if refine_steps and not model.is_filter:
         refine_steps = 0                    # the generic decoder's codes are used as they are
-    reader = store if isinstance(store, StoreReader) else StoreReader(store)
     check_compatible(model, reader)
     if uncertainty < 0 or uncertainty == 1:
         raise RedatumError(f"uncertainty needs at least 2 bootstrap bags, got {uncertainty}")
@@ -249,8 +262,9 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
         For ``"reference"``: restrict to these surveys (default all).
     refine_steps
         Fit the codes to the recorded gathers before decoding (steps per round, two
-        rounds; None: :data:`DEFAULT_REFINE_STEPS`; 0: the encoder's codes as they are;
-        filter decoder only). See :mod:`symae_seis.prior`.
+        rounds; None: :func:`default_refine_steps` (:data:`DEFAULT_REFINE_STEPS` on
+        gathers, 0 on miniSEED stores); 0: the encoder's codes as they are; filter decoder
+        only). See :mod:`symae_seis.prior`.
     uncertainty
         Bootstrap bags per coherent donor for ``virtual_std`` (0: none).
 
