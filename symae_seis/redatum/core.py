@@ -36,6 +36,8 @@ def default_refine_steps(reader: StoreReader) -> int:
     fields; ``docs/passive_code_fitting_small_cpu.txt``). The same rule as the per-trace
     terms and time terms of :class:`~symae_seis.models.SymAE`."""
     return DEFAULT_REFINE_STEPS if (reader.schema or {}).get("channel_key") else 0
+
+
 #: Window (channels, samples) over which the recorded gather's misfit to its own
 #: reconstruction is averaged into the model-error variance of ``virtual_std`` (about one
 #: wavelet long, one trace either side).
