@@ -1,5 +1,12 @@
 """Models: plain ``torch.nn.Module`` classes (this subpackage imports only torch)."""
 
-from .symae import ModelFileError, SymAE, check_permutation_invariance, check_save_load
+from .symae import (
+    ModelFileError,
+    SymAE,
+    channels_are_receivers,
+    check_permutation_invariance,
+    check_save_load,
+)
 
-__all__ = ["SymAE", "ModelFileError", "check_permutation_invariance", "check_save_load"]
+__all__ = ["SymAE", "ModelFileError", "channels_are_receivers", "check_permutation_invariance",
+           "check_save_load"]

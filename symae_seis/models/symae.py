@@ -56,6 +56,7 @@ from . import filters
 __all__ = [
     "SymAE",
     "ModelFileError",
+    "channels_are_receivers",
     "check_permutation_invariance",
     "check_save_load",
 ]
@@ -70,6 +71,15 @@ POOLS = ("wiener", "mean")
 
 class ModelFileError(SymaeError):
     """A model or checkpoint file is unreadable, truncated or of another model."""
+
+
+def channels_are_receivers(schema: dict[str, Any] | None) -> bool:
+    """Whether a store's channels are receivers of a gather keyed by a trace header (SEG-Y,
+    SU: the schema's ``channel_key``), not miniSEED stations or station pairs. Decides the
+    defaults that only gathers get: per-trace and time terms here, code fitting at
+    redatuming (:func:`symae_seis.redatum.default_refine_steps`). A schema without the
+    entry counts as gathers."""
+    return bool((schema or {}).get("channel_key", True))
 
 
 def _block(cin: int, cout: int, stride: tuple[int, int]) -> nn.Sequential:
@@ -359,8 +369,7 @@ class SymAE(nn.Module):
         if coherent_pad < 0 or (coherent_pad and pool != "wiener"):
             raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
                               f"{coherent_pad}")
-        # receiver gathers keyed by a trace header (SEG-Y, SU), not miniSEED stations
-        receivers = bool((schema or {}).get("channel_key", True))
+        receivers = channels_are_receivers(schema)
         if trace_terms is None:
             trace_terms = decoder == "filter" and receivers
         if trace_terms and decoder != "filter":

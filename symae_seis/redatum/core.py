@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..io.store import StoreReader, schema_mismatches
-from ..models import SymAE
+from ..models import SymAE, channels_are_receivers
 from ..typing import PathLike
 from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
@@ -34,8 +34,9 @@ def default_refine_steps(reader: StoreReader) -> int:
     on the passive benchmark (small survey, six noise fields) the day-by-day dv/v error of
     the virtual gathers is 1.18x the anchor's with the fit and 1.05x without (RMS over the
     fields; ``docs/passive_code_fitting_small_cpu.txt``). The same rule as the per-trace
-    terms and time terms of :class:`~symae_seis.models.SymAE`."""
-    return DEFAULT_REFINE_STEPS if (reader.schema or {}).get("channel_key") else 0
+    terms and time terms of :class:`~symae_seis.models.SymAE`
+    (:func:`~symae_seis.models.channels_are_receivers`)."""
+    return DEFAULT_REFINE_STEPS if channels_are_receivers(reader.schema) else 0
 
 
 #: Window (channels, samples) over which the recorded gather's misfit to its own
