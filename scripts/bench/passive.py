@@ -55,6 +55,8 @@ from symae_seis.io.store import StoreReader
 from symae_seis.qc.dvv import (
     all_pairs,
     correlate,
+    correlation_lags,
+    correlation_nfft,
     daily_dvv,
     day_stacks,
     whitening_amplitude,
@@ -83,38 +85,38 @@ def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag:
     itself, whitened and normalised by the whole record (as ``qc.dvv.correlate`` does),
     summed over sources. An oracle: it needs every source's share of the record."""
     i, j = pairs[:, 0], pairs[:, 1]
-    t = parts.shape[-1]
-    nfft = 1 << int(np.ceil(np.log2(t + lag + 1)))
+    nfft = correlation_nfft(parts.shape[-1], lag)
     spec = np.fft.rfft(parts - parts.mean(axis=-1, keepdims=True), nfft, axis=-1)
     whole = spec.sum(axis=0)
     amp = whitening_amplitude(whole)
     spec, whole = spec / amp, whole / amp
-    cc = np.fft.irfft((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), nfft, axis=-1)
-    cc = np.concatenate([cc[..., -lag:], cc[..., :lag + 1]], axis=-1)
     norm = np.sqrt(np.sum(np.abs(whole[i]) ** 2, -1) * np.sum(np.abs(whole[j]) ** 2, -1))
-    return cc * nfft / np.maximum(norm, 1e-30)[:, None]
+    return correlation_lags((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), norm, nfft, lag)
 
 
 def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
-                     cross_terms: bool = True) -> float:
-    """The anchor's 1-day RMS error on survey ``p``, correlated in memory like the ingest
-    (whitened, ``max_lag_s``) without the miniSEED round trip; ``cross_terms=False``: the
-    oracle correlations without the cross terms between noise sources."""
+                     oracle: bool = False) -> dict[str, float]:
+    """The anchor's 1-day RMS error on survey ``p`` (``"anchor"``), correlated in memory
+    like the ingest (whitened, ``max_lag_s``) without the miniSEED round trip; with
+    ``oracle``, from the same pass, also on the correlations without the cross terms
+    between noise sources (``"no_cross_terms"``)."""
     n = int(round(p.window_s * p.sampling_rate))
     lag = int(round(max_lag_s * p.sampling_rate))
     pairs = all_pairs(p.stations)
-    stacks, truth = [], []
-    for _, dvv, data, _ in passive_days(p, per_source=not cross_terms):
-        if cross_terms:
-            windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
-            stacks.append(correlate(windows, pairs, lag).mean(axis=0))
-        else:
-            stacks.append(np.mean([_correlations_without_cross_terms(
+    stacks: dict[str, list] = {"anchor": [], **({"no_cross_terms": []} if oracle else {})}
+    truth = []
+    for _, dvv, data, _ in passive_days(p, per_source=oracle):
+        records = data.sum(axis=0) if oracle else data
+        windows = records.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+        stacks["anchor"].append(correlate(windows, pairs, lag).mean(axis=0))
+        if oracle:
+            stacks["no_cross_terms"].append(np.mean([_correlations_without_cross_terms(
                 data[..., w * n:(w + 1) * n], pairs, lag)
                 for w in range(p.windows_per_day)], axis=0))
         truth.append(dvv)
     lags = np.arange(-lag, lag + 1) / p.sampling_rate
-    return score(np.stack(stacks), lags, np.asarray(truth), coda, band)["rms"]
+    return {k: score(np.stack(v), lags, np.asarray(truth), coda, band)["rms"]
+            for k, v in stacks.items()}
 
 
 def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
@@ -125,15 +127,16 @@ def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
            "repeated_no_cross_terms": []}
     for k in range(draws):
         q = replace(p, noise_seed=k)
-        out["anchor"].append(anchor_in_memory(q, max_lag_s, coda, band))
-        out["repeated"].append(anchor_in_memory(replace(q, repeat_sources=True),
-                                                max_lag_s, coda, band))
-        out["windows_x4"].append(anchor_in_memory(
-            replace(q, windows_per_day=4 * p.windows_per_day), max_lag_s, coda, band))
-        out["no_cross_terms"].append(anchor_in_memory(q, max_lag_s, coda, band,
-                                                      cross_terms=False))
-        out["repeated_no_cross_terms"].append(anchor_in_memory(
-            replace(q, repeat_sources=True), max_lag_s, coda, band, cross_terms=False))
+        plain = anchor_in_memory(q, max_lag_s, coda, band, oracle=True)
+        repeated = anchor_in_memory(replace(q, repeat_sources=True), max_lag_s, coda, band,
+                                    oracle=True)
+        more = anchor_in_memory(replace(q, windows_per_day=4 * p.windows_per_day),
+                                max_lag_s, coda, band)
+        for key, value in (("anchor", plain["anchor"]), ("repeated", repeated["anchor"]),
+                           ("windows_x4", more["anchor"]),
+                           ("no_cross_terms", plain["no_cross_terms"]),
+                           ("repeated_no_cross_terms", repeated["no_cross_terms"])):
+            out[key].append(value)
         print(f"  floor draw {k}: anchor {out['anchor'][-1]:.2e}, sources repeated day to "
               f"day {out['repeated'][-1]:.2e}, 4x windows {out['windows_x4'][-1]:.2e}, "
               f"no cross terms {out['no_cross_terms'][-1]:.2e}, both "

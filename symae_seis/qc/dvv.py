@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-__all__ = ["correlate", "whitening_amplitude", "stretch", "dvv_by_stretching", "moving_stack",
-           "all_pairs",
-           "day_stacks", "daily_dvv", "redatum_dvv"]
+__all__ = ["correlate", "correlation_nfft", "correlation_lags", "whitening_amplitude",
+           "stretch", "dvv_by_stretching", "moving_stack", "all_pairs", "day_stacks",
+           "daily_dvv", "redatum_dvv"]
 
 
 def all_pairs(n: int) -> np.ndarray:
@@ -46,6 +46,22 @@ def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
     return spec / whitening_amplitude(spec, smooth)
 
 
+def correlation_nfft(samples: int, max_lag: int) -> int:
+    """FFT length of :func:`correlate`: a power of two holding ``samples + max_lag`` (no
+    wrap-around within the lags kept)."""
+    return 1 << int(np.ceil(np.log2(samples + max_lag + 1)))
+
+
+def correlation_lags(cross: np.ndarray, norm: np.ndarray, nfft: int, max_lag: int
+                     ) -> np.ndarray:
+    """Cross-spectra ``cross (..., nfft // 2 + 1)`` as correlations on lags
+    ``-max_lag..max_lag`` (index ``max_lag + k`` for lag k), divided by ``norm (...)``:
+    the layout and scaling of :func:`correlate`."""
+    cc = np.fft.irfft(cross, nfft, axis=-1)
+    cc = np.concatenate([cc[..., -max_lag:], cc[..., :max_lag + 1]], axis=-1)
+    return cc * nfft / np.maximum(norm, 1e-30)[..., None]
+
+
 def correlate(windows: np.ndarray, pairs: np.ndarray, max_lag: int, *,
               whiten: bool = True, live: np.ndarray | None = None) -> np.ndarray:
     """Cross-correlations ``(W, len(pairs), 2 max_lag + 1)`` of windows ``(W, C, T)``.
@@ -55,15 +71,13 @@ def correlate(windows: np.ndarray, pairs: np.ndarray, max_lag: int, *,
     the RMS of its two traces; a pair with a dead trace (``live`` False) is zero.
     """
     w, c, t = windows.shape
-    nfft = 1 << int(np.ceil(np.log2(t + max_lag + 1)))
+    nfft = correlation_nfft(t, max_lag)
     spec = np.fft.rfft(windows - windows.mean(axis=-1, keepdims=True), nfft, axis=-1)
     if whiten:
         spec = _whiten(spec)
     i, j = pairs[:, 0], pairs[:, 1]
-    cc = np.fft.irfft(np.conj(spec[:, i]) * spec[:, j], nfft, axis=-1)
-    cc = np.concatenate([cc[..., -max_lag:], cc[..., :max_lag + 1]], axis=-1)
     norm = np.sqrt(np.sum(np.abs(spec[:, i]) ** 2, -1) * np.sum(np.abs(spec[:, j]) ** 2, -1))
-    cc = cc * nfft / np.maximum(norm, 1e-30)[..., None]
+    cc = correlation_lags(np.conj(spec[:, i]) * spec[:, j], norm, nfft, max_lag)
     if live is not None:
         cc *= (live[:, i] & live[:, j])[..., None]
     return cc

@@ -193,12 +193,9 @@ def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(
     if taken and not overwrite:
         raise FileExistsError(f"{taken[0]} already exists; pass overwrite=True (--overwrite)")
     dvv = dvv_history(p)
-    pairs = station_pairs(p.stations)
-    n = int(round(p.window_s * p.sampling_rate))
-    greens = np.zeros((p.days, len(pairs), 2 * (n // 2) + 1), dtype=np.float32)
-    paths = []
+    greens, paths = [], []
     for d, _, data, green in passive_days(p):
-        greens[d] = green
+        greens.append(green.astype(np.float32))
         scale = 1e4 / max(np.abs(data).max(), 1e-12)
         start = day0 + 86400 * d
         for s in range(p.stations):
@@ -213,11 +210,11 @@ def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(
     truth = outdir / "truth.h5"
     with atomic_path(truth, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
         h5["dvv"] = dvv
-        h5["pairs"] = pairs
+        h5["pairs"] = station_pairs(p.stations)
         h5["stations_xy"] = stations_xy(p)
-        h5["greens"] = greens
+        h5["greens"] = np.stack(greens)
         h5.attrs["drop_day"] = p.drop_day
-        h5.attrs["lag_s"] = (n // 2) / p.sampling_rate
+        h5.attrs["lag_s"] = (greens[0].shape[-1] // 2) / p.sampling_rate
         h5.attrs["sampling_rate"] = p.sampling_rate
         h5.attrs["params"] = str(asdict(p))
     return {"mseed": sorted(paths), "truth": truth}
