@@ -3,21 +3,13 @@ reconstruction it compares against (so a weakened classic cannot flatter SymAE).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
-BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench" / "infill.py"
+from .conftest import load_bench
 
 
 def _load():
-    sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("infill_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("infill")
 
 
 class _Reader:

@@ -5,10 +5,7 @@ windows hold rests on these two; a wrong oracle would make that case wrong."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -21,17 +18,14 @@ from symae_seis.qc.dvv import (
 )
 from symae_seis.synth.passive import PassiveParams, passive_days
 
-BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench" / "passive.py"
+from .conftest import load_bench
+
 TINY = PassiveParams(stations=3, days=4, windows_per_day=3, window_s=20.0, scatterers=10,
                      sources=6, drop_day=2, seed=5)
 
 
 def _load():
-    sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("passive_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("passive")
 
 
 def _one_window(per_source: bool) -> np.ndarray:

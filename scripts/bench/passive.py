@@ -177,11 +177,16 @@ def main() -> None:
                     help="also measure the nuisance-removal floor on K noise draws")
     ap.add_argument("--floor-only", action="store_true",
                     help="only the floor (no miniSEED survey, no SymAE)")
+    ap.add_argument("--window-s", type=float, default=None, metavar="S",
+                    help="window length in seconds (PassiveParams.window_s; longer windows "
+                         "average the sources' random phases down, not their composition)")
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     options = model_options(ap, args.model)
     p = replace(PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
                 else PassiveParams(), noise_seed=args.noise_seed)
+    if args.window_s is not None:
+        p = replace(p, window_s=args.window_s)
     out = args.out.resolve()
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
@@ -225,6 +230,7 @@ def main() -> None:
         rows["SymAE 1-day"] = score(day_stacks(reader, virtual[order]), lags, truth, coda, band)
     truth_drop = int(np.argmin(np.diff(truth))) + 1
     print(f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} windows"
+          f" of {p.window_s:g} s"
           + ("" if p.noise_seed is None else f", noise seed {p.noise_seed}")
           + f"; data+ingest {t_data:.0f} s, SymAE training {t_train:.0f} s "
           f"({args.epochs} epochs, {args.decoder} decoder"
