@@ -12,7 +12,13 @@ import pytest
 
 from symae_seis.ingest import build_store
 from symae_seis.io import MseedError, StoreReader
-from symae_seis.qc.dvv import correlate, daily_dvv, dvv_by_stretching, stretch
+from symae_seis.qc.dvv import (
+    correlate,
+    daily_dvv,
+    dvv_by_stretching,
+    pairwise_dvv,
+    stretch,
+)
 from symae_seis.synth.passive import PassiveParams, make_passive_survey, station_pairs
 
 from .conftest import entry
@@ -61,10 +67,37 @@ def test_reference_without_the_day_is_unbiased():
 
     assert slope("mean") < 0.9
     assert slope("others") == pytest.approx(1.0, abs=0.05)
+    assert slope("pairs") == pytest.approx(1.0, abs=0.05)
     five = daily_dvv(days, lags, coda_s=(2, 18), days=5)["dvv"]
     assert np.corrcoef(five[4:], truth[2:-2])[0, 1] > 0.9      # lags by 2 days, as it should
     with pytest.raises(ValueError, match="more than 20"):
         daily_dvv(days, lags, coda_s=(2, 18), days=20)
+
+
+def test_all_pairs_inversion_recovers_exact_stretches():
+    """Days that are exact stretches of one coda: every two days stretched against each
+    other and inverted (Brenguier et al. 2014) give the history up to its mean, also with
+    only neighbouring days paired; days no pair connects are an error, not a guess."""
+    coda, lags = _coda()
+    truth = np.array([0.0, 0.001, 0.0025, -0.0015, -0.003, 0.0005, 0.002])
+    days = np.stack([np.interp(lags * (1 + e), lags, coda) for e in truth])[:, None]
+    for sep in (None, 2):
+        r = pairwise_dvv(days, lags, coda_s=(2, 18), band_hz=(0.5, 4), max_separation=sep)
+        np.testing.assert_allclose(r["dvv"], truth - truth.mean(), atol=1e-4)
+        assert np.all(r["cc"] > 0.99) and np.all((r["err"] > 0) & (r["err"] < 1e-3))
+    same = daily_dvv(days, lags, coda_s=(2, 18), reference="pairs")
+    np.testing.assert_allclose(same["dvv"], r["dvv"], atol=1e-4)
+    assert np.isnan(same["err"]).all()                  # no band, no Weaver error
+    dead = days.copy()
+    dead[3] = 0                                          # a day with no record at all
+    r = pairwise_dvv(dead, lags, coda_s=(2, 18))
+    live = np.arange(len(truth)) != 3
+    assert np.isnan(r["dvv"][3]) and np.isnan(r["cc"][3])
+    np.testing.assert_allclose(r["dvv"][live], truth[live] - truth[live].mean(), atol=1e-4)
+    with pytest.raises(ValueError, match=r"do not connect every live day.*dead days \[3\]"):
+        pairwise_dvv(dead, lags, coda_s=(2, 18), max_separation=1)
+    with pytest.raises(ValueError, match="separation of 1 or more"):
+        pairwise_dvv(days, lags, coda_s=(2, 18), max_separation=0)
 
 
 def test_survey_files_truth_and_days_as_datapoints(passive, tmp_path):

@@ -23,7 +23,7 @@ from scipy.interpolate import CubicSpline
 
 __all__ = ["correlate", "correlation_nfft", "correlation_lags", "whitening_amplitude",
            "stretch", "dvv_by_stretching", "moving_stack", "all_pairs", "day_stacks",
-           "daily_dvv", "redatum_dvv"]
+           "daily_dvv", "pairwise_dvv", "redatum_dvv"]
 
 
 def all_pairs(n: int) -> np.ndarray:
@@ -179,6 +179,65 @@ def day_stacks(reader, data: np.ndarray | None = None) -> np.ndarray:
     return np.stack(out).astype(np.float64)
 
 
+def pairwise_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, float],
+                 band_hz: tuple[float, float] | None = None, max_eps: float = 0.02,
+                 max_separation: int | None = None) -> dict[str, np.ndarray]:
+    """dv/v of every stack ``(D, pairs, lags)`` by the all-pairs inversion (Brenguier et
+    al. 2014): the stretch between every two days ``a < b`` (at most ``max_separation``
+    days apart; None: all), ``eps_ab ~ dvv_b - dvv_a``, inverted by weighted least squares
+    for one dv/v per day with their mean at zero. Each measurement is weighted by
+    ``X^2 / (1 - X^2)`` (X its correlation after stretching), the inverse of its Weaver et
+    al. variance up to a constant; no day is the reference, so no reference is smeared by
+    the other days' changes. Costs ``D (D - 1) / 2`` stretches without ``max_separation``.
+
+    Returns ``dvv``, ``cc`` (mean X of the day's measurements) and ``err`` (1 sigma from
+    the measurements' Weaver errors; NaN without ``band_hz``), like :func:`daily_dvv`; NaN
+    on dead days (stacks zero throughout). Live days that no measured pair connects (gaps
+    wider than ``max_separation``) raise ``ValueError``.
+    """
+    n = len(stacks)
+    sep = n - 1 if max_separation is None else int(max_separation)
+    if n < 2 or sep < 1:
+        raise ValueError(f"the all-pairs inversion needs 2 or more days and a separation of "
+                         f"1 or more, got {n} day(s) and max_separation={max_separation}")
+    live = np.any(np.reshape(stacks, (n, -1)) != 0, axis=1)
+    rows, eps, xs, errs = [], [], [], []
+    for a in np.flatnonzero(live):
+        for b in np.flatnonzero(live[a + 1:min(n, a + sep + 1)]) + a + 1:
+            e, x, err = stretch(stacks[b], stacks[a], lags_s, coda_s=coda_s,
+                                max_eps=max_eps, band_hz=band_hz)
+            if np.isfinite(e):
+                rows.append((a, b))
+                eps.append(e)
+                xs.append(x)
+                errs.append(err)
+    rows, eps, xs, errs = map(np.asarray, (rows, eps, xs, errs))
+    days = np.flatnonzero(live)                          # the unknowns: live days only
+    col = np.full(n, -1)
+    col[days] = np.arange(days.size)
+    design = np.zeros((len(rows), days.size))
+    if len(rows):
+        design[np.arange(len(rows)), col[rows[:, 1]]] = 1.0
+        design[np.arange(len(rows)), col[rows[:, 0]]] = -1.0
+    x = np.clip(xs, 1e-6, 1 - 1e-6)
+    weight = x * x / (1 - x * x)
+    normal = design.T @ (weight[:, None] * design)
+    if days.size < 2 or np.linalg.matrix_rank(normal) < days.size - 1:
+        raise ValueError(f"the day pairs measured do not connect every live day "
+                         f"(max_separation {max_separation}; dead days "
+                         f"{np.flatnonzero(~live).tolist()}); no all-pairs solution")
+    # design @ ones = 0: the minimum-norm solution of the normal equations has mean zero
+    inv = np.linalg.pinv(normal)
+    dvv, err, cc = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    dvv[days] = inv @ (design.T @ (weight * eps))
+    if band_hz is not None and np.isfinite(errs).all():
+        # weights w = c / err^2 for one constant c: cov = c inv, with c from the errors
+        c = float(np.median(weight * errs ** 2))
+        err[days] = np.sqrt(np.maximum(np.diag(inv) * c, 0.0))
+    cc[days] = [xs[(rows == d).any(axis=1)].mean() for d in days]
+    return {"dvv": dvv, "cc": cc, "err": err}
+
+
 def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, float],
               reference: int | str = "others", days: int = 1,
               band_hz: tuple[float, float] | None = None,
@@ -195,6 +254,9 @@ def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, fl
       the mean of all days, like the other references;
     * ``"mean"``: the mean of all days (MSNoise-like processing, for records long enough
       that one day's share of the reference is negligible);
+    * ``"pairs"``: no reference, every two days stretched against each other and inverted
+      (:func:`pairwise_dvv`); the better choice where the daily stacks are clean (long
+      windows), the worse one on noisy stacks (``scripts/bench/passive_estimators.py``);
     * a day's index.
 
     Returns ``dvv``, ``cc`` and ``err`` (Weaver et al.; NaN without ``band_hz``), relative
@@ -203,6 +265,8 @@ def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, fl
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     cur = stacks if days == 1 else moving_stack(stacks, days)
+    if reference == "pairs":
+        return pairwise_dvv(cur, lags_s, coda_s=coda_s, band_hz=band_hz, max_eps=max_eps)
     if reference != "others":
         ref = stacks.mean(axis=0) if reference == "mean" else stacks[int(reference)]
         return dvv_by_stretching(cur, ref, lags_s, coda_s=coda_s, max_eps=max_eps,
