@@ -309,6 +309,14 @@ def test_symae_redatumed_days_track_dvv(passive_run):
     assert np.sqrt(np.mean((est - truth) ** 2)) < 0.6 * truth.std()
     assert abs(int(np.argmin(np.diff(est))) + 1 - P.drop_day) <= 1
     assert np.isfinite(ds["err_virtual"].values).all() and (ds["err_virtual"] > 0).all()
+    with StoreReader(passive_run["store"]) as reader:          # no reference at all
+        pairs = redatum_dvv(passive_run["redatum"] / "redatum.nc", reader, coda_s=(2, 12),
+                            band_hz=P.band_hz, reference="pairs")
+    assert pairs.attrs["reference"] == "pairs"
+    for kind in ("virtual", "recorded"):
+        got = pairs[f"dvv_{kind}"].values
+        assert abs(got.mean()) < 1e-12 and np.isfinite(pairs[f"err_{kind}"].values).all()
+        assert np.sqrt(np.mean((got - truth + truth.mean()) ** 2)) < 0.6 * truth.std()
 
 
 def test_passive_notebook(passive_run, tmp_path, monkeypatch):

@@ -241,10 +241,10 @@ def main() -> None:
           + f"; data+ingest {t_data:.0f} s, SymAE training {t_train:.0f} s "
           f"({args.epochs} epochs, {args.decoder} decoder"
           + "".join(f", {k}={v}" for k, v in options.items()) + ")")
-    print(f"{'method':22s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
+    print(f"{'method':23s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
           f"(truth: drop on day {truth_drop}, dv/v spread {truth.std():.2e})")
     for name, r in rows.items():
-        print(f"{name:22s} {r['rms']:15.2e} {r['drop_day']:9d} {r['cc']:8.2f}")
+        print(f"{name:23s} {r['rms']:15.2e} {r['drop_day']:9d} {r['cc']:8.2f}")
     (out / "passive.json").write_text(json.dumps({"truth": truth.tolist(), **rows}))
     print(f"SymAE / anchor, 1-day: {rows['SymAE 1-day']['rms'] / rows['anchor 1-day']['rms']:.2f}")
     if args.floor:
