@@ -95,12 +95,11 @@ def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag:
     return correlation_lags((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), norm, nfft, lag)
 
 
-def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
-                     oracle: bool = False) -> dict[str, float]:
-    """The anchor's 1-day RMS error on survey ``p`` (``"anchor"``), correlated in memory
-    like the ingest (whitened, ``max_lag_s``) without the miniSEED round trip; with
-    ``oracle``, from the same pass, also on the correlations without the cross terms
-    between noise sources (``"no_cross_terms"``)."""
+def stacks_in_memory(p: PassiveParams, max_lag_s: float, *, oracle: bool = False):
+    """Daily stacks ``(days, pairs, lags)`` of survey ``p``, correlated in memory like the
+    ingest (whitened, ``max_lag_s``) without the miniSEED round trip: ``"anchor"``, and with
+    ``oracle``, from the same pass, the correlations without the cross terms between noise
+    sources (``"no_cross_terms"``). Returns ``(stacks, truth dv/v, lags in s)``."""
     n = int(round(p.window_s * p.sampling_rate))
     lag = int(round(max_lag_s * p.sampling_rate))
     pairs = all_pairs(p.stations)
@@ -116,8 +115,15 @@ def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
                 for w in range(p.windows_per_day)], axis=0))
         truth.append(dvv)
     lags = np.arange(-lag, lag + 1) / p.sampling_rate
-    return {k: score(np.stack(v), lags, np.asarray(truth), coda, band)["rms"]
-            for k, v in stacks.items()}
+    return {k: np.stack(v) for k, v in stacks.items()}, np.asarray(truth), lags
+
+
+def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
+                     oracle: bool = False) -> dict[str, float]:
+    """The anchor's 1-day RMS error on survey ``p`` for each of :func:`stacks_in_memory`'s
+    stacks (``"anchor"``, and with ``oracle`` ``"no_cross_terms"``)."""
+    stacks, truth, lags = stacks_in_memory(p, max_lag_s, oracle=oracle)
+    return {k: score(v, lags, truth, coda, band)["rms"] for k, v in stacks.items()}
 
 
 def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from symae_seis.qc.dvv import all_pairs, correlate, daily_dvv, pairwise_dvv, stretch
-from symae_seis.synth.passive import PassiveParams, passive_days
+from symae_seis.qc.dvv import daily_dvv, pairwise_dvv, stretch
+from symae_seis.synth.passive import PassiveParams
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from passive import _correlations_without_cross_terms  # noqa: E402
+from passive import stacks_in_memory  # noqa: E402
 
 CODA, MAX_LAG_S = (2.0, 12.0), 20.0
 
@@ -36,19 +36,8 @@ CODA, MAX_LAG_S = (2.0, 12.0), 20.0
 def stacks_of(p: PassiveParams, oracle: bool):
     """Daily stacks ``(days, pairs, lags)``: recorded (whitened correlations), or with
     ``oracle`` each source's share correlated with itself alone; the truth; the lags."""
-    n = int(round(p.window_s * p.sampling_rate))
-    lag = int(round(MAX_LAG_S * p.sampling_rate))
-    pairs, out, truth = all_pairs(p.stations), [], []
-    for _, dvv, data, _ in passive_days(p, per_source=oracle):
-        if oracle:
-            out.append(np.mean([_correlations_without_cross_terms(
-                data[..., w * n:(w + 1) * n], pairs, lag) for w in range(p.windows_per_day)],
-                axis=0))
-        else:
-            windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
-            out.append(correlate(windows, pairs, lag).mean(axis=0))
-        truth.append(dvv)
-    return np.stack(out), np.asarray(truth), np.arange(-lag, lag + 1) / p.sampling_rate
+    stacks, truth, lags = stacks_in_memory(p, MAX_LAG_S, oracle=oracle)
+    return stacks["no_cross_terms" if oracle else "anchor"], truth, lags
 
 
 def rms(est: np.ndarray, truth: np.ndarray) -> float:
