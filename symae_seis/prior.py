@@ -114,7 +114,7 @@ def fit_nuisance(model: SymAE, coherent: torch.Tensor, x: torch.Tensor,
 
 @torch.no_grad()
 def _pool(model: SymAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    return model._pool(x, z) if model.is_filter else model.encode_coherent(x)
+    return model.pool(x, z)
 
 
 def refine_codes(model: SymAE, x: torch.Tensor, *, live: torch.Tensor | None = None,
@@ -224,7 +224,7 @@ def infill(model: SymAE, x: torch.Tensor, known: torch.Tensor, *,
         with torch.no_grad():
             if not model.is_filter:
                 return model.encode_coherent(x0)
-            g = model._pool(x0, z)
+            g = model.pool(x0, z)
             if bool((~seen).any()):
                 g = _interp_channels(g, seen) if coherent_prior is None else \
                     torch.where(seen[..., None], g, coherent_prior.to(g))

@@ -11,5 +11,7 @@ UnequalPolicy = Literal["reject", "pad"]
 DataFormat = Literal["segy", "su", "mseed"]
 DatapointBy = Literal["survey", "day", "hour"]
 TimeAxes = Literal["strict", "align"]
+Endian = Literal["auto", "big", "little"]
 
-__all__ = ["PathLike", "GapPolicy", "UnequalPolicy", "DataFormat", "DatapointBy", "TimeAxes"]
+__all__ = ["PathLike", "GapPolicy", "UnequalPolicy", "DataFormat", "DatapointBy", "TimeAxes",
+           "Endian"]

@@ -66,8 +66,9 @@ def small_catalog(tmp_path_factory, small_survey) -> Path:
 
 
 # small model, fast epochs on the SMALL survey
-FAST_TRAIN = ["--model.width", "8", "--model.hidden", "64", "--model.coherent_dim", "8",
-              "--model.nuisance_dim", "8", "--data.instances", "3", "--data.batch_size", "8",
+FAST_TRAIN = ["--model.config.width", "8", "--model.config.hidden", "64",
+              "--model.config.coherent_dim", "8",
+              "--model.config.nuisance_dim", "8", "--data.instances", "3", "--data.batch_size", "8",
               "--data.val_fraction", "0.25", "--trainer.enable_progress_bar", "false",
               "--trainer.enable_model_summary", "false"]
 

@@ -33,10 +33,20 @@ def test_models_import_only_torch():
     for f in _files("models"):
         for m in _imports(f):
             top = m.split(".")[0]
-            # symae_seis.errors is a leaf (no imports): the one base of user errors
-            stdlib = {"__future__", "contextlib", "math", "os", "pathlib", "typing"}
+            # symae_seis.errors is a leaf (no imports): the one base of user errors;
+            # symae_seis.io.atomic (stdlib only) writes model files atomically
+            stdlib = {"__future__", "contextlib", "dataclasses", "math", "os", "pathlib",
+                      "typing"}
             assert top in stdlib | {"torch"} or m.startswith("symae_seis.models") or \
-                m == "symae_seis.errors", f"{f.name} imports {m}"
+                m in ("symae_seis.errors", "symae_seis.io.atomic"), f"{f.name} imports {m}"
+
+
+def test_models_load_without_the_data_libraries():
+    """Importing the models (and writing model files) loads none of segyio, ObsPy, h5py."""
+    code = ("import sys, symae_seis.models, symae_seis.models.serialization;"
+            "bad = {'segyio', 'obspy', 'h5py', 'lightning'} & set(sys.modules);"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_io_never_imports_models_training_or_the_catalog():

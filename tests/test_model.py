@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from symae_seis.models import (
+    InvariantError,
     ModelFileError,
     SymAE,
     check_permutation_invariance,
@@ -26,7 +27,7 @@ def model(request):
               time_fold=2 if extra == "fold" else None,
               trace_terms=False if extra == "notrace" else None)
     if decoder == "filter":             # leave the identity start: random filters, refiner
-        for p in (*m.filter_head[-1].parameters(), *m.refine[-1].parameters()):
+        for p in (*m.decoder.filter_head[-1].parameters(), *m.decoder.refine[-1].parameters()):
             torch.nn.init.normal_(p, std=0.1)
     return m
 
@@ -60,7 +61,7 @@ def test_permutation_check_catches_an_asymmetric_model(model):
             return super().encode_coherent(x[:, :1])
 
     bad = FirstInstance(8, 64, width=4, hidden=16, decoder=model.config["decoder"])
-    with pytest.raises(AssertionError, match="under permutation"):
+    with pytest.raises(InvariantError, match="under permutation"):
         check_permutation_invariance(bad, torch.randn(2, 4, 8, 64))
 
 
@@ -235,9 +236,7 @@ class _KnownFilters(SymAE):
         kwargs.setdefault("eval_pool_iters", kwargs.get("pool_iters", 5))
         kwargs.setdefault("eval_pool_eps", kwargs.get("pool_eps", 1e-3))
         super().__init__(*args, trace_terms=trace_terms, **kwargs)
-
-    def filter_params(self, nuisance):
-        return nuisance
+        self.decoder.params = lambda nuisance: nuisance    # codes are the parameters
 
 
 def _known_filter_bag(rng, n_inst=6, c=4, t=64, pad=16, terms=3, below=True):
@@ -274,7 +273,7 @@ def test_least_squares_pooling_recovers_the_record_end():
         x, new = full[None, :-1].clone(), theta[None, -1:]
         x[0, 2, 1] = 0.0                                        # a dead trace
         with torch.no_grad():
-            virt = m.decode(m._pool(x, theta[None, :-1]), new)[0, 0]
+            virt = m.decode(m.pool(x, theta[None, :-1]), new)[0, 0]
         errs[iters] = (((virt - full[-1]).norm() / full[-1].norm()).item(),
                        ((virt - full[-1])[:, -8:].norm() / full[-1][:, -8:].norm()).item())
     assert errs[0][1] > 0.5                                     # Wiener alone: the end is lost
@@ -288,7 +287,7 @@ def test_evaluation_pools_further_than_training():
     the record's end that the training setting leaves out. Defaults: 40 steps and 1e-4
     without the channel shift, the training values with it; models saved before the
     option pool in evaluation as they were trained."""
-    from symae_seis.models.symae import EVAL_POOL, with_legacy_defaults
+    from symae_seis.models.config import EVAL_POOL, with_legacy_defaults
 
     rng = np.random.default_rng(1)
     g, theta, full = _known_filter_bag(rng)
@@ -299,7 +298,7 @@ def test_evaluation_pools_further_than_training():
 
     def end_error():
         with torch.no_grad():
-            virt = m.decode(m._pool(x, theta[None, :-1]), new)[0, 0]
+            virt = m.decode(m.pool(x, theta[None, :-1]), new)[0, 0]
         return ((virt - full[-1])[:, -8:].norm() / full[-1][:, -8:].norm()).item()
 
     m.train()
@@ -332,9 +331,9 @@ def test_least_squares_pooling_undoes_channel_shifts():
     with torch.no_grad():
         full = m.decode(g[None], theta[None])[0]                 # the recordings
         x, new = full[None, :-1], theta[None, -1:]
-        virt = m.decode(m._pool(x, theta[None, :-1]), new)[0, 0]
+        virt = m.decode(m.pool(x, theta[None, :-1]), new)[0, 0]
         blind = _KnownFilters(c, t, **kw).double().eval()
-        base = blind.decode(blind._pool(x, theta[None, :-1, :-1]), new[..., :-1])[0, 0]
+        base = blind.decode(blind.pool(x, theta[None, :-1, :-1]), new[..., :-1])[0, 0]
     err = ((virt - full[-1]).norm() / full[-1].norm()).item()
     err_blind = ((base - full[-1]).norm() / full[-1].norm()).item()
     assert err < 0.03 and err_blind > 10 * err, (err, err_blind)
@@ -343,7 +342,7 @@ def test_least_squares_pooling_undoes_channel_shifts():
 def test_models_saved_before_newer_options_load_as_they_were():
     """A saved config without the options added since (decoder, pooling, channel shift)
     loads with the values those models had, weights and outputs unchanged."""
-    from symae_seis.models.symae import LEGACY_CONFIG
+    from symae_seis.models.config import LEGACY_CONFIG
 
     torch.manual_seed(0)
     x = torch.randn(1, 3, 8, 64)
@@ -372,7 +371,7 @@ def test_time_fold_sees_every_sample_and_old_models_stay_unfolded():
     assert long.config["time_fold"] == 2
     assert SymAE(8, 128, width=4, hidden=16).config["time_fold"] == 1
     flat = SymAE(8, 375, width=4, hidden=16, time_fold=1)
-    assert long.nui_trunk.shapes[-1] == flat.nui_trunk.shapes[-1] == (4, 12)
+    assert long.nuisance.trunk.shapes[-1] == flat.nuisance.trunk.shapes[-1] == (4, 12)
     assert long.config["levels"] == flat.config["levels"] - 1
     # every sample of an odd-length trace, even or odd, reaches the nuisance code
     x = torch.randn(1, 2, 8, 375, requires_grad=True)
@@ -391,7 +390,7 @@ def test_time_fold_sees_every_sample_and_old_models_stay_unfolded():
 
 
 def test_coherent_pad_gives_fast_fft_lengths():
-    from symae_seis.models.symae import _smooth, default_coherent_pad
+    from symae_seis.models.pooling import _smooth, default_coherent_pad
 
     for t in (64, 128, 150, 375, 1000, 1501):
         pad = default_coherent_pad(t)
@@ -437,11 +436,11 @@ def test_gauge_terms_hold_a_datapoints_shared_shift_and_trace_terms_at_zero():
     terms = objective(m, x, augment=False)
     assert terms["trace_gauge"] == 0 and terms["shift_gauge"] == 0   # identity filters
     with torch.no_grad():                       # every instance: the same trace-3 static
-        m.filter_head[-1].bias[_trace_index(m, 3)] = 0.5
+        m.decoder.filter_head[-1].bias[_trace_index(m, 3)] = 0.5
     terms = objective(m, x, augment=False)
     assert terms["trace_gauge"].item() == pytest.approx(0.25 / 16, rel=1e-5)
     terms["trace_gauge"].backward()
-    assert m.filter_head[-1].bias.grad[_trace_index(m, 3)] > 0
+    assert m.decoder.filter_head[-1].bias.grad[_trace_index(m, 3)] > 0
 
 
 def _trace_index(m, channel):
@@ -455,7 +454,7 @@ def test_nuisance_window_hides_the_rest_of_the_record(tmp_path):
     whatever changes below it (the 4D change under a design window) cannot reach the
     code; the window survives save/load; bad windows are refused by name."""
     from symae_seis.errors import OptionError
-    from symae_seis.models.symae import window_taper
+    from symae_seis.models.encoders import window_taper
 
     w = window_taper(64, 0, 40)
     assert w[:32].eq(1).all() and (w[32:40] < 1).all() and w[40:].eq(0).all()
@@ -497,7 +496,7 @@ def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
     torch.manual_seed(0)
     m = SymAE(8, 64, width=4, hidden=16, nuisance_dim=5, nuisance_window=(0, 40),
               nuisance_split=True)
-    for head in (m.filter_head, m.trace_head):
+    for head in (m.decoder.filter_head, m.decoder.trace_head):
         torch.nn.init.normal_(head[-1].weight, std=0.1)
     m.eval()
     x = torch.randn(2, 3, 8, 64)
@@ -525,14 +524,14 @@ def test_bf16_autocast_keeps_the_filters_in_full_precision():
     rounding, and the reconstruction stays float32."""
     torch.manual_seed(0)
     m = SymAE(8, 64, nuisance_dim=5, width=4, hidden=16).eval()
-    for p in m.filter_head[-1].parameters():
+    for p in m.decoder.filter_head[-1].parameters():
         torch.nn.init.normal_(p, std=0.1)
     z = torch.randn(3, 4, 5)
     theta = m.filter_params(z)
-    h = m._response(z)
+    h = m.filter_response(z)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         theta16 = m.filter_params(z.bfloat16())
-        h16 = m._response(z)
+        h16 = m.filter_response(z)
         y16 = m(torch.randn(2, 4, 8, 64))
     assert theta16.dtype == torch.float32 and h16.dtype == torch.complex64
     assert y16.dtype == torch.float32

@@ -73,7 +73,7 @@ def test_gap_recorded_by_one_instance_is_filled_from_it():
     res = infill(m, x[None], known, rounds=1, steps=50)
     assert torch.nonzero(res.from_prior[0]).flatten().tolist() == [6, 7, 8, 9]
     with torch.no_grad():
-        g = m._pool(x[None], theta[None])
+        g = m.pool(x[None], theta[None])
     prior = infill(m, x[None], known, rounds=1, steps=50, coherent_prior=g)
     assert err(prior) < err(res)
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from symae_seis.cli.train import cli, main
-from symae_seis.models import SymAE
+from symae_seis.models import SymAE, SymAEConfig
 
 from .conftest import fit_args
 
@@ -183,9 +183,10 @@ def test_nuisance_encoder_sees_the_design_window():
     """nuisance_view='design' shows the nuisance encoder the no-change design window (not
     when it is the whole record); by default ('record') it reads everything."""
     from symae_seis.errors import OptionError
+    from symae_seis.models import SymAEConfig
     from symae_seis.training import SymAELit
 
-    kw = {"channels": 8, "samples": 64, "width": 4, "hidden": 16}
+    kw = {"channels": 8, "samples": 64, "config": SymAEConfig(width=4, hidden=16)}
     design = {"nuisance_view": "design"}
     assert SymAELit(design_window=(0, 26), **design, **kw).model.config[
         "nuisance_window"] == [0, 26]
@@ -230,7 +231,7 @@ def test_incompatible_checkpoint_refused(small_catalog, tmp_path, capsys):
     run = tmp_path / "r"
     cli(_fit(small_catalog, run, "--trainer.max_epochs", "1"))
     code, err = _cli_error(_fit(small_catalog, run, "--trainer.max_epochs", "2",
-                                "--ckpt_path", "last", "--model.width", "4"), capsys)
+                                "--ckpt_path", "last", "--model.config.width", "4"), capsys)
     assert code == 2 and "incompatible model" in err and "width: checkpoint 8 vs now 4" in err
 
 
@@ -249,9 +250,10 @@ def test_trace_terms_default_follows_the_channels():
     pairs = {"channels": 8, "samples": 64, "channel_key": ""}
     assert SymAELit(8, 64, schema=gathers).model.config["trace_terms"] is True
     assert SymAELit(8, 64, schema=pairs).model.config["trace_terms"] is False
-    assert SymAELit(8, 64, schema=gathers, decoder="generic").model.config["trace_terms"] \
-        is False
-    assert SymAELit(8, 64, schema=pairs, trace_terms=True).model.config["trace_terms"] is True
+    assert SymAELit(8, 64, schema=gathers, config=SymAEConfig(decoder="generic")
+                    ).model.config["trace_terms"] is False
+    assert SymAELit(8, 64, schema=pairs, config=SymAEConfig(trace_terms=True)
+                    ).model.config["trace_terms"] is True
 
 
 def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path):
@@ -265,11 +267,11 @@ def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path
     gathers = {"channels": 8, "samples": 64, "channel_key": "offset"}
     pairs = {"channels": 8, "samples": 64, "channel_key": ""}
     assert SymAELit(8, 64, schema=gathers).model.config["time_terms"] is True
-    lit = SymAELit(8, 64, schema=pairs, trace_terms=True)
+    lit = SymAELit(8, 64, schema=pairs, config=SymAEConfig(trace_terms=True))
     m = lit.model
     assert m.config["time_terms"] is False
     torch.manual_seed(0)
-    torch.nn.init.normal_(m.filter_head[-1].weight)          # every output non-zero
+    torch.nn.init.normal_(m.decoder.filter_head[-1].weight)  # every output non-zero
     theta = m.filter_params(torch.randn(5, m.config["nuisance_dim"]))
     k = m.config["filter_terms"]
     time_cols = [k + FF.PARAM_NAMES.index(n) for n in FF.TIME_PARAMS]
@@ -285,4 +287,4 @@ def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path
     assert torch.equal(back.filter_params(torch.ones(1, m.config["nuisance_dim"])),
                        m.filter_params(torch.ones(1, m.config["nuisance_dim"])))
     with pytest.raises(Exception, match="time_terms=False needs decoder='filter'"):
-        SymAELit(8, 64, schema=pairs, decoder="generic", time_terms=False)
+        SymAELit(8, 64, schema=pairs, config=SymAEConfig(decoder="generic", time_terms=False))

@@ -116,7 +116,7 @@ def test_channel_shift_turns_on_where_sources_move(wave4d, tmp_path, small_catal
     from symae_seis.catalog import load_catalog
     from symae_seis.ingest import build_store
     from symae_seis.models import SymAE
-    from symae_seis.models.symae import SHIFT_FROM
+    from symae_seis.models.config import SHIFT_FROM
     from symae_seis.training import SymAEDataModule
 
     from .conftest import write_catalog

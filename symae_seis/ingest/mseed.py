@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import DatasetEntry
+from ..catalog import MseedEntry
 from ..io.checks import first_nonfinite
 from ..io.mseed import (
     MIN_WINDOW_SAMPLES,
@@ -83,7 +83,7 @@ def plan_windows(st, sr: float, window_s: float, step_s: float, *,
     return starts, skipped
 
 
-def _report_skipped(entry: DatasetEntry, survey: str, skipped: list, kept: list) -> None:
+def _report_skipped(entry: MseedEntry, survey: str, skipped: list, kept: list) -> None:
     if not skipped:
         return
     import warnings
@@ -101,7 +101,7 @@ class _Correlator:
     """Turns a window's records ``(C, T)`` into its station-pair cross-correlations
     ``(pairs, 2L+1)`` (lags -L..L samples; the store's time axis starts at -L dt)."""
 
-    def __init__(self, entry: DatasetEntry, ids: list[str], sr: float):
+    def __init__(self, entry: MseedEntry, ids: list[str], sr: float):
         self.pairs = all_pairs(len(ids))
         if len(self.pairs) == 0:
             raise MseedError(f"dataset {entry.name!r}: correlate needs at least two streams, "
@@ -121,7 +121,7 @@ class _Correlator:
         return cc.astype(np.float32), live[self.pairs[:, 0]] & live[self.pairs[:, 1]]
 
 
-def ingest_mseed(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
+def ingest_mseed(entry: MseedEntry, files: dict[str, list[Path]], h5, *,
                  progress: bool = False) -> dict[str, Any]:
     """Write every window of every survey into an open store file (used by build_store)."""
     from tqdm.auto import tqdm

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import DatasetEntry
+from ..catalog import SegyEntry
 from ..errors import SymaeWarning
 from ..io.checks import first_nonfinite
 from ..io.segy import (
@@ -79,7 +79,7 @@ def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool,
     return {k: np.concatenate(v) for k, v in parts.items()}, info
 
 
-def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: DatasetEntry
+def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: SegyEntry
                          ) -> None:
     """Refuse trace headers that are not headers, or whose time axis varies in the file."""
     def first(bad: np.ndarray) -> int:
@@ -130,7 +130,7 @@ def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: Da
                       stacklevel=2)
 
 
-def _common_time_axis(entry: DatasetEntry, plans: list[_FilePlan], dt_us: int
+def _common_time_axis(entry: SegyEntry, plans: list[_FilePlan], dt_us: int
                       ) -> tuple[float, int]:
     """First-sample time and sample count shared by every file, setting each plan's
     ``shift``; under ``time_axes: strict`` any difference is an error naming both files."""
@@ -166,7 +166,7 @@ def _common_time_axis(entry: DatasetEntry, plans: list[_FilePlan], dt_us: int
     return start, n
 
 
-def _window_samples(entry: DatasetEntry, path: Path, ns: int, dt_ms: float) -> tuple[int, int]:
+def _window_samples(entry: SegyEntry, path: Path, ns: int, dt_ms: float) -> tuple[int, int]:
     if entry.window_ms is None:
         return 0, ns
     i0 = int(round(entry.window_ms[0] / dt_ms))
@@ -194,7 +194,7 @@ def _instances(ikey: np.ndarray, ck: np.ndarray):
     return uniq[order], local, cnt, chan, starts
 
 
-def _datapoint_values(path: Path, entry: DatasetEntry, hdr: dict, keys: np.ndarray,
+def _datapoint_values(path: Path, entry: SegyEntry, hdr: dict, keys: np.ndarray,
                       local: np.ndarray) -> np.ndarray:
     """Datapoint key of each instance ``(n_inst, K)``, checked constant inside it."""
     fields = (*entry.datapoint_key, *entry.datapoint_bin)
@@ -219,7 +219,7 @@ def _datapoint_values(path: Path, entry: DatasetEntry, hdr: dict, keys: np.ndarr
     return out
 
 
-def _plan_file(entry: DatasetEntry, path: Path, survey: int, row0: int):
+def _plan_file(entry: SegyEntry, path: Path, survey: int, row0: int):
     """One file's plan and its instances' keys, datapoint values and trace counts."""
     hdr, info = _scan_headers(path, (*entry.header_keys, *_TIME_FIELDS), entry.endian,
                               entry.format == "su", entry.dt_us)
@@ -236,7 +236,7 @@ def _plan_file(entry: DatasetEntry, path: Path, survey: int, row0: int):
     return plan, info, keys, _datapoint_values(path, entry, hdr, keys, local), cnt
 
 
-def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool):
+def _plan_segy(entry: SegyEntry, files: dict[str, list[Path]], progress: bool):
     """First pass over the headers: instances, channels, datapoints, the time axis."""
     from tqdm.auto import tqdm
 
@@ -285,7 +285,7 @@ def _plan_segy(entry: DatasetEntry, files: dict[str, list[Path]], progress: bool
     }
 
 
-def _channels(entry: DatasetEntry, plans: list[_FilePlan], keys: np.ndarray,
+def _channels(entry: SegyEntry, plans: list[_FilePlan], keys: np.ndarray,
               counts: np.ndarray) -> int:
     """Traces per gather of the store (the largest); unequal gathers follow the policy."""
     c = int(counts.max())
@@ -358,7 +358,7 @@ def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, 
     bar.close()
 
 
-def ingest_segy(entry: DatasetEntry, files: dict[str, list[Path]], h5, *,
+def ingest_segy(entry: SegyEntry, files: dict[str, list[Path]], h5, *,
                 progress: bool = False) -> dict[str, Any]:
     """Write every gather of every survey into an open store file; return the tables and
     facts :func:`~symae_seis.io.store.write_tables` records."""

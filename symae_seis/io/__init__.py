@@ -1,22 +1,36 @@
 """Formats and the store: SEG-Y/SU (segyio) read and write, miniSEED read (ObsPy), the
 HDF5 instance store's schema, writer and readers, atomic writes. Building a store from
-a catalog dataset is :mod:`symae_seis.ingest`'s job; ``io`` never imports the catalog."""
+a catalog dataset is :mod:`symae_seis.ingest`'s job; ``io`` never imports the catalog.
 
-from .atomic import atomic_path
-from .mseed import MseedError, read_mseed
-from .segy import HEADER_FIELDS, SegyError, open_segy, read_segy, segy_info
-from .segy_write import SegyWriter, write_segy
-from .store import (
-    StoreError,
-    StoreReader,
-    open_store,
-    schema_mismatches,
-    store_schema,
-)
+Names are imported on first use (PEP 562), so that ``symae_seis.io.atomic`` (used by the
+model files) does not load segyio, ObsPy and h5py.
+"""
 
-__all__ = [
-    "HEADER_FIELDS", "SegyError", "open_segy", "read_segy", "segy_info", "write_segy",
-    "SegyWriter",
-    "MseedError", "read_mseed", "atomic_path",
-    "StoreError", "StoreReader", "open_store", "schema_mismatches", "store_schema",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "atomic_path": "atomic",
+    "MseedError": "mseed", "read_mseed": "mseed",
+    "HEADER_FIELDS": "segy", "SegyError": "segy", "open_segy": "segy", "read_segy": "segy",
+    "segy_info": "segy",
+    "SegyWriter": "segy_write", "write_segy": "segy_write",
+    "StoreError": "store", "StoreReader": "store", "open_store": "store",
+    "schema_mismatches": "store", "store_schema": "store",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))

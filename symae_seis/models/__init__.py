@@ -1,12 +1,13 @@
-"""Models: plain ``torch.nn.Module`` classes (this subpackage imports only torch)."""
+"""Models: plain ``torch.nn.Module`` classes (this subpackage imports only torch).
 
-from .symae import (
-    ModelFileError,
-    SymAE,
-    channels_are_receivers,
-    check_permutation_invariance,
-    check_save_load,
-)
+:class:`SymAE` is built from a :class:`SymAEConfig` (every option, one default); its parts
+live in ``encoders``, ``pooling``, ``decoders`` and ``filters``; model files in
+``serialization``; shipped invariant checks in ``checks``.
+"""
 
-__all__ = ["SymAE", "ModelFileError", "channels_are_receivers", "check_permutation_invariance",
-           "check_save_load"]
+from .checks import InvariantError, check_permutation_invariance, check_save_load
+from .config import SymAEConfig, channels_are_receivers
+from .symae import ModelFileError, SymAE
+
+__all__ = ["SymAE", "SymAEConfig", "ModelFileError", "InvariantError",
+           "channels_are_receivers", "check_permutation_invariance", "check_save_load"]

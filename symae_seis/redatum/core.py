@@ -128,10 +128,7 @@ class _Bootstrap:
             rng = np.random.default_rng([self.seed, d])
             pick = torch.from_numpy(rng.integers(0, len(rows), (self.n, len(rows))))
             pick = pick.to(self.dev)
-            if self.model.is_filter:
-                self.cache[d] = self.model._pool(x[pick], z[pick])
-            else:
-                self.cache[d] = self.model.encode_coherent(x[pick])
+            self.cache[d] = self.model.pool(x[pick], z[pick])
         return self.cache[d]
 
     def __call__(self, datapoints: np.ndarray, k: int) -> torch.Tensor:

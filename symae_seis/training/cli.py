@@ -3,6 +3,9 @@ links, run folders that are never overwritten, loggers, GPU precision defaults."
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -10,6 +13,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from ..errors import SymaeWarning
+from ..models import SymAEConfig
 from .callbacks import ExportModel, LossCurvePlot
 from .datamodule import SymAEDataModule
 from .module import SymAELit
@@ -29,6 +34,26 @@ class SymAECLI(LightningCLI):
                             help="run folder (default: runs/<dataset>)")
         for key in ("channels", "samples", "scale", "schema", "design_window"):
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning's reading of a checkpoint's hyperparameters into the config, with
+        those of older checkpoints upgraded (model options under ``config``)."""
+        sub = self.config.get("subcommand")
+        ckpt_path = self.config[sub].get("ckpt_path") if sub else None
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        hparams = torch.load(ckpt_path, weights_only=True, map_location="cpu").get(
+            "hyper_parameters", {})
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        hparams = upgrade_hparams(hparams)
+        try:
+            self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
+        except SystemExit:
+            sys.stderr.write(f"{ckpt_path}: its hyperparameters do not fit this release's "
+                             "options\n")
+            raise
 
     def instantiate_trainer(self, **kwargs):
         cfg = self.config[self.subcommand] if self.subcommand else self.config
@@ -76,8 +101,45 @@ def _trainer_defaults() -> dict:
     }
 
 
+_MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
+
+
+def upgrade_arguments(args: list[str]) -> list[str]:
+    """Command lines of releases before :class:`SymAEConfig` named the model's options
+    ``--model.width``; they are ``--model.config.width`` now. Rewrites the old names, with
+    a warning."""
+    out, old = [], []
+    for a in args:
+        key, sep, value = a.partition("=")
+        name = key[len("--model."):] if key.startswith("--model.") else None
+        if name in _MODEL_OPTIONS:
+            old.append(key)
+            a = f"--model.config.{name}{sep}{value}"
+        out.append(a)
+    if old:
+        warnings.warn(f"{', '.join(old)}: the model's options are --model.config.<name> "
+                      "since the model config (SymAEConfig); rewritten", SymaeWarning,
+                      stacklevel=3)
+    return out
+
+
+def upgrade_hparams(hparams: dict) -> dict:
+    """Hyperparameters of a checkpoint written before :class:`SymAEConfig`, with the
+    model's options (then flat) moved under ``config``."""
+    flat = {k: hparams[k] for k in hparams if k in _MODEL_OPTIONS}
+    if not flat:
+        return hparams
+    rest = {k: v for k, v in hparams.items() if k not in flat}
+    return {**rest, "config": {**flat, **(rest.get("config") or {})}}
+
+
 def cli(args: list[str] | None = None, run: bool = True) -> SymAECLI:
-    """Build (and by default run) the CLI; ``args`` as on the command line."""
+    """Build (and by default run) the CLI; ``args`` as on the command line (default: the
+    process's own)."""
+    if args is not None or any(a.startswith("--model.") for a in sys.argv[1:]):
+        upgraded = upgrade_arguments(sys.argv[1:] if args is None else list(args))
+        if args is not None or upgraded != sys.argv[1:]:
+            args = upgraded
     return SymAECLI(SymAELit, SymAEDataModule, trainer_defaults=_trainer_defaults(),
                     seed_everything_default=0, save_config_kwargs={"overwrite": False},
                     args=args, run=run)

@@ -249,7 +249,7 @@ class SymAEDataModule(pl.LightningDataModule):
         self.scale = self.reader.rms
         # how far sources move between a datapoint's shots (receiver intervals): the
         # model's default channel shift follows it
-        self.schema = {**self.reader.schema, "source_move": round(self.reader.source_move(), 3)}
+        self.schema = dict(self.reader.schema)
         self.datapoints = np.arange(counts.size)
         self.partners = partner_datapoints(self.reader)
         self.design_window = self._design_window(entry, swap)

@@ -7,7 +7,7 @@ known-transform augmentation of the filter decoder.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 from typing import Any, Literal
 
@@ -17,8 +17,9 @@ from torch.nn import functional as F
 
 from ..errors import OptionError, SymaeError
 from ..io.store import schema_mismatches
-from ..models import ModelFileError, SymAE
-from ..models.symae import with_legacy_defaults
+from ..models import ModelFileError, SymAE, SymAEConfig
+from ..models.config import with_legacy_defaults
+from ..models.serialization import upgrade_state_dict
 from .objective import LossWeights, objective
 
 __all__ = ["SymAELit", "NonFiniteLossError"]
@@ -32,8 +33,9 @@ class SymAELit(pl.LightningModule):
     """SymAE training: MSE on normalised gathers, AdamW, cosine schedule with warm-up.
 
     ``channels``, ``samples``, ``scale``, ``schema`` and ``design_window`` come from the
-    DataModule (the CLI links them); the other arguments are the model's and the
-    optimiser's.
+    DataModule (the CLI links them); ``config`` holds the model's options (each declared
+    once, in :class:`~symae_seis.models.SymAEConfig`); the rest are the training's.
+    :meth:`from_model` wraps a model that already exists.
 
     Parameters
     ----------
@@ -48,72 +50,18 @@ class SymAELit(pl.LightningModule):
     design_window
         ``(start, stop)`` samples of the swap loss (from the catalog's
         ``design_window_ms``); None trains without it.
+    config
+        The model's options (``--model.config.width 8`` on the command line).
     nuisance_view
         What the nuisance encoder sees: ``"record"`` (default) the whole record;
         ``"design"`` only the design window when the dataset has one that is not the whole
-        record. The acquisition filter acts on the whole record, so it can be read where
-        the surveys' earths agree, and a code that never sees the changed part cannot learn
-        which earth a shot saw. But a window with little signal may not tell a phase
-        rotation from a static: measured in :class:`~symae_seis.models.SymAE`.
-        ``"split"``: the spectrum, phase, bulk static and gain from the whole record, the
-        per-trace statics and gains from the window (``nuisance_split``).
-    coherent_dim
-        Coherent code size (generic decoder only; the filter decoder's coherent part is
-        a gather).
-    nuisance_dim
-        Nuisance code size per instance (8-16 suits the filter decoder).
-    width
-        Channels of the first convolution of the encoders; deeper levels double it.
-    levels
-        Down-sampling levels of the encoders (default: from the gather size).
-    hidden
-        Width of the MLPs (nuisance head, filter parameters).
-    nuisance_dropout
-        Dropout on the nuisance code while training (default: 0 for the filter decoder,
-        0.4 for the generic one).
-    decoder
-        ``filter``: coherent gather through a per-instance physical filter (wavelet,
-        phase, statics, gain); ``generic``: a learned decoder for nuisances outside that
-        family (additive noise, illumination).
-    filter_terms
-        Cosine terms of the filter's log-amplitude spectrum.
-    pool
-        How the filter decoder pools a bag into its coherent gather: ``wiener`` (least
-        squares over the bag's filters, damped by ``pool_eps``) or ``mean`` (mean of the
-        inversely filtered instances, the older models').
-    pool_eps
-        Damping of the Wiener pooling, relative to the bag's mean filter power.
-    pool_iters
-        Preconditioned least-squares steps after the Wiener estimate (the record's end,
-        dead traces).
-    eval_pool_iters
-        Least-squares steps of the pooling in evaluation (redatuming, QC).
-        ``None`` (default): 40 without the channel shift, ``pool_iters`` with it (why:
-        :class:`~symae_seis.models.SymAE`).
-    eval_pool_eps
-        Damping of the pooling in evaluation. ``None`` (default): 1e-4 without the
-        channel shift, ``pool_eps`` with it.
-    coherent_pad
-        Samples of the coherent gather below the record (default: an eighth of the
-        record, at least 8, for the Wiener pooling).
-    trace_terms
-        Add a free static and gain per trace to the filter family (sources that move near
-        the first receivers; see :mod:`symae_seis.models.filters`). Default: on with the
-        filter decoder for gathers whose channels are receivers keyed by a trace header
-        (SEG-Y, SU: the schema's ``channel_key``), off for miniSEED stores (the rule and
-        why: :class:`~symae_seis.models.SymAE`).
-    time_terms
-        Keep the filter family's phase rotation and statics. ``None`` (default): on for
-        SEG-Y/SU gathers, off for miniSEED stores (the rule and why:
-        :class:`~symae_seis.models.SymAE`).
-    time_fold
-        Samples folded into channels at the encoders' input (default: 2 for traces of 256
-        samples or more, else 1; see :class:`~symae_seis.models.SymAE`).
-    filter_shift
-        Add a per-instance channel shift to the filter family (a moved source samples the
-        earth at moved offsets; see :mod:`symae_seis.models.filters`). ``None`` (default):
-        on when the store's sources move by a quarter receiver interval or more between
-        a datapoint's instances (the rule: :class:`~symae_seis.models.SymAE`).
+        record (sets the config's ``nuisance_window``). The acquisition filter acts on the
+        whole record, so it can be read where the surveys' earths agree, and a code that
+        never sees the changed part cannot learn which earth a shot saw; but a window with
+        little signal may not tell a phase rotation from a static (conv4d seed 1: 2.0 ->
+        9.6 % NRMS outside the zone), hence not the default. ``"split"``: the spectrum,
+        phase, bulk static and gain from the whole record, the per-trace statics and gains
+        from the window (``nuisance_split``).
     min_bag
         Smallest bag pooled into the coherent part; each step draws a size between it
         and the batch's I.
@@ -131,45 +79,46 @@ class SymAELit(pl.LightningModule):
         Linear warm-up before the cosine decay to ``lr * min_lr_ratio`` at max_epochs.
     min_lr_ratio
         Final learning rate as a fraction of ``lr``.
+
+    Raises
+    ------
+    OptionError
+        If an option is out of range (the model's, from :class:`SymAEConfig`, included).
     """
 
     def __init__(self, channels: int = 0, samples: int = 0, scale: float = 1.0,
                  schema: dict[str, Any] | None = None,
-                 design_window: tuple[int, int] | None = None, coherent_dim: int = 32,
-                 nuisance_dim: int = 16, width: int = 16, levels: int | None = None,
-                 hidden: int = 128, nuisance_dropout: float | None = None,
-                 decoder: Literal["filter", "generic"] = "filter", filter_terms: int = 6,
-                 pool: Literal["wiener", "mean"] = "wiener", pool_eps: float = 1e-3,
-                 pool_iters: int = 5, eval_pool_iters: int | None = None,
-                 eval_pool_eps: float | None = None, coherent_pad: int | None = None,
-                 filter_shift: bool | None = None, time_fold: int | None = None,
-                 trace_terms: bool | None = None, time_terms: bool | None = None,
-                 min_bag: int = 3, nuisance_view: Literal["design", "split", "record"] = "record",
-                 swap_weight: float = 1.0,
-                 augment_weight: float = 0.5, consistency_weight: float = 1.0, lr: float = 2e-3,
+                 design_window: tuple[int, int] | None = None,
+                 config: SymAEConfig = SymAEConfig(),  # noqa: B008 - frozen, immutable
+                 min_bag: int = 3,
+                 nuisance_view: Literal["design", "split", "record"] = "record",
+                 swap_weight: float = 1.0, augment_weight: float = 0.5,
+                 consistency_weight: float = 1.0, lr: float = 2e-3,
                  weight_decay: float = 1e-4, warmup_epochs: int = 1,
                  min_lr_ratio: float = 0.02):
         super().__init__()
+        if not isinstance(config, SymAEConfig):
+            raise OptionError(f"config must be a SymAEConfig, got {type(config).__name__}")
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
         if nuisance_view not in ("design", "split", "record"):
             raise OptionError(f"nuisance_view must be 'design', 'split' or 'record', got "
                               f"{nuisance_view!r}")
-        self.save_hyperparameters()
+        # plain types only: a checkpoint must load with torch.load(weights_only=True)
+        self.save_hyperparameters(ignore=["config"])
+        self.hparams["config"] = dataclasses.asdict(config)
         window = None
         if nuisance_view != "record" and design_window is not None and \
                 tuple(design_window) != (0, samples):
             window = tuple(design_window)
-        self.model = SymAE(channels, samples, coherent_dim=coherent_dim,
-                           nuisance_dim=nuisance_dim, width=width, levels=levels,
-                           hidden=hidden, nuisance_dropout=nuisance_dropout, scale=scale,
-                           schema=schema, decoder=decoder, filter_terms=filter_terms,
-                           pool=pool, pool_eps=pool_eps, pool_iters=pool_iters,
-                           eval_pool_iters=eval_pool_iters, eval_pool_eps=eval_pool_eps,
-                           coherent_pad=coherent_pad, filter_shift=filter_shift,
-                           time_fold=time_fold, trace_terms=trace_terms,
-                           time_terms=time_terms, nuisance_window=window,
-                           nuisance_split=nuisance_view == "split" and window is not None)
+        if window is not None:
+            if config.nuisance_window is not None:
+                raise OptionError(f"nuisance_view={nuisance_view!r} sets the nuisance window "
+                                  "from the design window; leave config.nuisance_window "
+                                  "unset")
+            config = config.replace(nuisance_window=window,
+                                    nuisance_split=nuisance_view == "split")
+        self.model = SymAE(channels, samples, config, scale=scale, schema=schema)
         self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
                                    consistency=consistency_weight)
         self.design_window = None if design_window is None else tuple(design_window)
@@ -177,6 +126,17 @@ class SymAELit(pl.LightningModule):
         #: the loss terms per set of terms (logged in on_train_epoch_end)
         self._step_loss: tuple[torch.Tensor, int] | None = None
         self._term_sums: dict[tuple, list] = {}
+
+    @classmethod
+    def from_model(cls, model: SymAE, *, design_window: tuple[int, int] | None = None,
+                   **training: Any) -> SymAELit:
+        """Train an existing model (its weights, options, scale and schema) with the
+        training options ``training`` (``min_bag``, ``lr``, ...)."""
+        lit = cls(model.config["channels"], model.config["samples"],
+                  float(model.scale), model.schema, design_window, config=model.options,
+                  **training)
+        lit.model = model
+        return lit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -262,20 +222,16 @@ class SymAELit(pl.LightningModule):
         max_epochs = self.trainer.max_epochs if self.trainer is not None else None
         if not max_epochs or max_epochs < 0:
             return opt
-        warm = max(0, min(hp.warmup_epochs, max_epochs - 1))
-
-        def factor(epoch: int) -> float:
-            if epoch < warm:
-                return (epoch + 1) / (warm + 1)
-            span = max(1, max_epochs - warm)
-            cos = 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch - warm) / span)))
-            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * cos
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        return {"optimizer": opt, "lr_scheduler": {
+            "scheduler": warmup_cosine(opt, max_epochs, hp.warmup_epochs, hp.min_lr_ratio),
+            "interval": "epoch"}}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # called before the weights are loaded: refuse a checkpoint of another model/store
+        # and name the weights of older checkpoints as this release does
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"], "model.")
+        self._upgrade_scheduler_state(checkpoint)
         blob = checkpoint.get("symae")
         if blob is None:
             raise ModelFileError("checkpoint was not written by symae-seis (no 'symae' "
@@ -298,9 +254,40 @@ class SymAELit(pl.LightningModule):
             raise ModelFileError(f"checkpoint was trained on a store of another layout "
                                  f"({'; '.join(bad)}); resume on the same dataset")
 
+    def _upgrade_scheduler_state(self, checkpoint: dict[str, Any]) -> None:
+        """Checkpoints written before :func:`warmup_cosine` hold a ``LambdaLR``'s state
+        (``lr_lambdas``): the same schedule's state at the same epoch replaces it."""
+        states = checkpoint.get("lr_schedulers") or []
+        if len(states) != 1 or "lr_lambdas" not in states[0] or self.trainer is None:
+            return
+        hp = self.hparams
+        dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=hp.lr)
+        sched = warmup_cosine(dummy, self.trainer.max_epochs, hp.warmup_epochs,
+                              hp.min_lr_ratio)
+        for _ in range(int(states[0]["last_epoch"])):
+            dummy.step()
+            sched.step()
+        checkpoint["lr_schedulers"] = [sched.state_dict()]
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a plain-model record, so SymAE.load() reads any checkpoint without Lightning
         checkpoint["symae"] = self.model.export()
+
+
+def warmup_cosine(opt: torch.optim.Optimizer, epochs: int, warmup: int, min_ratio: float
+                  ) -> torch.optim.lr_scheduler.LRScheduler:
+    """Linear warm-up over ``warmup`` epochs (from ``lr / (warmup + 1)``), then a cosine
+    decay to ``lr * min_ratio`` at ``epochs``, with torch's schedulers (stepped once per
+    epoch)."""
+    from torch.optim import lr_scheduler as S
+
+    warm = max(0, min(warmup, epochs - 1))
+    lr = opt.param_groups[0]["lr"]
+    cosine = S.CosineAnnealingLR(opt, T_max=max(1, epochs - warm), eta_min=lr * min_ratio)
+    if not warm:
+        return cosine
+    ramp = S.LinearLR(opt, start_factor=1 / (warm + 1), end_factor=1.0, total_iters=warm)
+    return S.SequentialLR(opt, [ramp, cosine], milestones=[warm])
 
 
 def _reseed(seed: int, device: torch.device) -> None:

@@ -1,0 +1,319 @@
+"""One configuration object for the model: every option with its one default and checks.
+
+:class:`SymAEConfig` holds what a user chooses; :meth:`SymAEConfig.resolve` turns it into
+the complete, plain-typed description a model is built from and saved with (the
+``auto`` options filled in from the gather size and the store's schema). Model files
+saved before an option existed are completed with :data:`LEGACY_CONFIG`, the value those
+models had.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import OptionError
+from .pooling import default_coherent_pad
+
+__all__ = ["SymAEConfig", "channels_are_receivers", "with_legacy_defaults", "DECODERS",
+           "POOLS", "FOLD_FROM", "SHIFT_FROM", "EVAL_POOL", "LEGACY_CONFIG"]
+
+DECODERS = ("filter", "generic")
+POOLS = ("wiener", "mean")
+#: Traces of at least this many samples are folded by 2 into the encoders (``time_fold``).
+FOLD_FROM = 256
+#: Sources moving by at least this many receiver intervals between a datapoint's
+#: instances turn the channel shift on by default. wave4d's sources (+-10 m against 30 m
+#: receivers) move by 0.67 and need it (NRMS 9.9 -> 5.4 % outside the zone); conv4d and
+#: deep4d, whose headers jitter by +-5 m without moving the data (0.07-0.09), do not.
+SHIFT_FROM = 0.25
+#: Conjugate-gradient steps and damping of the least-squares pooling in evaluation (see
+#: ``eval_pool_iters``), where the model has no channel shift.
+EVAL_POOL = (40, 1e-4)
+#: Options that models saved before them lack, with the value those models had: the
+#: generic decoder (before the filter decoder), the mean pooling without padding or
+#: least-squares steps (before the Wiener pooling), no channel shift.
+LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
+                 "filter_shift": False, "time_fold": 1, "trace_terms": False,
+                 "time_terms": True, "nuisance_window": None, "nuisance_split": False}
+
+
+def channels_are_receivers(schema: dict[str, Any] | None) -> bool:
+    """Whether a store's channels are receivers of a gather keyed by a trace header (SEG-Y,
+    SU: the schema's ``channel_key``), not miniSEED stations or station pairs. Decides the
+    defaults that only gathers get: per-trace and time terms here, code fitting at
+    redatuming (:func:`symae_seis.redatum.default_refine_steps`). A schema without the
+    entry counts as gathers."""
+    return bool((schema or {}).get("channel_key", True))
+
+
+def default_fold(samples: int) -> int:
+    """Samples folded into channels at the encoders' input (``time_fold``)."""
+    return 2 if samples >= FOLD_FROM else 1
+
+
+def default_levels(samples: int, fold: int) -> int:
+    """Down-sampling levels until time is at most 16 samples (at most 7)."""
+    return max(1, min(7, math.ceil(math.log2(max(-(-samples // fold), 32) / 16))))
+
+
+def with_legacy_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved model's config completed with :data:`LEGACY_CONFIG` where it lacks a key;
+    models saved before ``eval_pool_*`` pool in evaluation as in training."""
+    out = {**LEGACY_CONFIG, **config}
+    out.setdefault("eval_pool_iters", out["pool_iters"])
+    out.setdefault("eval_pool_eps", out.get("pool_eps", 1e-3))
+    return out
+
+
+@dataclass(frozen=True)
+class SymAEConfig:
+    """Every option of :class:`~symae_seis.models.SymAE`, each with its one default.
+
+    ``None`` means *auto*: the value follows from the gather size and the store's schema
+    when the model is built (:meth:`resolve`). The gather size ``(channels, samples)``,
+    the data scale and the schema come from the data, not from here.
+
+    Parameters
+    ----------
+    decoder
+        ``"filter"`` (default for seismic gathers): the coherent representation of a
+        datapoint is a gather, and each instance's nuisance code sets the parameters of a
+        physical filter (wavelet spectrum, phase, statics, gains) applied to it; nothing
+        but those few parameters passes from an instance to its reconstruction, which
+        keeps the earth out of the nuisance code. ``"generic"`` (the authors' recipe): a
+        learned decoder of ``(coherent code, nuisance code)``, for nuisances outside that
+        family (additive noise, illumination).
+    coherent_dim
+        Size of the coherent code (generic decoder only; the filter decoder's coherent
+        part is a gather).
+    nuisance_dim
+        Size of the nuisance code per instance (8-16 suits the filter decoder).
+    width
+        Convolution channels of the encoders' first level (doubling up to 4x).
+    levels
+        Down-sampling levels of the encoders. Auto: until time is at most 16 samples, at
+        most 7.
+    hidden
+        Width of the MLPs (nuisance head, filter parameters).
+    nuisance_dropout
+        Gaussian-dropout rate on the nuisance code during training (0 disables). Auto:
+        0.4 for the generic decoder, 0 for the filter decoder, whose structure is its
+        bottleneck.
+    filter_terms
+        Cosine terms of the filter decoder's log-amplitude spectrum.
+    pool
+        How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
+        squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the
+        inversely filtered instances, the older models').
+    pool_eps
+        Damping of the Wiener pooling, relative to the bag's mean filter power.
+    pool_iters
+        Preconditioned least-squares steps after the Wiener estimate in training (the
+        record's end, dead traces).
+    eval_pool_iters, eval_pool_eps
+        Steps and damping of the pooling in evaluation (redatuming, QC; validation keeps
+        the training's). Auto: :data:`EVAL_POOL` (40 steps, 1e-4) without the channel
+        shift, the training values with it: a redatuming run pools each datapoint once
+        and can converge (conv4d 2.5 / 3.3 % -> 2.1 / 2.7 % NRMS outside / inside the
+        changed zone), while with the channel shift a datapoint's channels form one
+        coupled system that 40 steps do not bring to convergence.
+    coherent_pad
+        Samples of the coherent gather below the record (events below the record whose
+        wavelets reach into it). Auto: an eighth of the record (at least 8, raised to a
+        fast FFT length) for the Wiener pooling, else 0.
+    filter_shift
+        A per-instance channel shift in the filter family (a moved source samples the
+        earth at moved offsets). Auto: on with the filter decoder and Wiener pooling when
+        the schema's ``source_move`` (how far sources move between a datapoint's
+        instances, in receiver intervals) is at least :data:`SHIFT_FROM`. About 60 % more
+        per training step.
+    time_fold
+        Consecutive samples folded into input channels before the encoders' first level
+        (lossless). Auto: 2 for traces of :data:`FOLD_FROM` samples or more, else 1.
+    trace_terms
+        A free static and gain per trace in the filter family (a source that moves near
+        the first receivers). Auto: on with the filter decoder for gathers whose channels
+        are receivers keyed by a trace header (SEG-Y, SU), off for miniSEED stores
+        (station pairs have no acquisition of their own per window; passive dv/v 1.53e-3
+        with them against 1.28e-3 without).
+    time_terms
+        Keep the filter family's terms that move or rotate a record in time (phase, bulk
+        static, statics along the gather, per-trace statics). Auto: on for SEG-Y/SU
+        gathers, off for miniSEED stores, whose lag axis the clocks set (free statics
+        trade against the stretch that dv/v measures: 1.05e-3 without against 1.28e-3).
+    nuisance_window
+        ``(start, stop)`` samples: the nuisance encoder sees only this part of the record
+        (tapered at its inner edges); None (default) the whole record. Training sets it
+        from the design window with ``SymAELit(nuisance_view="design")``.
+    nuisance_split
+        With a ``nuisance_window``: two nuisance encoders, one of the whole record (the
+        spectrum, phase, bulk static, gain and their quadratics), one of the window (the
+        per-trace statics and gains); the code is the two end to end. Needs
+        ``trace_terms``.
+
+    Examples
+    --------
+    >>> cfg = SymAEConfig(width=8)
+    >>> cfg.resolve(channels=24, samples=128)["levels"]
+    3
+    """
+
+    decoder: Literal["filter", "generic"] = "filter"
+    coherent_dim: int = 32
+    nuisance_dim: int = 16
+    width: int = 16
+    levels: int | None = None
+    hidden: int = 128
+    nuisance_dropout: float | None = None
+    filter_terms: int = 6
+    pool: Literal["wiener", "mean"] = "wiener"
+    pool_eps: float = 1e-3
+    pool_iters: int = 5
+    eval_pool_iters: int | None = None
+    eval_pool_eps: float | None = None
+    coherent_pad: int | None = None
+    filter_shift: bool | None = None
+    time_fold: int | None = None
+    trace_terms: bool | None = None
+    time_terms: bool | None = None
+    nuisance_window: tuple[int, int] | None = None
+    nuisance_split: bool = False
+
+    def __post_init__(self) -> None:
+        for check in (_check_decoder, _check_pool, _check_dropout, _check_sizes):
+            check(self)
+
+    def replace(self, **changes: Any) -> SymAEConfig:
+        """A copy with ``changes`` (unknown names are an :class:`OptionError`)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise OptionError(f"unknown model option(s) {unknown}; the options are "
+                              f"{[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def resolve(self, channels: int, samples: int, *, scale: float = 1.0,
+                schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The complete model description for gathers ``(channels, samples)`` of a store
+        with ``schema``: every auto option filled in, plain types (what a model file
+        saves).
+
+        Raises
+        ------
+        OptionError
+            If an option does not fit the gathers or the other options.
+        """
+        if channels < 1 or samples < 4:
+            raise OptionError(f"gathers must have >= 1 channel and >= 4 samples, got "
+                              f"({channels}, {samples})")
+        if not scale > 0 or not math.isfinite(scale):
+            raise OptionError(f"scale must be a positive number, got {scale}")
+        filt, wiener = self.decoder == "filter", self.pool == "wiener"
+        pad = self.coherent_pad
+        if pad is None:
+            pad = default_coherent_pad(samples) if filt and wiener else 0
+        if pad < 0 or (pad and not wiener):
+            raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
+                              f"{pad}")
+        receivers = channels_are_receivers(schema)
+        trace = filt and receivers if self.trace_terms is None else self.trace_terms
+        if trace and not filt:
+            raise OptionError("trace_terms needs decoder='filter'")
+        time_terms = (not filt or receivers) if self.time_terms is None else self.time_terms
+        if not time_terms and not filt:
+            raise OptionError("time_terms=False needs decoder='filter'")
+        shift = self.filter_shift
+        if shift is None:
+            shift = filt and wiener and \
+                float((schema or {}).get("source_move", 0.0)) >= SHIFT_FROM
+        if shift and not (filt and wiener):
+            raise OptionError("filter_shift needs decoder='filter' and pool='wiener'")
+        dropout = self.nuisance_dropout
+        if dropout is None:
+            dropout = 0.0 if filt else 0.4
+        converge = filt and wiener and not shift
+        iters = self.eval_pool_iters
+        if iters is None:
+            iters = EVAL_POOL[0] if converge else self.pool_iters
+        eps = self.eval_pool_eps
+        if eps is None:
+            eps = EVAL_POOL[1] if converge else self.pool_eps
+        window = None if self.nuisance_window is None else \
+            _check_window(self.nuisance_window, samples)
+        if self.nuisance_split and (window is None or not trace):
+            raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
+        fold = default_fold(samples) if self.time_fold is None else self.time_fold
+        if not 1 <= fold <= max(1, samples // 4):
+            raise OptionError(f"time_fold must be in [1, samples / 4], got {fold}")
+        levels = default_levels(samples, fold) if self.levels is None else self.levels
+        return {
+            "channels": int(channels), "samples": int(samples),
+            "coherent_dim": int(self.coherent_dim), "nuisance_dim": int(self.nuisance_dim),
+            "width": int(self.width), "levels": int(levels), "hidden": int(self.hidden),
+            "nuisance_dropout": float(dropout), "scale": float(scale),
+            "decoder": self.decoder, "filter_terms": int(self.filter_terms),
+            "pool": self.pool, "pool_eps": float(self.pool_eps),
+            "pool_iters": int(self.pool_iters), "eval_pool_iters": int(iters),
+            "eval_pool_eps": float(eps), "coherent_pad": int(pad),
+            "filter_shift": bool(shift), "time_fold": int(fold), "trace_terms": bool(trace),
+            "time_terms": bool(time_terms), "nuisance_window": window,
+            "nuisance_split": bool(self.nuisance_split),
+        }
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> tuple[SymAEConfig, dict[str, Any]]:
+        """The config of a saved model description (completed with the legacy defaults)
+        and the data part of it (``channels``, ``samples``, ``scale``)."""
+        cfg = with_legacy_defaults(saved)
+        data = {k: cfg.pop(k) for k in ("channels", "samples", "scale") if k in cfg}
+        if cfg.get("nuisance_window") is not None:
+            cfg["nuisance_window"] = tuple(cfg["nuisance_window"])
+        return cls().replace(**cfg), data
+
+
+# -- checks of the options on their own (those that need the gathers are in resolve) --
+def _check_decoder(c: SymAEConfig) -> None:
+    if c.decoder not in DECODERS:
+        raise OptionError(f"decoder must be one of {DECODERS}, got {c.decoder!r}")
+    if c.filter_terms < 1:
+        raise OptionError(f"filter_terms must be >= 1, got {c.filter_terms}")
+
+
+def _check_pool(c: SymAEConfig) -> None:
+    if c.pool not in POOLS:
+        raise OptionError(f"pool must be one of {POOLS}, got {c.pool!r}")
+    if not 0.0 < c.pool_eps < 1.0:
+        raise OptionError(f"pool_eps must be in (0, 1), got {c.pool_eps}")
+    if c.pool_iters < 0:
+        raise OptionError(f"pool_iters must be >= 0, got {c.pool_iters}")
+    if c.eval_pool_iters is not None and c.eval_pool_iters < 0:
+        raise OptionError(f"eval_pool_iters must be >= 0 (or null), got {c.eval_pool_iters}")
+    if c.eval_pool_eps is not None and not 0.0 < c.eval_pool_eps < 1.0:
+        raise OptionError(f"eval_pool_eps must be in (0, 1) (or null), got {c.eval_pool_eps}")
+
+
+def _check_dropout(c: SymAEConfig) -> None:
+    if c.nuisance_dropout is not None and not 0.0 <= c.nuisance_dropout < 1.0:
+        raise OptionError(f"nuisance_dropout must be in [0, 1), got {c.nuisance_dropout}")
+
+
+def _check_sizes(c: SymAEConfig) -> None:
+    for name in ("coherent_dim", "nuisance_dim", "width", "hidden"):
+        if getattr(c, name) < 1:
+            raise OptionError(f"{name} must be >= 1, got {getattr(c, name)}")
+    if c.levels is not None and c.levels < 1:
+        raise OptionError(f"levels must be >= 1 (or null), got {c.levels}")
+
+
+def _check_window(window, samples: int) -> list[int]:
+    try:
+        a, b = (int(v) for v in window)
+    except (TypeError, ValueError):
+        raise OptionError(f"nuisance_window must be [start, stop] samples, got {window!r}") \
+            from None
+    if not 0 <= a < b <= samples or b - a < 4:
+        raise OptionError(f"nuisance_window {[a, b]} must hold at least 4 samples inside "
+                          f"the record [0, {samples}]")
+    return [a, b]

@@ -1,0 +1,111 @@
+"""SymAEConfig: one default per option, checks, and files of older releases.
+
+``tests/data/legacy`` holds model files, a training checkpoint and their outputs on a
+fixed input, saved by the release before the config (commit cd49dbf, model format 1):
+they must load, decode bit for bit the same, and the checkpoint must resume training."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from symae_seis.errors import OptionError
+from symae_seis.models import ModelFileError, SymAE, SymAEConfig
+from symae_seis.models.serialization import FORMAT_VERSION
+from symae_seis.training import SymAELit
+
+from ..conftest import TINY, write_catalog
+
+LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy"
+FILES = {"filter": "filter.pt", "generic": "generic.pt", "split_shift": "split_shift.pt",
+         "tiny_last": "tiny_last.ckpt"}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_files_of_the_previous_release_load_and_decode_the_same(name, tmp_path):
+    x = torch.from_numpy(np.load(LEGACY / "input.npy"))
+    model = SymAE.load(LEGACY / FILES[name]).double()
+    with torch.no_grad():
+        out = model(x).numpy()
+    assert np.array_equal(out, np.load(LEGACY / f"{name}_out.npy"))
+    # saved again, in today's format, nothing changes
+    again = SymAE.load(model.save(tmp_path / "again.pt")).double()
+    assert torch.load(tmp_path / "again.pt")["format_version"] == FORMAT_VERSION
+    with torch.no_grad():
+        assert np.array_equal(again(x).numpy(), out)
+
+
+def test_checkpoint_of_the_previous_release_resumes(tmp_path):
+    """``--ckpt_path`` on a checkpoint written before the model's parts were renamed:
+    its weights load into today's module and training goes on."""
+    from symae_seis.cli.train import cli
+    from symae_seis.synth import make_conv4d_survey
+
+    s = make_conv4d_survey(tmp_path / "s", TINY)
+    cat = write_catalog(tmp_path, {"tiny": {
+        "surveys": {"baseline": str(s["baseline"]), "monitor": str(s["monitor"])},
+        "datapoint_key": ["CDP"], "design_window_ms": [0, 100]}})
+    c = cli(["fit", "--data.dataset", "tiny", "--data.catalog", str(cat), "--run_dir",
+             str(tmp_path / "run"), "--model.config.width", "4", "--model.config.hidden", "8",
+             "--model.config.nuisance_dim", "4", "--data.instances", "2",
+             "--data.batch_size", "2", "--data.val_fraction", "0.34",
+             "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
+             "--trainer.enable_model_summary", "false",
+             "--ckpt_path", str(LEGACY / "tiny_last.ckpt")])
+    assert c.trainer.current_epoch == 2
+    old = SymAE.load(LEGACY / "tiny_last.ckpt")
+    new = c.model.model
+    moved = [k for k, v in new.state_dict().items()
+             if not torch.equal(v.cpu(), old.state_dict()[k])]
+    assert moved, "resumed training changed no weight"
+
+
+def test_one_default_per_option():
+    """SymAELit declares none of the model's options: its model is built from SymAEConfig's
+    defaults, and LightningCLI shows each option once (under model.config)."""
+    import inspect
+
+    lit = SymAELit(8, 64)
+    direct = SymAE(8, 64)
+    assert lit.model.config == direct.config
+    model_opts = {f.name for f in dataclasses.fields(SymAEConfig)}
+    assert not model_opts & set(inspect.signature(SymAELit).parameters)
+    assert lit.hparams["config"] == dataclasses.asdict(SymAEConfig())
+
+
+def test_config_checks_and_overrides():
+    with pytest.raises(OptionError, match="decoder must be one of"):
+        SymAEConfig(decoder="fliter")
+    with pytest.raises(OptionError, match="unknown model option"):
+        SymAEConfig().replace(widht=3)
+    with pytest.raises(OptionError, match="width must be >= 1"):
+        SymAEConfig(width=0)
+    with pytest.raises(OptionError, match="nuisance_window"):
+        SymAEConfig(nuisance_window=(60, 10)).resolve(8, 64)
+    cfg = SymAEConfig(width=4, hidden=8)
+    m = SymAE(8, 64, cfg, nuisance_dim=5)          # keyword options replace the config's
+    assert m.options == cfg.replace(nuisance_dim=5) and m.config["nuisance_dim"] == 5
+    assert SymAELit.from_model(m, lr=1e-3).model is m
+
+
+def test_old_command_line_names_are_rewritten():
+    from symae_seis.errors import SymaeWarning
+    from symae_seis.training.cli import upgrade_arguments
+
+    with pytest.warns(SymaeWarning, match="--model.width"):
+        out = upgrade_arguments(["fit", "--model.width", "4", "--model.hidden=8",
+                                 "--model.lr", "0.1"])
+    assert out == ["fit", "--model.config.width", "4", "--model.config.hidden=8",
+                   "--model.lr", "0.1"]
+
+
+def test_a_file_of_an_unknown_format_version_is_refused(tmp_path):
+    blob = SymAE(8, 64, width=4, hidden=8).export()
+    blob["format_version"] = 99
+    torch.save(blob, tmp_path / "future.pt")
+    with pytest.raises(ModelFileError, match="format version 99"):
+        SymAE.load(tmp_path / "future.pt")
