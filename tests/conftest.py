@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +17,6 @@ REAL_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "re
 TINY = Conv4DParams(n_cdp=4, shots_per_cdp=3, channels=8, samples=64, seed=1)
 # enough datapoints (2 x 16) for a model to generalise to held-out datapoints
 SMALL = Conv4DParams(n_cdp=16, shots_per_cdp=4, channels=8, samples=64, seed=1)
-
-
-def load_bench(name: str):
-    """Import ``scripts/bench/<name>.py`` as a module (its folder on the path, for the
-    helpers it imports beside it), to test a benchmark's own logic."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bench" / f"{name}.py"
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def write_catalog(folder: Path, datasets: dict) -> Path:

@@ -1,15 +1,16 @@
-"""The classical side of scripts/bench/infill.py: the removal scenarios, and the PyLops f-k
-reconstruction it compares against (so a weakened classic cannot flatter SymAE)."""
+"""The classical side of the infill benchmark (symae_seis.bench.infill): the removal
+scenarios, and the PyLops f-k reconstruction it compares against (so a weakened classic
+cannot flatter SymAE)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .conftest import load_bench
+import symae_seis.bench.infill as bench_infill
 
 
 def _load():
-    return load_bench("infill")
+    return bench_infill
 
 
 class _Reader:

@@ -1,4 +1,5 @@
-"""The floor of scripts/bench/passive.py: its cross-term oracle and its in-memory anchor.
+"""The floor of the passive benchmark (symae_seis.bench.passive): its cross-term oracle
+and its in-memory anchor.
 
 The benchmark's case that the 0.5x target of issue 12 asks for more than the recorded
 windows hold rests on these two; a wrong oracle would make that case wrong."""
@@ -9,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
+import symae_seis.bench.passive as bench_passive
 from symae_seis.qc.dvv import (
     all_pairs,
     correlate,
@@ -18,14 +20,12 @@ from symae_seis.qc.dvv import (
 )
 from symae_seis.synth.passive import PassiveParams, passive_days
 
-from .conftest import load_bench
-
 TINY = PassiveParams(stations=3, days=4, windows_per_day=3, window_s=20.0, scatterers=10,
                      sources=6, drop_day=2, seed=5)
 
 
 def _load():
-    return load_bench("passive")
+    return bench_passive
 
 
 def _one_window(per_source: bool) -> np.ndarray:

@@ -6,12 +6,11 @@ dataset and the budget changed, and score against the survey's truth.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import yaml
 
+from symae_seis.bench.quality import run_4d
+from symae_seis.bench.training import train
 from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
 from symae_seis.io.store import StoreReader
@@ -25,15 +24,6 @@ from symae_seis.qc.truth import (
 from symae_seis.redatum import redatum
 from symae_seis.synth import Conv4DParams, make_conv4d_survey
 
-BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench" / "quality.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("quality_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def _value(rows, method, zone, metric):
     return next(r["value"] for r in rows if r["method"] == method and r["zone"] == zone
@@ -41,9 +31,8 @@ def _value(rows, method, zone, metric):
 
 
 def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
-    q = _load()
-    q.UNCERTAINTY_BAGS = 4                        # the calibration path, at a quarter of the cost
-    rows = q.run_4d("conv4d", tmp_path, epochs=3, small=True, seed=0)
+    # 4 bootstrap bags: the calibration path, at a quarter of the cost
+    rows = run_4d("conv4d", tmp_path, epochs=3, small=True, seed=0, bags=4)
     methods = {r["method"] for r in rows}
     baselines = {"(a) static + scalar", "(b) global matching filter",
                  "(c) trace matching filters", "(d) DTW + (c)", "(e) equalise + stack"}
@@ -75,7 +64,7 @@ def test_long_silent_top_does_not_collapse(tmp_path):
         "datapoint_key": ["CDP"], "design_window_ms": [0, 320],
         "store": str(tmp_path / "deep.h5")}}}))
     store = build_store(load_catalog(cat)["deep"])
-    lit, _ = _load().train(cat, "deep", epochs=3, seed=0)
+    lit, _ = train(cat, "deep", epochs=3, seed=0)
     res = redatum(lit.model, store, tmp_path / "out", write_segy=False)
     truth = load_truth(paths["truth"])
     reader = StoreReader(store)

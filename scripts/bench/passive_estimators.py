@@ -16,56 +16,12 @@ of them, the slope of estimate on truth (1: unbiased).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
-from scipy.interpolate import CubicSpline
-
-from symae_seis.qc.dvv import daily_dvv, pairwise_dvv, stretch
+from symae_seis.bench.passive import CODA, iterated_reference, rms, slope, stacks_of
+from symae_seis.qc.dvv import daily_dvv, pairwise_dvv
 from symae_seis.synth.passive import PassiveParams
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from passive import stacks_in_memory  # noqa: E402
-
-CODA, MAX_LAG_S = (2.0, 12.0), 20.0
-
-
-def stacks_of(p: PassiveParams, oracle: bool):
-    """Daily stacks ``(days, pairs, lags)``: recorded (whitened correlations), or with
-    ``oracle`` each source's share correlated with itself alone; the truth; the lags."""
-    stacks, truth, lags = stacks_in_memory(p, MAX_LAG_S, oracle=oracle)
-    return stacks["no_cross_terms" if oracle else "anchor"], truth, lags
-
-
-def rms(est: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((est - est.mean() - truth + truth.mean()) ** 2)))
-
-
-def slope(est: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.polyfit(truth - truth.mean(), est - est.mean(), 1)[0])
-
-
-def _aligned(stack: np.ndarray, eps: float, lags: np.ndarray) -> np.ndarray:
-    # stretch's convention: cur(t) ~ ref(t (1 + eps)), so ref(t) ~ cur(t / (1 + eps))
-    pos = np.clip(lags / (1 + eps), lags[0], lags[-1])
-    return CubicSpline(lags, stack, axis=-1)(pos)
-
-
-def iterated_reference(stacks: np.ndarray, lags: np.ndarray, band, rounds: int = 4
-                       ) -> np.ndarray:
-    """Each day against the mean of the other days, each re-aligned by its own estimate;
-    ``rounds`` times, starting from the plain mean of the other days."""
-    est = daily_dvv(stacks, lags, coda_s=CODA, band_hz=band)["dvv"]
-    for _ in range(rounds):
-        aligned = np.stack([_aligned(s, e, lags) for s, e in zip(stacks, est)])
-        total = aligned.sum(axis=0)
-        est = np.array([stretch(stacks[d], (total - aligned[d]) / (len(stacks) - 1), lags,
-                                coda_s=CODA)[0] for d in range(len(stacks))])
-        est -= est.mean()
-    return est
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ import yaml
 from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
 from symae_seis.io.store import StoreReader
+from symae_seis.models import SymAEConfig
 from symae_seis.synth import Conv4DParams, make_conv4d_survey
 from symae_seis.training import SymAEDataModule, SymAELit
 from symae_seis.training.objective import objective
@@ -127,7 +128,8 @@ def main() -> None:
                          val_fraction=0.0, num_workers=args.num_workers,
                          in_memory_mb=args.in_memory_mb)
     model_kw = dict(channels=dm.channels, samples=dm.samples, scale=dm.scale, schema=dm.schema,
-                    width=args.width, hidden=args.hidden, decoder=args.decoder)
+                    config=SymAEConfig(width=args.width, hidden=args.hidden,
+                                       decoder=args.decoder))
     device = torch.device("cuda" if args.accelerator in ("gpu", "cuda") else "cpu")
     reader = StoreReader(dm.store_path)
     data = reader.read_all()

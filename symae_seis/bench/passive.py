@@ -1,0 +1,230 @@
+"""The passive benchmark's science: dv/v scores against the truth, daily stacks
+correlated in memory (with the cross-term oracle), the nuisance-removal floor, SymAE
+trained on the correlation windows with ``symae-train``'s parser, and the conventional
+dv/v estimators compared on the same stacks. ``scripts/bench/passive.py`` and
+``passive_estimators.py`` are its command lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+from scipy.interpolate import CubicSpline
+
+from ..catalog import load_catalog
+from ..ingest import build_store
+from ..io.store import StoreReader
+from ..qc.dvv import (
+    all_pairs,
+    correlate,
+    correlation_lags,
+    correlation_nfft,
+    daily_dvv,
+    day_stacks,
+    stretch,
+    whitening_amplitude,
+)
+from ..redatum import redatum
+from ..synth.passive import PassiveParams, make_passive_survey, passive_days
+from .training import train
+
+__all__ = ["score", "stacks_in_memory", "anchor_in_memory", "floor", "report_floor",
+           "run_survey", "stacks_of", "rms", "slope", "iterated_reference"]
+
+log = logging.getLogger(__name__)
+
+
+def score(stacks: np.ndarray, lags_s: np.ndarray, truth: np.ndarray, coda, band, *,
+          days: int = 1, reference: str = "others") -> dict:
+    r = daily_dvv(stacks, lags_s, coda_s=coda, band_hz=band, days=days, reference=reference)
+    est = r["dvv"] - r["dvv"].mean() + truth.mean()
+    return {"rms": float(np.sqrt(np.mean((est - truth) ** 2))),
+            "drop_day": int(np.argmin(np.diff(est))) + 1, "dvv": est.tolist(),
+            "cc": float(r["cc"].mean())}
+
+
+def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag: int
+                                      ) -> np.ndarray:
+    """Whitened pair correlations of one window with the cross terms between its noise
+    sources left out: each source's share ``parts (sources, stations, T)`` correlated with
+    itself, whitened and normalised by the whole record (as ``qc.dvv.correlate`` does),
+    summed over sources. An oracle: it needs every source's share of the record."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    nfft = correlation_nfft(parts.shape[-1], lag)
+    spec = np.fft.rfft(parts - parts.mean(axis=-1, keepdims=True), nfft, axis=-1)
+    whole = spec.sum(axis=0)
+    amp = whitening_amplitude(whole)
+    spec, whole = spec / amp, whole / amp
+    norm = np.sqrt(np.sum(np.abs(whole[i]) ** 2, -1) * np.sum(np.abs(whole[j]) ** 2, -1))
+    return correlation_lags((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), norm, nfft, lag)
+
+
+def stacks_in_memory(p: PassiveParams, max_lag_s: float, *, oracle: bool = False):
+    """Daily stacks ``(days, pairs, lags)`` of survey ``p``, correlated in memory like the
+    ingest (whitened, ``max_lag_s``) without the miniSEED round trip: ``"anchor"``, and with
+    ``oracle``, from the same pass, the correlations without the cross terms between noise
+    sources (``"no_cross_terms"``). Returns ``(stacks, truth dv/v, lags in s)``."""
+    n = int(round(p.window_s * p.sampling_rate))
+    lag = int(round(max_lag_s * p.sampling_rate))
+    pairs = all_pairs(p.stations)
+    stacks: dict[str, list] = {"anchor": [], **({"no_cross_terms": []} if oracle else {})}
+    truth = []
+    for _, dvv, data, _ in passive_days(p, per_source=oracle):
+        records = data.sum(axis=0) if oracle else data
+        windows = records.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+        stacks["anchor"].append(correlate(windows, pairs, lag).mean(axis=0))
+        if oracle:
+            stacks["no_cross_terms"].append(np.mean([_correlations_without_cross_terms(
+                data[..., w * n:(w + 1) * n], pairs, lag)
+                for w in range(p.windows_per_day)], axis=0))
+        truth.append(dvv)
+    lags = np.arange(-lag, lag + 1) / p.sampling_rate
+    return {k: np.stack(v) for k, v in stacks.items()}, np.asarray(truth), lags
+
+
+def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
+                     oracle: bool = False) -> dict[str, float]:
+    """The anchor's 1-day RMS error on survey ``p`` for each of :func:`stacks_in_memory`'s
+    stacks (``"anchor"``, and with ``oracle`` ``"no_cross_terms"``)."""
+    stacks, truth, lags = stacks_in_memory(p, max_lag_s, oracle=oracle)
+    return {k: score(v, lags, truth, coda, band)["rms"] for k, v in stacks.items()}
+
+
+def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
+    """Anchor 1-day errors on ``draws`` noise fields, on their repeated-source twins, on
+    the same surveys recording four times as many windows a day, and without the cross
+    terms between sources (an oracle)."""
+    out = {"anchor": [], "repeated": [], "windows_x4": [], "no_cross_terms": [],
+           "repeated_no_cross_terms": []}
+    for k in range(draws):
+        q = replace(p, noise_seed=k)
+        plain = anchor_in_memory(q, max_lag_s, coda, band, oracle=True)
+        repeated = anchor_in_memory(replace(q, repeat_sources=True), max_lag_s, coda, band,
+                                    oracle=True)
+        more = anchor_in_memory(replace(q, windows_per_day=4 * p.windows_per_day),
+                                max_lag_s, coda, band)
+        for key, value in (("anchor", plain["anchor"]), ("repeated", repeated["anchor"]),
+                           ("windows_x4", more["anchor"]),
+                           ("no_cross_terms", plain["no_cross_terms"]),
+                           ("repeated_no_cross_terms", repeated["no_cross_terms"])):
+            out[key].append(value)
+        log.info("  floor draw %d: anchor %.2e, sources repeated day to day %.2e, 4x windows "
+                 "%.2e, no cross terms %.2e, both %.2e", k, out["anchor"][-1],
+                 out["repeated"][-1], out["windows_x4"][-1], out["no_cross_terms"][-1],
+                 out["repeated_no_cross_terms"][-1])
+    rms = {key: float(np.sqrt(np.mean(np.square(v)))) for key, v in out.items()}
+    return {**out, "rms": rms, "ratio": rms["repeated"] / rms["anchor"],
+            "ratio_windows_x4": rms["windows_x4"] / rms["anchor"],
+            "ratio_no_cross_terms": rms["no_cross_terms"] / rms["anchor"],
+            "ratio_repeated_no_cross_terms": rms["repeated_no_cross_terms"] / rms["anchor"]}
+
+
+def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out: Path
+                 ) -> str:
+    """:func:`floor`, written to ``out/floor.json``; returns its summary lines."""
+    t0 = time.perf_counter()
+    f = floor(p, draws, max_lag_s, coda, band)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "floor.json").write_text(json.dumps(f))
+    return (f"floor over {draws} noise draws ({time.perf_counter() - t0:.0f} s): anchor "
+          f"{f['rms']['anchor']:.2e}, sources repeated day to day {f['rms']['repeated']:.2e}, "
+          f"4x windows a day {f['rms']['windows_x4']:.2e}, no cross terms "
+          f"{f['rms']['no_cross_terms']:.2e}, sources repeated and no cross terms "
+          f"{f['rms']['repeated_no_cross_terms']:.2e}\n"
+            f"a perfectly repeatable virtual source, the day's windows stacked: {f['ratio']:.2f}x "
+          f"the anchor; four times the windows: {f['ratio_windows_x4']:.2f}x; the cross terms "
+          f"between sources removed (oracle): {f['ratio_no_cross_terms']:.2f}x; both: "
+          f"{f['ratio_repeated_no_cross_terms']:.2f}x")
+
+
+def run_survey(p: PassiveParams, out: Path, *, epochs: int, decoder: str = "filter",
+               options: dict | None = None) -> dict:
+    """The passive survey ``p`` generated into ``out``, ingested as correlation windows,
+    the anchor scored, SymAE trained (``epochs``, ``decoder``, model ``options``), every
+    window redatumed onto the mean nuisance code and scored. Returns the rows by method
+    and ``truth``, ``t_data``, ``t_train`` (seconds)."""
+    coda, band = (2.0, 12.0), p.band_hz
+    max_lag_s = min(20.0, p.window_s / 2)
+    t0 = time.perf_counter()
+    survey = make_passive_survey(out / "data", p, overwrite=True)
+    cat = out / "catalog.yaml"
+    cat.write_text(yaml.safe_dump({"datasets": {"cc": {
+        "format": "mseed", "surveys": {"days": [str(f) for f in survey["mseed"]]},
+        "window_s": p.window_s, "datapoint_by": "day",
+        "correlate": {"max_lag_s": max_lag_s}, "store": str(out / "cc.h5")}}}))
+    build_store(load_catalog(cat)["cc"])
+    t_data = time.perf_counter() - t0
+    with h5py.File(survey["truth"], "r") as h5:
+        truth = h5["dvv"][:]
+    with StoreReader(out / "cc.h5") as reader:
+        lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
+        stacks = day_stacks(reader)
+        rows = {"anchor 1-day": score(stacks, lags, truth, coda, band),
+                "anchor 5-day": score(stacks, lags, truth, coda, band, days=5),
+                "anchor 1-day, mean ref": score(stacks, lags, truth, coda, band,
+                                                reference="mean"),
+                "anchor 1-day, all pairs": score(stacks, lags, truth, coda, band,
+                                                 reference="pairs")}
+        lit, t_train = train(cat, "cc", epochs=epochs, seed=0, run_dir=out / "run",
+                             model={"decoder": decoder, **(options or {})}, config=False,
+                             data={"instances": 8, "batch_size": 8, "val_fraction": 0.1})
+        lit.model.save(out / "model.pt")            # for a look with symae-redatum / notebook
+        res = redatum(lit.model, reader, out / "redatum", mode="reference", reference="mean",
+                      write_segy=False, overwrite=True)
+        with h5py.File(res.files["netcdf"], "r") as h5:
+            virtual = h5["virtual"][:]
+            rec_rows = h5["recorded_instance"][:]
+        order = np.empty_like(rec_rows)
+        order[rec_rows] = np.arange(rec_rows.size)
+        virtual_stacks = day_stacks(reader, virtual[order])
+        rows["SymAE 1-day"] = score(virtual_stacks, lags, truth, coda, band)
+        rows["SymAE 1-day, all pairs"] = score(virtual_stacks, lags, truth, coda, band,
+                                               reference="pairs")
+    return {"rows": rows, "truth": truth, "t_data": t_data, "t_train": t_train}
+
+
+#: Coda window (s) and largest lag (s) of the estimator comparison.
+CODA, MAX_LAG_S = (2.0, 12.0), 20.0
+
+
+def stacks_of(p: PassiveParams, oracle: bool):
+    """Daily stacks ``(days, pairs, lags)``: recorded (whitened correlations), or with
+    ``oracle`` each source's share correlated with itself alone; the truth; the lags."""
+    stacks, truth, lags = stacks_in_memory(p, MAX_LAG_S, oracle=oracle)
+    return stacks["no_cross_terms" if oracle else "anchor"], truth, lags
+
+
+def rms(est: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((est - est.mean() - truth + truth.mean()) ** 2)))
+
+
+def slope(est: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.polyfit(truth - truth.mean(), est - est.mean(), 1)[0])
+
+
+def _aligned(stack: np.ndarray, eps: float, lags: np.ndarray) -> np.ndarray:
+    # stretch's convention: cur(t) ~ ref(t (1 + eps)), so ref(t) ~ cur(t / (1 + eps))
+    pos = np.clip(lags / (1 + eps), lags[0], lags[-1])
+    return CubicSpline(lags, stack, axis=-1)(pos)
+
+
+def iterated_reference(stacks: np.ndarray, lags: np.ndarray, band, rounds: int = 4
+                       ) -> np.ndarray:
+    """Each day against the mean of the other days, each re-aligned by its own estimate;
+    ``rounds`` times, starting from the plain mean of the other days."""
+    est = daily_dvv(stacks, lags, coda_s=CODA, band_hz=band)["dvv"]
+    for _ in range(rounds):
+        aligned = np.stack([_aligned(s, e, lags) for s, e in zip(stacks, est)])
+        total = aligned.sum(axis=0)
+        est = np.array([stretch(stacks[d], (total - aligned[d]) / (len(stacks) - 1), lags,
+                                coda_s=CODA)[0] for d in range(len(stacks))])
+        est -= est.mean()
+    return est
+
+
