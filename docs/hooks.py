@@ -22,6 +22,9 @@ def on_files(files: Files, config) -> Files:
             files.append(File.generated(config, uri, abs_src_path=str(fig)))
             figures[r.path] = f"figures/{r.bench}/{r.path.name}.png"
     for bench in BENCHES:
-        files.append(File.generated(config, f"benchmarks/{bench}.md",
-                                    content=render(bench, results, figures)))
+        files.append(
+            File.generated(
+                config, f"benchmarks/{bench}.md", content=render(bench, results, figures)
+            )
+        )
     return files

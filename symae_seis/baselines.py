@@ -26,9 +26,17 @@ from scipy import linalg, ndimage, signal
 
 from .qc.metrics import time_shift
 
-__all__ = ["shift_traces", "static_and_scalar", "design_filter", "apply_filter",
-           "global_matching_filter", "trace_matching_filters", "dynamic_warp",
-           "warp_then_match", "equalize_and_stack"]
+__all__ = [
+    "shift_traces",
+    "static_and_scalar",
+    "design_filter",
+    "apply_filter",
+    "global_matching_filter",
+    "trace_matching_filters",
+    "dynamic_warp",
+    "warp_then_match",
+    "equalize_and_stack",
+]
 
 
 def _window(t: int, window: slice | None) -> slice:
@@ -47,8 +55,9 @@ def shift_traces(x: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
     return np.fft.irfft(spec * phase, n=n, axis=-1)[..., :t]
 
 
-def static_and_scalar(a: np.ndarray, ref: np.ndarray, *, window: slice | None = None,
-                      max_lag: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def static_and_scalar(
+    a: np.ndarray, ref: np.ndarray, *, window: slice | None = None, max_lag: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a) Per-trace static and RMS scalar matching ``a`` to ``ref``.
 
     Returns
@@ -72,20 +81,21 @@ def _conv_matrix(x: np.ndarray, length: int) -> np.ndarray:
     half = length // 2
     t = x.shape[-1]
     pad = np.zeros(x.shape[:-1] + (t + 2 * length,))
-    pad[..., length:length + t] = x
+    pad[..., length : length + t] = x
     idx = np.arange(t)[:, None] - np.arange(length)[None, :] + half + length
     return pad[..., idx]
 
 
-def design_filter(a: np.ndarray, ref: np.ndarray, length: int, *, window: slice | None = None,
-                  eps: float = 1e-3) -> np.ndarray:
+def design_filter(
+    a: np.ndarray, ref: np.ndarray, length: int, *, window: slice | None = None, eps: float = 1e-3
+) -> np.ndarray:
     """Least-squares filter ``f`` (centred, ``length`` taps) minimising
     ``sum ||(f * a - ref)[window]||^2`` over all traces given, with prewhitening ``eps``
     (fraction of the zero-lag autocorrelation added to the diagonal)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
     ref = np.asarray(ref, dtype=np.float64).reshape(-1, np.shape(ref)[-1])
     w = _window(a.shape[-1], window)
-    m = _conv_matrix(a, length)[:, w]                       # (traces, window, length)
+    m = _conv_matrix(a, length)[:, w]  # (traces, window, length)
     ata = np.einsum("ntk,ntl->kl", m, m)
     atb = np.einsum("ntk,nt->k", m, ref[:, w])
     ata[np.diag_indices(length)] += eps * max(np.trace(ata) / length, 1e-30)
@@ -96,40 +106,53 @@ def apply_filter(x: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Convolve traces with a centred filter ``f`` (same length out)."""
     x = np.asarray(x, dtype=np.float64)
     half = len(f) // 2
-    full = signal.fftconvolve(x, np.broadcast_to(f, (*x.shape[:-1], len(f))), mode="full",
-                              axes=-1)
-    return full[..., half:half + x.shape[-1]]
+    full = signal.fftconvolve(x, np.broadcast_to(f, (*x.shape[:-1], len(f))), mode="full", axes=-1)
+    return full[..., half : half + x.shape[-1]]
 
 
-def global_matching_filter(a: np.ndarray, ref: np.ndarray, *, length: int = 21,
-                           window: slice | None = None, eps: float = 1e-3
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def global_matching_filter(
+    a: np.ndarray,
+    ref: np.ndarray,
+    *,
+    length: int = 21,
+    window: slice | None = None,
+    eps: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
     """(b) One Wiener matching filter for all traces, designed in ``window``, applied to
     whole traces. Returns ``(matched, filter)``."""
     f = design_filter(a, ref, length, window=window, eps=eps)
     return apply_filter(a, f), f
 
 
-def trace_matching_filters(a: np.ndarray, ref: np.ndarray, *, length: int = 21,
-                           window: slice | None = None, eps: float = 1e-3,
-                           smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def trace_matching_filters(
+    a: np.ndarray,
+    ref: np.ndarray,
+    *,
+    length: int = 21,
+    window: slice | None = None,
+    eps: float = 1e-3,
+    smooth: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
     """(c) One filter per trace, smoothed with a running mean of ``smooth`` filters along
     the first axis (the datapoint key). Returns ``(matched, filters)``."""
     a = np.asarray(a, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     flat_a = a.reshape(-1, a.shape[-1])
     flat_r = ref.reshape(-1, ref.shape[-1])
-    filt = np.stack([design_filter(x, y, length, window=window, eps=eps)
-                     for x, y in zip(flat_a, flat_r)]).reshape(*a.shape[:-1], length)
+    filt = np.stack(
+        [design_filter(x, y, length, window=window, eps=eps) for x, y in zip(flat_a, flat_r)]
+    ).reshape(*a.shape[:-1], length)
     if smooth > 1:
         filt = ndimage.uniform_filter1d(filt, size=smooth, axis=0, mode="nearest")
-    matched = np.stack([apply_filter(x, f) for x, f in
-                        zip(flat_a, filt.reshape(-1, length))]).reshape(a.shape)
+    matched = np.stack(
+        [apply_filter(x, f) for x, f in zip(flat_a, filt.reshape(-1, length))]
+    ).reshape(a.shape)
     return matched, filt
 
 
-def dynamic_warp(a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10,
-                 strain: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+def dynamic_warp(
+    a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10, strain: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
     """(d) Dynamic time warping (Hale, 2013) of traces ``a`` onto ``ref``.
 
     Alignment errors ``e[i, l] = (a[i + l] - ref[i])^2`` for integer lags ``|l| <=
@@ -151,12 +174,11 @@ def dynamic_warp(a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10,
     idx = np.arange(t)
     for k in range(a2.shape[0]):
         pos = np.clip(idx[:, None] + lags[None, :], 0, t - 1)
-        e = (a2[k][pos] - r2[k][:, None]) ** 2                   # (t, L)
+        e = (a2[k][pos] - r2[k][:, None]) ** 2  # (t, L)
         fwd = _accumulate(e, b)
         bwd = _accumulate(e[::-1], b)[::-1]
         best = np.argmin(fwd + bwd - e, axis=1)
-        u = ndimage.uniform_filter1d(lags[best].astype(np.float64), size=2 * b + 1,
-                                     mode="nearest")
+        u = ndimage.uniform_filter1d(lags[best].astype(np.float64), size=2 * b + 1, mode="nearest")
         shifts[k] = u
         out[k] = np.interp(idx + u, idx, a2[k])
     return out.reshape(shape), shifts.reshape(shape)
@@ -171,26 +193,41 @@ def _accumulate(e: np.ndarray, b: int) -> np.ndarray:
         prev = d[i - b]
         lo = np.concatenate([[np.inf], prev[:-1]])
         hi = np.concatenate([prev[1:], [np.inf]])
-        run = e[i - b + 1:i + 1].sum(axis=0)
+        run = e[i - b + 1 : i + 1].sum(axis=0)
         d[i] = np.minimum(np.minimum(lo, hi), prev) + run
         # samples between i-b and i keep the lag of sample i
     return d
 
 
-def warp_then_match(a: np.ndarray, ref: np.ndarray, *, max_shift: int = 10,
-                    strain: float = 0.25, length: int = 21, window: slice | None = None,
-                    eps: float = 1e-3, smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def warp_then_match(
+    a: np.ndarray,
+    ref: np.ndarray,
+    *,
+    max_shift: int = 10,
+    strain: float = 0.25,
+    length: int = 21,
+    window: slice | None = None,
+    eps: float = 1e-3,
+    smooth: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
     """(d) then (c): remove time-variant shifts by DTW, then trace-by-trace matching
     filters. Returns ``(matched, shifts)``."""
     warped, shifts = dynamic_warp(a, ref, max_shift=max_shift, strain=strain)
-    matched, _ = trace_matching_filters(warped, ref, length=length, window=window, eps=eps,
-                                        smooth=smooth)
+    matched, _ = trace_matching_filters(
+        warped, ref, length=length, window=window, eps=eps, smooth=smooth
+    )
     return matched, shifts
 
 
-def equalize_and_stack(shots: np.ndarray, ref: np.ndarray, *, length: int = 21,
-                       window: slice | None = None, max_lag: int | None = None,
-                       eps: float = 1e-3) -> np.ndarray:
+def equalize_and_stack(
+    shots: np.ndarray,
+    ref: np.ndarray,
+    *,
+    length: int = 21,
+    window: slice | None = None,
+    max_lag: int | None = None,
+    eps: float = 1e-3,
+) -> np.ndarray:
     """(e) Cross-equalise every shot of a location to ``ref`` and stack them.
 
     Each shot ``(C, T)`` of ``shots (S, C, T)`` gets a per-trace cross-correlation static
@@ -205,8 +242,9 @@ def equalize_and_stack(shots: np.ndarray, ref: np.ndarray, *, length: int = 21,
     shots = np.asarray(shots, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     if shots.ndim != 3 or shots.shape[1:] != ref.shape:
-        raise ValueError(f"shots must be (S, C, T) with (C, T) = ref.shape {ref.shape}, got "
-                         f"{shots.shape}")
+        raise ValueError(
+            f"shots must be (S, C, T) with (C, T) = ref.shape {ref.shape}, got {shots.shape}"
+        )
     w = _window(ref.shape[-1], window)
     # traces with no signal in the window get no static or scalar of their own (a
     # cross-correlation of noise would move them at random); the shot's filter still acts
@@ -216,9 +254,15 @@ def equalize_and_stack(shots: np.ndarray, ref: np.ndarray, *, length: int = 21,
     for shot in shots:
         moved = shot.copy()
         if live.any():
-            moved[live] = static_and_scalar(shot[live], ref[live], window=window,
-                                            max_lag=max_lag)[0]
-        f = design_filter(moved[live] if live.any() else moved, ref[live] if live.any()
-                          else ref, length, window=window, eps=eps)
+            moved[live] = static_and_scalar(shot[live], ref[live], window=window, max_lag=max_lag)[
+                0
+            ]
+        f = design_filter(
+            moved[live] if live.any() else moved,
+            ref[live] if live.any() else ref,
+            length,
+            window=window,
+            eps=eps,
+        )
         out += apply_filter(moved, f)
     return out / len(shots)

@@ -71,14 +71,16 @@ def parse_channels(specs: list[str] | None, channels: int) -> np.ndarray:
         except ValueError:
             raise SymaeError(f"missing channel {spec!r} is not a slot or a range a-b") from None
         if not 0 <= lo <= hi < channels:
-            raise SymaeError(f"missing channel {spec!r} outside the gathers' slots "
-                             f"0-{channels - 1}")
-        mask[lo:hi + 1] = True
+            raise SymaeError(
+                f"missing channel {spec!r} outside the gathers' slots 0-{channels - 1}"
+            )
+        mask[lo : hi + 1] = True
     return mask
 
 
-def _known_masks(reader: StoreReader, rows: np.ndarray, chan_mask: np.ndarray,
-                 inst_missing: set[int]) -> np.ndarray:
+def _known_masks(
+    reader: StoreReader, rows: np.ndarray, chan_mask: np.ndarray, inst_missing: set[int]
+) -> np.ndarray:
     known = reader.live(rows) & ~chan_mask[None]
     for k, r in enumerate(rows.tolist()):
         if int(reader.instance_key[r]) in inst_missing:
@@ -86,12 +88,21 @@ def _known_masks(reader: StoreReader, rows: np.ndarray, chan_mask: np.ndarray,
     return known
 
 
-def infill_store(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: PathLike,
-                 *, missing_channels: list[str] | None = None,
-                 missing_instances: list[int] | None = None,
-                 surveys: list[str] | None = None, steps: int = 60, rounds: int = 2,
-                 device: str | None = None, overwrite: bool = False,
-                 write_segy: bool = True, progress: bool = False) -> InfillRun:
+def infill_store(
+    model: SymAE | PathLike,
+    store: StoreReader | PathLike,
+    out_dir: PathLike,
+    *,
+    missing_channels: list[str] | None = None,
+    missing_instances: list[int] | None = None,
+    surveys: list[str] | None = None,
+    steps: int = 60,
+    rounds: int = 2,
+    device: str | None = None,
+    overwrite: bool = False,
+    write_segy: bool = True,
+    progress: bool = False,
+) -> InfillRun:
     """Fill the missing traces of every datapoint of ``store`` (see the module docstring).
 
     Raises
@@ -113,38 +124,48 @@ def infill_store(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir
     keys = set(reader.instance_key.tolist())
     unknown = [k for k in (missing_instances or []) if int(k) not in keys]
     if unknown:
-        raise SymaeError(f"{reader.path}: no instance with key {unknown[0]} "
-                         f"({reader.instance_key_name or 'instance key'})")
+        raise SymaeError(
+            f"{reader.path}: no instance with key {unknown[0]} "
+            f"({reader.instance_key_name or 'instance key'})"
+        )
     inst_missing = {int(k) for k in missing_instances or []}
     if surveys:
         bad = [s for s in surveys if s not in reader.surveys]
         if bad:
-            raise SymaeError(f"{reader.path}: no survey {bad[0]!r} (surveys: "
-                             f"{', '.join(reader.surveys)})")
-    chosen = [d for d in range(len(reader.dp_survey))
-              if not surveys or reader.surveys[reader.dp_survey[d]] in surveys]
+            raise SymaeError(
+                f"{reader.path}: no survey {bad[0]!r} (surveys: {', '.join(reader.surveys)})"
+            )
+    chosen = [
+        d
+        for d in range(len(reader.dp_survey))
+        if not surveys or reader.surveys[reader.dp_survey[d]] in surveys
+    ]
     rows_all = np.concatenate([reader.members[d] for d in chosen])
     out_dir = Path(out_dir)
     has_headers = reader.n_header_fields == len(HEADER_FIELDS)
     if write_segy and not has_headers:
-        log.warning("%s keeps no SEG-Y headers (miniSEED?): no filled.sgy, NetCDF only",
-                    reader.path)
+        log.warning(
+            "%s keeps no SEG-Y headers (miniSEED?): no filled.sgy, NetCDF only", reader.path
+        )
         write_segy = False
-    files = {"netcdf": out_dir / OUTPUT_NAMES["netcdf"], "figure": out_dir / OUTPUT_NAMES[
-        "figure"]}
+    files = {"netcdf": out_dir / OUTPUT_NAMES["netcdf"], "figure": out_dir / OUTPUT_NAMES["figure"]}
     if write_segy:
         files["segy"] = out_dir / OUTPUT_NAMES["segy"]
     if not overwrite:
         taken = [str(p) for p in files.values() if p.exists()]
         if taken:
-            raise FileExistsError(f"output exists: {', '.join(taken)}; pass --overwrite to "
-                                  "replace, or choose another --out")
+            raise FileExistsError(
+                f"output exists: {', '.join(taken)}; pass --overwrite to "
+                "replace, or choose another --out"
+            )
     for d in chosen:
         known = _known_masks(reader, reader.members[d], chan_mask, inst_missing)
         if not known.any():
-            raise SymaeError(f"{reader.path}: datapoint {reader.datapoint_label(d)} has no "
-                             "known trace left (every trace dead or named missing); nothing "
-                             "to fit")
+            raise SymaeError(
+                f"{reader.path}: datapoint {reader.datapoint_label(d)} has no "
+                "known trace left (every trace dead or named missing); nothing "
+                "to fit"
+            )
     dev = resolve_device(device)
     model = model.to(dev).eval()
     partner = _partners(reader, chosen)
@@ -162,31 +183,44 @@ def infill_store(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir
         var = _netcdf_layout(nc, reader, rows_all, c, t)
         segy = None
         if write_segy:
-            segy = stack.enter_context(SegyWriter(
-                files["segy"], int(present.sum()), t, int(round(reader.dt_ms * 1000)),
-                t0_ms=reader.t0_ms, overwrite=overwrite, textual=reader.textual_header,
-                note="symae-infill: recorded and filled traces; filled = 1 in bytes 233-236"))
+            segy = stack.enter_context(
+                SegyWriter(
+                    files["segy"],
+                    int(present.sum()),
+                    t,
+                    int(round(reader.dt_ms * 1000)),
+                    t0_ms=reader.t0_ms,
+                    overwrite=overwrite,
+                    textual=reader.textual_header,
+                    note="symae-infill: recorded and filled traces; filled = 1 in bytes 233-236",
+                )
+            )
         pos, trace0 = 0, 0
         for d in tqdm(chosen, desc="infill", unit="dp", disable=not progress):
             rows = reader.members[d]
             x = reader.read(rows)
             known = _known_masks(reader, rows, chan_mask, inst_missing)
             prior = _prior(model, reader, partner.get(d), dev)
-            res = infill(model, torch.from_numpy(x)[None].to(dev),
-                         torch.from_numpy(known)[None].to(dev), coherent_prior=prior,
-                         rounds=rounds, steps=steps)
+            res = infill(
+                model,
+                torch.from_numpy(x)[None].to(dev),
+                torch.from_numpy(known)[None].to(dev),
+                coherent_prior=prior,
+                rounds=rounds,
+                steps=steps,
+            )
             filled = res.filled[0].float().cpu().numpy()
             k = len(rows)
-            var["recorded"][pos:pos + k] = np.where(reader.live(rows)[..., None], x, 0.0)
-            var["filled"][pos:pos + k] = filled
-            var["known"][pos:pos + k] = known.astype(np.int8)
-            var["misfit"][pos:pos + k] = res.misfit[0].float().cpu().numpy()
+            var["recorded"][pos : pos + k] = np.where(reader.live(rows)[..., None], x, 0.0)
+            var["filled"][pos : pos + k] = filled
+            var["known"][pos : pos + k] = known.astype(np.int8)
+            var["misfit"][pos : pos + k] = res.misfit[0].float().cpu().numpy()
             n_new = int((~known).sum())
             n_filled += n_new
             if n_new > worst[0]:
                 worst = (n_new, (d, x, known, filled, reader.live(rows)))
             if segy is not None:
-                keep = present[pos:pos + k]
+                keep = present[pos : pos + k]
                 hdr = reader.headers(rows).reshape(k * c, -1).astype(np.int64)
                 flag = (~known).reshape(-1).astype(np.int64)
                 hdr[:, HEADER_FIELDS.index(FILLED_FLAG_FIELD)] = flag
@@ -209,8 +243,11 @@ def _partners(reader: StoreReader, chosen: list[int]) -> dict[int, int]:
         by_key.setdefault(tuple(reader.dp_key[d].tolist()), []).append(d)
     out = {}
     for d in chosen:
-        other = [e for e in by_key[tuple(reader.dp_key[d].tolist())]
-                 if reader.dp_survey[e] != reader.dp_survey[d]]
+        other = [
+            e
+            for e in by_key[tuple(reader.dp_key[d].tolist())]
+            if reader.dp_survey[e] != reader.dp_survey[d]
+        ]
         if other and reader.dp_names:
             out[d] = other[0]
     return out
@@ -229,49 +266,108 @@ def _netcdf_layout(nc, reader: StoreReader, rows: np.ndarray, c: int, t: int) ->
 
     n = len(rows)
     nc.dimensions = {"instance": n, "channel": c, "twt": t}
-    nc.attrs.update({"Conventions": "CF-1.8", "title": "symae-seis infill",
-                     "source": f"instance store {reader.path}", "history": "symae-infill",
-                     "instance_key": reader.instance_key_name,
-                     "channel_key": reader.channel_key_name})
+    nc.attrs.update(
+        {
+            "Conventions": "CF-1.8",
+            "title": "symae-seis infill",
+            "source": f"instance store {reader.path}",
+            "history": "symae-infill",
+            "instance_key": reader.instance_key_name,
+            "channel_key": reader.channel_key_name,
+        }
+    )
 
     var = functools.partial(cf_variable, nc)
-    var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
-        "ms", axis="T", positive="down")
+    var(
+        "twt",
+        ("twt",),
+        "f8",
+        reader.t0_ms + reader.dt_ms * np.arange(t),
+        "two-way time",
+        "ms",
+        axis="T",
+        positive="down",
+    )
     var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
-    var("instance_key", ("instance",), "i8", reader.instance_key[rows],
-        f"{reader.instance_key_name or 'instance key'} of the gather")
-    var("survey", ("instance",), h5py.string_dtype(),
-        np.array([reader.surveys[s] for s in reader.survey[rows]], dtype=object), "survey")
+    var(
+        "instance_key",
+        ("instance",),
+        "i8",
+        reader.instance_key[rows],
+        f"{reader.instance_key_name or 'instance key'} of the gather",
+    )
+    var(
+        "survey",
+        ("instance",),
+        h5py.string_dtype(),
+        np.array([reader.surveys[s] for s in reader.survey[rows]], dtype=object),
+        "survey",
+    )
     var("store_row", ("instance",), "i8", rows, "row of the gather in the instance store")
     aux = "instance_key survey"
     out = {
-        "recorded": var("recorded", ("instance", "channel", "twt"), "f4", None,
-                        "recorded gather (dead traces zero)", "1", coordinates=aux),
-        "filled": var("filled", ("instance", "channel", "twt"), "f4", None,
-                      "recorded traces kept, missing ones from the decoder", "1",
-                      coordinates=aux),
-        "known": var("known", ("instance", "channel"), "i1", None,
-                     "trace recorded and used by the fit",
-                     flag_values=np.array([0, 1], dtype=np.int8),
-                     flag_meanings="filled recorded"),
-        "misfit": var("misfit", ("instance",), "f4", None,
-                      "relative misfit of the decoder on the known traces", "1"),
+        "recorded": var(
+            "recorded",
+            ("instance", "channel", "twt"),
+            "f4",
+            None,
+            "recorded gather (dead traces zero)",
+            "1",
+            coordinates=aux,
+        ),
+        "filled": var(
+            "filled",
+            ("instance", "channel", "twt"),
+            "f4",
+            None,
+            "recorded traces kept, missing ones from the decoder",
+            "1",
+            coordinates=aux,
+        ),
+        "known": var(
+            "known",
+            ("instance", "channel"),
+            "i1",
+            None,
+            "trace recorded and used by the fit",
+            flag_values=np.array([0, 1], dtype=np.int8),
+            flag_meanings="filled recorded",
+        ),
+        "misfit": var(
+            "misfit",
+            ("instance",),
+            "f4",
+            None,
+            "relative misfit of the decoder on the known traces",
+            "1",
+        ),
     }
     return out
 
 
-def _figure(path: Path, reader: StoreReader, d: int, x: np.ndarray, known: np.ndarray,
-            filled: np.ndarray, live: np.ndarray, *, overwrite: bool) -> None:
+def _figure(
+    path: Path,
+    reader: StoreReader,
+    d: int,
+    x: np.ndarray,
+    known: np.ndarray,
+    filled: np.ndarray,
+    live: np.ndarray,
+    *,
+    overwrite: bool,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     k = int(np.argmax((~known).sum(axis=1)))
-    held = live[k] & ~known[k]                         # named missing, in fact recorded
-    panels = [("recorded (missing blank)", np.where(known[k][:, None], x[k], 0.0)),
-              ("known traces", np.repeat(known[k][:, None], x.shape[-1], 1).astype(float)),
-              ("filled", filled[k])]
+    held = live[k] & ~known[k]  # named missing, in fact recorded
+    panels = [
+        ("recorded (missing blank)", np.where(known[k][:, None], x[k], 0.0)),
+        ("known traces", np.repeat(known[k][:, None], x.shape[-1], 1).astype(float)),
+        ("filled", filled[k]),
+    ]
     if held.any():
         panels.append(("held-out recording", np.where(held[:, None], x[k], 0.0)))
     v = np.percentile(np.abs(x[k][known[k]]), 99) if known[k].any() else 1.0
@@ -279,14 +375,21 @@ def _figure(path: Path, reader: StoreReader, d: int, x: np.ndarray, known: np.nd
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 4.5), sharey=True)
     for ax, (title, img) in zip(axes, panels):
         mask = title == "known traces"
-        ax.imshow(img.T, aspect="auto", cmap="gray_r" if mask else "seismic",
-                  vmin=0 if mask else -v, vmax=1 if mask else v,
-                  extent=(-0.5, img.shape[0] - 0.5, t[-1], t[0]))
+        ax.imshow(
+            img.T,
+            aspect="auto",
+            cmap="gray_r" if mask else "seismic",
+            vmin=0 if mask else -v,
+            vmax=1 if mask else v,
+            extent=(-0.5, img.shape[0] - 0.5, t[-1], t[0]),
+        )
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("channel slot")
     axes[0].set_ylabel("time (ms)")
-    fig.suptitle(f"{reader.datapoint_label(d)}, instance "
-                 f"{reader.instance_key[reader.members[d][k]]}", fontsize=9)
+    fig.suptitle(
+        f"{reader.datapoint_label(d)}, instance {reader.instance_key[reader.members[d][k]]}",
+        fontsize=9,
+    )
     fig.tight_layout()
     with atomic_path(path, overwrite=overwrite) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

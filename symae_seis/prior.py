@@ -32,8 +32,8 @@ from .models import SymAE
 class InfillError(SymaeError):
     """The observation cannot be infilled as asked (nothing known, NaN, wrong shapes)."""
 
-__all__ = ["FitResult", "InfillResult", "fit_nuisance", "refine_codes", "infill",
-           "InfillError"]
+
+__all__ = ["FitResult", "InfillResult", "fit_nuisance", "refine_codes", "infill", "InfillError"]
 
 
 @dataclass
@@ -61,9 +61,17 @@ def _misfit(pred: torch.Tensor, x: torch.Tensor, m: torch.Tensor) -> torch.Tenso
     return num / den
 
 
-def fit_nuisance(model: SymAE, coherent: torch.Tensor, x: torch.Tensor,
-                 z0: torch.Tensor, *, mask: torch.Tensor | None = None, steps: int = 60,
-                 lr: float = 0.02, penalty: float = 1e-4) -> FitResult:
+def fit_nuisance(
+    model: SymAE,
+    coherent: torch.Tensor,
+    x: torch.Tensor,
+    z0: torch.Tensor,
+    *,
+    mask: torch.Tensor | None = None,
+    steps: int = 60,
+    lr: float = 0.02,
+    penalty: float = 1e-4,
+) -> FitResult:
     """Nuisance codes that make ``decode(coherent[n], z[n])`` match ``x[n]`` on its known
     samples.
 
@@ -117,9 +125,16 @@ def _pool(model: SymAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return model.pool(x, z)
 
 
-def refine_codes(model: SymAE, x: torch.Tensor, *, live: torch.Tensor | None = None,
-                 rounds: int = 2, steps: int = 60, lr: float = 0.02,
-                 penalty: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+def refine_codes(
+    model: SymAE,
+    x: torch.Tensor,
+    *,
+    live: torch.Tensor | None = None,
+    rounds: int = 2,
+    steps: int = 60,
+    lr: float = 0.02,
+    penalty: float = 1e-4,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Coherent parts and nuisance codes of bags ``x`` ``(B, I, C, T)``, the encoder's
     codes refined by fitting every instance to its own gather (``rounds`` alternations
     of pooling and :func:`fit_nuisance`; ``live`` ``(B, I, C)`` masks dead traces).
@@ -132,10 +147,19 @@ def refine_codes(model: SymAE, x: torch.Tensor, *, live: torch.Tensor | None = N
     flat_mask = None if live is None else live.reshape(b * i, c)
     coherent = _pool(model, x, z)
     for _ in range(rounds):
-        per_inst = coherent[:, None].expand(b, i, *coherent.shape[1:]).reshape(
-            b * i, *coherent.shape[1:])
-        fit = fit_nuisance(model, per_inst, x.reshape(b * i, c, t), z.reshape(b * i, -1),
-                           mask=flat_mask, steps=steps, lr=lr, penalty=penalty)
+        per_inst = (
+            coherent[:, None].expand(b, i, *coherent.shape[1:]).reshape(b * i, *coherent.shape[1:])
+        )
+        fit = fit_nuisance(
+            model,
+            per_inst,
+            x.reshape(b * i, c, t),
+            z.reshape(b * i, -1),
+            mask=flat_mask,
+            steps=steps,
+            lr=lr,
+            penalty=penalty,
+        )
         z = fit.nuisance.reshape(b, i, -1)
         coherent = _pool(model, x, z)
     return coherent, z
@@ -169,17 +193,25 @@ def _interp_channels(g: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         miss = torch.nonzero(~known[b]).flatten()
         right = torch.searchsorted(k, miss).clamp(max=k.numel() - 1)
         left = (right - 1).clamp(min=0)
-        right = torch.where(k[right] < miss, left, right)      # beyond the last known
-        left = torch.where(k[left] > miss, right, left)         # before the first known
+        right = torch.where(k[right] < miss, left, right)  # beyond the last known
+        left = torch.where(k[left] > miss, right, left)  # before the first known
         span = (pos[k[right]] - pos[k[left]]).clamp_min(1.0)
         w = ((pos[miss] - pos[k[left]]) / span).clamp(0, 1)[:, None]
         out[b, miss] = (1 - w) * g[b, k[left]] + w * g[b, k[right]]
     return out
 
 
-def infill(model: SymAE, x: torch.Tensor, known: torch.Tensor, *,
-           coherent_prior: torch.Tensor | None = None, rounds: int = 2, steps: int = 60,
-           lr: float = 0.02, penalty: float = 1e-4) -> InfillResult:
+def infill(
+    model: SymAE,
+    x: torch.Tensor,
+    known: torch.Tensor,
+    *,
+    coherent_prior: torch.Tensor | None = None,
+    rounds: int = 2,
+    steps: int = 60,
+    lr: float = 0.02,
+    penalty: float = 1e-4,
+) -> InfillResult:
     """Complete bags ``x`` ``(B, I, C, T)`` whose traces ``known`` ``(B, I, C)`` were
     recorded (the others are ignored, whatever they hold).
 
@@ -201,24 +233,30 @@ def infill(model: SymAE, x: torch.Tensor, known: torch.Tensor, *,
         If shapes disagree, a known sample is NaN/Inf, or a datapoint has no known trace.
     """
     if x.ndim != 4 or known.shape != x.shape[:3]:
-        raise InfillError(f"gathers (B, I, C, T) and a known-trace mask (B, I, C) are needed, "
-                          f"got {tuple(x.shape)} and {tuple(known.shape)}")
+        raise InfillError(
+            f"gathers (B, I, C, T) and a known-trace mask (B, I, C) are needed, "
+            f"got {tuple(x.shape)} and {tuple(known.shape)}"
+        )
     known = known.to(torch.bool)
     empty = ~known.flatten(1).any(dim=1)
     if empty.any():
-        raise InfillError(f"datapoint(s) {torch.nonzero(empty).flatten().tolist()} of the "
-                          "batch have no known trace: nothing to fit")
+        raise InfillError(
+            f"datapoint(s) {torch.nonzero(empty).flatten().tolist()} of the "
+            "batch have no known trace: nothing to fit"
+        )
     bad = ~torch.isfinite(x) & known[..., None]
     if bad.any():
         b, i, c, _ = torch.nonzero(bad)[0].tolist()
-        raise InfillError(f"known trace {c} of instance {i} (datapoint {b} of the batch) has "
-                          "NaN or Inf samples; mark it missing")
+        raise InfillError(
+            f"known trace {c} of instance {i} (datapoint {b} of the batch) has "
+            "NaN or Inf samples; mark it missing"
+        )
     b, i, c, t = x.shape
     x0 = torch.where(known[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device))
     model.eval()
     with torch.no_grad():
         z = model.encode_nuisance(x0, noise=False)
-    seen = known.any(dim=1)                                          # (B, C)
+    seen = known.any(dim=1)  # (B, C)
 
     def pooled(z):
         with torch.no_grad():
@@ -226,22 +264,37 @@ def infill(model: SymAE, x: torch.Tensor, known: torch.Tensor, *,
                 return model.encode_coherent(x0)
             g = model.pool(x0, z)
             if bool((~seen).any()):
-                g = _interp_channels(g, seen) if coherent_prior is None else \
-                    torch.where(seen[..., None], g, coherent_prior.to(g))
+                g = (
+                    _interp_channels(g, seen)
+                    if coherent_prior is None
+                    else torch.where(seen[..., None], g, coherent_prior.to(g))
+                )
             return g
 
     coherent = pooled(z)
     flat_known = known.reshape(b * i, c)
     for _ in range(max(1, rounds)):
-        per_inst = coherent[:, None].expand(b, i, *coherent.shape[1:]).reshape(
-            b * i, *coherent.shape[1:])
-        fit = fit_nuisance(model, per_inst, x0.reshape(b * i, c, t), z.reshape(b * i, -1),
-                           mask=flat_known, steps=steps, lr=lr, penalty=penalty)
+        per_inst = (
+            coherent[:, None].expand(b, i, *coherent.shape[1:]).reshape(b * i, *coherent.shape[1:])
+        )
+        fit = fit_nuisance(
+            model,
+            per_inst,
+            x0.reshape(b * i, c, t),
+            z.reshape(b * i, -1),
+            mask=flat_known,
+            steps=steps,
+            lr=lr,
+            penalty=penalty,
+        )
         z = fit.nuisance.reshape(b, i, -1)
         coherent = pooled(z)
     with torch.no_grad():
         fitted = model.decode(coherent, z)
-        misfit = _misfit(fitted.reshape(b * i, c, t), x0.reshape(b * i, c, t),
-                         _expand_mask(flat_known, x0.reshape(b * i, c, t))).reshape(b, i)
+        misfit = _misfit(
+            fitted.reshape(b * i, c, t),
+            x0.reshape(b * i, c, t),
+            _expand_mask(flat_known, x0.reshape(b * i, c, t)),
+        ).reshape(b, i)
     filled = torch.where(known[..., None], x0, fitted.to(x0.dtype))
     return InfillResult(filled, fitted, misfit, ~seen)

@@ -13,5 +13,12 @@ DatapointBy = Literal["survey", "day", "hour"]
 TimeAxes = Literal["strict", "align"]
 Endian = Literal["auto", "big", "little"]
 
-__all__ = ["PathLike", "GapPolicy", "UnequalPolicy", "DataFormat", "DatapointBy", "TimeAxes",
-           "Endian"]
+__all__ = [
+    "PathLike",
+    "GapPolicy",
+    "UnequalPolicy",
+    "DataFormat",
+    "DatapointBy",
+    "TimeAxes",
+    "Endian",
+]

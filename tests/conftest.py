@@ -46,23 +46,56 @@ def small_survey(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def small_catalog(tmp_path_factory, small_survey) -> Path:
-    return write_catalog(tmp_path_factory.mktemp("small_cat"), {"small": {
-        "surveys": {"baseline": str(small_survey["baseline"]),
-                    "monitor": str(small_survey["monitor"])},
-        "datapoint_key": ["CDP"], "design_window_ms": [0, 100]}})
+    return write_catalog(
+        tmp_path_factory.mktemp("small_cat"),
+        {
+            "small": {
+                "surveys": {
+                    "baseline": str(small_survey["baseline"]),
+                    "monitor": str(small_survey["monitor"]),
+                },
+                "datapoint_key": ["CDP"],
+                "design_window_ms": [0, 100],
+            }
+        },
+    )
 
 
 # small model, fast epochs on the SMALL survey
-FAST_TRAIN = ["--model.config.width", "8", "--model.config.hidden", "64",
-              "--model.config.coherent_dim", "8",
-              "--model.config.nuisance_dim", "8", "--data.instances", "3", "--data.batch_size", "8",
-              "--data.val_fraction", "0.25", "--trainer.enable_progress_bar", "false",
-              "--trainer.enable_model_summary", "false"]
+FAST_TRAIN = [
+    "--model.config.width",
+    "8",
+    "--model.config.hidden",
+    "64",
+    "--model.config.coherent_dim",
+    "8",
+    "--model.config.nuisance_dim",
+    "8",
+    "--data.instances",
+    "3",
+    "--data.batch_size",
+    "8",
+    "--data.val_fraction",
+    "0.25",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+]
 
 
 def fit_args(catalog: Path, run_dir: Path, *extra: str, dataset: str = "small") -> list[str]:
-    return ["fit", "--data.dataset", dataset, "--data.catalog", str(catalog),
-            "--run_dir", str(run_dir), *FAST_TRAIN, *extra]
+    return [
+        "fit",
+        "--data.dataset",
+        dataset,
+        "--data.catalog",
+        str(catalog),
+        "--run_dir",
+        str(run_dir),
+        *FAST_TRAIN,
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -71,16 +104,31 @@ def trained_run(tmp_path_factory, small_catalog) -> Path:
     from symae_seis.cli.train import cli
 
     run = tmp_path_factory.mktemp("trained") / "run"
-    cli(fit_args(small_catalog, run, "--trainer.max_epochs", "20", "--data.repeats", "4",
-                 "--model.lr", "0.003"))
+    cli(
+        fit_args(
+            small_catalog,
+            run,
+            "--trainer.max_epochs",
+            "20",
+            "--data.repeats",
+            "4",
+            "--model.lr",
+            "0.003",
+        )
+    )
     return run
 
 
 @pytest.fixture()
 def tiny_entry(tmp_path, tiny_survey):
-    return entry(tmp_path, "tiny", surveys={"baseline": str(tiny_survey["baseline"]),
-                                            "monitor": str(tiny_survey["monitor"])},
-                 instance_key="FieldRecord", channel_key="offset", datapoint_key=["CDP"])
+    return entry(
+        tmp_path,
+        "tiny",
+        surveys={"baseline": str(tiny_survey["baseline"]), "monitor": str(tiny_survey["monitor"])},
+        instance_key="FieldRecord",
+        channel_key="offset",
+        datapoint_key=["CDP"],
+    )
 
 
 @pytest.fixture()

@@ -25,14 +25,17 @@ MSEED_DATA = Path(obspy.__file__).parent / "io" / "mseed" / "tests" / "data"
 
 def _sgy(path: Path, n: int = 8, ns: int = 20, fr=None, **extra) -> Path:
     x = np.random.default_rng(0).normal(size=(n, ns)).astype(np.float32)
-    hdr = {"FieldRecord": np.repeat(np.arange(n // 4) + 1, 4) if fr is None else fr,
-           "offset": np.tile([10, 20, 30, 40], n // 4), **extra}
+    hdr = {
+        "FieldRecord": np.repeat(np.arange(n // 4) + 1, 4) if fr is None else fr,
+        "offset": np.tile([10, 20, 30, 40], n // 4),
+        **extra,
+    }
     return write_segy(path, x, hdr, 4000, overwrite=True)
 
 
 def _patch(path: Path, offset: int, fmt: str, value) -> Path:
     raw = bytearray(path.read_bytes())
-    raw[offset:offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
     path.write_bytes(bytes(raw))
     return path
 
@@ -43,8 +46,10 @@ def _mseed(path: Path, traces: list[obspy.Trace]) -> Path:
 
 
 def _tr(station="A", channel="HHZ", n=400, sr=10.0, start=0.0, offset=0.0):
-    tr = obspy.Trace(np.arange(n, dtype=np.float32) + offset,
-                     header={"sampling_rate": sr, "station": station, "channel": channel})
+    tr = obspy.Trace(
+        np.arange(n, dtype=np.float32) + offset,
+        header={"sampling_rate": sr, "station": station, "channel": channel},
+    )
     tr.stats.starttime += start
     return tr
 
@@ -57,8 +62,11 @@ def seg_truncated(d):
 
 
 def seg_samples_disagree(d):
-    return {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3220, ">H", 21))}}, d / "f.sgy", \
-        ["binary header says 21", "trace headers say 20"]
+    return (
+        {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3220, ">H", 21))}},
+        d / "f.sgy",
+        ["binary header says 21", "trace headers say 20"],
+    )
 
 
 def seg_zero_traces(d):
@@ -68,18 +76,27 @@ def seg_zero_traces(d):
 
 
 def seg_format4(d):
-    return {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3224, ">H", 4))}}, d / "f.sgy", \
-        ["format code 4", "not supported"]
+    return (
+        {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3224, ">H", 4))}},
+        d / "f.sgy",
+        ["format code 4", "not supported"],
+    )
 
 
 def seg_format_garbage(d):
-    return {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3224, ">H", 777))}}, d / "f.sgy", \
-        ["format code is 777", "is this a SEG-Y file"]
+    return (
+        {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3224, ">H", 777))}},
+        d / "f.sgy",
+        ["format code is 777", "is this a SEG-Y file"],
+    )
 
 
 def seg_ext_headers_variable(d):
-    return {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3504, ">h", -1))}}, d / "f.sgy", \
-        ["extended textual headers", "variable count"]
+    return (
+        {"surveys": {"s": str(_patch(_sgy(d / "f.sgy"), 3504, ">h", -1))}},
+        d / "f.sgy",
+        ["extended textual headers", "variable count"],
+    )
 
 
 def seg_not_segy(d):
@@ -124,8 +141,11 @@ def seg_unequal(d):
 
 def seg_datapoint_varies(d):
     p = _sgy(d / "f.sgy", CDP=np.arange(8))
-    return {"surveys": {"s": str(p)}, "datapoint_key": ["CDP"]}, p, \
-        ["datapoint key CDP varies inside instance FieldRecord=1"]
+    return (
+        {"surveys": {"s": str(p)}, "datapoint_key": ["CDP"]},
+        p,
+        ["datapoint key CDP varies inside instance FieldRecord=1"],
+    )
 
 
 def seg_window_too_long(d):
@@ -154,21 +174,30 @@ def ms_real_gaps(d):
 
 def ms_overlap(d):
     p = _mseed(d / "o.mseed", [_tr(n=100), _tr(n=100, start=5.0, offset=1000)])
-    return {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5}, p, \
-        ["overlapping records with different samples"]
+    return (
+        {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5},
+        p,
+        ["overlapping records with different samples"],
+    )
 
 
 def ms_mixed_rates(d):
     p = _mseed(d / "m.mseed", [_tr("A", sr=10.0), _tr("B", sr=20.0, n=800)])
-    return {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5}, p, \
-        ["mixed sampling rates", "resample_hz"]
+    return (
+        {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5},
+        p,
+        ["mixed sampling rates", "resample_hz"],
+    )
 
 
 def ms_missing_component(d):
     a = _mseed(d / "a.mseed", [_tr("A"), _tr("B")])
     b = _mseed(d / "b.mseed", [_tr("A", start=86400.0)])
-    return {"format": "mseed", "surveys": {"x": str(a), "y": str(b)}, "window_s": 10}, b, \
-        ["stream .B..HHZ", "is missing"]
+    return (
+        {"format": "mseed", "surveys": {"x": str(a), "y": str(b)}, "window_s": 10},
+        b,
+        ["stream .B..HHZ", "is missing"],
+    )
 
 
 def ms_empty(d):
@@ -179,8 +208,11 @@ def ms_empty(d):
 
 def ms_not_mseed(d):
     p = MSEED_DATA / "not.mseed"
-    return {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5}, p, \
-        ["not readable as miniSEED"]
+    return (
+        {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5},
+        p,
+        ["not readable as miniSEED"],
+    )
 
 
 def ms_nan(d):
@@ -192,16 +224,42 @@ def ms_nan(d):
 
 def ms_no_stream(d):
     p = _mseed(d / "s.mseed", [_tr()])
-    return {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5,
-            "streams": ["IU.*"]}, p, ["no stream matches", "'.A..HHZ'"]
+    return (
+        {"format": "mseed", "surveys": {"s": str(p)}, "window_s": 5, "streams": ["IU.*"]},
+        p,
+        ["no stream matches", "'.A..HHZ'"],
+    )
 
 
-INGEST_CASES = {f.__name__: f for f in [
-    seg_truncated, seg_samples_disagree, seg_zero_traces, seg_format4, seg_format_garbage,
-    seg_ext_headers_variable, seg_not_segy, seg_tiny, seg_duplicate_instances, seg_nan, seg_inf,
-    seg_unequal, seg_datapoint_varies, seg_window_too_long, seg_mixed_intervals,
-    ms_gap, ms_real_gaps, ms_overlap, ms_mixed_rates, ms_missing_component, ms_empty,
-    ms_not_mseed, ms_nan, ms_no_stream]}
+INGEST_CASES = {
+    f.__name__: f
+    for f in [
+        seg_truncated,
+        seg_samples_disagree,
+        seg_zero_traces,
+        seg_format4,
+        seg_format_garbage,
+        seg_ext_headers_variable,
+        seg_not_segy,
+        seg_tiny,
+        seg_duplicate_instances,
+        seg_nan,
+        seg_inf,
+        seg_unequal,
+        seg_datapoint_varies,
+        seg_window_too_long,
+        seg_mixed_intervals,
+        ms_gap,
+        ms_real_gaps,
+        ms_overlap,
+        ms_mixed_rates,
+        ms_missing_component,
+        ms_empty,
+        ms_not_mseed,
+        ms_nan,
+        ms_no_stream,
+    ]
+}
 
 
 @pytest.mark.parametrize("case", sorted(INGEST_CASES))
@@ -224,7 +282,7 @@ def test_malformed_files_fail_cleanly(case, tmp_path):
 # ---------------------------------------------------------------- accepted with a policy
 def test_little_endian_and_dead_traces_are_accepted(tmp_path):
     x = np.random.default_rng(0).normal(size=(8, 16)).astype(np.float32)
-    x[2] = 0.0                                            # a dead (all-zero) trace
+    x[2] = 0.0  # a dead (all-zero) trace
     spec = segyio.spec()
     spec.samples, spec.tracecount, spec.format, spec.endian = np.arange(16) * 4.0, 8, 5, "little"
     p = tmp_path / "le.sgy"
@@ -232,8 +290,10 @@ def test_little_endian_and_dead_traces_are_accepted(tmp_path):
         f.trace.raw[:] = x
         f.bin.update(hdt=4000, hns=16)
         for i in range(8):
-            f.header[i] = {segyio.TraceField.FieldRecord: 1 + i // 4,
-                           segyio.TraceField.offset: 10 * (i % 4)}
+            f.header[i] = {
+                segyio.TraceField.FieldRecord: 1 + i // 4,
+                segyio.TraceField.offset: 10 * (i % 4),
+            }
     e = load_catalog(write_catalog(tmp_path, {"ds": {"surveys": {"s": str(p)}}}))["ds"]
     ds = open_store(build_store(e))
     np.testing.assert_array_equal(ds.gathers.values.reshape(8, 16), x)
@@ -243,10 +303,14 @@ def test_little_endian_and_dead_traces_are_accepted(tmp_path):
 # ---------------------------------------------------------------- catalogs
 CATALOG_CASES = {
     "typo": ({"surveys": {"s": "a.sgy"}, "chanel_key": "offset"}, ["unknown key 'chanel_key'"]),
-    "wrong_type": ({"format": "mseed", "surveys": {"s": "a.mseed"}, "window_s": "ten"},
-                   ["window_s must be a positive number"]),
-    "not_a_header": ({"surveys": {"s": "a.sgy"}, "instance_key": "ShotID"},
-                     ["'ShotID' is not a SEG-Y trace header field"]),
+    "wrong_type": (
+        {"format": "mseed", "surveys": {"s": "a.mseed"}, "window_s": "ten"},
+        ["window_s must be a positive number"],
+    ),
+    "not_a_header": (
+        {"surveys": {"s": "a.sgy"}, "instance_key": "ShotID"},
+        ["'ShotID' is not a SEG-Y trace header field"],
+    ),
     "bad_window": ({"surveys": {"s": "a.sgy"}, "window_ms": [0]}, ["window_ms"]),
 }
 
@@ -261,10 +325,13 @@ def test_malformed_catalogs(case, tmp_path):
         assert p in str(err.value)
 
 
-@pytest.mark.parametrize("surveys, parts", [
-    ({"s": "missing.sgy"}, ["missing.sgy", "does not exist"]),
-    ({"s": "nothing_*.sgy"}, ["nothing_*.sgy", "matches no file"]),
-])
+@pytest.mark.parametrize(
+    "surveys, parts",
+    [
+        ({"s": "missing.sgy"}, ["missing.sgy", "does not exist"]),
+        ({"s": "nothing_*.sgy"}, ["nothing_*.sgy", "matches no file"]),
+    ],
+)
 def test_catalog_files_missing(tmp_path, surveys, parts):
     e = load_catalog(write_catalog(tmp_path, {"ds": {"surveys": surveys}}))["ds"]
     with pytest.raises(CatalogError) as err:

@@ -22,8 +22,9 @@ T = 256
 
 def _traces(n=6, seed=0):
     rng = np.random.default_rng(seed)
-    earth = Earth(t0=np.sort(rng.uniform(0.1, 0.9, 6)), vel=np.full(6, 2000.0),
-                  refl=rng.uniform(-0.3, 0.3, 6))
+    earth = Earth(
+        t0=np.sort(rng.uniform(0.1, 0.9, 6)), vel=np.full(6, 2000.0), refl=rng.uniform(-0.3, 0.3, 6)
+    )
     return render_gather(earth, Nuisance(freq=25.0), np.linspace(0, 600, n), T, 4.0)
 
 
@@ -50,7 +51,7 @@ def _white(n=6, seed=1):
 def test_global_matching_filter_recovers_known_filter():
     ref_in = _white()
     h = np.zeros(11)
-    h[[3, 5, 8]] = [0.3, 1.0, -0.4]              # a known phase/frequency change
+    h[[3, 5, 8]] = [0.3, 1.0, -0.4]  # a known phase/frequency change
     ref = apply_filter(ref_in, h)
     matched, f = global_matching_filter(ref_in, ref, length=11, eps=1e-6)
     np.testing.assert_allclose(f, h, atol=0.02)
@@ -63,7 +64,7 @@ def test_trace_matching_filters_per_trace_and_smoothing():
     ref = np.empty_like(a)
     for k in range(a.shape[0]):
         h = np.zeros(9)
-        h[4] = 1.0 + 0.1 * k                      # amplitude drifting along the key
+        h[4] = 1.0 + 0.1 * k  # amplitude drifting along the key
         h[5] = 0.2
         hs.append(h)
         ref[k] = apply_filter(a[k], h)
@@ -76,9 +77,9 @@ def test_trace_matching_filters_per_trace_and_smoothing():
 
 def test_dynamic_warp_recovers_time_variant_shift():
     ref = _traces(3)
-    true = np.linspace(0.0, 4.0, T)                 # shift growing with time (velocity change)
+    true = np.linspace(0.0, 4.0, T)  # shift growing with time (velocity change)
     idx = np.arange(T)
-    a = np.stack([np.interp(idx - true, idx, r) for r in ref])     # a[i] = ref[i - u(i)]
+    a = np.stack([np.interp(idx - true, idx, r) for r in ref])  # a[i] = ref[i - u(i)]
     warped, shifts = dynamic_warp(a, ref, max_shift=8, strain=0.25)
     live = slice(40, T - 40)
     assert np.median(np.abs(shifts[:, live] - true[live])) < 0.75

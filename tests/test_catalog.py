@@ -34,22 +34,29 @@ def test_globs_expand_sorted(tmp_path):
 @pytest.mark.parametrize(
     "raw, parts",
     [
-        ({"surveys": {"s": "a.sgy"}, "instance_kye": "FieldRecord"},
-         ["'d'", "unknown key 'instance_kye'", "did you mean 'instance_key'"]),
-        ({"surveys": {"s": "a.sgy"}, "channel_key": "ofset"},
-         ["channel_key", "'ofset' is not a SEG-Y trace header field", "'offset'"]),
-        ({"surveys": {"s": "a.sgy"}, "datapoint_key": ["CDP", 3]},
-         ["datapoint_key must be a SEG-Y header field name"]),
+        (
+            {"surveys": {"s": "a.sgy"}, "instance_kye": "FieldRecord"},
+            ["'d'", "unknown key 'instance_kye'", "did you mean 'instance_key'"],
+        ),
+        (
+            {"surveys": {"s": "a.sgy"}, "channel_key": "ofset"},
+            ["channel_key", "'ofset' is not a SEG-Y trace header field", "'offset'"],
+        ),
+        (
+            {"surveys": {"s": "a.sgy"}, "datapoint_key": ["CDP", 3]},
+            ["datapoint_key must be a SEG-Y header field name"],
+        ),
         ({"surveys": ["a.sgy"]}, ["surveys must be a mapping"]),
         ({"instance_key": "FieldRecord"}, ["missing required key 'surveys'"]),
         ({"surveys": {"s": "a.sgy"}, "window_ms": [100, 50]}, ["window_ms"]),
         ({"surveys": {"s": "a.sgy"}, "unequal_gathers": "drop"}, ["unequal_gathers", "pad"]),
         ({"surveys": {"s": "a.sgy"}, "format": "segd"}, ["format must be one of"]),
         ({"format": "mseed", "surveys": {"s": "a.mseed"}}, ["window_s"]),
-        ({"format": "mseed", "surveys": {"s": "a.mseed"}, "window_s": -1}, ["window_s",
-                                                                              "positive"]),
-        ({"format": "mseed", "surveys": {"s": "a.mseed"}, "window_s": 5, "gaps": "fill"},
-         ["gaps"]),
+        (
+            {"format": "mseed", "surveys": {"s": "a.mseed"}, "window_s": -1},
+            ["window_s", "positive"],
+        ),
+        ({"format": "mseed", "surveys": {"s": "a.mseed"}, "window_s": 5, "gaps": "fill"}, ["gaps"]),
         ({"surveys": {"s": "a.sgy"}, "datapoint_bin": {"SourceX": 0}}, ["datapoint_bin"]),
     ],
 )
@@ -61,10 +68,15 @@ def test_bad_entries_name_dataset_and_problem(tmp_path, raw, parts):
 
 
 def test_missing_file_and_empty_glob(tmp_path):
-    cat = load_catalog(write_catalog(tmp_path, {
-        "miss": {"surveys": {"base": "nope.sgy"}},
-        "glob": {"surveys": {"base": "none_*.sgy"}},
-    }))
+    cat = load_catalog(
+        write_catalog(
+            tmp_path,
+            {
+                "miss": {"surveys": {"base": "nope.sgy"}},
+                "glob": {"surveys": {"base": "none_*.sgy"}},
+            },
+        )
+    )
     with pytest.raises(CatalogError) as err:
         cat["miss"].survey_files()
     assert_message(err, "'miss'", "survey 'base'", "nope.sgy", "does not exist")

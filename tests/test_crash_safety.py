@@ -24,18 +24,27 @@ REPO = Path(__file__).resolve().parents[1]
 def _killed(script: str) -> subprocess.CompletedProcess:
     # the pipes close only when every process holding them is gone: an orphaned helper
     # of the killed process times this out
-    res = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == -9, res.stderr[-2000:]
     return res
 
 
 def test_ingest_killed_mid_write_leaves_no_store_and_rerun_completes(tmp_path):
     rng = np.random.default_rng(0)
-    n_shot, c, ns = 400, 48, 500              # ~40 MB: several blocks
+    n_shot, c, ns = 400, 48, 500  # ~40 MB: several blocks
     x = rng.normal(size=(n_shot * c, ns)).astype(np.float32)
-    write_segy(tmp_path / "big.sgy", x, {"FieldRecord": np.repeat(np.arange(n_shot), c),
-                                         "offset": np.tile(np.arange(c), n_shot)}, 2000)
+    write_segy(
+        tmp_path / "big.sgy",
+        x,
+        {"FieldRecord": np.repeat(np.arange(n_shot), c), "offset": np.tile(np.arange(c), n_shot)},
+        2000,
+    )
     cat = write_catalog(tmp_path, {"big": {"surveys": {"s": "big.sgy"}, "store": "big.h5"}})
     _killed(f"""
         import os, signal, time
@@ -61,12 +70,12 @@ def test_ingest_killed_mid_write_leaves_no_store_and_rerun_completes(tmp_path):
         build_store(load_catalog({str(cat)!r})["big"])
     """)
     store = tmp_path / "big.h5"
-    assert not store.exists()                                   # no truncated store
-    assert len(list(tmp_path.glob(".big.h5.tmp-*"))) == 1       # only the dead temporary
+    assert not store.exists()  # no truncated store
+    assert len(list(tmp_path.glob(".big.h5.tmp-*"))) == 1  # only the dead temporary
     e = load_catalog(cat)["big"]
     assert not store_is_fresh(e)[0]
     build_store(e)
-    assert list(tmp_path.glob(".big.h5.tmp-*")) == []           # cleaned by the rerun
+    assert list(tmp_path.glob(".big.h5.tmp-*")) == []  # cleaned by the rerun
     np.testing.assert_array_equal(open_store(store).gathers.values.reshape(-1, ns), x)
 
 
@@ -87,7 +96,7 @@ def test_redatum_killed_mid_write_then_rerun(tmp_path, trained_run, small_catalo
                   batch_size=8)
     """)
     finals = ["virtual.sgy", "residual.sgy", "redatum.nc", "qc.csv"]
-    assert not any((out / f).exists() for f in finals)          # nothing truncated in place
+    assert not any((out / f).exists() for f in finals)  # nothing truncated in place
     from symae_seis.redatum import redatum
 
     res = redatum(trained_run / "model.pt", store, out, batch_size=8)
@@ -103,7 +112,7 @@ def test_same_seed_same_weights(small_catalog, tmp_path):
     a = torch.load(tmp_path / "a" / "checkpoints" / "last.ckpt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=False)
     for k in a["state_dict"]:
-        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k    # bitwise on CPU
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k  # bitwise on CPU
     cli(fit_args(small_catalog, tmp_path / "c", *args, "--seed_everything", "1"))
     c = torch.load(tmp_path / "c" / "checkpoints" / "last.ckpt", weights_only=False)
     assert any(not torch.equal(a["state_dict"][k], c["state_dict"][k]) for k in a["state_dict"])

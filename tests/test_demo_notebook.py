@@ -24,22 +24,41 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)
     # a path test: one epoch and a short code fit (the demo's quality is benchmarked)
-    assert demo_main(["--catalog", str(cat), "--out", str(out), "--epochs", "1",
-                      "--refine-steps", "10"]) == 0
+    assert (
+        demo_main(
+            ["--catalog", str(cat), "--out", str(out), "--epochs", "1", "--refine-steps", "10"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "NRMS against truth" in printed
-    for rel in ("run/loss.png", "run/model.pt", "run/config.yaml", "redatum/virtual.sgy",
-                "redatum/residual.sgy", "redatum/redatum.nc", "redatum/qc.csv",
-                "redatum/nrms_along_key.png", "redatum/truth_scores.csv"):
+    for rel in (
+        "run/loss.png",
+        "run/model.pt",
+        "run/config.yaml",
+        "redatum/virtual.sgy",
+        "redatum/residual.sgy",
+        "redatum/redatum.nc",
+        "redatum/qc.csv",
+        "redatum/nrms_along_key.png",
+        "redatum/truth_scores.csv",
+    ):
         assert (out / rel).is_file(), rel
     with open(out / "redatum" / "truth_scores.csv") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert reader.fieldnames == ["zone", "metric", "virtual", "raw_monitor", "best_baseline",
-                                 "best_baseline_name"]
+    assert reader.fieldnames == [
+        "zone",
+        "metric",
+        "virtual",
+        "raw_monitor",
+        "best_baseline",
+        "best_baseline_name",
+    ]
     assert [(r["zone"], r["metric"]) for r in rows] == [
-        (z, m) for z in ("all", "outside", "inside") for m in ("gather", "live_trace", "trace")]
-    for r in rows:       # every value a percentage, the best baseline named
+        (z, m) for z in ("all", "outside", "inside") for m in ("gather", "live_trace", "trace")
+    ]
+    for r in rows:  # every value a percentage, the best baseline named
         assert 0 <= float(r["virtual"]) < 250 and 0 <= float(r["raw_monitor"]) < 250
         assert r["best_baseline_name"].startswith(("(a)", "(e)"))
     # a second run does not clobber the first without --overwrite
@@ -47,30 +66,45 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
     assert "--overwrite" in capsys.readouterr().err
 
     nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
-    env = {"SYMAE_REDATUM_DIR": str(out / "redatum"),
-           "SYMAE_STORE": str(tmp_path / "stores" / "demo4d.h5"),
-           "SYMAE_TRUTH": str(tmp_path / "data" / "demo4d" / "truth.h5")}
+    env = {
+        "SYMAE_REDATUM_DIR": str(out / "redatum"),
+        "SYMAE_STORE": str(tmp_path / "stores" / "demo4d.h5"),
+        "SYMAE_TRUTH": str(tmp_path / "data" / "demo4d" / "truth.h5"),
+    }
     monkeypatch.setattr(os, "environ", {**os.environ, **env})
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                     for o in c.get("outputs", []))
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    text = "\n".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
     assert "median NRMS before" in text and "NRMS(virtual, truth)" in text
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if "image/png" in o.get("data", {})]
+    images = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
     assert len(images) == 3
 
     # the same notebook run from notebooks/ (as nbconvert does) with a truth file of
     # another survey: it must refuse to score rather than compare against the wrong truth
     from symae_seis.synth import Conv4DParams, make_conv4d_survey
 
-    other = make_conv4d_survey(tmp_path / "other", Conv4DParams(n_cdp=3, shots_per_cdp=2,
-                                                                 channels=6, samples=40))
+    other = make_conv4d_survey(
+        tmp_path / "other", Conv4DParams(n_cdp=3, shots_per_cdp=2, channels=6, samples=40)
+    )
     monkeypatch.setattr(os, "environ", {**os.environ, "SYMAE_TRUTH": str(other["truth"])})
     nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                     for o in c.get("outputs", []))
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(REPO / "notebooks")}},
+    ).execute()
+    text = "\n".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
     assert "not scored against truth" in text and "another dataset" in text
     assert "NRMS(virtual, truth)" not in text

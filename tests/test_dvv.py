@@ -46,7 +46,7 @@ def _coda(seed: int = 0):
 def test_stretch_recovers_an_exact_stretch():
     coda, lags = _coda()
     for eps in (0.004, -0.0025):
-        cur = np.interp(lags * (1 + eps), lags, coda)           # cur(t) = ref(t (1+eps))
+        cur = np.interp(lags * (1 + eps), lags, coda)  # cur(t) = ref(t (1+eps))
         got, cc, err = stretch(cur, coda, lags, coda_s=(2, 18), band_hz=(0.5, 4))
         assert got == pytest.approx(eps, abs=1e-4) and cc > 0.99
         assert 0 < err < 1e-3
@@ -58,8 +58,9 @@ def test_reference_without_the_day_is_unbiased():
     stretch and the dv/v shrinks towards 0; against the other days it does not."""
     coda, lags = _coda()
     truth = 0.003 * np.sin(np.linspace(0, 2 * np.pi, 20, endpoint=False))
-    days = np.stack([np.interp(lags * (1 + e), lags, coda) + 1.5 * _coda(1 + k)[0]
-                     for k, e in enumerate(truth)])[:, None]   # (days, 1 pair, lags)
+    days = np.stack(
+        [np.interp(lags * (1 + e), lags, coda) + 1.5 * _coda(1 + k)[0] for k, e in enumerate(truth)]
+    )[:, None]  # (days, 1 pair, lags)
 
     def slope(reference):
         got = daily_dvv(days, lags, coda_s=(2, 18), reference=reference)["dvv"]
@@ -69,7 +70,7 @@ def test_reference_without_the_day_is_unbiased():
     assert slope("others") == pytest.approx(1.0, abs=0.05)
     assert slope("pairs") == pytest.approx(1.0, abs=0.05)
     five = daily_dvv(days, lags, coda_s=(2, 18), days=5)["dvv"]
-    assert np.corrcoef(five[4:], truth[2:-2])[0, 1] > 0.9      # lags by 2 days, as it should
+    assert np.corrcoef(five[4:], truth[2:-2])[0, 1] > 0.9  # lags by 2 days, as it should
     with pytest.raises(ValueError, match="more than 20"):
         daily_dvv(days, lags, coda_s=(2, 18), days=20)
 
@@ -87,9 +88,9 @@ def test_all_pairs_inversion_recovers_exact_stretches():
         assert np.all(r["cc"] > 0.99) and np.all((r["err"] > 0) & (r["err"] < 1e-3))
     same = daily_dvv(days, lags, coda_s=(2, 18), reference="pairs")
     np.testing.assert_allclose(same["dvv"], r["dvv"], atol=1e-4)
-    assert np.isnan(same["err"]).all()                  # no band, no Weaver error
+    assert np.isnan(same["err"]).all()  # no band, no Weaver error
     dead = days.copy()
-    dead[3] = 0                                          # a day with no record at all
+    dead[3] = 0  # a day with no record at all
     r = pairwise_dvv(dead, lags, coda_s=(2, 18))
     live = np.arange(len(truth)) != 3
     assert np.isnan(r["dvv"][3]) and np.isnan(r["cc"][3])
@@ -109,12 +110,17 @@ def test_survey_files_truth_and_days_as_datapoints(passive, tmp_path):
     with h5py.File(passive["truth"], "r") as h5:
         dvv, drop = h5["dvv"][:], int(h5.attrs["drop_day"])
     assert dvv.shape == (P.days,) and drop == P.drop_day
-    assert np.argmin(np.diff(dvv)) + 1 == P.drop_day        # the sudden drop
-    e = entry(tmp_path, "pas", format="mseed", surveys={"days": [str(f) for f in files]},
-              window_s=P.window_s, datapoint_by="day")
+    assert np.argmin(np.diff(dvv)) + 1 == P.drop_day  # the sudden drop
+    e = entry(
+        tmp_path,
+        "pas",
+        format="mseed",
+        surveys={"days": [str(f) for f in files]},
+        window_s=P.window_s,
+        datapoint_by="day",
+    )
     r = StoreReader(build_store(e))
-    assert r.shape == (P.days * P.windows_per_day, P.stations,
-                       int(P.window_s * P.sampling_rate))
+    assert r.shape == (P.days * P.windows_per_day, P.stations, int(P.window_s * P.sampling_rate))
     assert len(r.members) == P.days and all(len(m) == P.windows_per_day for m in r.members)
 
 
@@ -142,22 +148,26 @@ def test_noise_seed_and_repeated_sources():
 
     def run(q):
         days = list(passive_days(q))
-        log_energy = np.stack([np.log(np.mean(data.reshape(q.stations, -1, n) ** 2,
-                                              axis=(0, 2))) for _, _, data, _ in days])
+        log_energy = np.stack(
+            [
+                np.log(np.mean(data.reshape(q.stations, -1, n) ** 2, axis=(0, 2)))
+                for _, _, data, _ in days
+            ]
+        )
         return days, log_energy
 
-    def day_to_day(log_energy):                # correlation of the windows' energies
+    def day_to_day(log_energy):  # correlation of the windows' energies
         return min(np.corrcoef(log_energy[0], log_energy[d])[0, 1] for d in (1, 2))
 
     base, e_base = run(p)
     other, e_other = run(replace(p, noise_seed=1))
     rep, e_rep = run(replace(p, noise_seed=1, repeat_sources=True))
     for (_, dvv_a, data_a, g_a), (_, dvv_b, data_b, g_b) in zip(base, other):
-        assert dvv_a == dvv_b and np.array_equal(g_a, g_b)       # the same medium
-        assert np.corrcoef(data_a.ravel(), data_b.ravel())[0, 1] < 0.2   # another noise
+        assert dvv_a == dvv_b and np.array_equal(g_a, g_b)  # the same medium
+        assert np.corrcoef(data_a.ravel(), data_b.ravel())[0, 1] < 0.2  # another noise
     assert day_to_day(e_rep) > 0.9
     assert day_to_day(e_base) < 0.6 and day_to_day(e_other) < 0.6
-    parts = next(passive_days(p, per_source=True))[2]       # each source's share
+    parts = next(passive_days(p, per_source=True))[2]  # each source's share
     assert parts.shape == (p.sources, *base[0][2].shape)
     np.testing.assert_allclose(parts.sum(axis=0), base[0][2], atol=1e-9 * np.abs(parts).max())
 
@@ -170,8 +180,12 @@ def test_noise_interferometry_anchor_tracks_dvv(passive):
     pairs = station_pairs(P.stations)
     stacks = []
     for d in range(P.days):
-        data = np.stack([obspy.read(str(folder / f"XX.P{s}..HHZ.{d + 1:03d}.mseed"))[0]
-                         .data.astype(float) for s in range(P.stations)])
+        data = np.stack(
+            [
+                obspy.read(str(folder / f"XX.P{s}..HHZ.{d + 1:03d}.mseed"))[0].data.astype(float)
+                for s in range(P.stations)
+            ]
+        )
         win = data.reshape(P.stations, P.windows_per_day, n).transpose(1, 0, 2)
         stacks.append(correlate(win, pairs, max_lag=n // 2).mean(axis=0))
     stacks = np.asarray(stacks)
@@ -179,7 +193,7 @@ def test_noise_interferometry_anchor_tracks_dvv(passive):
     with h5py.File(passive["truth"], "r") as h5:
         truth = h5["dvv"][:]
     res = daily_dvv(stacks, lags, coda_s=(2, 12), band_hz=P.band_hz)
-    est = res["dvv"] - res["dvv"].mean() + truth.mean()      # up to a constant
+    est = res["dvv"] - res["dvv"].mean() + truth.mean()  # up to a constant
     rms = np.sqrt(np.mean((est - truth) ** 2))
     assert rms < 0.5 * truth.std()
     assert abs(int(np.argmin(np.diff(est))) + 1 - P.drop_day) <= 1
@@ -195,15 +209,32 @@ def test_symae_synth_passive_from_the_catalog(tmp_path):
     from symae_seis.cli.synth import main
 
     cat = tmp_path / "data_catalog.yaml"
-    cat.write_text(yaml.safe_dump({"datasets": {"p": {
-        "format": "mseed", "generate": {"kind": "passive", "stations": 3, "days": 2,
-                                        "windows_per_day": 2, "drop_day": 1},
-        "surveys": {"days": "data/*.mseed"}, "window_s": 40, "datapoint_by": "day"}}}))
+    cat.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "p": {
+                        "format": "mseed",
+                        "generate": {
+                            "kind": "passive",
+                            "stations": 3,
+                            "days": 2,
+                            "windows_per_day": 2,
+                            "drop_day": 1,
+                        },
+                        "surveys": {"days": "data/*.mseed"},
+                        "window_s": 40,
+                        "datapoint_by": "day",
+                    }
+                }
+            }
+        )
+    )
     (tmp_path / "data").mkdir()
     assert main(["p", "--catalog", str(cat)]) == 0
     assert len(list((tmp_path / "data").glob("*.mseed"))) == 6
     assert (tmp_path / "data" / "truth.h5").is_file()
-    assert main(["p", "--catalog", str(cat)]) == 2            # never overwritten silently
+    assert main(["p", "--catalog", str(cat)]) == 2  # never overwritten silently
 
 
 def test_correlation_instances_in_the_store(passive, tmp_path):
@@ -212,8 +243,15 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
     from symae_seis.catalog import CatalogError
 
     files = [str(f) for f in passive["mseed"]]
-    e = entry(tmp_path, "cc", format="mseed", surveys={"days": files}, window_s=P.window_s,
-              datapoint_by="day", correlate={"max_lag_s": 10})
+    e = entry(
+        tmp_path,
+        "cc",
+        format="mseed",
+        surveys={"days": files},
+        window_s=P.window_s,
+        datapoint_by="day",
+        correlate={"max_lag_s": 10},
+    )
     r = StoreReader(build_store(e))
     lag = int(10 * P.sampling_rate)
     pairs = station_pairs(P.stations)
@@ -222,19 +260,33 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
     n = int(P.window_s * P.sampling_rate)
     folder = passive["mseed"][0].parent
     d = 3
-    data = np.stack([obspy.read(str(folder / f"XX.P{s}..HHZ.{d + 1:03d}.mseed"))[0]
-                     .data.astype(float) for s in range(P.stations)])
+    data = np.stack(
+        [
+            obspy.read(str(folder / f"XX.P{s}..HHZ.{d + 1:03d}.mseed"))[0].data.astype(float)
+            for s in range(P.stations)
+        ]
+    )
     win = data.reshape(P.stations, P.windows_per_day, n).transpose(1, 0, 2)
     expected = correlate(win, pairs, max_lag=lag).mean(axis=0)
     got = r.read(r.members[d]).mean(axis=0)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-    for bad, words in (({"max_lag": 10}, "max_lag_s"),
-                       ({"max_lag_s": 10, "whitening": True}, "unknown key"),
-                       ({"max_lag_s": 100}, "shorter than window_s")):
+    for bad, words in (
+        ({"max_lag": 10}, "max_lag_s"),
+        ({"max_lag_s": 10, "whitening": True}, "unknown key"),
+        ({"max_lag_s": 100}, "shorter than window_s"),
+    ):
         with pytest.raises((CatalogError, MseedError)) as err:
-            build_store(entry(tmp_path, "x", format="mseed",
-                              surveys={"days": [f for f in files if ".001." in f]},
-                              window_s=P.window_s, correlate=bad, store="x.h5"))
+            build_store(
+                entry(
+                    tmp_path,
+                    "x",
+                    format="mseed",
+                    surveys={"days": [f for f in files if ".001." in f]},
+                    window_s=P.window_s,
+                    correlate=bad,
+                    store="x.h5",
+                )
+            )
         assert words in str(err.value) and "'x'" in str(err.value)
 
 
@@ -250,22 +302,48 @@ def passive_run(passive, tmp_path_factory):
     from .conftest import write_catalog
 
     tmp = tmp_path_factory.mktemp("passive_run")
-    cat = write_catalog(tmp, {"cc": {
-        "format": "mseed", "surveys": {"days": [str(f) for f in passive["mseed"]]},
-        "window_s": P.window_s, "datapoint_by": "day", "correlate": {"max_lag_s": 20}}})
+    cat = write_catalog(
+        tmp,
+        {
+            "cc": {
+                "format": "mseed",
+                "surveys": {"days": [str(f) for f in passive["mseed"]]},
+                "window_s": P.window_s,
+                "datapoint_by": "day",
+                "correlate": {"max_lag_s": 20},
+            }
+        },
+    )
     pl.seed_everything(0)
     # one short epoch (4 draws of each day) keeps this a path test
-    dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1,
-                         repeats=4)
+    dm = SymAEDataModule("cc", str(cat), instances=8, batch_size=8, val_fraction=0.1, repeats=4)
     lit = SymAELit(dm.channels, dm.samples, dm.scale, dm.schema)
-    pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
-               enable_progress_bar=False, enable_model_summary=False).fit(lit, dm)
+    pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(lit, dm)
     model = lit.model.save(tmp / "model.pt")
     out = tmp / "redatum"
-    assert redatum_main([str(model), "--store", str(dm.store_path), "--reference", "mean",
-                         "--out", str(out), "--no-segy", "--no-plots"]) == 0
-    return {"store": Path(dm.store_path), "redatum": out, "truth": passive["truth"],
-            "model": model}
+    assert (
+        redatum_main(
+            [
+                str(model),
+                "--store",
+                str(dm.store_path),
+                "--reference",
+                "mean",
+                "--out",
+                str(out),
+                "--no-segy",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
+    return {"store": Path(dm.store_path), "redatum": out, "truth": passive["truth"], "model": model}
 
 
 def test_codes_not_fitted_by_default_on_miniseed_stores(passive_run, tmp_path):
@@ -276,8 +354,17 @@ def test_codes_not_fitted_by_default_on_miniseed_stores(passive_run, tmp_path):
 
     with StoreReader(passive_run["store"]) as reader:
         assert default_refine_steps(reader) == 0
-        runs = {n: redatum(passive_run["model"], reader, tmp_path / str(n), mode="reference",
-                           write_segy=False, refine_steps=n) for n in (0, 5)}
+        runs = {
+            n: redatum(
+                passive_run["model"],
+                reader,
+                tmp_path / str(n),
+                mode="reference",
+                write_segy=False,
+                refine_steps=n,
+            )
+            for n in (0, 5)
+        }
     with h5py.File(passive_run["redatum"] / "redatum.nc", "r") as h5:
         default = h5["virtual"][:]
     virtual = {}
@@ -297,21 +384,27 @@ def test_symae_redatumed_days_track_dvv(passive_run):
     with h5py.File(passive_run["truth"], "r") as h5:
         truth = h5["dvv"][:]
     with StoreReader(passive_run["store"]) as reader:
-        ds = redatum_dvv(passive_run["redatum"] / "redatum.nc", reader, coda_s=(2, 12),
-                         band_hz=P.band_hz)
+        ds = redatum_dvv(
+            passive_run["redatum"] / "redatum.nc", reader, coda_s=(2, 12), band_hz=P.band_hz
+        )
         first = reader.read(reader.members[0]).mean(axis=0)
         day0 = int(reader.dp_key[0, 0])
     assert ds.sizes["day"] == P.days and ds["day"].values[0] == np.datetime64(day0 * 86400, "s")
     np.testing.assert_allclose(ds["recorded_stack"].values[0], first, rtol=1e-5, atol=1e-6)
     est = ds["dvv_virtual"].values
     est = est - est.mean() + truth.mean()
-    assert ds["cc_virtual"].values.mean() < 0.999              # not one gather for every day
+    assert ds["cc_virtual"].values.mean() < 0.999  # not one gather for every day
     assert np.sqrt(np.mean((est - truth) ** 2)) < 0.6 * truth.std()
     assert abs(int(np.argmin(np.diff(est))) + 1 - P.drop_day) <= 1
     assert np.isfinite(ds["err_virtual"].values).all() and (ds["err_virtual"] > 0).all()
-    with StoreReader(passive_run["store"]) as reader:          # no reference at all
-        pairs = redatum_dvv(passive_run["redatum"] / "redatum.nc", reader, coda_s=(2, 12),
-                            band_hz=P.band_hz, reference="pairs")
+    with StoreReader(passive_run["store"]) as reader:  # no reference at all
+        pairs = redatum_dvv(
+            passive_run["redatum"] / "redatum.nc",
+            reader,
+            coda_s=(2, 12),
+            band_hz=P.band_hz,
+            reference="pairs",
+        )
     assert pairs.attrs["reference"] == "pairs"
     for kind in ("virtual", "recorded"):
         got = pairs[f"dvv_{kind}"].values
@@ -331,12 +424,19 @@ def test_passive_notebook(passive_run, tmp_path, monkeypatch):
 
     def run(truth):
         nb = nbformat.read(repo / "notebooks" / "passive_qc.ipynb", as_version=4)
-        env = {"SYMAE_REDATUM_DIR": str(passive_run["redatum"]),
-               "SYMAE_STORE": str(passive_run["store"]), "SYMAE_TRUTH": str(truth),
-               "SYMAE_CODA_S": "2,12"}
+        env = {
+            "SYMAE_REDATUM_DIR": str(passive_run["redatum"]),
+            "SYMAE_STORE": str(passive_run["store"]),
+            "SYMAE_TRUTH": str(truth),
+            "SYMAE_CODA_S": "2,12",
+        }
         monkeypatch.setattr(os, "environ", {**os.environ, **env})
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(repo / "notebooks")}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(repo / "notebooks")}},
+        ).execute()
         outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
         text = "\n".join(o.get("text", "") for o in outs)
         return text, sum("image/png" in o.get("data", {}) for o in outs)
@@ -369,7 +469,8 @@ def _days(passive, tmp_path, days=4, edit=None):
                 continue
             p = folder / name
             (tr if isinstance(tr, obspy.Stream) else obspy.Stream([tr])).write(
-                str(p), format="MSEED")
+                str(p), format="MSEED"
+            )
             out.append(str(p))
     return out
 
@@ -381,8 +482,13 @@ def test_station_missing_one_day(passive, tmp_path):
     from symae_seis.errors import SymaeWarning
 
     files = _days(passive, tmp_path, edit=lambda s, d, tr: None if (s, d) == (2, 1) else tr)
-    kw = dict(format="mseed", surveys={"days": files}, window_s=P.window_s,
-              datapoint_by="day", correlate={"max_lag_s": 10})
+    kw = dict(
+        format="mseed",
+        surveys={"days": files},
+        window_s=P.window_s,
+        datapoint_by="day",
+        correlate={"max_lag_s": 10},
+    )
     with pytest.raises(MseedError) as err:
         build_store(entry(tmp_path, "rej", **kw))
     assert "XX.P2..HHZ" in str(err.value) and "is missing" in str(err.value)
@@ -399,54 +505,75 @@ def test_station_missing_one_day(passive, tmp_path):
     lags = (np.arange(r.shape[-1]) * r.dt_ms + r.t0_ms) / 1000.0
     stacks = np.stack([r.read(m).mean(axis=0) for m in r.members])
     got = dvv_by_stretching(stacks, stacks[0], lags, coda_s=(2.0, 9.0))["dvv"]
-    full = dvv_by_stretching(stacks[:, ~with_p2], stacks[0, ~with_p2], lags,
-                             coda_s=(2.0, 9.0))["dvv"]
-    np.testing.assert_allclose(got[1], full[1], atol=1e-6)   # dead pairs left out of the fit
+    full = dvv_by_stretching(stacks[:, ~with_p2], stacks[0, ~with_p2], lags, coda_s=(2.0, 9.0))[
+        "dvv"
+    ]
+    np.testing.assert_allclose(got[1], full[1], atol=1e-6)  # dead pairs left out of the fit
 
 
 def test_gap_in_a_day_keeps_every_window_in_time(passive, tmp_path):
     """100 s missing from one station's day: `gaps: skip` leaves out exactly the windows
     that touch the gap; every kept window holds the samples recorded at its own time."""
     n = int(P.window_s * P.sampling_rate)
-    cut = (int(130 * P.sampling_rate), int(230 * P.sampling_rate))   # windows 3..5
+    cut = (int(130 * P.sampling_rate), int(230 * P.sampling_rate))  # windows 3..5
 
     def edit(s, d, tr):
         if (s, d) != (1, 0):
             return tr
         a, b = tr.copy(), tr.copy()
-        a.data, b.data = tr.data[:cut[0]], tr.data[cut[1]:]
+        a.data, b.data = tr.data[: cut[0]], tr.data[cut[1] :]
         b.stats.starttime = tr.stats.starttime + cut[1] / P.sampling_rate
         return obspy.Stream([a, b])
 
     files = _days(passive, tmp_path, days=2, edit=edit)
     with pytest.warns(Warning, match="3 of 96 windows left out"):
-        r = StoreReader(build_store(entry(tmp_path, "s", format="mseed",
-                                          surveys={"days": files}, window_s=P.window_s,
-                                          datapoint_by="day", gaps="skip")))
+        r = StoreReader(
+            build_store(
+                entry(
+                    tmp_path,
+                    "s",
+                    format="mseed",
+                    surveys={"days": files},
+                    window_s=P.window_s,
+                    datapoint_by="day",
+                    gaps="skip",
+                )
+            )
+        )
     t0 = obspy.read(files[0])[0].stats.starttime
     starts = (r.instance_key - int(round(t0.timestamp * 1e9))) / 1e9
     assert not np.isin(np.round(starts / P.window_s), [3, 4, 5]).any()
     original = obspy.read(str(passive["mseed"][0].parent / "XX.P1..HHZ.001.mseed"))[0].data
     for row in r.members[0]:
         k = int(round(starts[row] / P.window_s))
-        np.testing.assert_array_equal(r.read(np.array([row]))[0, 1],
-                                      original[k * n:(k + 1) * n].astype(np.float32))
+        np.testing.assert_array_equal(
+            r.read(np.array([row]))[0, 1], original[k * n : (k + 1) * n].astype(np.float32)
+        )
 
 
 def test_mixed_rates_and_off_grid_records_named(passive, tmp_path):
     """One station recorded at another rate, or a day file starting between two samples
     of the grid: each is one error naming the file, never a silently shifted window."""
+
     def rate(s, d, tr):
         if (s, d) == (3, 0):
             tr = tr.copy()
             tr.resample(10.0)
-            tr.stats.pop("mseed", None)          # float samples: ObsPy picks the encoding
+            tr.stats.pop("mseed", None)  # float samples: ObsPy picks the encoding
         return tr
 
     files = _days(passive, tmp_path, days=1, edit=rate)
     with pytest.raises(MseedError) as err:
-        build_store(entry(tmp_path, "r", format="mseed", surveys={"days": files},
-                          window_s=P.window_s, datapoint_by="day"))
+        build_store(
+            entry(
+                tmp_path,
+                "r",
+                format="mseed",
+                surveys={"days": files},
+                window_s=P.window_s,
+                datapoint_by="day",
+            )
+        )
     assert "mixed sampling rates" in str(err.value) and "resample_hz" in str(err.value)
 
     def shift(s, d, tr):
@@ -457,8 +584,17 @@ def test_mixed_rates_and_off_grid_records_named(passive, tmp_path):
     (tmp_path / "days").rename(tmp_path / "days_rate")
     files = _days(passive, tmp_path, days=1, edit=shift)
     with pytest.raises(MseedError) as err:
-        build_store(entry(tmp_path, "g", format="mseed", surveys={"days": files},
-                          window_s=P.window_s, datapoint_by="day", gaps="zero"))
+        build_store(
+            entry(
+                tmp_path,
+                "g",
+                format="mseed",
+                surveys={"days": files},
+                window_s=P.window_s,
+                datapoint_by="day",
+                gaps="zero",
+            )
+        )
     assert "XX.P4..HHZ.001.mseed" in str(err.value) and "off the" in str(err.value)
     assert "0.300 of a sample" in str(err.value)
 
@@ -474,8 +610,7 @@ def test_stretch_resamples_the_reference_accurately():
     ph = rng.uniform(0, 2 * np.pi, 300)
 
     def coda(t):
-        return (np.cos(2 * np.pi * f * t[:, None] + ph).sum(axis=1)
-                * np.exp(-np.abs(t) / 15))
+        return np.cos(2 * np.pi * f * t[:, None] + ph).sum(axis=1) * np.exp(-np.abs(t) / 15)
 
     ref = coda(lags)
     for eps in (0.004, -0.0025, 0.0003):

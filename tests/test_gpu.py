@@ -17,8 +17,18 @@ pytestmark = [
 
 
 def test_gpu_training_uses_bf16_mixed(small_catalog, tmp_path):
-    c = cli(fit_args(small_catalog, tmp_path / "gpu", "--trainer.max_epochs", "2",
-                     "--trainer.accelerator", "gpu", "--trainer.devices", "1"))
+    c = cli(
+        fit_args(
+            small_catalog,
+            tmp_path / "gpu",
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.accelerator",
+            "gpu",
+            "--trainer.devices",
+            "1",
+        )
+    )
     assert c.trainer.precision == "bf16-mixed"
     assert c.trainer.state.finished
     m = SymAE.load(tmp_path / "gpu" / "model.pt")
@@ -41,7 +51,17 @@ def test_permutation_invariance_on_gpu():
 
 
 def test_workers_feed_the_gpu_and_not_the_cpu(small_catalog, tmp_path):
-    c = cli(fit_args(small_catalog, tmp_path / "w", "--trainer.max_epochs", "1",
-                     "--trainer.accelerator", "gpu", "--trainer.devices", "1"))
+    c = cli(
+        fit_args(
+            small_catalog,
+            tmp_path / "w",
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.accelerator",
+            "gpu",
+            "--trainer.devices",
+            "1",
+        )
+    )
     assert c.datamodule.workers() >= 1
     assert c.trainer.train_dataloader.num_workers == c.datamodule.workers()

@@ -34,7 +34,7 @@ def test_removal_scenarios():
     for known in gap.values():
         miss = np.flatnonzero(~known[0])
         assert miss.size == 10 and np.all(np.diff(miss) == 1) and 0 < miss[0]
-        assert (known == known[0]).all()                       # the same gap in every shot
+        assert (known == known[0]).all()  # the same gap in every shot
     one = B.masks(_Reader(), "gap_but_one", rng)
     for known in one.values():
         assert known.all(axis=1).sum() == 1 and (~known).sum() == 4 * 10
@@ -50,8 +50,9 @@ def test_fk_reconstruction_is_a_real_classic():
     f = np.fft.rfftfreq(t, dt)
     gather = np.zeros((c, t))
     for t0, p in ((0.12, 0.0004), (0.25, -0.0006), (0.35, 0.0002)):
-        spec = np.exp(-((f - 25) / 10) ** 2) * np.exp(-2j * np.pi * f[None] * (
-            t0 + p * np.arange(c)[:, None] * 3))
+        spec = np.exp(-(((f - 25) / 10) ** 2)) * np.exp(
+            -2j * np.pi * f[None] * (t0 + p * np.arange(c)[:, None] * 3)
+        )
         gather += np.fft.irfft(spec, t, axis=-1)
     known = rng.random((1, c)) >= 0.3
     x = np.where(known[..., None], gather[None], 0.0)

@@ -17,16 +17,25 @@ from symae_seis.models import (
 from .conftest import assert_message
 
 
-@pytest.fixture(params=["filter", "filter+shift", "filter+fold", "filter+notrace", "generic",
-                        "generic+fold"])
+@pytest.fixture(
+    params=["filter", "filter+shift", "filter+fold", "filter+notrace", "generic", "generic+fold"]
+)
 def model(request):
     torch.manual_seed(0)
     decoder, _, extra = request.param.partition("+")
-    m = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16,
-              decoder=decoder, filter_shift=extra == "shift",
-              time_fold=2 if extra == "fold" else None,
-              trace_terms=False if extra == "notrace" else None)
-    if decoder == "filter":             # leave the identity start: random filters, refiner
+    m = SymAE(
+        8,
+        64,
+        coherent_dim=6,
+        nuisance_dim=5,
+        width=4,
+        hidden=16,
+        decoder=decoder,
+        filter_shift=extra == "shift",
+        time_fold=2 if extra == "fold" else None,
+        trace_terms=False if extra == "notrace" else None,
+    )
+    if decoder == "filter":  # leave the identity start: random filters, refiner
         for p in (*m.decoder.filter_head[-1].parameters(), *m.decoder.refine[-1].parameters()):
             torch.nn.init.normal_(p, std=0.1)
     return m
@@ -80,10 +89,19 @@ def test_nuisance_dropout_only_in_training():
 
 
 def test_scale_returns_input_units(model):
-    big = SymAE(8, 64, coherent_dim=6, nuisance_dim=5, width=4, hidden=16, scale=1000.0,
-                decoder=model.config["decoder"], filter_shift=model.config["filter_shift"],
-                time_fold=model.config["time_fold"],
-                trace_terms=model.config["trace_terms"])
+    big = SymAE(
+        8,
+        64,
+        coherent_dim=6,
+        nuisance_dim=5,
+        width=4,
+        hidden=16,
+        scale=1000.0,
+        decoder=model.config["decoder"],
+        filter_shift=model.config["filter_shift"],
+        time_fold=model.config["time_fold"],
+        trace_terms=model.config["trace_terms"],
+    )
     big.load_state_dict({**model.state_dict(), "scale": torch.tensor(1000.0)})
     x = torch.randn(1, 2, 8, 64)
     model.eval()
@@ -94,12 +112,14 @@ def test_scale_returns_input_units(model):
         # filters amplify float32 round-off further: checked in float64 below)
         cfg = dict(model.config)
         for m in (big, model):
-            m.config.update(eval_pool_iters=m.config["pool_iters"],
-                            eval_pool_eps=m.config["pool_eps"])
+            m.config.update(
+                eval_pool_iters=m.config["pool_iters"], eval_pool_eps=m.config["pool_eps"]
+            )
         torch.testing.assert_close(big(x * 1000), model(x) * 1000, rtol=1e-3, atol=1e-2)
         for m in (big, model):
-            m.config.update(eval_pool_iters=cfg["eval_pool_iters"],
-                            eval_pool_eps=cfg["eval_pool_eps"])
+            m.config.update(
+                eval_pool_iters=cfg["eval_pool_iters"], eval_pool_eps=cfg["eval_pool_eps"]
+            )
     big.double(), model.double()
     with torch.no_grad():
         x = x.double()
@@ -128,7 +148,7 @@ def test_bad_model_files(model, tmp_path):
         SymAE.load(other)
     assert_message(err, str(other), "not a symae-seis model")
     blob = model.export()
-    blob["config"]["width"] = 8          # declares another architecture
+    blob["config"]["width"] = 8  # declares another architecture
     mismatch = tmp_path / "mismatch.pt"
     torch.save(blob, mismatch)
     with pytest.raises(ModelFileError) as err:
@@ -153,7 +173,7 @@ def test_generic_model_saved_before_the_filter_decoder_still_loads(tmp_path):
     torch.manual_seed(0)
     old = SymAE(8, 64, width=4, hidden=16, decoder="generic")
     blob = old.export()
-    for key in ("decoder", "filter_terms"):          # what a session-1 model.pt holds
+    for key in ("decoder", "filter_terms"):  # what a session-1 model.pt holds
         del blob["config"][key]
     torch.save(blob, tmp_path / "old.pt")
     again = SymAE.load(tmp_path / "old.pt")
@@ -169,7 +189,7 @@ def test_filter_family_is_exact():
 
     torch.manual_seed(1)
     t = torch.arange(128.0)
-    x = torch.exp(-((t - 50) / 4) ** 2) * torch.cos(0.6 * (t - 50))
+    x = torch.exp(-(((t - 50) / 4) ** 2)) * torch.cos(0.6 * (t - 50))
     x = x.expand(1, 6, 128).double()
     theta = torch.zeros(1, FF.n_params(4))
     # a bulk static of 1.3 samples delays every trace by exactly that (Fourier shift)
@@ -180,14 +200,14 @@ def test_filter_family_is_exact():
     theta[0, 4 + 3] = 0.5
     y = FF.apply(x, FF.response(theta, 6, 128, 4)).numpy()
     lag = [np.argmax(np.correlate(y[0, c], x[0, c].numpy(), "full")) - 127 for c in (0, 5)]
-    assert lag[1] - lag[0] == 4                      # 2 * 0.5 * STATIC_SCALE samples
+    assert lag[1] - lag[0] == 4  # 2 * 0.5 * STATIC_SCALE samples
     # any filter of the family is undone by its inverse (exactly but for the tails of
     # the phase rotation cut at the end of the record: 0.2 % of the peak here)
     theta = torch.randn(3, FF.n_params(4)) * 0.3
     h, hi = FF.response(theta, 6, 128, 4), FF.response(theta, 6, 128, 4, inverse=True)
     xf = x.float().expand(3, 6, 128)
     once = FF.apply(xf, h)
-    assert (once - xf).abs().max() > 0.1                 # the filter does something
+    assert (once - xf).abs().max() > 0.1  # the filter does something
     np.testing.assert_allclose(FF.apply(once, hi).numpy(), xf.numpy(), atol=5e-3)
 
 
@@ -200,23 +220,25 @@ def test_channel_shift_moves_each_event_by_its_own_slope():
     c, t = 16, 128
     tt = torch.arange(float(t))
     g = torch.zeros(c, t, dtype=torch.float64)
-    for k in range(c):                   # flat event at 30, dipping event 40 + 2 k samples
-        g[k] = torch.exp(-((tt - 30) / 3) ** 2) + torch.exp(-((tt - 40 - 2 * k) / 3) ** 2)
+    for k in range(c):  # flat event at 30, dipping event 40 + 2 k samples
+        g[k] = torch.exp(-(((tt - 30) / 3) ** 2)) + torch.exp(-(((tt - 40 - 2 * k) / 3) ** 2))
     spec = torch.fft.rfft(g, n=2 * t)
     field = FF.shift_field(c, t + 1).double()
-    moved = torch.fft.irfft(FF.shift_spectra(spec, torch.tensor(0.5, dtype=torch.float64),
-                                             field), n=2 * t)[..., :t]
-    for k in (5, 8, 11):                 # away from the edges of the gather
+    moved = torch.fft.irfft(
+        FF.shift_spectra(spec, torch.tensor(0.5, dtype=torch.float64), field), n=2 * t
+    )[..., :t]
+    for k in (5, 8, 11):  # away from the edges of the gather
         assert moved[k, 20:35].argmax().item() + 20 == 30
         # centroid of the dipping event: 40 + 2 (k - 0.5)
         win = slice(40 + 2 * k - 10, 40 + 2 * k + 9)
         w = moved[k, win].clamp_min(0) ** 2
         centroid = (w * tt[win]).sum() / w.sum()
         assert centroid.item() == pytest.approx(40 + 2 * (k - 0.5), abs=0.05)
-    whole = torch.fft.irfft(FF.shift_spectra(spec, torch.tensor(2.0, dtype=torch.float64),
-                                             field), n=2 * t)[..., :t]
+    whole = torch.fft.irfft(
+        FF.shift_spectra(spec, torch.tensor(2.0, dtype=torch.float64), field), n=2 * t
+    )[..., :t]
     torch.testing.assert_close(whole[2:], g[:-2], atol=1e-6, rtol=0)
-    assert whole[:2].abs().max() < 1e-6                       # no wrap-around
+    assert whole[:2].abs().max() < 1e-6  # no wrap-around
     rng = torch.Generator().manual_seed(0)
     a = torch.randn(3, c, t + 1, dtype=torch.complex128, generator=rng)
     b = torch.randn(3, c, t + 1, dtype=torch.complex128, generator=rng)
@@ -236,24 +258,24 @@ class _KnownFilters(SymAE):
         kwargs.setdefault("eval_pool_iters", kwargs.get("pool_iters", 5))
         kwargs.setdefault("eval_pool_eps", kwargs.get("pool_eps", 1e-3))
         super().__init__(*args, trace_terms=trace_terms, **kwargs)
-        self.decoder.params = lambda nuisance: nuisance    # codes are the parameters
+        self.decoder.params = lambda nuisance: nuisance  # codes are the parameters
 
 
 def _known_filter_bag(rng, n_inst=6, c=4, t=64, pad=16, terms=3, below=True):
     from symae_seis.models import filters as FF
 
     g = np.zeros((c, t + pad))
-    for k in range(c):                       # reflections, two of them below the record
+    for k in range(c):  # reflections, two of them below the record
         for pos in (10 + k, 30, 50 + k % 2, t + 3 + k % 4) if below else (10 + k, 30, 45):
             g[k, pos] = rng.normal()
     g = torch.from_numpy(g)
     theta = torch.zeros(n_inst + 1, FF.n_params(terms), dtype=torch.float64)
-    theta[:, 0] = torch.from_numpy(rng.uniform(-0.8, 0.8, n_inst + 1))     # spectrum tilt
-    theta[:, 1] = torch.from_numpy(rng.uniform(0.5, 1.5, n_inst + 1))      # band
-    theta[:, terms] = torch.from_numpy(rng.uniform(-1, 1, n_inst + 1))     # phase
+    theta[:, 0] = torch.from_numpy(rng.uniform(-0.8, 0.8, n_inst + 1))  # spectrum tilt
+    theta[:, 1] = torch.from_numpy(rng.uniform(0.5, 1.5, n_inst + 1))  # band
+    theta[:, terms] = torch.from_numpy(rng.uniform(-1, 1, n_inst + 1))  # phase
     theta[:, terms + 1] = torch.from_numpy(rng.uniform(-0.6, 0.6, n_inst + 1))  # static
     h = FF.response(theta, c, t + pad, terms)
-    full = FF.apply(g[None].expand(n_inst + 1, c, t + pad), h)[..., :t]   # recorded: crop
+    full = FF.apply(g[None].expand(n_inst + 1, c, t + pad), h)[..., :t]  # recorded: crop
     return g, theta, full
 
 
@@ -267,16 +289,30 @@ def test_least_squares_pooling_recovers_the_record_end():
     g, theta, full = _known_filter_bag(rng)
     errs = {}
     for iters in (0, 12, 40):
-        m = _KnownFilters(4, 64, width=4, hidden=8, nuisance_dim=theta.shape[1],
-                          filter_terms=3, coherent_pad=16, pool_iters=iters,
-                          pool_eps=1e-6).double().eval()
+        m = (
+            _KnownFilters(
+                4,
+                64,
+                width=4,
+                hidden=8,
+                nuisance_dim=theta.shape[1],
+                filter_terms=3,
+                coherent_pad=16,
+                pool_iters=iters,
+                pool_eps=1e-6,
+            )
+            .double()
+            .eval()
+        )
         x, new = full[None, :-1].clone(), theta[None, -1:]
-        x[0, 2, 1] = 0.0                                        # a dead trace
+        x[0, 2, 1] = 0.0  # a dead trace
         with torch.no_grad():
             virt = m.decode(m.pool(x, theta[None, :-1]), new)[0, 0]
-        errs[iters] = (((virt - full[-1]).norm() / full[-1].norm()).item(),
-                       ((virt - full[-1])[:, -8:].norm() / full[-1][:, -8:].norm()).item())
-    assert errs[0][1] > 0.5                                     # Wiener alone: the end is lost
+        errs[iters] = (
+            ((virt - full[-1]).norm() / full[-1].norm()).item(),
+            ((virt - full[-1])[:, -8:].norm() / full[-1][:, -8:].norm()).item(),
+        )
+    assert errs[0][1] > 0.5  # Wiener alone: the end is lost
     assert errs[12][1] < errs[0][1] / 4
     assert errs[40][0] < 0.005 and errs[40][1] < 0.01
 
@@ -291,9 +327,18 @@ def test_evaluation_pools_further_than_training():
 
     rng = np.random.default_rng(1)
     g, theta, full = _known_filter_bag(rng)
-    m = _KnownFilters(4, 64, width=4, hidden=8, nuisance_dim=theta.shape[1], filter_terms=3,
-                      coherent_pad=16, pool_iters=0, eval_pool_iters=40,
-                      eval_pool_eps=1e-6).double()
+    m = _KnownFilters(
+        4,
+        64,
+        width=4,
+        hidden=8,
+        nuisance_dim=theta.shape[1],
+        filter_terms=3,
+        coherent_pad=16,
+        pool_iters=0,
+        eval_pool_iters=40,
+        eval_pool_eps=1e-6,
+    ).double()
     x, new = full[None, :-1], theta[None, -1:]
 
     def end_error():
@@ -305,14 +350,15 @@ def test_evaluation_pools_further_than_training():
     trained_way = end_error()
     m.eval()
     assert end_error() < 0.01 < 0.5 < trained_way
-    with m.training_pool():                   # validation's cheap monitoring pooling
+    with m.training_pool():  # validation's cheap monitoring pooling
         assert end_error() == trained_way
     plain = SymAE(4, 64, width=4, hidden=8).config
     shifted = SymAE(4, 64, width=4, hidden=8, filter_shift=True).config
     assert (plain["eval_pool_iters"], plain["eval_pool_eps"]) == EVAL_POOL
     assert (shifted["eval_pool_iters"], shifted["eval_pool_eps"]) == (5, 1e-3)
-    old = with_legacy_defaults({"decoder": "filter", "pool": "wiener", "pool_iters": 5,
-                                "pool_eps": 1e-3})
+    old = with_legacy_defaults(
+        {"decoder": "filter", "pool": "wiener", "pool_iters": 5, "pool_eps": 1e-3}
+    )
     assert (old["eval_pool_iters"], old["eval_pool_eps"]) == (5, 1e-3)
 
 
@@ -325,11 +371,18 @@ def test_least_squares_pooling_undoes_channel_shifts():
     g, theta, _ = _known_filter_bag(rng, n_inst=n_inst, c=c, t=t, pad=pad, terms=terms)
     sigma = torch.tensor([-1.0, 0.0, 1.0, 1.0, -1.0, 0.0, 1.0], dtype=torch.float64)
     theta = torch.cat([theta, sigma[:, None]], dim=1)
-    kw = dict(width=4, hidden=8, nuisance_dim=theta.shape[1], filter_terms=terms,
-              coherent_pad=pad, pool_iters=100, pool_eps=1e-6)
+    kw = dict(
+        width=4,
+        hidden=8,
+        nuisance_dim=theta.shape[1],
+        filter_terms=terms,
+        coherent_pad=pad,
+        pool_iters=100,
+        pool_eps=1e-6,
+    )
     m = _KnownFilters(c, t, filter_shift=True, **kw).double().eval()
     with torch.no_grad():
-        full = m.decode(g[None], theta[None])[0]                 # the recordings
+        full = m.decode(g[None], theta[None])[0]  # the recordings
         x, new = full[None, :-1], theta[None, -1:]
         virt = m.decode(m.pool(x, theta[None, :-1]), new)[0, 0]
         blind = _KnownFilters(c, t, **kw).double().eval()
@@ -346,10 +399,16 @@ def test_models_saved_before_newer_options_load_as_they_were():
 
     torch.manual_seed(0)
     x = torch.randn(1, 3, 8, 64)
-    for kw, drop in (({"decoder": "generic", "pool": "mean", "pool_iters": 0},
-                      [*LEGACY_CONFIG, "eval_pool_iters", "eval_pool_eps"]),
-                     ({"decoder": "filter", "eval_pool_iters": 5, "eval_pool_eps": 1e-3},
-                      ["filter_shift", "eval_pool_iters", "eval_pool_eps"])):
+    for kw, drop in (
+        (
+            {"decoder": "generic", "pool": "mean", "pool_iters": 0},
+            [*LEGACY_CONFIG, "eval_pool_iters", "eval_pool_eps"],
+        ),
+        (
+            {"decoder": "filter", "eval_pool_iters": 5, "eval_pool_eps": 1e-3},
+            ["filter_shift", "eval_pool_iters", "eval_pool_eps"],
+        ),
+    ):
         m = SymAE(8, 64, width=4, hidden=16, **kw).eval()
         blob = m.export()
         for key in drop:
@@ -408,18 +467,20 @@ def test_trace_terms_move_one_trace_alone():
     x[0, :, 40] = 1.0
     theta = torch.zeros(1, FF.n_params(terms, trace_channels=c), dtype=torch.float64)
     per = FF.trace_slice(terms, c)
-    theta[0, per.start + 0] = 3.0 / FF.STATIC_SCALE          # trace 0: 3 samples later
-    theta[0, per.start + c + 0] = np.log(0.5)                 # and half as strong
+    theta[0, per.start + 0] = 3.0 / FF.STATIC_SCALE  # trace 0: 3 samples later
+    theta[0, per.start + c + 0] = np.log(0.5)  # and half as strong
     y = FF.apply(x, FF.response(theta, c, t, terms, trace=True))[0].numpy()
     assert np.argmax(y[0]) == 43 and y[0].max() == pytest.approx(0.5, abs=1e-9)
     np.testing.assert_allclose(y[1:], x[0, 1:].numpy(), atol=1e-12)
     # without trace=True the same vector is the plain family (terms ignored)
     y0 = FF.apply(x, FF.response(theta, c, t, terms))[0].numpy()
     np.testing.assert_allclose(y0, x[0].numpy(), atol=1e-12)
-    back = FF.apply(torch.from_numpy(y)[None], FF.response(theta, c, t, terms, inverse=True,
-                                                           trace=True))
+    back = FF.apply(
+        torch.from_numpy(y)[None], FF.response(theta, c, t, terms, inverse=True, trace=True)
+    )
     np.testing.assert_allclose(back[0].numpy(), x[0].numpy(), atol=1e-9)
     from symae_seis.errors import OptionError
+
     with pytest.raises(OptionError, match="trace_terms"):
         SymAE(8, 64, decoder="generic", trace_terms=True)
 
@@ -434,8 +495,8 @@ def test_gauge_terms_hold_a_datapoints_shared_shift_and_trace_terms_at_zero():
     m = SymAE(8, 64, width=4, hidden=16, nuisance_dim=5, trace_terms=True, filter_shift=True)
     x = torch.randn(2, 4, 8, 64)
     terms = objective(m, x, augment=False)
-    assert terms["trace_gauge"] == 0 and terms["shift_gauge"] == 0   # identity filters
-    with torch.no_grad():                       # every instance: the same trace-3 static
+    assert terms["trace_gauge"] == 0 and terms["shift_gauge"] == 0  # identity filters
+    with torch.no_grad():  # every instance: the same trace-3 static
         m.decoder.filter_head[-1].bias[_trace_index(m, 3)] = 0.5
     terms = objective(m, x, augment=False)
     assert terms["trace_gauge"].item() == pytest.approx(0.25 / 16, rel=1e-5)
@@ -458,18 +519,17 @@ def test_nuisance_window_hides_the_rest_of_the_record(tmp_path):
 
     w = window_taper(64, 0, 40)
     assert w[:32].eq(1).all() and (w[32:40] < 1).all() and w[40:].eq(0).all()
-    assert (torch.diff(w[31:41]) < 0).all()                     # a smooth ramp down
-    assert window_taper(64, 20, 30)[20] < 1                      # ramps at inner edges only
+    assert (torch.diff(w[31:41]) < 0).all()  # a smooth ramp down
+    assert window_taper(64, 20, 30)[20] < 1  # ramps at inner edges only
     torch.manual_seed(0)
     m = SymAE(8, 64, width=4, hidden=16, nuisance_window=(0, 40)).eval()
     x = torch.randn(2, 3, 8, 64)
     y = x.clone()
-    y[..., 40:] += 5 * torch.randn(2, 3, 8, 24)                  # another earth below
+    y[..., 40:] += 5 * torch.randn(2, 3, 8, 24)  # another earth below
     z = x.clone()
-    z[..., 5] += 1.0                                             # another shot inside
+    z[..., 5] += 1.0  # another shot inside
     with torch.no_grad():
-        torch.testing.assert_close(m.encode_nuisance(x), m.encode_nuisance(y),
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(m.encode_nuisance(x), m.encode_nuisance(y), rtol=0, atol=0)
         assert not torch.equal(m.encode_nuisance(x), m.encode_nuisance(z))
         whole = SymAE(8, 64, width=4, hidden=16)
         whole.load_state_dict(m.state_dict())
@@ -478,8 +538,11 @@ def test_nuisance_window_hides_the_rest_of_the_record(tmp_path):
     assert again.config["nuisance_window"] == [0, 40]
     with torch.no_grad():
         torch.testing.assert_close(again(x), m(x))
-    for bad, words in (((10, 12), "at least 4 samples"), ((0, 80), "inside the record"),
-                       ("top", "[start, stop]")):
+    for bad, words in (
+        ((10, 12), "at least 4 samples"),
+        ((0, 80), "inside the record"),
+        ("top", "[start, stop]"),
+    ):
         with pytest.raises(OptionError) as err:
             SymAE(8, 64, nuisance_window=bad)
         assert_message(err, "nuisance_window", words)
@@ -494,8 +557,9 @@ def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
     from symae_seis.prior import refine_codes
 
     torch.manual_seed(0)
-    m = SymAE(8, 64, width=4, hidden=16, nuisance_dim=5, nuisance_window=(0, 40),
-              nuisance_split=True)
+    m = SymAE(
+        8, 64, width=4, hidden=16, nuisance_dim=5, nuisance_window=(0, 40), nuisance_split=True
+    )
     for head in (m.decoder.filter_head, m.decoder.trace_head):
         torch.nn.init.normal_(head[-1].weight, std=0.1)
     m.eval()
@@ -507,11 +571,11 @@ def test_split_nuisance_view_reads_trace_terms_from_the_window_only(tmp_path):
     assert m.code_dim == 10 and tx.shape[-1] == FF.n_params(6, False, 8)
     per = FF.trace_slice(6, 8)
     torch.testing.assert_close(tx[..., per], ty[..., per], rtol=0, atol=0)
-    assert not torch.equal(tx[..., :per.start], ty[..., :per.start])
+    assert not torch.equal(tx[..., : per.start], ty[..., : per.start])
     again = SymAE.load(m.save(tmp_path / "m.pt")).eval()
     with torch.no_grad():
         torch.testing.assert_close(again(x), m(x))
-    g, z = refine_codes(m, x, steps=3)                   # the redatuming fit takes its codes
+    g, z = refine_codes(m, x, steps=3)  # the redatuming fit takes its codes
     assert g.shape == (2, *m.coherent_shape) and z.shape == (2, 3, 10)
     with pytest.raises(OptionError, match="nuisance_split needs"):
         SymAE(8, 64, nuisance_split=True)
@@ -536,7 +600,8 @@ def test_bf16_autocast_keeps_the_filters_in_full_precision():
     assert theta16.dtype == torch.float32 and h16.dtype == torch.complex64
     assert y16.dtype == torch.float32
     # bf16 codes in (z rounded to 8 bits), yet the MLP and the spectra run in float32
-    np.testing.assert_allclose(m.filter_params(z.bfloat16().float()).detach(),
-                               theta16.detach(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        m.filter_params(z.bfloat16().float()).detach(), theta16.detach(), rtol=0, atol=1e-6
+    )
     np.testing.assert_allclose(h16.detach(), h.detach(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(theta16.detach(), theta.detach(), rtol=0, atol=0.05)

@@ -20,8 +20,16 @@ from symae_seis.qc.dvv import (
 )
 from symae_seis.synth.passive import PassiveParams, passive_days
 
-TINY = PassiveParams(stations=3, days=4, windows_per_day=3, window_s=20.0, scatterers=10,
-                     sources=6, drop_day=2, seed=5)
+TINY = PassiveParams(
+    stations=3,
+    days=4,
+    windows_per_day=3,
+    window_s=20.0,
+    scatterers=10,
+    sources=6,
+    drop_day=2,
+    seed=5,
+)
 
 
 def _load():
@@ -36,10 +44,10 @@ def _one_window(per_source: bool) -> np.ndarray:
 
 def test_oracle_is_the_correlation_when_one_source_lights_the_window():
     B = _load()
-    parts = _one_window(per_source=True)                  # (sources, stations, T)
+    parts = _one_window(per_source=True)  # (sources, stations, T)
     pairs, lag = all_pairs(TINY.stations), 100
     loud = int(np.argmax(np.abs(parts).sum(axis=(1, 2))))
-    one = parts[loud:loud + 1]
+    one = parts[loud : loud + 1]
     got = B._correlations_without_cross_terms(one, pairs, lag)
     np.testing.assert_allclose(got, correlate(one[0][None], pairs, lag)[0], atol=1e-12)
 
@@ -49,7 +57,7 @@ def test_oracle_plus_the_cross_terms_is_the_correlation_of_the_record():
     # sum over all (source a, source b) terms; the oracle keeps a == b. Build the a != b
     # terms here with qc.dvv's conventions and check that the two add up to correlate()
     B = _load()
-    parts = _one_window(per_source=True)                  # (sources, stations, T)
+    parts = _one_window(per_source=True)  # (sources, stations, T)
     pairs, lag = all_pairs(TINY.stations), 100
     i, j = pairs[:, 0], pairs[:, 1]
     nfft = correlation_nfft(parts.shape[-1], lag)
@@ -58,13 +66,17 @@ def test_oracle_plus_the_cross_terms_is_the_correlation_of_the_record():
     spec = spec / amp
     whole = spec.sum(axis=0)
     norm = np.sqrt(np.sum(np.abs(whole[i]) ** 2, -1) * np.sum(np.abs(whole[j]) ** 2, -1))
-    cross = sum(np.conj(spec[a, i]) * spec[b, j]
-                for a in range(len(spec)) for b in range(len(spec)) if a != b)
+    cross = sum(
+        np.conj(spec[a, i]) * spec[b, j]
+        for a in range(len(spec))
+        for b in range(len(spec))
+        if a != b
+    )
     cross = correlation_lags(cross, norm, nfft, lag)
     oracle = B._correlations_without_cross_terms(parts, pairs, lag)
     record = correlate(parts.sum(axis=0)[None], pairs, lag)[0]
     np.testing.assert_allclose(oracle + cross, record, atol=1e-10)
-    assert np.abs(cross).max() > 0.05 * np.abs(record).max()   # the cross terms matter
+    assert np.abs(cross).max() > 0.05 * np.abs(record).max()  # the cross terms matter
 
 
 def test_in_memory_anchor_sees_the_same_records_with_and_without_the_oracle():
@@ -74,6 +86,5 @@ def test_in_memory_anchor_sees_the_same_records_with_and_without_the_oracle():
     assert set(both) == {"anchor", "no_cross_terms"}
     assert abs(both["anchor"] - plain["anchor"]) <= 1e-9 * max(plain["anchor"], 1e-12)
     assert both["no_cross_terms"] != both["anchor"]
-    twin = B.anchor_in_memory(replace(TINY, repeat_sources=True), 5.0, (1.0, 5.0),
-                              TINY.band_hz)
+    twin = B.anchor_in_memory(replace(TINY, repeat_sources=True), 5.0, (1.0, 5.0), TINY.band_hz)
     assert twin["anchor"] != plain["anchor"]

@@ -25,9 +25,21 @@ class _Encoded(_KnownFilters):
 def _setup(seed=1, err=0.15, c=4, below=True):
     rng = np.random.default_rng(seed)
     g, theta, full = _known_filter_bag(rng, n_inst=6, c=c, below=below)
-    m = _Encoded(c, 64, width=4, hidden=8, nuisance_dim=theta.shape[1], filter_terms=3,
-                 coherent_pad=16, pool_iters=40 if below else 5,
-                 pool_eps=1e-6 if below else 1e-3).double().eval()
+    m = (
+        _Encoded(
+            c,
+            64,
+            width=4,
+            hidden=8,
+            nuisance_dim=theta.shape[1],
+            filter_terms=3,
+            coherent_pad=16,
+            pool_iters=40 if below else 5,
+            pool_eps=1e-6 if below else 1e-3,
+        )
+        .double()
+        .eval()
+    )
     noisy = theta.clone()
     noisy[:, 1:] += torch.from_numpy(rng.normal(0, err, noisy[:, 1:].shape))
     m.theta = noisy[:-1]
@@ -40,13 +52,13 @@ def test_fitting_codes_removes_the_encoders_error():
     m, theta, x = _setup()
     rng = np.random.default_rng(1)
     g, _, _ = _known_filter_bag(rng, n_inst=6)
-    res = fit_nuisance(m, g[None].expand(6, *g.shape), x, m.theta, steps=300, lr=0.02,
-                       penalty=0.0)
+    res = fit_nuisance(m, g[None].expand(6, *g.shape), x, m.theta, steps=300, lr=0.02, penalty=0.0)
     assert (res.misfit < 0.01 * res.misfit_start).all()
-    assert (res.nuisance[:, 3:] - theta[:, 3:]).abs().max() < 0.02     # phase, static, gain
-    again = fit_nuisance(m, g[None].expand(6, *g.shape), x, m.theta, steps=300, lr=0.02,
-                         penalty=0.0)
-    assert torch.equal(again.nuisance, res.nuisance)                   # deterministic
+    assert (res.nuisance[:, 3:] - theta[:, 3:]).abs().max() < 0.02  # phase, static, gain
+    again = fit_nuisance(
+        m, g[None].expand(6, *g.shape), x, m.theta, steps=300, lr=0.02, penalty=0.0
+    )
+    assert torch.equal(again.nuisance, res.nuisance)  # deterministic
 
 
 def test_gap_recorded_by_one_instance_is_filled_from_it():
@@ -65,7 +77,7 @@ def test_gap_recorded_by_one_instance_is_filled_from_it():
         return (d.norm() / x[miss].norm()).item()
 
     assert err(fitted) < 0.35 and err(fitted) < 0.5 * err(alone)
-    assert torch.equal(fitted.filled[0][known[0]], x[known[0]])         # recorded kept
+    assert torch.equal(fitted.filled[0][known[0]], x[known[0]])  # recorded kept
     assert not fitted.from_prior.any()
     # every instance misses those channels: from the prior, or interpolated between
     # channels 5 and 10 when there is none
@@ -87,7 +99,7 @@ def test_bad_observations_named():
     bad[0, 2, 3, 10] = float("nan")
     with pytest.raises(InfillError, match="trace 3 of instance 2 .* NaN"):
         infill(m, bad, known)
-    known[0, 2, 3] = False                    # a NaN in a missing trace is ignored
+    known[0, 2, 3] = False  # a NaN in a missing trace is ignored
     assert torch.isfinite(infill(m, bad, known, steps=5).filled).all()
     with pytest.raises(InfillError, match=r"\(B, I, C\)"):
         infill(m, x[None], known[0])
@@ -112,8 +124,19 @@ def test_symae_infill_cli_on_a_trained_run(trained_run, small_catalog, tmp_path,
 
     store = ensure_store(load_catalog(small_catalog)["small"])
     out = tmp_path / "infill"
-    args = [str(trained_run / "model.pt"), "--store", str(store), "--surveys", "monitor",
-            "--missing-channels", "3-4", "--steps", "30", "--out", str(out)]
+    args = [
+        str(trained_run / "model.pt"),
+        "--store",
+        str(store),
+        "--surveys",
+        "monitor",
+        "--missing-channels",
+        "3-4",
+        "--steps",
+        "30",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert "filled" in capsys.readouterr().out
     ds = xr.load_dataset(out / "infill.nc", engine="h5netcdf")
@@ -133,7 +156,7 @@ def test_symae_infill_cli_on_a_trained_run(trained_run, small_catalog, tmp_path,
     with segyio.open(out / "filled.sgy", ignore_geometry=True) as f:
         assert f.tracecount == rows.size * 8
         flag = f.attributes(getattr(segyio.TraceField, FILLED_FLAG_FIELD))[:].reshape(-1, 8)
-        assert getattr(segyio.TraceField, FILLED_FLAG_FIELD) == 233       # bytes 233-236
+        assert getattr(segyio.TraceField, FILLED_FLAG_FIELD) == 233  # bytes 233-236
         assert (flag[:, 3:5] == 1).all() and (flag[:, [0, 1, 2, 5, 6, 7]] == 0).all()
         from symae_seis.io.segy import HEADER_FIELDS
 

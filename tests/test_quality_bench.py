@@ -26,17 +26,25 @@ from symae_seis.synth import Conv4DParams, make_conv4d_survey
 
 
 def _value(rows, method, zone, metric):
-    return next(r["value"] for r in rows if r["method"] == method and r["zone"] == zone
-                and r["metric"] == metric)
+    return next(
+        r["value"]
+        for r in rows
+        if r["method"] == method and r["zone"] == zone and r["metric"] == metric
+    )
 
 
 def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
     # 4 bootstrap bags: the calibration path, at a quarter of the cost
     rows = run_4d("conv4d", tmp_path, epochs=3, small=True, seed=0, bags=4)
     methods = {r["method"] for r in rows}
-    baselines = {"(a) static + scalar", "(b) global matching filter",
-                 "(c) trace matching filters", "(d) DTW + (c)", "(e) equalise + stack"}
-    assert baselines <= methods          # every conventional method scored on the same data
+    baselines = {
+        "(a) static + scalar",
+        "(b) global matching filter",
+        "(c) trace matching filters",
+        "(d) DTW + (c)",
+        "(e) equalise + stack",
+    }
+    assert baselines <= methods  # every conventional method scored on the same data
     for zone in ("outside", "inside"):
         ours = _value(rows, "SymAE virtual", zone, "gather")
         assert ours < 30.0, (zone, ours)
@@ -55,14 +63,34 @@ def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
 def test_long_silent_top_does_not_collapse(tmp_path):
     """Deep water: 300 ms of silence on top, far offsets whose deep events leave the
     window. A coherent decoder that collapses to one near-zero gather scores ~200 %."""
-    p = Conv4DParams(n_cdp=10, shots_per_cdp=6, channels=16, samples=150,
-                     first_reflector_ms=300.0, offset_max=3000.0, seed=3)
+    p = Conv4DParams(
+        n_cdp=10,
+        shots_per_cdp=6,
+        channels=16,
+        samples=150,
+        first_reflector_ms=300.0,
+        offset_max=3000.0,
+        seed=3,
+    )
     paths = make_conv4d_survey(tmp_path / "deep", p)
     cat = tmp_path / "catalog.yaml"
-    cat.write_text(yaml.safe_dump({"datasets": {"deep": {
-        "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
-        "datapoint_key": ["CDP"], "design_window_ms": [0, 320],
-        "store": str(tmp_path / "deep.h5")}}}))
+    cat.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "deep": {
+                        "surveys": {
+                            "baseline": str(paths["baseline"]),
+                            "monitor": str(paths["monitor"]),
+                        },
+                        "datapoint_key": ["CDP"],
+                        "design_window_ms": [0, 320],
+                        "store": str(tmp_path / "deep.h5"),
+                    }
+                }
+            }
+        )
+    )
     store = build_store(load_catalog(cat)["deep"])
     lit, _ = train(cat, "deep", epochs=3, seed=0)
     res = redatum(lit.model, store, tmp_path / "out", write_segy=False)
@@ -70,12 +98,16 @@ def test_long_silent_top_does_not_collapse(tmp_path):
     reader = StoreReader(store)
     gathers = real_gathers_for_truth(reader, truth)
     virtual = virtual_for_truth(res.files["netcdf"], truth)
-    est = {"virtual": virtual, "raw": gathers[1],
-           **conventional_estimates(reader, truth, window=slice(0, 81), max_lag=5,
-                                    methods=("e",), gathers=gathers)}
+    est = {
+        "virtual": virtual,
+        "raw": gathers[1],
+        **conventional_estimates(
+            reader, truth, window=slice(0, 81), max_lag=5, methods=("e",), gathers=gathers
+        ),
+    }
     rows = score_methods(est, truth["virtual"], truth["changed_pair"])
     ours = _value(rows, "virtual", "all", "gather")
     assert ours < 40.0 and ours < _value(rows, "raw", "all", "gather")
     # the virtual gathers hold the events with their amplitude (no near-zero collapse)
-    rms = np.sqrt(np.mean(virtual ** 2)) / np.sqrt(np.mean(truth["virtual"] ** 2))
+    rms = np.sqrt(np.mean(virtual**2)) / np.sqrt(np.mean(truth["virtual"] ** 2))
     assert 0.7 < rms < 1.3, rms

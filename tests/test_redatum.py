@@ -61,8 +61,9 @@ def test_residuals_small_outside_changed_zone(out4d, small_survey, store):
         raw.append(np.sqrt(((mon - ds["recorded"].values[k]) ** 2).mean()))
     raw = np.array(raw)
     assert np.median(resid[outside]) < 0.7 * np.median(raw[outside])
-    np.testing.assert_allclose(ds["residual"].values, ds["virtual"].values - ds["recorded"].values,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        ds["residual"].values, ds["virtual"].values - ds["recorded"].values, atol=1e-5
+    )
 
 
 def test_segy_outputs_carry_donor_headers(out4d, small_survey, store):
@@ -82,8 +83,10 @@ def test_segy_outputs_carry_donor_headers(out4d, small_survey, store):
     # the same file through segyio directly and through ObsPy's independent reader
     with segyio.open(out4d.files["residual"], ignore_geometry=True) as f:
         assert f.tracecount == n * c
-        np.testing.assert_array_equal(f.attributes(segyio.TraceField.FieldRecord)[:],
-                                      donor[:, HEADER_FIELDS.index("FieldRecord")])
+        np.testing.assert_array_equal(
+            f.attributes(segyio.TraceField.FieldRecord)[:],
+            donor[:, HEADER_FIELDS.index("FieldRecord")],
+        )
     import obspy
 
     st = obspy.read(str(out4d.files["virtual"]), format="SEGY")
@@ -104,8 +107,15 @@ def test_outputs_never_overwritten_without_flag(out4d, trained_run, store):
 
 def test_reference_mode_removes_shot_to_shot_nuisance(trained_run, store, tmp_path):
     reader = StoreReader(store)
-    res = redatum(trained_run / "model.pt", store, tmp_path / "ref", mode="reference",
-                  reference="mean", surveys=["baseline"], write_segy=False)
+    res = redatum(
+        trained_run / "model.pt",
+        store,
+        tmp_path / "ref",
+        mode="reference",
+        reference="mean",
+        surveys=["baseline"],
+        write_segy=False,
+    )
     ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
     assert ds.attrs["reference"] == "mean nuisance code"
     coh = ds["coherent_datapoint"].values
@@ -113,17 +123,27 @@ def test_reference_mode_removes_shot_to_shot_nuisance(trained_run, store, tmp_pa
     for d in np.unique(coh):
         sel = np.flatnonzero(coh == d)
         r, v = ds["recorded"].values[sel], ds["virtual"].values[sel]
-        spread_real.append(np.mean([nrms(r[i], r[j]).mean() for i in range(len(sel))
-                                    for j in range(i)]))
-        spread_virtual.append(np.mean([nrms(v[i], v[j]).mean() for i in range(len(sel))
-                                       for j in range(i)]))
+        spread_real.append(
+            np.mean([nrms(r[i], r[j]).mean() for i in range(len(sel)) for j in range(i)])
+        )
+        spread_virtual.append(
+            np.mean([nrms(v[i], v[j]).mean() for i in range(len(sel)) for j in range(i)])
+        )
     # shots of one datapoint agree far better once redatumed to one acquisition
     assert np.median(spread_virtual) < 0.25 * np.median(spread_real)
     key = int(reader.instance_key[0])
-    res = redatum(trained_run / "model.pt", store, tmp_path / "ref1", mode="reference",
-                  reference=str(key), write_segy=False)
-    assert xr.load_dataset(res.files["netcdf"], engine="h5netcdf").attrs["reference"] == \
-        f"instance {key}"
+    res = redatum(
+        trained_run / "model.pt",
+        store,
+        tmp_path / "ref1",
+        mode="reference",
+        reference=str(key),
+        write_segy=False,
+    )
+    assert (
+        xr.load_dataset(res.files["netcdf"], engine="h5netcdf").attrs["reference"]
+        == f"instance {key}"
+    )
 
 
 def test_bad_requests(trained_run, store, tmp_path, tiny_entry):
@@ -131,10 +151,11 @@ def test_bad_requests(trained_run, store, tmp_path, tiny_entry):
         redatum(trained_run / "model.pt", store, tmp_path / "a", coherent_from="monitr")
     assert_message(err, "no survey 'monitr'", "baseline")
     with pytest.raises(RedatumError) as err:
-        redatum(trained_run / "model.pt", store, tmp_path / "b", mode="reference",
-                reference="999999")
+        redatum(
+            trained_run / "model.pt", store, tmp_path / "b", mode="reference", reference="999999"
+        )
     assert_message(err, "no instance with key 999999")
-    other = ensure_store(tiny_entry)   # 4 CDPs, same gather size: keys match, schema checked
+    other = ensure_store(tiny_entry)  # 4 CDPs, same gather size: keys match, schema checked
     m = SymAE.load(trained_run / "model.pt")
     m.schema["dt_ms"] = 2.0
     with pytest.raises(RedatumError) as err:
@@ -155,10 +176,13 @@ def test_pairing_that_matches_nothing(trained_run, tmp_path, small_survey):
 
     x, h, info = read_segy(small_survey["monitor"])
     h2 = h.copy()
-    h2[:, HEADER_FIELDS.index("CDP")] += 1000            # monitor at other CDPs
+    h2[:, HEADER_FIELDS.index("CDP")] += 1000  # monitor at other CDPs
     write_segy(tmp_path / "m.sgy", x, h2, info.dt_us)
-    e = entry(tmp_path, surveys={"baseline": str(small_survey["baseline"]),
-                                 "monitor": str(tmp_path / "m.sgy")}, datapoint_key=["CDP"])
+    e = entry(
+        tmp_path,
+        surveys={"baseline": str(small_survey["baseline"]), "monitor": str(tmp_path / "m.sgy")},
+        datapoint_key=["CDP"],
+    )
     with pytest.raises(RedatumError) as err:
         redatum(trained_run / "model.pt", build_store(e), tmp_path / "o")
     assert_message(err, "no datapoint key of survey 'baseline'", "'monitor'")
@@ -166,25 +190,59 @@ def test_pairing_that_matches_nothing(trained_run, tmp_path, small_survey):
 
 def test_cli_end_to_end(trained_run, small_catalog, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = redatum_main([str(trained_run / "model.pt"), "--dataset", "small", "--catalog",
-                         str(small_catalog), "--out", str(out)])
+    code = redatum_main(
+        [
+            str(trained_run / "model.pt"),
+            "--dataset",
+            "small",
+            "--catalog",
+            str(small_catalog),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
-    for name in ("virtual.sgy", "residual.sgy", "redatum.nc", "qc.csv", "nrms_along_key.png",
-                 "qc_before_after.csv"):
+    for name in (
+        "virtual.sgy",
+        "residual.sgy",
+        "redatum.nc",
+        "qc.csv",
+        "nrms_along_key.png",
+        "qc_before_after.csv",
+    ):
         assert (out / name).is_file() and name in printed
     assert len(list(out.glob("gathers_*.png"))) == 2
-    code = redatum_main([str(trained_run / "model.pt"), "--dataset", "small", "--catalog",
-                         str(small_catalog), "--out", str(out)])
+    code = redatum_main(
+        [
+            str(trained_run / "model.pt"),
+            "--dataset",
+            "small",
+            "--catalog",
+            str(small_catalog),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2 and "--overwrite" in capsys.readouterr().err
-    code = redatum_main([str(tmp_path / "nomodel.pt"), "--dataset", "small", "--catalog",
-                         str(small_catalog), "--out", str(tmp_path / "x")])
+    code = redatum_main(
+        [
+            str(tmp_path / "nomodel.pt"),
+            "--dataset",
+            "small",
+            "--catalog",
+            str(small_catalog),
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert code == 2 and "nomodel.pt does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra", [[], ["--reference", "mean"]])
-def test_cli_opens_the_store_at_most_twice(trained_run, small_catalog, store, tmp_path,
-                                          monkeypatch, extra):
+def test_cli_opens_the_store_at_most_twice(
+    trained_run, small_catalog, store, tmp_path, monkeypatch, extra
+):
     """One freshness check and one reader for the whole command (redatum and QC), in 4D
     and mean-reference mode: count the HDF5 opens of the store file."""
     import h5py
@@ -194,14 +252,25 @@ def test_cli_opens_the_store_at_most_twice(trained_run, small_catalog, store, tm
 
     class CountingFile(real_file):
         def __init__(self, name, *args, **kwargs):
-            if isinstance(name, (str, os.PathLike)) and \
-                    os.path.realpath(name) == os.path.realpath(store):
+            if isinstance(name, (str, os.PathLike)) and os.path.realpath(name) == os.path.realpath(
+                store
+            ):
                 opened.append(name)
             super().__init__(name, *args, **kwargs)
 
     monkeypatch.setattr(h5py, "File", CountingFile)
-    code = redatum_main([str(trained_run / "model.pt"), "--dataset", "small", "--catalog",
-                         str(small_catalog), "--out", str(tmp_path / "o"), *extra])
+    code = redatum_main(
+        [
+            str(trained_run / "model.pt"),
+            "--dataset",
+            "small",
+            "--catalog",
+            str(small_catalog),
+            "--out",
+            str(tmp_path / "o"),
+            *extra,
+        ]
+    )
     assert code == 0
     assert 1 <= len(opened) <= 2, opened
 
@@ -224,13 +293,13 @@ def test_model_error_var_is_the_local_misfit():
     rng = np.random.default_rng(0)
     rec = rng.standard_normal((2, 6, 200))
     recon = rec.copy()
-    recon[0, :, 100:] += 0.5 * rng.standard_normal((6, 100))     # misfit sigma 0.5, late
+    recon[0, :, 100:] += 0.5 * rng.standard_normal((6, 100))  # misfit sigma 0.5, late
     live = np.ones((2, 6), bool)
     live[0, 2] = False
     var = model_error_var(rec, recon, live)
     assert np.allclose(var[1], 0) and np.allclose(var[0, :, :90], 0)
     assert np.median(var[0, :, 110:]) == pytest.approx(0.25, rel=0.2)
-    assert np.median(var[0, 2, 110:]) == pytest.approx(0.25, rel=0.2)      # dead: filled
+    assert np.median(var[0, 2, 110:]) == pytest.approx(0.25, rel=0.2)  # dead: filled
 
 
 def test_bootstrap_uncertainty(trained_run, store, small_survey, tmp_path):
@@ -245,23 +314,53 @@ def test_bootstrap_uncertainty(trained_run, store, small_survey, tmp_path):
     outs = []
     for k in range(2):
         out = tmp_path / f"u{k}"
-        assert main([str(trained_run / "model.pt"), "--store", str(store), "--out", str(out),
-                     "--uncertainty", "6", "--no-segy", "--refine-steps", "5"]) == 0
+        assert (
+            main(
+                [
+                    str(trained_run / "model.pt"),
+                    "--store",
+                    str(store),
+                    "--out",
+                    str(out),
+                    "--uncertainty",
+                    "6",
+                    "--no-segy",
+                    "--refine-steps",
+                    "5",
+                ]
+            )
+            == 0
+        )
         outs.append(xr.load_dataset(out / "redatum.nc", engine="h5netcdf"))
     a, b = outs
     std, live = a["virtual_std"].values, a["live"].values.astype(bool)
     assert a["virtual_std"].attrs["long_name"].startswith("standard deviation")
     assert (std[~live] == 0).all() and np.median(std[live].max(axis=-1)) > 0
-    assert std.mean() < np.abs(a["virtual"].values).mean()        # a spread, not noise
+    assert std.mean() < np.abs(a["virtual"].values).mean()  # a spread, not noise
     np.testing.assert_array_equal(std, b["virtual_std"].values)
     truth = load_truth(small_survey["truth"])
     nc = tmp_path / "u0" / "redatum.nc"
-    cover = coverage(virtual_for_truth(nc, truth),
-                     virtual_for_truth(nc, truth, variable="virtual_std"), truth["virtual"])
-    assert 80 <= cover < 99.9, cover             # +-2 sigma holds about 95 % of the truth
+    cover = coverage(
+        virtual_for_truth(nc, truth),
+        virtual_for_truth(nc, truth, variable="virtual_std"),
+        truth["virtual"],
+    )
+    assert 80 <= cover < 99.9, cover  # +-2 sigma holds about 95 % of the truth
     assert (tmp_path / "u0" / "residual_over_std.png").stat().st_size > 10_000
-    assert main([str(trained_run / "model.pt"), "--store", str(store), "--out",
-                 str(tmp_path / "bad"), "--uncertainty", "1"]) == 2
+    assert (
+        main(
+            [
+                str(trained_run / "model.pt"),
+                "--store",
+                str(store),
+                "--out",
+                str(tmp_path / "bad"),
+                "--uncertainty",
+                "1",
+            ]
+        )
+        == 2
+    )
 
 
 def test_codes_fitted_in_batches_match_one_datapoint_at_a_time(trained_run, store):

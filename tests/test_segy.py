@@ -21,9 +21,13 @@ def _traces(n=12, ns=50, seed=0):
 
 
 def _headers(n):
-    return {"FieldRecord": np.repeat([7, 8, 9], n // 3), "offset": np.tile([100, 200, 300, 400],
-                                                                            n // 4),
-            "CDP": 5, "SourceX": np.arange(n) * 25, "TraceNumber": np.arange(1, n + 1)}
+    return {
+        "FieldRecord": np.repeat([7, 8, 9], n // 3),
+        "offset": np.tile([100, 200, 300, 400], n // 4),
+        "CDP": 5,
+        "SourceX": np.arange(n) * 25,
+        "TraceNumber": np.arange(1, n + 1),
+    }
 
 
 def test_write_read_round_trip_is_identical(tmp_path):
@@ -70,8 +74,9 @@ def test_reads_segy_written_by_obspy_ibm_and_ieee(tmp_path):
             th = SEGYTraceHeader()
             th.original_field_record_number = 40 + i // 3
             th.ensemble_number = 900 + i
-            th.distance_from_center_of_the_source_point_to_the_center_of_the_receiver_group = (
-                50 * (i % 3))
+            th.distance_from_center_of_the_source_point_to_the_center_of_the_receiver_group = 50 * (
+                i % 3
+            )
             tr.stats.segy.trace_header = th
             st.append(tr)
         st.stats = AttribDict()
@@ -81,7 +86,7 @@ def test_reads_segy_written_by_obspy_ibm_and_ieee(tmp_path):
         st.write(str(path), format="SEGY", data_encoding=enc)
         y, h, info = read_segy(path)
         assert info.format == enc and info.dt_us == 4000
-        tol = 1e-6 if enc == 5 else 1e-5   # IBM keeps 24 bits of mantissa
+        tol = 1e-6 if enc == 5 else 1e-5  # IBM keeps 24 bits of mantissa
         np.testing.assert_allclose(y, x, rtol=tol, atol=tol * 100)
         col = {f: h[:, i] for i, f in enumerate(HEADER_FIELDS)}
         np.testing.assert_array_equal(col["FieldRecord"], [40, 40, 40, 41, 41, 41])
@@ -92,7 +97,7 @@ def test_reads_segy_written_by_obspy_ibm_and_ieee(tmp_path):
 def test_reads_real_structured_f3_like_segyio(real_data):
     path = real_data / "f3.sgy"
     y, h, info = read_segy(path)
-    with segyio.open(path) as f:   # structured read, straight segyio
+    with segyio.open(path) as f:  # structured read, straight segyio
         ref = segyio.tools.collect(f.trace[:])
         il = f.attributes(segyio.TraceField.INLINE_3D)[:]
     assert info.format == 3 and info.tracecount == 414 and info.samples == 75
@@ -107,7 +112,7 @@ def test_reads_real_su_files(real_data):
     y2, _, info2 = read_segy(real_data / "cdp700.su")
     assert (info2.tracecount, info2.samples, info2.dt_us) == (24, 1100, 2000)
     offs = _[:, HEADER_FIELDS.index("offset")]
-    assert (offs < 0).any() and (offs > 0).any()   # split spread
+    assert (offs < 0).any() and (offs > 0).any()  # split spread
 
 
 def test_reads_obspy_shipped_segy_fragment():
@@ -134,8 +139,12 @@ def test_little_endian_detected(tmp_path):
 
 
 def _good_file(tmp_path, n=6, ns=20):
-    return write_segy(tmp_path / "g.sgy", _traces(n, ns), _headers(n if n % 12 == 0 else 12)
-                      if n == 12 else {"FieldRecord": 1}, 4000)
+    return write_segy(
+        tmp_path / "g.sgy",
+        _traces(n, ns),
+        _headers(n if n % 12 == 0 else 12) if n == 12 else {"FieldRecord": 1},
+        4000,
+    )
 
 
 def test_truncated_file(tmp_path):
@@ -150,7 +159,7 @@ def test_truncated_file(tmp_path):
 def test_binary_and_trace_sample_counts_disagree(tmp_path):
     p = _good_file(tmp_path)
     raw = bytearray(p.read_bytes())
-    raw[3220:3222] = struct.pack(">H", 21)   # binary header: 21 samples, traces say 20
+    raw[3220:3222] = struct.pack(">H", 21)  # binary header: 21 samples, traces say 20
     p.write_bytes(bytes(raw))
     with pytest.raises(SegyError) as err:
         read_segy(p)

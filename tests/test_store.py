@@ -57,13 +57,18 @@ def test_channels_sorted_and_unsorted_files_give_same_store(tmp_path):
     fr = np.repeat(np.arange(10, 10 + n_shot), c)
     hdr = {"FieldRecord": fr, "offset": np.tile(offs, n_shot), "CDP": fr // 2}
     write_segy(tmp_path / "grouped.sgy", x.reshape(-1, ns), hdr, 4000)
-    perm = rng.permutation(n_shot * c)        # traces of a gather scattered over the file
-    write_segy(tmp_path / "scattered.sgy", x.reshape(-1, ns)[perm],
-               {k: v[perm] for k, v in hdr.items()}, 4000)
+    perm = rng.permutation(n_shot * c)  # traces of a gather scattered over the file
+    write_segy(
+        tmp_path / "scattered.sgy",
+        x.reshape(-1, ns)[perm],
+        {k: v[perm] for k, v in hdr.items()},
+        4000,
+    )
     out = {}
     for name in ("grouped", "scattered"):
-        e = entry(tmp_path, name, surveys={"s": f"{name}.sgy"}, datapoint_key=["CDP"],
-                  store=f"{name}.h5")
+        e = entry(
+            tmp_path, name, surveys={"s": f"{name}.sgy"}, datapoint_key=["CDP"], store=f"{name}.h5"
+        )
         ds = open_store(build_store(e))
         ds = ds.sortby("instance_key")
         out[name] = ds
@@ -75,13 +80,17 @@ def test_channels_sorted_and_unsorted_files_give_same_store(tmp_path):
 
 
 def test_time_window(tmp_path, tiny_survey):
-    e = entry(tmp_path, surveys={"b": str(tiny_survey["baseline"])}, datapoint_key=["CDP"],
-              window_ms=[40, 200])
+    e = entry(
+        tmp_path,
+        surveys={"b": str(tiny_survey["baseline"])},
+        datapoint_key=["CDP"],
+        window_ms=[40, 200],
+    )
     ds = open_store(build_store(e))
     assert ds.gathers.shape[-1] == 40
     assert ds.time.values[0] == 40.0 and ds.time.values[-1] == 196.0
     x, h, _ = read_segy(tiny_survey["baseline"])
-    np.testing.assert_array_equal(ds.gathers.values[0], x[:TINY.channels, 10:50])
+    np.testing.assert_array_equal(ds.gathers.values[0], x[: TINY.channels, 10:50])
     e2 = entry(tmp_path, "w2", surveys={"b": str(tiny_survey["baseline"])}, window_ms=[0, 900])
     with pytest.raises(SegyError) as err:
         build_store(e2)
@@ -115,10 +124,15 @@ def test_datapoint_key_must_be_constant_in_gather(tmp_path):
 def test_spatial_binning(tmp_path):
     x = np.ones((6, 10), dtype=np.float32)
     sx = np.repeat([0, 40, 120], 2)
-    write_segy(tmp_path / "b.sgy", x, {"FieldRecord": np.repeat([1, 2, 3], 2), "SourceX": sx,
-                                       "offset": [1, 2] * 3}, 4000)
-    ds = open_store(build_store(entry(tmp_path, surveys={"s": "b.sgy"},
-                                      datapoint_bin={"SourceX": 50})))
+    write_segy(
+        tmp_path / "b.sgy",
+        x,
+        {"FieldRecord": np.repeat([1, 2, 3], 2), "SourceX": sx, "offset": [1, 2] * 3},
+        4000,
+    )
+    ds = open_store(
+        build_store(entry(tmp_path, surveys={"s": "b.sgy"}, datapoint_bin={"SourceX": 50}))
+    )
     np.testing.assert_array_equal(ds.SourceX.values, [0, 0, 2])
     np.testing.assert_array_equal(ds.datapoint.values, [0, 0, 1])
 
@@ -155,13 +169,13 @@ def test_stale_store_detected_and_rebuilt(tmp_path, tiny_survey):
     assert store_is_fresh(e) == (False, f"{e.store} does not exist")
     ensure_store(e)
     assert store_is_fresh(e) == (True, "fresh")
-    os.utime(tmp_path / "s.sgy")                       # touched, same bytes: still fresh
+    os.utime(tmp_path / "s.sgy")  # touched, same bytes: still fresh
     assert store_is_fresh(e)[0]
     write_segy(tmp_path / "s.sgy", x * 2, h, info.dt_us, overwrite=True)
     fresh, why = store_is_fresh(e)
     assert not fresh and "changed" in why
     ensure_store(e)
-    np.testing.assert_allclose(open_store(e.store).gathers.values[0], 2 * x[:TINY.channels])
+    np.testing.assert_allclose(open_store(e.store).gathers.values[0], 2 * x[: TINY.channels])
     e2 = entry(tmp_path, surveys={"s": "s.sgy"}, channel_key="TraceNumber")
     assert "catalog entry" in store_is_fresh(e2)[1]
 
@@ -199,13 +213,18 @@ def test_store_reader_random_access(tiny_entry):
     assert len(r.members) == 2 * TINY.n_cdp
     assert all(len(m) == TINY.shots_per_cdp for m in r.members)
     assert r.datapoint_label(0) == "baseline:CDP=1"
-    assert r.rms == pytest.approx(float(np.sqrt(np.mean(full.astype(np.float64) ** 2))),
-                                  rel=1e-5)
+    assert r.rms == pytest.approx(float(np.sqrt(np.mean(full.astype(np.float64) ** 2))), rel=1e-5)
 
 
 def test_real_su_gather_ingests(tmp_path, real_data):
-    e = entry(tmp_path, format="su", surveys={"gom": str(real_data / "gom_cdp_nmo.su")},
-              instance_key="CDP", channel_key="offset", window_ms=[0, 2000])
+    e = entry(
+        tmp_path,
+        format="su",
+        surveys={"gom": str(real_data / "gom_cdp_nmo.su")},
+        instance_key="CDP",
+        channel_key="offset",
+        window_ms=[0, 2000],
+    )
     ds = open_store(build_store(e))
     assert ds.gathers.shape == (1, 92, 500)
     assert (np.diff(ds.offset.values[0]) >= 0).all()
@@ -217,12 +236,20 @@ def test_synth_and_ingest_commands(tmp_path, capsys):
 
     from .conftest import write_catalog
 
-    cat = write_catalog(tmp_path, {"v": {
-        "format": "mseed", "generate": {"kind": "mseed", "stations": 2, "days": 1},
-        "surveys": {"d": "v/*.mseed"}, "window_s": 20}})
+    cat = write_catalog(
+        tmp_path,
+        {
+            "v": {
+                "format": "mseed",
+                "generate": {"kind": "mseed", "stations": 2, "days": 1},
+                "surveys": {"d": "v/*.mseed"},
+                "window_s": 20,
+            }
+        },
+    )
     assert synth_main(["v", "--catalog", str(cat)]) == 0
     assert len(list((tmp_path / "v").glob("*.mseed"))) == 2
-    assert synth_main(["v", "--catalog", str(cat)]) == 2      # never overwritten silently
+    assert synth_main(["v", "--catalog", str(cat)]) == 2  # never overwritten silently
     assert "--overwrite" in capsys.readouterr().err
     assert synth_main(["v", "--catalog", str(cat), "--overwrite"]) == 0
     assert ingest_main(["v", "--catalog", str(cat)]) == 0
@@ -231,7 +258,9 @@ def test_synth_and_ingest_commands(tmp_path, capsys):
     assert "is up to date" in capsys.readouterr().out
     assert ingest_main(["w", "--catalog", str(cat)]) == 2
     assert "no dataset named 'w'" in capsys.readouterr().err
-    bad = write_catalog(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, {
-        "s": {"generate": {"kind": "conv4d", "n_cdps": 3}, "surveys": {"b": "a.sgy"}}})
+    bad = write_catalog(
+        tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
+        {"s": {"generate": {"kind": "conv4d", "n_cdps": 3}, "surveys": {"b": "a.sgy"}}},
+    )
     assert synth_main(["s", "--catalog", str(bad)]) == 2
     assert "n_cdps" in capsys.readouterr().err

@@ -31,8 +31,7 @@ def _gathers(n_shot: int, ns: int = NS, seed: int = 0) -> np.ndarray:
     return rng.normal(size=(n_shot * C, ns)).astype(np.float32)
 
 
-def _segyio_file(path, x, *, dt_us=4000, delay=0, scalar=0, bin_dt=None, fr0=1, cdp=None,
-                 fmt=5):
+def _segyio_file(path, x, *, dt_us=4000, delay=0, scalar=0, bin_dt=None, fr0=1, cdp=None, fmt=5):
     """A SEG-Y file written by segyio with exactly the time headers asked for."""
     n = x.shape[0] // C
     spec = segyio.spec()
@@ -52,7 +51,7 @@ def _segyio_file(path, x, *, dt_us=4000, delay=0, scalar=0, bin_dt=None, fr0=1, 
                 segyio.TraceField.ScalarTraceHeader: scalar,
             }
             f.trace[i] = x[i]
-    if bin_dt is not None:            # a value segyio's bin.update would not write
+    if bin_dt is not None:  # a value segyio's bin.update would not write
         b = bytearray(path.read_bytes())
         b[3216:3218] = struct.pack(">h", bin_dt)
         path.write_bytes(bytes(b))
@@ -61,8 +60,9 @@ def _segyio_file(path, x, *, dt_us=4000, delay=0, scalar=0, bin_dt=None, fr0=1, 
 
 
 def _store(tmp_path, files: dict, **raw):
-    e = entry(tmp_path, "t", surveys={k: str(v) for k, v in files.items()},
-              datapoint_key=["CDP"], **raw)
+    e = entry(
+        tmp_path, "t", surveys={k: str(v) for k, v in files.items()}, datapoint_key=["CDP"], **raw
+    )
     return build_store(e), e
 
 
@@ -96,15 +96,18 @@ def test_obspy_written_delay_and_scalar_read_right(tmp_path):
         th = SEGYTraceHeader()
         th.original_field_record_number = 1 + i // C
         th.distance_from_center_of_the_source_point_to_the_center_of_the_receiver_group = 50 * (
-            1 + i % C)
+            1 + i % C
+        )
         th.ensemble_number = 7
         th.delay_recording_time = 1005
         th.scalar_to_be_applied_to_times = -10
         tr.stats.segy = AttribDict(trace_header=th)
         st.append(tr)
-    st.stats = AttribDict(textual_file_header=b"C 1 written by ObsPy".ljust(3200),
-                          binary_file_header=SEGYBinaryFileHeader(),
-                          textual_file_header_encoding="ASCII")
+    st.stats = AttribDict(
+        textual_file_header=b"C 1 written by ObsPy".ljust(3200),
+        binary_file_header=SEGYBinaryFileHeader(),
+        textual_file_header_encoding="ASCII",
+    )
     st.stats.binary_file_header.number_of_samples_per_data_trace = NS
     st.stats.binary_file_header.sample_interval_in_microseconds = 2000
     p = tmp_path / "obspy.sgy"
@@ -119,7 +122,7 @@ def test_obspy_written_delay_and_scalar_read_right(tmp_path):
 def test_different_delays_refused_or_aligned(tmp_path):
     xa, xb = _gathers(2, seed=1), _gathers(2, seed=2)
     a = _segyio_file(tmp_path / "a.sgy", xa, delay=0)
-    b = _segyio_file(tmp_path / "b.sgy", xb, delay=20, fr0=11)   # starts 5 samples later
+    b = _segyio_file(tmp_path / "b.sgy", xb, delay=20, fr0=11)  # starts 5 samples later
     with pytest.raises(SegyError) as err:
         _store(tmp_path, {"base": a, "mon": b})
     assert_message(err, "a.sgy", "b.sgy", "time_axes: align", "20 ms", "0 ms")
@@ -131,7 +134,7 @@ def test_different_delays_refused_or_aligned(tmp_path):
     base_rows = np.flatnonzero(r.survey == r.surveys.index("base"))
     np.testing.assert_array_equal(got[base_rows[0]], xa[:C, 5:])
     mon_rows = np.flatnonzero(r.survey == r.surveys.index("mon"))
-    np.testing.assert_array_equal(got[mon_rows[0]], xb[:C, :NS - 5])
+    np.testing.assert_array_equal(got[mon_rows[0]], xb[:C, : NS - 5])
 
 
 def test_different_sample_counts_not_cropped_silently(tmp_path):
@@ -189,7 +192,7 @@ def test_headers_holding_samples_refused(tmp_path):
     trace_bytes = 240 + 4 * NS
     for i in range(1, x.shape[0]):
         o = 3600 + i * trace_bytes
-        b[o:o + 240] = np.full(60, 3.0, dtype=">f4").tobytes()
+        b[o : o + 240] = np.full(60, 3.0, dtype=">f4").tobytes()
     p.write_bytes(bytes(b))
     with pytest.raises(SegyError) as err:
         _store(tmp_path, {"b": p})
@@ -210,8 +213,7 @@ def test_constant_instance_key_warns(tmp_path):
     p = _segyio_file(tmp_path / "c.sgy", x, cdp=[3, 3])
     with segyio.open(str(p), "r+", ignore_geometry=True) as f:
         for i in range(f.tracecount):
-            f.header[i] = {segyio.TraceField.FieldRecord: 42,
-                           segyio.TraceField.offset: 100 + i}
+            f.header[i] = {segyio.TraceField.FieldRecord: 42, segyio.TraceField.offset: 100 + i}
     with pytest.warns(SymaeWarning, match="FieldRecord=42, so the whole file is one gather"):
         _store(tmp_path, {"b": p})
 
@@ -232,15 +234,21 @@ def test_su_without_interval_needs_dt_ms(tmp_path):
     p = tmp_path / "a.su"
     spec = segyio.spec()
     spec.samples, spec.tracecount, spec.format = np.arange(NS), x.shape[0], 5
-    with segyio.su.create(str(p), spec) if hasattr(segyio.su, "create") else \
-            segyio.create(str(tmp_path / "tmp.sgy"), spec) as f:
+    with (
+        segyio.su.create(str(p), spec)
+        if hasattr(segyio.su, "create")
+        else segyio.create(str(tmp_path / "tmp.sgy"), spec) as f
+    ):
         for i in range(x.shape[0]):
-            f.header[i] = {segyio.TraceField.FieldRecord: 1 + i // C,
-                           segyio.TraceField.offset: i % C, segyio.TraceField.CDP: 1,
-                           segyio.TraceField.TRACE_SAMPLE_COUNT: NS,
-                           segyio.TraceField.TRACE_SAMPLE_INTERVAL: 0}
+            f.header[i] = {
+                segyio.TraceField.FieldRecord: 1 + i // C,
+                segyio.TraceField.offset: i % C,
+                segyio.TraceField.CDP: 1,
+                segyio.TraceField.TRACE_SAMPLE_COUNT: NS,
+                segyio.TraceField.TRACE_SAMPLE_INTERVAL: 0,
+            }
             f.trace[i] = x[i]
-    if not p.exists():                 # strip the 3600 file-header bytes: SU layout
+    if not p.exists():  # strip the 3600 file-header bytes: SU layout
         p.write_bytes((tmp_path / "tmp.sgy").read_bytes()[3600:])
     with pytest.raises(SegyError) as err:
         _store(tmp_path, {"b": p}, format="su")
@@ -254,8 +262,8 @@ def test_su_without_interval_needs_dt_ms(tmp_path):
 def test_rev2_trace_header_extensions_named(tmp_path):
     p = _segyio_file(tmp_path / "r2.sgy", _gathers(2))
     b = bytearray(p.read_bytes())
-    b[3500] = 2                                  # revision 2.0
-    b[3506:3510] = struct.pack(">i", 1)          # one extension header per trace
+    b[3500] = 2  # revision 2.0
+    b[3506:3510] = struct.pack(">i", 1)  # one extension header per trace
     p.write_bytes(bytes(b))
     with pytest.raises(SegyError) as err:
         segy_info(p)
@@ -275,18 +283,39 @@ def test_delay_fields_round_trip():
 
 def _untrained(store) -> SymAE:
     r = StoreReader(store)
-    return SymAE(r.shape[1], r.shape[2], coherent_dim=4, nuisance_dim=4, width=4, hidden=16,
-                 scale=r.rms, schema=store_schema(store))
+    return SymAE(
+        r.shape[1],
+        r.shape[2],
+        coherent_dim=4,
+        nuisance_dim=4,
+        width=4,
+        hidden=16,
+        scale=r.rms,
+        schema=store_schema(store),
+    )
 
 
 @pytest.fixture()
 def windowed_out(tmp_path):
     """A two-survey dataset recorded with a 1000.5 ms delay, windowed from 100 ms on,
     redatumed by a (untrained) model: the output times must be 1100.5 ms on."""
-    base = _segyio_file(tmp_path / "base.sgy", _gathers(4, seed=1), delay=10005, scalar=-10,
-                        dt_us=2000, cdp=[1, 1, 2, 2])
-    mon = _segyio_file(tmp_path / "mon.sgy", _gathers(4, seed=2), delay=10005, scalar=-10,
-                       dt_us=2000, fr0=11, cdp=[1, 1, 2, 2])
+    base = _segyio_file(
+        tmp_path / "base.sgy",
+        _gathers(4, seed=1),
+        delay=10005,
+        scalar=-10,
+        dt_us=2000,
+        cdp=[1, 1, 2, 2],
+    )
+    mon = _segyio_file(
+        tmp_path / "mon.sgy",
+        _gathers(4, seed=2),
+        delay=10005,
+        scalar=-10,
+        dt_us=2000,
+        fr0=11,
+        cdp=[1, 1, 2, 2],
+    )
     store, _ = _store(tmp_path, {"baseline": base, "monitor": mon}, window_ms=[20, 80])
     res = redatum(_untrained(store), store, tmp_path / "out")
     return store, res
@@ -318,7 +347,7 @@ def test_segy_out_textual_header_and_revision(windowed_out):
         text = bytes(f.text[0]).decode("ascii")
         assert f.bin[segyio.BinField.SEGYRevision] == 1
         assert f.bin[segyio.BinField.SEGYRevisionMinor] == 0
-    lines = [text[i:i + 80] for i in range(0, 3200, 80)]
+    lines = [text[i : i + 80] for i in range(0, 3200, 80)]
     assert lines[38].startswith("C39 symae-seis 4d redatum: virtual")
     import obspy
 
@@ -331,14 +360,15 @@ def test_textual_header_copied_from_source(tmp_path):
     p = _segyio_file(tmp_path / "t.sgy", x, cdp=[1, 1])
     m = _segyio_file(tmp_path / "m.sgy", _gathers(2, seed=3), fr0=11, cdp=[1, 1])
     with segyio.open(str(p), "r+", ignore_geometry=True) as f:
-        f.text[0] = segyio.tools.create_text_header({1: "CLIENT ACME  AREA NORTH SEA",
-                                                      2: "LINE 42"})
+        f.text[0] = segyio.tools.create_text_header(
+            {1: "CLIENT ACME  AREA NORTH SEA", 2: "LINE 42"}
+        )
     store, _ = _store(tmp_path, {"baseline": p, "monitor": m})
     res = redatum(_untrained(store), store, tmp_path / "out")
     with segyio.open(str(res.files["residual"]), ignore_geometry=True) as f:
         text = bytes(f.text[0]).decode("ascii")
     assert "CLIENT ACME  AREA NORTH SEA" in text[:80] and "LINE 42" in text[80:160]
-    assert "symae-seis 4d redatum: residual" in text[38 * 80:39 * 80]
+    assert "symae-seis 4d redatum: residual" in text[38 * 80 : 39 * 80]
 
 
 def test_redatum_netcdf_follows_cf(windowed_out):
@@ -375,23 +405,22 @@ def test_padded_slots_never_written_nor_scored(tmp_path):
     """Short gathers padded with dead slots: the SEG-Y outputs hold only recorded traces
     (no all-zero headers), a recorded dead trace is flagged code 2, QC ignores both."""
     xb = _gathers(4, seed=1)
-    xb[2] = 0.0                                         # a dead recorded trace
+    xb[2] = 0.0  # a dead recorded trace
     base = _segyio_file(tmp_path / "b.sgy", xb, cdp=[1, 1, 2, 2])
     xm = _gathers(4, seed=2)
     mon = _segyio_file(tmp_path / "m.sgy", xm, fr0=11, cdp=[1, 1, 2, 2])
     # drop the last trace of the baseline's first gather: that gather is one short
     raw = bytearray(base.read_bytes())
     tb = 240 + 4 * NS
-    del raw[3600 + 3 * tb:3600 + 4 * tb]
+    del raw[3600 + 3 * tb : 3600 + 4 * tb]
     base.write_bytes(bytes(raw))
     store, _ = _store(tmp_path, {"baseline": base, "monitor": mon}, unequal_gathers="pad")
     res = redatum(_untrained(store), store, tmp_path / "out")
     x, h, _ = read_segy(res.files["virtual"])
     ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
     n, c, _ = ds["virtual"].shape
-    assert x.shape[0] == n * c - 1                   # the padded slot is left out
-    col = {name: HEADER_FIELDS.index(name) for name in ("FieldRecord", "TraceIdentifier",
-                                                         "offset")}
+    assert x.shape[0] == n * c - 1  # the padded slot is left out
+    col = {name: HEADER_FIELDS.index(name) for name in ("FieldRecord", "TraceIdentifier", "offset")}
     assert (h[:, col["FieldRecord"]] != 0).all()
     dead = h[:, col["TraceIdentifier"]] == 2
     assert dead.sum() == 1 and not x[dead].any()
@@ -404,12 +433,18 @@ def test_padded_slots_never_written_nor_scored(tmp_path):
 def test_real_f3_with_stale_trace_sample_count_ingests(tmp_path, real_data):
     """f3.sgy's trace headers all say 462 samples, its binary header and size 75: segyio
     reads it, so must the ingest (a constant stale count is not an implausible header)."""
-    e = entry(tmp_path, "f3", surveys={"f3": str(real_data / "f3.sgy")},
-              instance_key="INLINE_3D", channel_key="CROSSLINE_3D")
+    e = entry(
+        tmp_path,
+        "f3",
+        surveys={"f3": str(real_data / "f3.sgy")},
+        instance_key="INLINE_3D",
+        channel_key="CROSSLINE_3D",
+    )
     r = StoreReader(build_store(e))
     with segyio.open(str(real_data / "f3.sgy"), ignore_geometry=True) as f:
         assert r.t0_ms == f.samples[0] and r.dt_ms == f.samples[1] - f.samples[0]
         assert r.shape[-1] == len(f.samples) == 75
         ref = segyio.tools.collect(f.trace[:])
-    np.testing.assert_array_equal(np.sort(r.read_all().reshape(-1, 75), axis=0),
-                                  np.sort(ref, axis=0))
+    np.testing.assert_array_equal(
+        np.sort(r.read_all().reshape(-1, 75), axis=0), np.sort(ref, axis=0)
+    )

@@ -46,7 +46,7 @@ def test_short_training_beats_mean_gather(small_catalog, trained_run):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert any(p.name.startswith("events.out.tfevents") for p in run.iterdir())
     best = next((run / "checkpoints").glob("best-*.ckpt"))
-    m1, m2 = SymAE.load(run / "model.pt"), SymAE.load(best)   # no Lightning needed
+    m1, m2 = SymAE.load(run / "model.pt"), SymAE.load(best)  # no Lightning needed
     x = torch.randn(1, 3, 8, 64)
     with torch.no_grad():
         assert torch.equal(m1(x), m2(x))
@@ -60,8 +60,14 @@ def test_short_training_beats_mean_gather(small_catalog, trained_run):
 
 def _run_cli(args, **kw):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "symae_seis.cli.train", *args], cwd=REPO,
-                          env=env, capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "symae_seis.cli.train", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        **kw,
+    )
 
 
 def test_resume_after_sigkill_matches_uninterrupted(small_catalog, tmp_path):
@@ -69,12 +75,22 @@ def test_resume_after_sigkill_matches_uninterrupted(small_catalog, tmp_path):
     ref = tmp_path / "ref"
     cli(_fit(small_catalog, ref, *args))
     run = tmp_path / "killed"
-    killed = _run_cli(_fit(small_catalog, run, *args, "--trainer.callbacks+=tests.helpers.KillAt",
-                           "--trainer.callbacks.epoch", "1", "--trainer.callbacks.batch", "1"))
+    killed = _run_cli(
+        _fit(
+            small_catalog,
+            run,
+            *args,
+            "--trainer.callbacks+=tests.helpers.KillAt",
+            "--trainer.callbacks.epoch",
+            "1",
+            "--trainer.callbacks.batch",
+            "1",
+        )
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "model.pt").exists()
     cli(_fit(small_catalog, run, *args, "--ckpt_path", "last"))
-    assert (run / "metrics.part-00.csv").is_file()          # history of the killed part kept
+    assert (run / "metrics.part-00.csv").is_file()  # history of the killed part kept
     assert (run / "model.pt").is_file() and (run / "loss.png").is_file()
     a = torch.load(ref / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     b = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
@@ -93,13 +109,26 @@ def test_ddp_two_cpu_processes_reaches_single_process_band(small_catalog, tmp_pa
     cli(_fit(small_catalog, single, *args))
     run = tmp_path / "ddp"
     # same effective batch (2 ranks x 4 datapoints) and optimiser steps as the single run
-    res = _run_cli(_fit(small_catalog, run, *args, "--trainer.strategy", "ddp",
-                        "--trainer.devices", "2", "--trainer.accelerator", "cpu",
-                        "--data.batch_size", "4"), timeout=600)
+    res = _run_cli(
+        _fit(
+            small_catalog,
+            run,
+            *args,
+            "--trainer.strategy",
+            "ddp",
+            "--trainer.devices",
+            "2",
+            "--trainer.accelerator",
+            "cpu",
+            "--data.batch_size",
+            "4",
+        ),
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     ckpt = run / "checkpoints" / "last.ckpt"
     blob = torch.load(ckpt, weights_only=False)
-    assert blob["symae"]["config"]["channels"] == 8           # the same kind of checkpoint
+    assert blob["symae"]["config"]["channels"] == 8  # the same kind of checkpoint
     assert SymAE.load(ckpt).config == SymAE.load(run / "model.pt").config
     v1, base = _last_val(single)
     v2, _ = _last_val(run)
@@ -117,8 +146,18 @@ def test_config_typo_and_unknown_dataset(small_catalog, tmp_path, capsys):
         main(_fit(small_catalog, tmp_path / "r", "--model.widht", "3"))
     assert ex.value.code == 2
     assert "widht" in capsys.readouterr().err
-    code, err = _cli_error(["fit", "--data.dataset", "smal", "--data.catalog",
-                            str(small_catalog), "--run_dir", str(tmp_path / "r")], capsys)
+    code, err = _cli_error(
+        [
+            "fit",
+            "--data.dataset",
+            "smal",
+            "--data.catalog",
+            str(small_catalog),
+            "--run_dir",
+            str(tmp_path / "r"),
+        ],
+        capsys,
+    )
     assert code == 2 and "no dataset named 'smal'" in err and "did you mean 'small'" in err
 
 
@@ -129,8 +168,9 @@ def test_too_many_instances(small_catalog, tmp_path, capsys):
     with pytest.warns(SymaeWarning, match="drawing 3 per datapoint instead of instances=5"):
         dm = SymAEDataModule("small", str(small_catalog), instances=5, val_fraction=0.25)
     assert dm.instances == 3
-    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--data.val_fraction", "0.99"),
-                           capsys)
+    code, err = _cli_error(
+        _fit(small_catalog, tmp_path / "r", "--data.val_fraction", "0.99"), capsys
+    )
     assert code == 2
     assert "all held out for validation" in err and "--data.val_fraction" in err
 
@@ -138,9 +178,8 @@ def test_too_many_instances(small_catalog, tmp_path, capsys):
 def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):
     from symae_seis.training import SymAEDataModule
 
-    dm = SymAEDataModule("small", str(small_catalog), instances=3, batch_size=4,
-                         val_fraction=0.25)
-    assert dm.n_held == 1 and dm.design_window == (0, 26)        # [0, 100] ms at 4 ms
+    dm = SymAEDataModule("small", str(small_catalog), instances=3, batch_size=4, val_fraction=0.25)
+    assert dm.n_held == 1 and dm.design_window == (0, 26)  # [0, 100] ms at 4 ms
     for tr, held in zip(dm.train_members, dm.held_members):
         assert len(held) == 1 and len(tr) == 3 and not set(tr) & set(held)
     dm.setup("fit")
@@ -153,9 +192,9 @@ def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):
     d, p = r.datapoint[rows[0]], r.datapoint[prow[0]]
     assert r.dp_survey[d] != r.dp_survey[p] and (r.dp_key[d] == r.dp_key[p]).all()
     val = next(iter(dm.val_dataloader()))
-    assert val.shape == (4, 4, 8, 64)                            # 3 bag + 1 held out
+    assert val.shape == (4, 4, 8, 64)  # 3 bag + 1 held out
     seen = {int(r.datapoint[x]) for i in range(len(ds)) for x in ds.rows(i)}
-    assert seen == set(range(len(r.dp_survey)))                  # every datapoint trains
+    assert seen == set(range(len(r.dp_survey)))  # every datapoint trains
 
 
 def test_worker_processes_draw_the_same_batches(small_catalog):
@@ -163,14 +202,14 @@ def test_worker_processes_draw_the_same_batches(small_catalog):
     from symae_seis.training import SymAEDataModule
 
     def first_batches(**kw):
-        dm = SymAEDataModule("small", str(small_catalog), instances=3, batch_size=4,
-                             val_fraction=0.25, **kw)
+        dm = SymAEDataModule(
+            "small", str(small_catalog), instances=3, batch_size=4, val_fraction=0.25, **kw
+        )
         dm.setup("fit")
         loader = dm.train_dataloader()
-        return dm.workers(), loader.persistent_workers, [b["x"] for b, _ in zip(loader,
-                                                                              range(3))]
+        return dm.workers(), loader.persistent_workers, [b["x"] for b, _ in zip(loader, range(3))]
 
-    n0, keep0, b0 = first_batches()                    # default, no trainer: CPU rule
+    n0, keep0, b0 = first_batches()  # default, no trainer: CPU rule
     n2, keep2, b2 = first_batches(num_workers=2)
     assert (n0, keep0) == (0, False) and (n2, keep2) == (2, True)
     for a, b in zip(b0, b2):
@@ -188,10 +227,15 @@ def test_nuisance_encoder_sees_the_design_window():
 
     kw = {"channels": 8, "samples": 64, "config": SymAEConfig(width=4, hidden=16)}
     design = {"nuisance_view": "design"}
-    assert SymAELit(design_window=(0, 26), **design, **kw).model.config[
-        "nuisance_window"] == [0, 26]
-    for other in ({"design_window": (0, 64), **design}, {"design_window": None, **design},
-                  {"design_window": (0, 26)}):
+    assert SymAELit(design_window=(0, 26), **design, **kw).model.config["nuisance_window"] == [
+        0,
+        26,
+    ]
+    for other in (
+        {"design_window": (0, 64), **design},
+        {"design_window": None, **design},
+        {"design_window": (0, 26)},
+    ):
         assert SymAELit(**other, **kw).model.config["nuisance_window"] is None
     split = SymAELit(design_window=(0, 26), nuisance_view="split", **kw).model.config
     assert split["nuisance_window"] == [0, 26] and split["nuisance_split"]
@@ -206,20 +250,38 @@ def test_design_window_and_swap_errors(small_survey, tmp_path):
     from .conftest import write_catalog
 
     both = {"baseline": str(small_survey["baseline"]), "monitor": str(small_survey["monitor"])}
-    cat = write_catalog(tmp_path, {
-        "late": {"surveys": both, "datapoint_key": ["CDP"], "design_window_ms": [900, 1000],
-                 "store": str(tmp_path / "late.h5")},
-        "one": {"surveys": {"baseline": both["baseline"]}, "datapoint_key": ["CDP"],
-                "design_window_ms": [0, 100], "store": str(tmp_path / "one.h5")},
-        "none": {"surveys": both, "datapoint_key": ["CDP"], "store": str(tmp_path / "n.h5")},
-        "nokey": {"surveys": both, "datapoint_key": ["FieldRecord"], "design_window_ms": "all",
-                  "store": str(tmp_path / "k.h5")}})
-    cases = {"late": ("design_window_ms [900.0, 1000.0] holds 0 samples", None),
-             "one": ("has one survey", None),
-             "none": ("--data.swap true", True),
-             "nokey": ("no datapoint key is common", None)}
+    cat = write_catalog(
+        tmp_path,
+        {
+            "late": {
+                "surveys": both,
+                "datapoint_key": ["CDP"],
+                "design_window_ms": [900, 1000],
+                "store": str(tmp_path / "late.h5"),
+            },
+            "one": {
+                "surveys": {"baseline": both["baseline"]},
+                "datapoint_key": ["CDP"],
+                "design_window_ms": [0, 100],
+                "store": str(tmp_path / "one.h5"),
+            },
+            "none": {"surveys": both, "datapoint_key": ["CDP"], "store": str(tmp_path / "n.h5")},
+            "nokey": {
+                "surveys": both,
+                "datapoint_key": ["FieldRecord"],
+                "design_window_ms": "all",
+                "store": str(tmp_path / "k.h5"),
+            },
+        },
+    )
+    cases = {
+        "late": ("design_window_ms [900.0, 1000.0] holds 0 samples", None),
+        "one": ("has one survey", None),
+        "none": ("--data.swap true", True),
+        "nokey": ("no datapoint key is common", None),
+    }
     for name, (msg, swap) in cases.items():
-        n, val = (1, 0.0) if name == "nokey" else (3, 0.2)       # one shot per FieldRecord
+        n, val = (1, 0.0) if name == "nokey" else (3, 0.2)  # one shot per FieldRecord
         with pytest.raises(DesignWindowError) as err:
             SymAEDataModule(name, str(cat), instances=n, val_fraction=val, swap=swap)
         assert name in str(err.value) and msg in str(err.value), str(err.value)
@@ -230,14 +292,36 @@ def test_design_window_and_swap_errors(small_survey, tmp_path):
 def test_incompatible_checkpoint_refused(small_catalog, tmp_path, capsys):
     run = tmp_path / "r"
     cli(_fit(small_catalog, run, "--trainer.max_epochs", "1"))
-    code, err = _cli_error(_fit(small_catalog, run, "--trainer.max_epochs", "2",
-                                "--ckpt_path", "last", "--model.config.width", "4"), capsys)
+    code, err = _cli_error(
+        _fit(
+            small_catalog,
+            run,
+            "--trainer.max_epochs",
+            "2",
+            "--ckpt_path",
+            "last",
+            "--model.config.width",
+            "4",
+        ),
+        capsys,
+    )
     assert code == 2 and "incompatible model" in err and "width: checkpoint 8 vs now 4" in err
 
 
 def test_nan_loss_stops_with_clear_error(small_catalog, tmp_path, capsys):
-    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--trainer.max_epochs", "3",
-                                "--model.lr", "1e30", "--model.warmup_epochs", "0"), capsys)
+    code, err = _cli_error(
+        _fit(
+            small_catalog,
+            tmp_path / "r",
+            "--trainer.max_epochs",
+            "3",
+            "--model.lr",
+            "1e30",
+            "--model.warmup_epochs",
+            "0",
+        ),
+        capsys,
+    )
     assert code == 2 and "training loss is nan" in err.lower() and "lower --model.lr" in err
 
 
@@ -250,10 +334,18 @@ def test_trace_terms_default_follows_the_channels():
     pairs = {"channels": 8, "samples": 64, "channel_key": ""}
     assert SymAELit(8, 64, schema=gathers).model.config["trace_terms"] is True
     assert SymAELit(8, 64, schema=pairs).model.config["trace_terms"] is False
-    assert SymAELit(8, 64, schema=gathers, config=SymAEConfig(decoder="generic")
-                    ).model.config["trace_terms"] is False
-    assert SymAELit(8, 64, schema=pairs, config=SymAEConfig(trace_terms=True)
-                    ).model.config["trace_terms"] is True
+    assert (
+        SymAELit(8, 64, schema=gathers, config=SymAEConfig(decoder="generic")).model.config[
+            "trace_terms"
+        ]
+        is False
+    )
+    assert (
+        SymAELit(8, 64, schema=pairs, config=SymAEConfig(trace_terms=True)).model.config[
+            "trace_terms"
+        ]
+        is True
+    )
 
 
 def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path):
@@ -276,15 +368,17 @@ def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path
     k = m.config["filter_terms"]
     time_cols = [k + FF.PARAM_NAMES.index(n) for n in FF.TIME_PARAMS]
     per = FF.trace_slice(k, 8)
-    assert (theta[:, time_cols] == 0).all() and (theta[:, per.start:per.start + 8] == 0).all()
-    assert (theta[:, :k] != 0).all() and (theta[:, per.start + 8:per.stop] != 0).all()
+    assert (theta[:, time_cols] == 0).all() and (theta[:, per.start : per.start + 8] == 0).all()
+    assert (theta[:, :k] != 0).all() and (theta[:, per.start + 8 : per.stop] != 0).all()
     assert {a[0] for a in aug_params(m)} == {"tilt", "gain"}
     terms = objective(m, torch.randn(2, 4, 8, 64))
     assert torch.isfinite(terms["loss"]) and torch.isfinite(terms["consistency"])
     m.save(tmp_path / "m.pt")
     back = type(m).load(tmp_path / "m.pt")
     assert back.config["time_terms"] is False
-    assert torch.equal(back.filter_params(torch.ones(1, m.config["nuisance_dim"])),
-                       m.filter_params(torch.ones(1, m.config["nuisance_dim"])))
+    assert torch.equal(
+        back.filter_params(torch.ones(1, m.config["nuisance_dim"])),
+        m.filter_params(torch.ones(1, m.config["nuisance_dim"])),
+    )
     with pytest.raises(Exception, match="time_terms=False needs decoder='filter'"):
         SymAELit(8, 64, schema=pairs, config=SymAEConfig(decoder="generic", time_terms=False))

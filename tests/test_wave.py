@@ -19,8 +19,19 @@ from symae_seis.synth.wave import (  # noqa: E402
     velocity_models,
 )
 
-SMALL = Wave4DParams(nz=60, nx=130, nt=1200, n_loc=5, shots_per_loc=3, channels=8,
-                     rec_spacing=4, loc_spacing=12, first_loc=20, lens=(1, 3), seed=3)
+SMALL = Wave4DParams(
+    nz=60,
+    nx=130,
+    nt=1200,
+    n_loc=5,
+    shots_per_loc=3,
+    channels=8,
+    rec_spacing=4,
+    loc_spacing=12,
+    first_loc=20,
+    lens=(1, 3),
+    seed=3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +72,12 @@ def test_statics_survey_has_water_velocity_time_shifts(tmp_path):
     with h5py.File(paths["truth"], "r") as t:
         virtual, base = t["virtual"][:], t["baseline_clean"][:]
         wv = t["nuisance/baseline/water_velocity"][:]
-    shift = time_shift(base, virtual, 4.0)                       # ms, per shot and channel
+    shift = time_shift(base, virtual, 4.0)  # ms, per shot and channel
     far = shift[:, -1]
     # slower water than the reference (1500 m/s) -> later arrivals, and vice versa
     assert np.all(np.sign(far[np.abs(wv - 1500) > 8]) == np.sign(1500 - wv[np.abs(wv - 1500) > 8]))
-    assert np.abs(far).max() > 1.0                              # several ms at far offset
-    assert (np.abs(shift[:, -1]) >= np.abs(shift[:, 0]) - 0.2).all()   # grows with offset
+    assert np.abs(far).max() > 1.0  # several ms at far offset
+    assert (np.abs(shift[:, -1]) >= np.abs(shift[:, 0]) - 0.2).all()  # grows with offset
 
 
 def test_moved_source_needs_a_static_and_gain_per_trace():
@@ -91,8 +102,12 @@ def test_moved_source_needs_a_static_and_gain_per_trace():
     c, t = ref.shape[1:]
 
     def best_fit(trace: bool) -> float:
-        theta = torch.zeros(1, FF.n_params(4, trace_channels=c if trace else 0),
-                            dtype=torch.float64, requires_grad=True)
+        theta = torch.zeros(
+            1,
+            FF.n_params(4, trace_channels=c if trace else 0),
+            dtype=torch.float64,
+            requires_grad=True,
+        )
         opt = torch.optim.Adam([theta], lr=0.05)
         for _ in range(300):
             y = FF.apply(ref, FF.response(theta, c, t, 4, trace=trace))
@@ -121,9 +136,16 @@ def test_channel_shift_turns_on_where_sources_move(wave4d, tmp_path, small_catal
 
     from .conftest import write_catalog
 
-    cat = write_catalog(tmp_path, {"w": {
-        "surveys": {"baseline": str(wave4d["baseline"]), "monitor": str(wave4d["monitor"])},
-        "datapoint_key": ["CDP"], "store": str(tmp_path / "w.h5")}})
+    cat = write_catalog(
+        tmp_path,
+        {
+            "w": {
+                "surveys": {"baseline": str(wave4d["baseline"]), "monitor": str(wave4d["monitor"])},
+                "datapoint_key": ["CDP"],
+                "store": str(tmp_path / "w.h5"),
+            }
+        },
+    )
     build_store(load_catalog(cat)["w"])
     src = {}
     for name, c in (("w", cat), ("small", small_catalog)):

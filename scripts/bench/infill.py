@@ -68,12 +68,30 @@ def main() -> None:
         folder = out / args.survey
         paths = make_survey(args.survey, folder, args.small, args.seed)
         cat = folder / "catalog.yaml"
-        cat.write_text(yaml.safe_dump({"datasets": {args.survey: {
-            "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
-            "datapoint_key": ["CDP"], "store": str(folder / "store.h5")}}}))
+        cat.write_text(
+            yaml.safe_dump(
+                {
+                    "datasets": {
+                        args.survey: {
+                            "surveys": {
+                                "baseline": str(paths["baseline"]),
+                                "monitor": str(paths["monitor"]),
+                            },
+                            "datapoint_key": ["CDP"],
+                            "store": str(folder / "store.h5"),
+                        }
+                    }
+                }
+            )
+        )
         store = build_store(load_catalog(cat)[args.survey])
-        lit, t_train = train(cat, args.survey, epochs=args.epochs or (3 if args.small else None),
-                             seed=args.seed, run_dir=folder / "run")
+        lit, t_train = train(
+            cat,
+            args.survey,
+            epochs=args.epochs or (3 if args.small else None),
+            seed=args.seed,
+            run_dir=folder / "run",
+        )
         model = lit.model.eval()
         model.save(folder / "model.pt")
     else:
@@ -84,8 +102,10 @@ def main() -> None:
         t0 = time.perf_counter()
         results = run(model, reader, args.scenarios, args.seed, args.fk_iter)
         wall = time.perf_counter() - t0
-    print(f"infill benchmark on {args.survey} (training {t_train:.0f} s, scoring {wall:.0f} s)"
-          "; median NRMS (%) on the removed traces with signal")
+    print(
+        f"infill benchmark on {args.survey} (training {t_train:.0f} s, scoring {wall:.0f} s)"
+        "; median NRMS (%) on the removed traces with signal"
+    )
     methods = list(next(iter(results.values())))
     print(f"{'scenario':12s} " + " ".join(f"{m:>22s}" for m in methods))
     for sc, r in results.items():

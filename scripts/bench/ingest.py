@@ -29,16 +29,22 @@ def make_file(path: Path, size_mb: float, ns: int, channels: int) -> int:
     spec.samples, spec.tracecount, spec.format = np.arange(ns) * 2.0, n, 5
     rng = np.random.default_rng(0)
     block = rng.normal(size=(channels * 64, ns)).astype(np.float32)
-    fr_id, off_id, cdp_id = (int(segyio.TraceField.FieldRecord), int(segyio.TraceField.offset),
-                             int(segyio.TraceField.CDP))
+    fr_id, off_id, cdp_id = (
+        int(segyio.TraceField.FieldRecord),
+        int(segyio.TraceField.offset),
+        int(segyio.TraceField.CDP),
+    )
     with segyio.create(str(path), spec) as f:
         f.bin.update(hdt=2000, hns=ns)
         for a in range(0, n, block.shape[0]):
             b = min(n, a + block.shape[0])
             f.trace.raw[a:b] = block[: b - a]
         for i in range(n):
-            f.header[i] = {fr_id: i // channels + 1, off_id: 100 * (i % channels),
-                           cdp_id: i // channels // 4 + 1}
+            f.header[i] = {
+                fr_id: i // channels + 1,
+                off_id: 100 * (i % channels),
+                cdp_id: i // channels // 4 + 1,
+            }
     return n
 
 
@@ -79,8 +85,12 @@ print(json.dumps({"seconds": dt, "peak_rss_mb": rss}))
 
 
 def run_child(mode: str, path: Path, store: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(store)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path), str(store)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -94,16 +104,17 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(args.dir or tempfile.mkdtemp(prefix="symae-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    print(f"{'size MB':>8} {'traces':>8} {'segyio s':>9} {'copy s':>9} {'ingest s':>9} "
-          f"{'ratio':>6} {'r_copy':>6} "
-          f"{'segyio MB/s':>11} {'ingest MB/s':>11} {'segyio RSS':>10} {'ingest RSS':>10}")
+    print(
+        f"{'size MB':>8} {'traces':>8} {'segyio s':>9} {'copy s':>9} {'ingest s':>9} "
+        f"{'ratio':>6} {'r_copy':>6} "
+        f"{'segyio MB/s':>11} {'ingest MB/s':>11} {'segyio RSS':>10} {'ingest RSS':>10}"
+    )
     for size in args.sizes_mb:
         path = tmp / f"bench_{int(size)}.sgy"
         n = make_file(path, size, args.samples, args.channels)
         mb = path.stat().st_size / 1e6
         ref = [run_child("segyio", path, tmp / "x.h5") for _ in range(args.repeat)]
-        copy = [run_child("copy", path, tmp / f"copy_{int(size)}.bin")
-                for _ in range(args.repeat)]
+        copy = [run_child("copy", path, tmp / f"copy_{int(size)}.bin") for _ in range(args.repeat)]
         ours = []
         for _ in range(args.repeat):
             store = tmp / f"store_{int(size)}.h5"
@@ -113,16 +124,20 @@ def main() -> None:
         t_ref = min(r["seconds"] for r in ref)
         t_ours = min(r["seconds"] for r in ours)
         t_copy = min(r["seconds"] for r in copy)
-        print(f"{mb:8.0f} {n:8d} {t_ref:9.3f} {t_copy:9.3f} {t_ours:9.3f} {t_ref / t_ours:6.2f} "
-              f"{t_copy / t_ours:6.2f} "
-              f"{mb / t_ref:11.0f} {mb / t_ours:11.0f} "
-              f"{max(r['peak_rss_mb'] for r in ref):9.0f}M "
-              f"{max(r['peak_rss_mb'] for r in ours):9.0f}M")
+        print(
+            f"{mb:8.0f} {n:8d} {t_ref:9.3f} {t_copy:9.3f} {t_ours:9.3f} {t_ref / t_ours:6.2f} "
+            f"{t_copy / t_ours:6.2f} "
+            f"{mb / t_ref:11.0f} {mb / t_ours:11.0f} "
+            f"{max(r['peak_rss_mb'] for r in ref):9.0f}M "
+            f"{max(r['peak_rss_mb'] for r in ours):9.0f}M"
+        )
         for f in tmp.glob(f"*{int(size)}*"):
             f.unlink()
-    print("ratio  = segyio read time / ingest time (target >= 0.7)\n"
-          "r_copy = time of segyio read + write of the same bytes to a plain file (the I/O "
-          "floor of any ingest that writes a copy) / ingest time")
+    print(
+        "ratio  = segyio read time / ingest time (target >= 0.7)\n"
+        "r_copy = time of segyio read + write of the same bytes to a plain file (the I/O "
+        "floor of any ingest that writes a copy) / ingest time"
+    )
 
 
 if __name__ == "__main__":

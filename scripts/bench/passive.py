@@ -55,23 +55,40 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
     ap.add_argument("--out", type=Path, default=Path("out/bench_passive"))
-    ap.add_argument("--noise-seed", type=int, default=None,
-                    help="another noise field through the same medium (PassiveParams)")
-    ap.add_argument("--floor", type=int, default=0, metavar="K",
-                    help="also measure the nuisance-removal floor on K noise draws")
-    ap.add_argument("--floor-only", action="store_true",
-                    help="only the floor (no miniSEED survey, no SymAE)")
-    ap.add_argument("--window-s", type=float, default=None, metavar="S",
-                    help="window length in seconds (PassiveParams.window_s; longer windows "
-                         "average the sources' random phases down, not their composition)")
+    ap.add_argument(
+        "--noise-seed",
+        type=int,
+        default=None,
+        help="another noise field through the same medium (PassiveParams)",
+    )
+    ap.add_argument(
+        "--floor",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also measure the nuisance-removal floor on K noise draws",
+    )
+    ap.add_argument(
+        "--floor-only", action="store_true", help="only the floor (no miniSEED survey, no SymAE)"
+    )
+    ap.add_argument(
+        "--window-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="window length in seconds (PassiveParams.window_s; longer windows "
+        "average the sources' random phases down, not their composition)",
+    )
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("lightning", "lightning.pytorch", "symae_seis.training", "symae_seis.ingest"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     options = model_options(ap, args.model)
-    p = replace(PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small
-                else PassiveParams(), noise_seed=args.noise_seed)
+    p = replace(
+        PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small else PassiveParams(),
+        noise_seed=args.noise_seed,
+    )
     if args.window_s is not None:
         p = replace(p, window_s=args.window_s)
     out = args.out.resolve()
@@ -83,14 +100,19 @@ def main() -> None:
     res = run_survey(p, out, epochs=args.epochs, decoder=args.decoder, options=options)
     rows, truth = res["rows"], res["truth"]
     truth_drop = int((truth[1:] - truth[:-1]).argmin()) + 1
-    print(f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} windows"
-          f" of {p.window_s:g} s"
-          + ("" if p.noise_seed is None else f", noise seed {p.noise_seed}")
-          + f"; data+ingest {res['t_data']:.0f} s, SymAE training {res['t_train']:.0f} s "
-          f"({args.epochs} epochs, {args.decoder} decoder"
-          + "".join(f", {k}={v}" for k, v in options.items()) + ")")
-    print(f"{'method':23s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
-          f"(truth: drop on day {truth_drop}, dv/v spread {truth.std():.2e})")
+    print(
+        f"passive survey: {p.stations} stations x {p.days} days x {p.windows_per_day} windows"
+        f" of {p.window_s:g} s"
+        + ("" if p.noise_seed is None else f", noise seed {p.noise_seed}")
+        + f"; data+ingest {res['t_data']:.0f} s, SymAE training {res['t_train']:.0f} s "
+        f"({args.epochs} epochs, {args.decoder} decoder"
+        + "".join(f", {k}={v}" for k, v in options.items())
+        + ")"
+    )
+    print(
+        f"{'method':23s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
+        f"(truth: drop on day {truth_drop}, dv/v spread {truth.std():.2e})"
+    )
     for name, r in rows.items():
         print(f"{name:23s} {r['rms']:15.2e} {r['drop_day']:9d} {r['cc']:8.2f}")
     (out / "passive.json").write_text(json.dumps({"truth": truth.tolist(), **rows}))

@@ -29,21 +29,29 @@ def main() -> None:
     ap.add_argument("--window-s", type=float, default=40.0)
     ap.add_argument("--noise-seed", type=int, default=0)
     args = ap.parse_args()
-    p = replace(PassiveParams(stations=5, days=12, drop_day=7, seed=3),
-                window_s=args.window_s, noise_seed=args.noise_seed)
+    p = replace(
+        PassiveParams(stations=5, days=12, drop_day=7, seed=3),
+        window_s=args.window_s,
+        noise_seed=args.noise_seed,
+    )
     t0 = time.perf_counter()
-    for name, q, oracle in (("anchor", p, False),
-                            ("both oracles", replace(p, repeat_sources=True), True)):
+    for name, q, oracle in (
+        ("anchor", p, False),
+        ("both oracles", replace(p, repeat_sources=True), True),
+    ):
         st, truth, lags = stacks_of(q, oracle)
         others = daily_dvv(st, lags, coda_s=CODA, band_hz=p.band_hz)["dvv"]
         mean = daily_dvv(st, lags, coda_s=CODA, band_hz=p.band_hz, reference="mean")["dvv"]
         pairs = pairwise_dvv(st, lags, coda_s=CODA, band_hz=p.band_hz)["dvv"]
-        print(f"{args.window_s:g} s windows, noise seed {args.noise_seed}, {name:12s}: "
-              f"others {rms(others, truth):.2e} (slope {slope(others, truth):.2f}), "
-              f"mean {rms(mean, truth):.2e} (slope {slope(mean, truth):.2f}), "
-              f"iterated {rms(iterated_reference(st, lags, p.band_hz), truth):.2e}, "
-              f"all-pairs {rms(pairs, truth):.2e} (slope {slope(pairs, truth):.2f}) "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"{args.window_s:g} s windows, noise seed {args.noise_seed}, {name:12s}: "
+            f"others {rms(others, truth):.2e} (slope {slope(others, truth):.2f}), "
+            f"mean {rms(mean, truth):.2e} (slope {slope(mean, truth):.2f}), "
+            f"iterated {rms(iterated_reference(st, lags, p.band_hz), truth):.2e}, "
+            f"all-pairs {rms(pairs, truth):.2e} (slope {slope(pairs, truth):.2f}) "
+            f"({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -55,16 +55,21 @@ def _device_name() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--surveys", nargs="+", default=list(SURVEYS), choices=SURVEYS)
-    ap.add_argument("--epochs", type=int, default=None,
-                    help="SymAE training epochs per survey (default: the shipped config's)")
+    ap.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="SymAE training epochs per survey (default: the shipped config's)",
+    )
     ap.add_argument("--small", action="store_true", help="tiny surveys (a quick look)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("out/bench_quality"))
-    ap.add_argument("--precision", default="32-true",
-                    help="Lightning precision for training, e.g. bf16-mixed on a GPU "
-                         "(default: 32-true)")
-    add_model_option(ap, "override a shipped model option (repeatable), e.g. "
-                         "filter_shift=true")
+    ap.add_argument(
+        "--precision",
+        default="32-true",
+        help="Lightning precision for training, e.g. bf16-mixed on a GPU (default: 32-true)",
+    )
+    add_model_option(ap, "override a shipped model option (repeatable), e.g. filter_shift=true")
     args = ap.parse_args()
     overrides = model_options(ap, args.model)
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -74,17 +79,29 @@ def main() -> None:
     cols = ["survey", "method", "zone", "metric", "value", "seed", "design_window_ms"]
     for s in args.surveys:
         kw = {"model": overrides, "precision": args.precision}
-        rows += run_statics(args.out, args.epochs, args.small, args.seed, **kw) \
-            if s == "statics" else run_4d(s, args.out, args.epochs, args.small, args.seed, **kw)
-        with open(args.out / "quality.csv", "w", newline="") as fh:   # after every survey
+        rows += (
+            run_statics(args.out, args.epochs, args.small, args.seed, **kw)
+            if s == "statics"
+            else run_4d(s, args.out, args.epochs, args.small, args.seed, **kw)
+        )
+        with open(args.out / "quality.csv", "w", newline="") as fh:  # after every survey
             w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
     print(table(rows))
     plot(rows, args.out / "quality.png")
     print(f"seed {args.seed}; wrote {args.out / 'quality.csv'} and {args.out / 'quality.png'}")
-    print(json.dumps({"surveys": args.surveys, "epochs": args.epochs, "small": args.small,
-                      "precision": args.precision, "device": _device_name()}))
+    print(
+        json.dumps(
+            {
+                "surveys": args.surveys,
+                "epochs": args.epochs,
+                "small": args.small,
+                "precision": args.precision,
+                "device": _device_name(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,22 +41,35 @@ def main() -> int:
     ap.add_argument("--figure", type=Path, help="a PNG figure of the run")
     ap.add_argument("--tag", default="", help="a word for the run (survey, variant)")
     ap.add_argument("--note", default="", help="a sentence shown with the run")
-    ap.add_argument("--readme", action="store_true",
-                    help="refresh the README's headline table from the recorded results")
-    ap.add_argument("command", nargs=argparse.REMAINDER,
-                    help="after --: the command that produced the files")
+    ap.add_argument(
+        "--readme",
+        action="store_true",
+        help="refresh the README's headline table from the recorded results",
+    )
+    ap.add_argument(
+        "command", nargs=argparse.REMAINDER, help="after --: the command that produced the files"
+    )
     args = ap.parse_args()
     try:
         if args.bench:
             command = " ".join(a for a in args.command if a != "--")
             if not command:
                 ap.error("give the command that produced the files after --")
-            print(record(args.bench, command=command, root=RESULTS, metrics=args.metrics,
-                         log=args.log, figure=args.figure, tag=args.tag, note=args.note))
+            print(
+                record(
+                    args.bench,
+                    command=command,
+                    root=RESULTS,
+                    metrics=args.metrics,
+                    log=args.log,
+                    figure=args.figure,
+                    tag=args.tag,
+                    note=args.note,
+                )
+            )
         if args.readme:
             readme = ROOT / "README.md"
-            readme.write_text(readme_with_headline(readme.read_text(),
-                                                   headline(scan(RESULTS))))
+            readme.write_text(readme_with_headline(readme.read_text(), headline(scan(RESULTS))))
             print(f"updated {readme}")
         if not args.bench and not args.readme:
             ap.error("name a benchmark to record, or --readme")

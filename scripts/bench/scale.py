@@ -62,21 +62,33 @@ def write_survey(path: Path, gb: float, channels: int, samples: int, first_fr: i
             f.trace.raw[a:b] = block[: b - a]
         for i in range(n):
             shot = i // channels
-            f.header[i] = {ids[0]: first_fr + shot, ids[1]: 25 * (i % channels),
-                           ids[2]: shot // 10 + 1}
+            f.header[i] = {
+                ids[0]: first_fr + shot,
+                ids[1]: 25 * (i % channels),
+                ids[2]: shot // 10 + 1,
+            }
     return shots
 
 
 def run(stage: str, cat: Path, out: Path) -> dict:
-    res = subprocess.run([sys.executable, "-c", CHILD, stage, str(cat), str(out)],
-                         check=True, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, stage, str(cat), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes-gb", type=float, nargs="+", default=[0.25, 1.0],
-                    help="total SEG-Y size (baseline + monitor) per run")
+    ap.add_argument(
+        "--sizes-gb",
+        type=float,
+        nargs="+",
+        default=[0.25, 1.0],
+        help="total SEG-Y size (baseline + monitor) per run",
+    )
     ap.add_argument("--channels", type=int, default=48)
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--dir", type=Path, default=None)
@@ -89,24 +101,42 @@ def main() -> None:
         shots = write_survey(d / "baseline.sgy", gb / 2, args.channels, args.samples, 1)
         write_survey(d / "monitor.sgy", gb / 2, args.channels, args.samples, 10_000_001)
         cat = d / "catalog.yaml"
-        cat.write_text(json.dumps({"datasets": {"scale": {
-            "surveys": {"baseline": str(d / "baseline.sgy"), "monitor": str(d / "monitor.sgy")},
-            "datapoint_key": ["CDP"], "store": str(d / "store.h5")}}}))
+        cat.write_text(
+            json.dumps(
+                {
+                    "datasets": {
+                        "scale": {
+                            "surveys": {
+                                "baseline": str(d / "baseline.sgy"),
+                                "monitor": str(d / "monitor.sgy"),
+                            },
+                            "datapoint_key": ["CDP"],
+                            "store": str(d / "store.h5"),
+                        }
+                    }
+                }
+            )
+        )
         mb = sum((d / f).stat().st_size for f in ("baseline.sgy", "monitor.sgy")) / 1e6
         ing = run("ingest", cat, d / "out")
         red = run("redatum", cat, d / "out")
         rows.append((mb, 2 * shots, ing, red))
-        print(f"{mb:8.0f} MB SEG-Y, {2 * shots} gathers: ingest {ing['seconds']:.1f} s "
-              f"({mb / ing['seconds']:.0f} MB/s, peak RSS {ing['peak_rss_mb']:.0f} MB); "
-              f"redatum {red['seconds']:.1f} s ({shots / red['seconds']:.0f} gathers/s, "
-              f"peak RSS {red['peak_rss_mb']:.0f} MB)", flush=True)
+        print(
+            f"{mb:8.0f} MB SEG-Y, {2 * shots} gathers: ingest {ing['seconds']:.1f} s "
+            f"({mb / ing['seconds']:.0f} MB/s, peak RSS {ing['peak_rss_mb']:.0f} MB); "
+            f"redatum {red['seconds']:.1f} s ({shots / red['seconds']:.0f} gathers/s, "
+            f"peak RSS {red['peak_rss_mb']:.0f} MB)",
+            flush=True,
+        )
         shutil.rmtree(d)
     if len(rows) >= 2:
         (m0, _, i0, r0), (m1, _, i1, r1) = rows[0], rows[-1]
-        print(f"size ratio {m1 / m0:.2f}: ingest time x{i1['seconds'] / i0['seconds']:.2f}, "
-              f"memory x{i1['peak_rss_mb'] / i0['peak_rss_mb']:.2f}; redatum time "
-              f"x{r1['seconds'] / r0['seconds']:.2f}, memory "
-              f"x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}")
+        print(
+            f"size ratio {m1 / m0:.2f}: ingest time x{i1['seconds'] / i0['seconds']:.2f}, "
+            f"memory x{i1['peak_rss_mb'] / i0['peak_rss_mb']:.2f}; redatum time "
+            f"x{r1['seconds'] / r0['seconds']:.2f}, memory "
+            f"x{r1['peak_rss_mb'] / r0['peak_rss_mb']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,7 @@ def bare_loop(model_kw, data, members, steps, skip, batch, inst, device, precisi
         rows = np.stack([rng.permutation(members[d])[:inst] for d in dps])
         x = x_all[torch.from_numpy(rows).to(device)]
         torch.manual_seed(step)
-        with torch.autocast(device.type, dtype=torch.bfloat16,
-                            enabled=precision == "bf16-mixed"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
             loss = objective(model, x, bag=lit._bag_size(inst))["loss"]
         opt.zero_grad()
         loss.backward()
@@ -106,10 +105,15 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=5, help="warm-up steps not timed")
     ap.add_argument("--accelerator", default="cpu")
     ap.add_argument("--precision", default="32-true")
-    ap.add_argument("--num-workers", type=int, default=None,
-                    help="DataLoader workers (default: the DataModule's rule, 0 on CPU)")
-    ap.add_argument("--in-memory-mb", type=float, default=2048,
-                    help="0 streams every batch from HDF5")
+    ap.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        help="DataLoader workers (default: the DataModule's rule, 0 on CPU)",
+    )
+    ap.add_argument(
+        "--in-memory-mb", type=float, default=2048, help="0 streams every batch from HDF5"
+    )
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--decoder", default="filter", choices=["filter", "generic"])
@@ -119,40 +123,77 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="symae-bench-train-"))
     make_conv4d_survey(tmp, Conv4DParams(n_cdp=args.n_cdp))
     cat = tmp / "c.yaml"
-    cat.write_text(yaml.safe_dump({"datasets": {"b": {
-        "surveys": {"baseline": str(tmp / "baseline.sgy"), "monitor": str(tmp / "monitor.sgy")},
-        "datapoint_key": ["CDP"], "store": str(tmp / "b.h5")}}}))
+    cat.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "b": {
+                        "surveys": {
+                            "baseline": str(tmp / "baseline.sgy"),
+                            "monitor": str(tmp / "monitor.sgy"),
+                        },
+                        "datapoint_key": ["CDP"],
+                        "store": str(tmp / "b.h5"),
+                    }
+                }
+            }
+        )
+    )
     build_store(load_catalog(cat)["b"])
     batch, inst = args.batch, 8
-    dm = SymAEDataModule("b", str(cat), instances=inst, batch_size=batch, repeats=1000,
-                         val_fraction=0.0, num_workers=args.num_workers,
-                         in_memory_mb=args.in_memory_mb)
-    model_kw = dict(channels=dm.channels, samples=dm.samples, scale=dm.scale, schema=dm.schema,
-                    config=SymAEConfig(width=args.width, hidden=args.hidden,
-                                       decoder=args.decoder))
+    dm = SymAEDataModule(
+        "b",
+        str(cat),
+        instances=inst,
+        batch_size=batch,
+        repeats=1000,
+        val_fraction=0.0,
+        num_workers=args.num_workers,
+        in_memory_mb=args.in_memory_mb,
+    )
+    model_kw = dict(
+        channels=dm.channels,
+        samples=dm.samples,
+        scale=dm.scale,
+        schema=dm.schema,
+        config=SymAEConfig(width=args.width, hidden=args.hidden, decoder=args.decoder),
+    )
     device = torch.device("cuda" if args.accelerator in ("gpu", "cuda") else "cpu")
     reader = StoreReader(dm.store_path)
     data = reader.read_all()
-    bare = bare_loop(model_kw, data, reader.members, args.steps, args.skip, batch, inst, device,
-                     args.precision)
+    bare = bare_loop(
+        model_kw, data, reader.members, args.steps, args.skip, batch, inst, device, args.precision
+    )
     clock = _Clock(args.skip, args.steps + args.skip)
     torch.manual_seed(0)
-    trainer = pl.Trainer(max_steps=args.steps + args.skip, accelerator=args.accelerator,
-                         devices=1, precision=args.precision, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0, callbacks=[clock])
+    trainer = pl.Trainer(
+        max_steps=args.steps + args.skip,
+        accelerator=args.accelerator,
+        devices=1,
+        precision=args.precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[clock],
+    )
     trainer.fit(SymAELit(**model_kw), dm)
     elapsed = clock.t_end - clock.t0
     light = clock.n / elapsed
     print(f"decoder {args.decoder}, precision {args.precision}")
-    print(f"device {device}, threads {torch.get_num_threads()}, gathers {dm.channels}x"
-          f"{dm.samples}, batch {batch} datapoints x {inst} instances, {args.steps} timed steps, "
-          f"{dm.workers()} DataLoader workers")
+    print(
+        f"device {device}, threads {torch.get_num_threads()}, gathers {dm.channels}x"
+        f"{dm.samples}, batch {batch} datapoints x {inst} instances, {args.steps} timed steps, "
+        f"{dm.workers()} DataLoader workers"
+    )
     print(f"bare PyTorch loop (in-memory tensors): {bare:8.1f} instances/s")
     print(f"Lightning + DataModule (store):        {light:8.1f} instances/s")
     print(f"ratio lightning / bare:                {light / bare:8.3f}   (target >= 0.85)")
-    print(f"data wait fraction of step time:       {clock.wait / elapsed:8.3f}   "
-          "(host time fetching batches)")
+    print(
+        f"data wait fraction of step time:       {clock.wait / elapsed:8.3f}   "
+        "(host time fetching batches)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ __all__ = ["SCENARIOS", "masks", "linear", "fk_pocs", "score", "run", "plot"]
 SCENARIOS = ("random30", "random50", "random70", "gap", "gap_but_one")
 
 
-def masks(reader: StoreReader, scenario: str, rng: np.random.Generator
-          ) -> dict[int, np.ndarray]:
+def masks(reader: StoreReader, scenario: str, rng: np.random.Generator) -> dict[int, np.ndarray]:
     """Known-trace mask ``(I, C)`` of every monitor datapoint for a scenario."""
     sm = reader.surveys.index("monitor")
     out = {}
@@ -33,13 +32,13 @@ def masks(reader: StoreReader, scenario: str, rng: np.random.Generator
         if scenario.startswith("random"):
             frac = int(scenario[6:]) / 100
             known = rng.random((n, c)) >= frac
-            for k in range(n):                      # at least two traces per gather
+            for k in range(n):  # at least two traces per gather
                 if known[k].sum() < 2:
                     known[k, rng.choice(c, 2, replace=False)] = True
         else:
             w = max(1, int(round(0.25 * c)))
-            a = int(rng.integers(1, c - w))          # inside the spread, not at its edges
-            known[:, a:a + w] = False
+            a = int(rng.integers(1, c - w))  # inside the spread, not at its edges
+            known[:, a : a + w] = False
             if scenario == "gap_but_one":
                 known[int(rng.integers(n))] = True
         out[int(d)] = known
@@ -70,9 +69,18 @@ def fk_pocs(x: np.ndarray, known: np.ndarray, dt_s: float, niter: int) -> np.nda
         data = x[i, k].astype(np.float64)
         # first threshold: a tenth of the largest f-k coefficient (orthonormal FFT)
         eps = 0.2 * np.abs(np.fft.fft2(x[i], s=(2 * c, 2 * t), norm="ortho")).max()
-        rec, _, _ = SeismicInterpolation(data, c, k, kind="fk", nffts=(2 * c, 2 * t),
-                                         sampling=(1.0, dt_s), niter=niter, eps=eps,
-                                         decay=decay, alpha=1.0)
+        rec, _, _ = SeismicInterpolation(
+            data,
+            c,
+            k,
+            kind="fk",
+            nffts=(2 * c, 2 * t),
+            sampling=(1.0, dt_s),
+            niter=niter,
+            eps=eps,
+            decay=decay,
+            alpha=1.0,
+        )
         out[i] = rec
     return out
 
@@ -84,8 +92,9 @@ def score(est: np.ndarray, truth: np.ndarray, known: np.ndarray) -> float | None
     if not sel.any():
         return None
     a, b = est[sel], truth[sel]
-    return float(200 * np.sqrt(np.mean((a - b) ** 2)) / (np.sqrt(np.mean(a ** 2))
-                                                           + np.sqrt(np.mean(b ** 2))))
+    return float(
+        200 * np.sqrt(np.mean((a - b) ** 2)) / (np.sqrt(np.mean(a**2)) + np.sqrt(np.mean(b**2)))
+    )
 
 
 def run(model: SymAE, reader: StoreReader, scenarios, seed: int, fk_iter: int) -> dict:
@@ -102,14 +111,17 @@ def run(model: SymAE, reader: StoreReader, scenarios, seed: int, fk_iter: int) -
         if b not in prior_cache:
             with torch.no_grad():
                 prior_cache[b] = model.encode_coherent(
-                    torch.from_numpy(reader.read(reader.members[b]))[None])
+                    torch.from_numpy(reader.read(reader.members[b]))[None]
+                )
         return prior_cache[b]
 
     results = {}
     for sc in scenarios:
         rng = np.random.default_rng(seed)
-        rows = {m: [] for m in ("linear", "f-k (PyLops FISTA)", "SymAE encoder codes",
-                                "SymAE fitted codes")}
+        rows = {
+            m: []
+            for m in ("linear", "f-k (PyLops FISTA)", "SymAE encoder codes", "SymAE fitted codes")
+        }
         secs = dict.fromkeys(rows, 0.0)
         for d, known in masks(reader, sc, rng).items():
             truth = reader.read(reader.members[d]).astype(np.float64)
@@ -135,8 +147,10 @@ def run(model: SymAE, reader: StoreReader, scenarios, seed: int, fk_iter: int) -
                     s = score(e[i], truth[i], known[i])
                     if s is not None:
                         rows[m].append(s)
-        results[sc] = {m: {"nrms": float(np.median(v)) if v else float("nan"),
-                           "n": len(v), "seconds": secs[m]} for m, v in rows.items()}
+        results[sc] = {
+            m: {"nrms": float(np.median(v)) if v else float("nan"), "n": len(v), "seconds": secs[m]}
+            for m, v in rows.items()
+        }
     return results
 
 
@@ -158,12 +172,11 @@ def plot(results: dict, path: Path) -> None:
     axes[0].legend(fontsize=8)
     gaps = [s for s in results if s.startswith("gap")]
     for k, m in enumerate(methods):
-        axes[1].bar(np.arange(len(gaps)) + 0.2 * k, [results[s][m]["nrms"] for s in gaps],
-                    0.2, label=m)
+        axes[1].bar(
+            np.arange(len(gaps)) + 0.2 * k, [results[s][m]["nrms"] for s in gaps], 0.2, label=m
+        )
     axes[1].set_xticks(np.arange(len(gaps)) + 0.3, gaps)
     axes[1].set_title("contiguous gap of 25 % of the channels")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-

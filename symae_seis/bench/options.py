@@ -17,7 +17,13 @@ __all__ = ["add_model_option", "model_options", "MODEL_KEYS", "TRAINING_KEYS"]
 MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
 #: SymAELit's own options (the data links and the model's config excluded).
 TRAINING_KEYS = frozenset(inspect.signature(SymAELit).parameters) - {
-    "channels", "samples", "scale", "schema", "design_window", "config"}
+    "channels",
+    "samples",
+    "scale",
+    "schema",
+    "design_window",
+    "config",
+}
 
 
 def add_model_option(ap: argparse.ArgumentParser, help: str) -> None:
@@ -31,7 +37,9 @@ def model_options(ap: argparse.ArgumentParser, items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in MODEL_KEYS | TRAINING_KEYS:
-            ap.error(f"--model {item!r}: expected KEY=VALUE with KEY a model option "
-                     f"({', '.join(sorted(MODEL_KEYS | TRAINING_KEYS))})")
+            ap.error(
+                f"--model {item!r}: expected KEY=VALUE with KEY a model option "
+                f"({', '.join(sorted(MODEL_KEYS | TRAINING_KEYS))})"
+            )
         out[key] = yaml.safe_load(value)
     return out

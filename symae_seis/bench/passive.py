@@ -34,23 +34,43 @@ from ..redatum import redatum
 from ..synth.passive import PassiveParams, make_passive_survey, passive_days
 from .training import train
 
-__all__ = ["score", "stacks_in_memory", "anchor_in_memory", "floor", "report_floor",
-           "run_survey", "stacks_of", "rms", "slope", "iterated_reference"]
+__all__ = [
+    "score",
+    "stacks_in_memory",
+    "anchor_in_memory",
+    "floor",
+    "report_floor",
+    "run_survey",
+    "stacks_of",
+    "rms",
+    "slope",
+    "iterated_reference",
+]
 
 log = logging.getLogger(__name__)
 
 
-def score(stacks: np.ndarray, lags_s: np.ndarray, truth: np.ndarray, coda, band, *,
-          days: int = 1, reference: str = "others") -> dict:
+def score(
+    stacks: np.ndarray,
+    lags_s: np.ndarray,
+    truth: np.ndarray,
+    coda,
+    band,
+    *,
+    days: int = 1,
+    reference: str = "others",
+) -> dict:
     r = daily_dvv(stacks, lags_s, coda_s=coda, band_hz=band, days=days, reference=reference)
     est = r["dvv"] - r["dvv"].mean() + truth.mean()
-    return {"rms": float(np.sqrt(np.mean((est - truth) ** 2))),
-            "drop_day": int(np.argmin(np.diff(est))) + 1, "dvv": est.tolist(),
-            "cc": float(r["cc"].mean())}
+    return {
+        "rms": float(np.sqrt(np.mean((est - truth) ** 2))),
+        "drop_day": int(np.argmin(np.diff(est))) + 1,
+        "dvv": est.tolist(),
+        "cc": float(r["cc"].mean()),
+    }
 
 
-def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag: int
-                                      ) -> np.ndarray:
+def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag: int) -> np.ndarray:
     """Whitened pair correlations of one window with the cross terms between its noise
     sources left out: each source's share ``parts (sources, stations, T)`` correlated with
     itself, whitened and normalised by the whole record (as ``qc.dvv.correlate`` does),
@@ -80,16 +100,25 @@ def stacks_in_memory(p: PassiveParams, max_lag_s: float, *, oracle: bool = False
         windows = records.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
         stacks["anchor"].append(correlate(windows, pairs, lag).mean(axis=0))
         if oracle:
-            stacks["no_cross_terms"].append(np.mean([_correlations_without_cross_terms(
-                data[..., w * n:(w + 1) * n], pairs, lag)
-                for w in range(p.windows_per_day)], axis=0))
+            stacks["no_cross_terms"].append(
+                np.mean(
+                    [
+                        _correlations_without_cross_terms(
+                            data[..., w * n : (w + 1) * n], pairs, lag
+                        )
+                        for w in range(p.windows_per_day)
+                    ],
+                    axis=0,
+                )
+            )
         truth.append(dvv)
     lags = np.arange(-lag, lag + 1) / p.sampling_rate
     return {k: np.stack(v) for k, v in stacks.items()}, np.asarray(truth), lags
 
 
-def anchor_in_memory(p: PassiveParams, max_lag_s: float, coda, band, *,
-                     oracle: bool = False) -> dict[str, float]:
+def anchor_in_memory(
+    p: PassiveParams, max_lag_s: float, coda, band, *, oracle: bool = False
+) -> dict[str, float]:
     """The anchor's 1-day RMS error on survey ``p`` for each of :func:`stacks_in_memory`'s
     stacks (``"anchor"``, and with ``oracle`` ``"no_cross_terms"``)."""
     stacks, truth, lags = stacks_in_memory(p, max_lag_s, oracle=oracle)
@@ -100,51 +129,78 @@ def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
     """Anchor 1-day errors on ``draws`` noise fields, on their repeated-source twins, on
     the same surveys recording four times as many windows a day, and without the cross
     terms between sources (an oracle)."""
-    out = {"anchor": [], "repeated": [], "windows_x4": [], "no_cross_terms": [],
-           "repeated_no_cross_terms": []}
+    out = {
+        "anchor": [],
+        "repeated": [],
+        "windows_x4": [],
+        "no_cross_terms": [],
+        "repeated_no_cross_terms": [],
+    }
     for k in range(draws):
         q = replace(p, noise_seed=k)
         plain = anchor_in_memory(q, max_lag_s, coda, band, oracle=True)
-        repeated = anchor_in_memory(replace(q, repeat_sources=True), max_lag_s, coda, band,
-                                    oracle=True)
-        more = anchor_in_memory(replace(q, windows_per_day=4 * p.windows_per_day),
-                                max_lag_s, coda, band)
-        for key, value in (("anchor", plain["anchor"]), ("repeated", repeated["anchor"]),
-                           ("windows_x4", more["anchor"]),
-                           ("no_cross_terms", plain["no_cross_terms"]),
-                           ("repeated_no_cross_terms", repeated["no_cross_terms"])):
+        repeated = anchor_in_memory(
+            replace(q, repeat_sources=True), max_lag_s, coda, band, oracle=True
+        )
+        more = anchor_in_memory(
+            replace(q, windows_per_day=4 * p.windows_per_day), max_lag_s, coda, band
+        )
+        for key, value in (
+            ("anchor", plain["anchor"]),
+            ("repeated", repeated["anchor"]),
+            ("windows_x4", more["anchor"]),
+            ("no_cross_terms", plain["no_cross_terms"]),
+            ("repeated_no_cross_terms", repeated["no_cross_terms"]),
+        ):
             out[key].append(value)
-        log.info("  floor draw %d: anchor %.2e, sources repeated day to day %.2e, 4x windows "
-                 "%.2e, no cross terms %.2e, both %.2e", k, out["anchor"][-1],
-                 out["repeated"][-1], out["windows_x4"][-1], out["no_cross_terms"][-1],
-                 out["repeated_no_cross_terms"][-1])
+        log.info(
+            "  floor draw %d: anchor %.2e, sources repeated day to day %.2e, 4x windows "
+            "%.2e, no cross terms %.2e, both %.2e",
+            k,
+            out["anchor"][-1],
+            out["repeated"][-1],
+            out["windows_x4"][-1],
+            out["no_cross_terms"][-1],
+            out["repeated_no_cross_terms"][-1],
+        )
     rms = {key: float(np.sqrt(np.mean(np.square(v)))) for key, v in out.items()}
-    return {**out, "rms": rms, "ratio": rms["repeated"] / rms["anchor"],
-            "ratio_windows_x4": rms["windows_x4"] / rms["anchor"],
-            "ratio_no_cross_terms": rms["no_cross_terms"] / rms["anchor"],
-            "ratio_repeated_no_cross_terms": rms["repeated_no_cross_terms"] / rms["anchor"]}
+    return {
+        **out,
+        "rms": rms,
+        "ratio": rms["repeated"] / rms["anchor"],
+        "ratio_windows_x4": rms["windows_x4"] / rms["anchor"],
+        "ratio_no_cross_terms": rms["no_cross_terms"] / rms["anchor"],
+        "ratio_repeated_no_cross_terms": rms["repeated_no_cross_terms"] / rms["anchor"],
+    }
 
 
-def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out: Path
-                 ) -> str:
+def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out: Path) -> str:
     """:func:`floor`, written to ``out/floor.json``; returns its summary lines."""
     t0 = time.perf_counter()
     f = floor(p, draws, max_lag_s, coda, band)
     out.mkdir(parents=True, exist_ok=True)
     (out / "floor.json").write_text(json.dumps(f))
-    return (f"floor over {draws} noise draws ({time.perf_counter() - t0:.0f} s): anchor "
-          f"{f['rms']['anchor']:.2e}, sources repeated day to day {f['rms']['repeated']:.2e}, "
-          f"4x windows a day {f['rms']['windows_x4']:.2e}, no cross terms "
-          f"{f['rms']['no_cross_terms']:.2e}, sources repeated and no cross terms "
-          f"{f['rms']['repeated_no_cross_terms']:.2e}\n"
-            f"a perfectly repeatable virtual source, the day's windows stacked: {f['ratio']:.2f}x "
-          f"the anchor; four times the windows: {f['ratio_windows_x4']:.2f}x; the cross terms "
-          f"between sources removed (oracle): {f['ratio_no_cross_terms']:.2f}x; both: "
-          f"{f['ratio_repeated_no_cross_terms']:.2f}x")
+    return (
+        f"floor over {draws} noise draws ({time.perf_counter() - t0:.0f} s): anchor "
+        f"{f['rms']['anchor']:.2e}, sources repeated day to day {f['rms']['repeated']:.2e}, "
+        f"4x windows a day {f['rms']['windows_x4']:.2e}, no cross terms "
+        f"{f['rms']['no_cross_terms']:.2e}, sources repeated and no cross terms "
+        f"{f['rms']['repeated_no_cross_terms']:.2e}\n"
+        f"a perfectly repeatable virtual source, the day's windows stacked: {f['ratio']:.2f}x "
+        f"the anchor; four times the windows: {f['ratio_windows_x4']:.2f}x; the cross terms "
+        f"between sources removed (oracle): {f['ratio_no_cross_terms']:.2f}x; both: "
+        f"{f['ratio_repeated_no_cross_terms']:.2f}x"
+    )
 
 
-def run_survey(p: PassiveParams, out: Path, *, epochs: int, decoder: str = "filter",
-               options: dict | None = None) -> dict:
+def run_survey(
+    p: PassiveParams,
+    out: Path,
+    *,
+    epochs: int,
+    decoder: str = "filter",
+    options: dict | None = None,
+) -> dict:
     """The passive survey ``p`` generated into ``out``, ingested as correlation windows,
     the anchor scored, SymAE trained (``epochs``, ``decoder``, model ``options``), every
     window redatumed onto the mean nuisance code and scored. Returns the rows by method
@@ -154,10 +210,22 @@ def run_survey(p: PassiveParams, out: Path, *, epochs: int, decoder: str = "filt
     t0 = time.perf_counter()
     survey = make_passive_survey(out / "data", p, overwrite=True)
     cat = out / "catalog.yaml"
-    cat.write_text(yaml.safe_dump({"datasets": {"cc": {
-        "format": "mseed", "surveys": {"days": [str(f) for f in survey["mseed"]]},
-        "window_s": p.window_s, "datapoint_by": "day",
-        "correlate": {"max_lag_s": max_lag_s}, "store": str(out / "cc.h5")}}}))
+    cat.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "cc": {
+                        "format": "mseed",
+                        "surveys": {"days": [str(f) for f in survey["mseed"]]},
+                        "window_s": p.window_s,
+                        "datapoint_by": "day",
+                        "correlate": {"max_lag_s": max_lag_s},
+                        "store": str(out / "cc.h5"),
+                    }
+                }
+            }
+        )
+    )
     build_store(load_catalog(cat)["cc"])
     t_data = time.perf_counter() - t0
     with h5py.File(survey["truth"], "r") as h5:
@@ -165,18 +233,32 @@ def run_survey(p: PassiveParams, out: Path, *, epochs: int, decoder: str = "filt
     with StoreReader(out / "cc.h5") as reader:
         lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
         stacks = day_stacks(reader)
-        rows = {"anchor 1-day": score(stacks, lags, truth, coda, band),
-                "anchor 5-day": score(stacks, lags, truth, coda, band, days=5),
-                "anchor 1-day, mean ref": score(stacks, lags, truth, coda, band,
-                                                reference="mean"),
-                "anchor 1-day, all pairs": score(stacks, lags, truth, coda, band,
-                                                 reference="pairs")}
-        lit, t_train = train(cat, "cc", epochs=epochs, seed=0, run_dir=out / "run",
-                             model={"decoder": decoder, **(options or {})}, config=False,
-                             data={"instances": 8, "batch_size": 8, "val_fraction": 0.1})
-        lit.model.save(out / "model.pt")            # for a look with symae-redatum / notebook
-        res = redatum(lit.model, reader, out / "redatum", mode="reference", reference="mean",
-                      write_segy=False, overwrite=True)
+        rows = {
+            "anchor 1-day": score(stacks, lags, truth, coda, band),
+            "anchor 5-day": score(stacks, lags, truth, coda, band, days=5),
+            "anchor 1-day, mean ref": score(stacks, lags, truth, coda, band, reference="mean"),
+            "anchor 1-day, all pairs": score(stacks, lags, truth, coda, band, reference="pairs"),
+        }
+        lit, t_train = train(
+            cat,
+            "cc",
+            epochs=epochs,
+            seed=0,
+            run_dir=out / "run",
+            model={"decoder": decoder, **(options or {})},
+            config=False,
+            data={"instances": 8, "batch_size": 8, "val_fraction": 0.1},
+        )
+        lit.model.save(out / "model.pt")  # for a look with symae-redatum / notebook
+        res = redatum(
+            lit.model,
+            reader,
+            out / "redatum",
+            mode="reference",
+            reference="mean",
+            write_segy=False,
+            overwrite=True,
+        )
         with h5py.File(res.files["netcdf"], "r") as h5:
             virtual = h5["virtual"][:]
             rec_rows = h5["recorded_instance"][:]
@@ -184,8 +266,9 @@ def run_survey(p: PassiveParams, out: Path, *, epochs: int, decoder: str = "filt
         order[rec_rows] = np.arange(rec_rows.size)
         virtual_stacks = day_stacks(reader, virtual[order])
         rows["SymAE 1-day"] = score(virtual_stacks, lags, truth, coda, band)
-        rows["SymAE 1-day, all pairs"] = score(virtual_stacks, lags, truth, coda, band,
-                                               reference="pairs")
+        rows["SymAE 1-day, all pairs"] = score(
+            virtual_stacks, lags, truth, coda, band, reference="pairs"
+        )
     return {"rows": rows, "truth": truth, "t_data": t_data, "t_train": t_train}
 
 
@@ -214,17 +297,18 @@ def _aligned(stack: np.ndarray, eps: float, lags: np.ndarray) -> np.ndarray:
     return CubicSpline(lags, stack, axis=-1)(pos)
 
 
-def iterated_reference(stacks: np.ndarray, lags: np.ndarray, band, rounds: int = 4
-                       ) -> np.ndarray:
+def iterated_reference(stacks: np.ndarray, lags: np.ndarray, band, rounds: int = 4) -> np.ndarray:
     """Each day against the mean of the other days, each re-aligned by its own estimate;
     ``rounds`` times, starting from the plain mean of the other days."""
     est = daily_dvv(stacks, lags, coda_s=CODA, band_hz=band)["dvv"]
     for _ in range(rounds):
         aligned = np.stack([_aligned(s, e, lags) for s, e in zip(stacks, est)])
         total = aligned.sum(axis=0)
-        est = np.array([stretch(stacks[d], (total - aligned[d]) / (len(stacks) - 1), lags,
-                                coda_s=CODA)[0] for d in range(len(stacks))])
+        est = np.array(
+            [
+                stretch(stacks[d], (total - aligned[d]) / (len(stacks) - 1), lags, coda_s=CODA)[0]
+                for d in range(len(stacks))
+            ]
+        )
         est -= est.mean()
     return est
-
-

@@ -48,8 +48,9 @@ def nuisance_targets(truth_h5: Path, reader: StoreReader) -> dict[str, np.ndarra
         out["bulk_static_ms"] = out["static_ms"] + share * out["water_static_ms"]
     if "source_x_m" in out:
         # the location is the datapoint; the nuisance is where a shot stood around it
-        out["source_jitter_m"] = _within(out.pop("source_x_m"),
-                                         reader.dp_key[reader.datapoint][:, 0])
+        out["source_jitter_m"] = _within(
+            out.pop("source_x_m"), reader.dp_key[reader.datapoint][:, 0]
+        )
     return out
 
 
@@ -61,19 +62,28 @@ def _within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndarray,
-                    recon: np.ndarray, base_real: np.ndarray, truth: dict, win: slice
-                    ) -> dict[str, float]:
+def disentanglement(
+    model,
+    reader: StoreReader,
+    truth_h5: Path,
+    virtual: np.ndarray,
+    recon: np.ndarray,
+    base_real: np.ndarray,
+    truth: dict,
+    win: slice,
+) -> dict[str, float]:
     from symae_seis.qc import disentangle as Q
     from symae_seis.qc.metrics import gather_nrms
     from symae_seis.redatum import nuisance_codes
 
     m = truth["changed_pair"]
-    out = {"swap_gap": Q.swap_gap(gather_nrms(virtual, truth["virtual"]),
-                                  gather_nrms(recon, base_real))}
+    out = {
+        "swap_gap": Q.swap_gap(
+            gather_nrms(virtual, truth["virtual"]), gather_nrms(recon, base_real)
+        )
+    }
     if m.any():
-        out["overburden_shift_samples"] = Q.overburden_shift(virtual[m], truth["virtual"][m],
-                                                             win)
+        out["overburden_shift_samples"] = Q.overburden_shift(virtual[m], truth["virtual"][m], win)
     codes = nuisance_codes(model, reader, np.arange(reader.shape[0]))
     # the filter decoder reads a code only through its filter parameters: probes of those
     # say what the decoder uses; dimensions it ignores may carry anything
@@ -81,8 +91,9 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
     if model.is_filter:
         with torch.no_grad():
             dev = next(model.parameters()).device
-            spaces["_params"] = model.filter_params(
-                torch.from_numpy(codes).to(dev)).double().cpu().numpy()
+            spaces["_params"] = (
+                model.filter_params(torch.from_numpy(codes).to(dev)).double().cpu().numpy()
+            )
     targets = nuisance_targets(truth_h5, reader)
     changed_dp = np.isin(reader.dp_key[:, 0], truth["virtual_cdp"][m])
     zones = {}
@@ -100,19 +111,19 @@ def disentanglement(model, reader: StoreReader, truth_h5: Path, virtual: np.ndar
                 # guesses each location's mean; this one scores the disentanglement
                 dp = reader.datapoint[ok]
                 out[f"probe_r2_{name}_within{suffix}"] = Q.probe_r2(
-                    _within(feats[ok], dp), _within(target[ok], dp))
+                    _within(feats[ok], dp), _within(target[ok], dp)
+                )
         for zone, sel in zones.items():
-            out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(feats[sel],
-                                                                      reader.survey[sel])
+            out[f"probe_survey_{zone}{suffix}_pct"] = Q.probe_accuracy(
+                feats[sel], reader.survey[sel]
+            )
     spaces_bag = {"coherent": "bag_invariance_pct", "data": "bag_invariance_data_pct"}
     bags: dict[str, list[float]] = {space: [] for space in spaces_bag}
     for mem in reader.members:
         if len(mem) >= 4:
-            gathers = reader.read(mem)                  # once for both spaces
+            gathers = reader.read(mem)  # once for both spaces
             for space in spaces_bag:
                 bags[space].append(Q.bag_invariance(model, gathers, space=space))
     for space, key in spaces_bag.items():
         out[key] = float(np.median(bags[space]))
     return out
-
-

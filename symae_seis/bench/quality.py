@@ -43,13 +43,20 @@ UNCERTAINTY_BAGS = 16
 
 def rel_l2_4d(est: np.ndarray, base: np.ndarray, truth: np.ndarray, m: np.ndarray) -> float:
     d_true = truth[m] - base[m]
-    return float(np.linalg.norm(est[m] - base[m] - d_true) / max(np.linalg.norm(d_true),
-                                                                  1e-30))
+    return float(np.linalg.norm(est[m] - base[m] - d_true) / max(np.linalg.norm(d_true), 1e-30))
 
 
-def run_4d(kind: str, out: Path, epochs: int | None, small: bool, seed: int, *,
-           model: dict | None = None, precision: str = "32-true",
-           bags: int = UNCERTAINTY_BAGS) -> list[dict]:
+def run_4d(
+    kind: str,
+    out: Path,
+    epochs: int | None,
+    small: bool,
+    seed: int,
+    *,
+    model: dict | None = None,
+    precision: str = "32-true",
+    bags: int = UNCERTAINTY_BAGS,
+) -> list[dict]:
     """Survey ``kind`` generated into ``out/kind``, every method scored against its truth
     (rows); SymAE trained ``epochs`` (default: the shipped config's) with the shipped
     options and ``model``'s overrides, redatumed with ``bags`` bootstrap bags."""
@@ -57,14 +64,28 @@ def run_4d(kind: str, out: Path, epochs: int | None, small: bool, seed: int, *,
     paths = make_survey(kind, folder, small, seed)
     truth = load_truth(paths["truth"])
     with h5py.File(paths["truth"], "r") as h5:
-        dt_ms = float(json.loads(h5.attrs["params"]).get("dt_ms", 4.0)) \
-            if "params" in h5.attrs else 4.0
+        dt_ms = (
+            float(json.loads(h5.attrs["params"]).get("dt_ms", 4.0)) if "params" in h5.attrs else 4.0
+        )
     top = no_change_top(truth)
     cat = folder / "catalog.yaml"
-    cat.write_text(yaml.safe_dump({"datasets": {kind: {
-        "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
-        "datapoint_key": ["CDP"], "design_window_ms": [0.0, (top - 1) * dt_ms],
-        "store": str(folder / "store.h5")}}}))
+    cat.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    kind: {
+                        "surveys": {
+                            "baseline": str(paths["baseline"]),
+                            "monitor": str(paths["monitor"]),
+                        },
+                        "datapoint_key": ["CDP"],
+                        "design_window_ms": [0.0, (top - 1) * dt_ms],
+                        "store": str(folder / "store.h5"),
+                    }
+                }
+            }
+        )
+    )
     entry = load_catalog(cat)[kind]
     store = build_store(entry)
     reader = StoreReader(store)
@@ -75,31 +96,44 @@ def run_4d(kind: str, out: Path, epochs: int | None, small: bool, seed: int, *,
     base_real, mon_real = gathers[0].astype(np.float64), gathers[1].astype(np.float64)
     estimates, seconds = {"raw monitor": mon_real}, {"raw monitor": 0.0}
     methods = {
-        "(a) static + scalar": lambda a, r: B.static_and_scalar(a, r, window=win,
-                                                                max_lag=max_lag)[0],
+        "(a) static + scalar": lambda a, r: B.static_and_scalar(a, r, window=win, max_lag=max_lag)[
+            0
+        ],
         "(b) global matching filter": lambda a, r: B.global_matching_filter(
-            a, r, length=4 * max_lag + 1, window=win)[0],
+            a, r, length=4 * max_lag + 1, window=win
+        )[0],
         "(c) trace matching filters": lambda a, r: B.trace_matching_filters(
-            a, r, length=4 * max_lag + 1, window=win, smooth=3)[0],
+            a, r, length=4 * max_lag + 1, window=win, smooth=3
+        )[0],
         "(d) DTW + (c)": lambda a, r: B.warp_then_match(
-            a, r, max_shift=max_lag, length=4 * max_lag + 1, window=win, smooth=3)[0],
+            a, r, max_shift=max_lag, length=4 * max_lag + 1, window=win, smooth=3
+        )[0],
     }
     for name, fn in methods.items():
         t0 = time.perf_counter()
         estimates[name] = fn(mon_real, base_real)
         seconds[name] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    eq = conventional_estimates(reader, truth, window=win, max_lag=max_lag,
-                                methods=("e", "e_whole"), gathers=gathers)
+    eq = conventional_estimates(
+        reader, truth, window=win, max_lag=max_lag, methods=("e", "e_whole"), gathers=gathers
+    )
     for name, est in eq.items():
         estimates[name] = est
         seconds[name] = (time.perf_counter() - t0) / len(eq)
-    lit, t_train = train(cat, kind, epochs=epochs, seed=seed, run_dir=folder / "run",
-                         model=model, precision=precision)
-    lit.model.save(folder / "model.pt")            # for a look with symae-redatum / notebook
+    lit, t_train = train(
+        cat,
+        kind,
+        epochs=epochs,
+        seed=seed,
+        run_dir=folder / "run",
+        model=model,
+        precision=precision,
+    )
+    lit.model.save(folder / "model.pt")  # for a look with symae-redatum / notebook
     t0 = time.perf_counter()
-    res = redatum(lit.model, store, folder / "redatum", overwrite=True, write_segy=False,
-                  uncertainty=bags)
+    res = redatum(
+        lit.model, store, folder / "redatum", overwrite=True, write_segy=False, uncertainty=bags
+    )
     estimates["SymAE virtual"] = virtual_for_truth(res.files["netcdf"], truth)
     std = virtual_for_truth(res.files["netcdf"], truth, variable="virtual_std")
     seconds["SymAE virtual"] = t_train + time.perf_counter() - t0
@@ -107,48 +141,94 @@ def run_4d(kind: str, out: Path, epochs: int | None, small: bool, seed: int, *,
 
     with xr.open_dataset(res.files["netcdf"], engine="h5netcdf") as ds:
         order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
-        recon = ds["reconstruction"].values[[order[int(f)] for f in
-                                             truth["virtual_fieldrecord"]]]
+        recon = ds["reconstruction"].values[[order[int(f)] for f in truth["virtual_fieldrecord"]]]
     m = truth["changed_pair"]
     rows = []
     for r in score_methods(estimates, truth["virtual"], m):
-        rows.append({"survey": kind, "method": r["method"], "zone": r["zone"],
-                     "metric": r["metric"], "value": r["value"]})
+        rows.append(
+            {
+                "survey": kind,
+                "method": r["method"],
+                "zone": r["zone"],
+                "metric": r["metric"],
+                "value": r["value"],
+            }
+        )
     for name, est in estimates.items():
-        extra = {"survey": kind, "method": name, "zone": "inside", "metric": "rel_l2_4d",
-                 "value": rel_l2_4d(est, base_real, truth["virtual"], m) if m.any()
-                 else np.nan}
+        extra = {
+            "survey": kind,
+            "method": name,
+            "zone": "inside",
+            "metric": "rel_l2_4d",
+            "value": rel_l2_4d(est, base_real, truth["virtual"], m) if m.any() else np.nan,
+        }
         rows.append(extra)
         if m.any():
             from symae_seis.qc.disentangle import overburden_shift
 
-            rows.append({"survey": kind, "method": name, "zone": "inside",
-                         "metric": "overburden_shift_samples",
-                         "value": overburden_shift(est[m], truth["virtual"][m], win)})
-        rows.append({"survey": kind, "method": name, "zone": "all", "metric": "seconds",
-                     "value": seconds[name]})
-    dis = disentanglement(lit.model, reader, paths["truth"], estimates["SymAE virtual"],
-                          recon, base_real, truth, win)
+            rows.append(
+                {
+                    "survey": kind,
+                    "method": name,
+                    "zone": "inside",
+                    "metric": "overburden_shift_samples",
+                    "value": overburden_shift(est[m], truth["virtual"][m], win),
+                }
+            )
+        rows.append(
+            {
+                "survey": kind,
+                "method": name,
+                "zone": "all",
+                "metric": "seconds",
+                "value": seconds[name],
+            }
+        )
+    dis = disentanglement(
+        lit.model, reader, paths["truth"], estimates["SymAE virtual"], recon, base_real, truth, win
+    )
     dis["calib_2sigma_pct"] = coverage(estimates["SymAE virtual"], std, truth["virtual"])
-    dis["train_seconds"] = t_train          # the issue's budget is for training alone
-    rows += [{"survey": kind, "method": "SymAE virtual", "zone": "all", "metric": k,
-              "value": v} for k, v in dis.items()]
+    dis["train_seconds"] = t_train  # the issue's budget is for training alone
+    rows += [
+        {"survey": kind, "method": "SymAE virtual", "zone": "all", "metric": k, "value": v}
+        for k, v in dis.items()
+    ]
     for r in rows:
         r.update({"seed": seed, "design_window_ms": f"0-{(top - 1) * dt_ms:g}"})
     return rows
 
 
-def run_statics(out: Path, epochs: int | None, small: bool, seed: int, *,
-                model: dict | None = None, precision: str = "32-true") -> list[dict]:
+def run_statics(
+    out: Path,
+    epochs: int | None,
+    small: bool,
+    seed: int,
+    *,
+    model: dict | None = None,
+    precision: str = "32-true",
+) -> list[dict]:
     """The deepwater-statics survey: residual time shifts against the truth, raw, after
     a static to the location's mean shot and after SymAE's common-reference redatuming."""
     folder = out / "statics"
     paths = make_survey("statics", folder, small, seed)
     cat = folder / "catalog.yaml"
-    cat.write_text(yaml.safe_dump({"datasets": {"statics": {
-        "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
-        "datapoint_key": ["CDP"], "design_window_ms": "all",
-        "store": str(folder / "store.h5")}}}))
+    cat.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "statics": {
+                        "surveys": {
+                            "baseline": str(paths["baseline"]),
+                            "monitor": str(paths["monitor"]),
+                        },
+                        "datapoint_key": ["CDP"],
+                        "design_window_ms": "all",
+                        "store": str(folder / "store.h5"),
+                    }
+                }
+            }
+        )
+    )
     store = build_store(load_catalog(cat)["statics"])
     with h5py.File(paths["truth"], "r") as h5:
         tv, fr, cdp = h5["virtual"][:], h5["virtual_fieldrecord"][:], h5["virtual_cdp"][:]
@@ -161,23 +241,51 @@ def run_statics(out: Path, epochs: int | None, small: bool, seed: int, *,
 
     def add(name, est, seconds):
         sh = time_shift(est, tv, dt, max_lag=lag)
-        for metric, value in (("shift_ms", float(np.mean(np.abs(sh)))),
-                              ("shift_samples", float(np.mean(np.abs(sh)) / dt)),
-                              ("trace", float(np.median(nrms(est, tv)))),
-                              ("seconds", seconds)):
-            out_rows.append({"survey": "statics", "method": name, "zone": "all",
-                             "metric": metric, "value": value, "seed": seed})
+        for metric, value in (
+            ("shift_ms", float(np.mean(np.abs(sh)))),
+            ("shift_samples", float(np.mean(np.abs(sh)) / dt)),
+            ("trace", float(np.median(nrms(est, tv)))),
+            ("seconds", seconds),
+        ):
+            out_rows.append(
+                {
+                    "survey": "statics",
+                    "method": name,
+                    "zone": "all",
+                    "metric": metric,
+                    "value": value,
+                    "seed": seed,
+                }
+            )
 
     add("raw shots", real, 0.0)
     t0 = time.perf_counter()
-    stack = np.stack([real[cdp == c].mean(axis=0) for c in cdp])   # each location's mean shot
-    add("(a) static to the location's mean shot", B.static_and_scalar(real, stack)[0],
-        time.perf_counter() - t0)
-    lit, t_train = train(cat, "statics", epochs=epochs, seed=seed, run_dir=folder / "run",
-                         model=model, precision=precision)
+    stack = np.stack([real[cdp == c].mean(axis=0) for c in cdp])  # each location's mean shot
+    add(
+        "(a) static to the location's mean shot",
+        B.static_and_scalar(real, stack)[0],
+        time.perf_counter() - t0,
+    )
+    lit, t_train = train(
+        cat,
+        "statics",
+        epochs=epochs,
+        seed=seed,
+        run_dir=folder / "run",
+        model=model,
+        precision=precision,
+    )
     t0 = time.perf_counter()
-    res = redatum(lit.model, store, folder / "redatum", mode="reference", reference="mean",
-                  surveys=["baseline"], overwrite=True, write_segy=False)
+    res = redatum(
+        lit.model,
+        store,
+        folder / "redatum",
+        mode="reference",
+        reference="mean",
+        surveys=["baseline"],
+        overwrite=True,
+        write_segy=False,
+    )
     import xarray as xr
 
     ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
@@ -195,16 +303,25 @@ def plot(rows: list[dict], path: Path) -> None:
 
     sel = [r for r in rows if r["metric"] == "gather" and r["zone"] in ("inside", "outside")]
     surveys = sorted({r["survey"] for r in sel})
-    fig, axes = plt.subplots(1, max(1, len(surveys)), figsize=(6 * max(1, len(surveys)), 4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(surveys)), figsize=(6 * max(1, len(surveys)), 4), squeeze=False
+    )
     for ax, s in zip(axes[0], surveys):
         methods = list(dict.fromkeys(r["method"] for r in sel if r["survey"] == s))
         for k, zone in enumerate(("outside", "inside")):
-            vals = [next((r["value"] for r in sel if r["survey"] == s and
-                          r["method"] == m and r["zone"] == zone), np.nan) for m in methods]
+            vals = [
+                next(
+                    (
+                        r["value"]
+                        for r in sel
+                        if r["survey"] == s and r["method"] == m and r["zone"] == zone
+                    ),
+                    np.nan,
+                )
+                for m in methods
+            ]
             ax.bar(np.arange(len(methods)) + 0.4 * k, vals, 0.4, label=f"{zone} changed zone")
-        ax.set_xticks(np.arange(len(methods)) + 0.2, methods, rotation=30, ha="right",
-                      fontsize=7)
+        ax.set_xticks(np.arange(len(methods)) + 0.2, methods, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel("median whole-gather NRMS vs truth (%)")
         ax.set_yscale("log")
         ax.set_title(s)
@@ -214,13 +331,17 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-
-
 #: The columns of :func:`table`: (zone, metric).
-TABLE_KEYS = (("outside", "gather"), ("inside", "gather"), ("outside", "live_trace"),
-              ("inside", "live_trace"), ("inside", "rel_l2_4d"),
-              ("inside", "overburden_shift_samples"), ("all", "shift_samples"),
-              ("all", "seconds"))
+TABLE_KEYS = (
+    ("outside", "gather"),
+    ("inside", "gather"),
+    ("outside", "live_trace"),
+    ("inside", "live_trace"),
+    ("inside", "rel_l2_4d"),
+    ("inside", "overburden_shift_samples"),
+    ("all", "shift_samples"),
+    ("all", "seconds"),
+)
 
 
 def table(rows: list[dict]) -> str:
@@ -229,18 +350,25 @@ def table(rows: list[dict]) -> str:
     by: dict[tuple, dict] = {}
     for r in rows:
         by.setdefault((r["survey"], r["method"]), {})[(r["zone"], r["metric"])] = r["value"]
-    lines = ["median NRMS (%) against truth: gather = whole gather, live_trace = traces "
-             "with signal; rel_l2_4d: ||estimated - true 4D difference|| / ||true|| "
-             "inside the zone",
-             f"{'survey':8} {'method':42} " + " ".join(f"{z[:3]}:{m[:10]:>10}"
-                                                      for z, m in TABLE_KEYS)]
+    lines = [
+        "median NRMS (%) against truth: gather = whole gather, live_trace = traces "
+        "with signal; rel_l2_4d: ||estimated - true 4D difference|| / ||true|| "
+        "inside the zone",
+        f"{'survey':8} {'method':42} " + " ".join(f"{z[:3]}:{m[:10]:>10}" for z, m in TABLE_KEYS),
+    ]
     for (sv, meth), vals in by.items():
-        lines.append(f"{sv:8} {meth:42} " + " ".join(
-            f"{vals[k]:14.3g}" if k in vals else " " * 14 for k in TABLE_KEYS))
+        lines.append(
+            f"{sv:8} {meth:42} "
+            + " ".join(f"{vals[k]:14.3g}" if k in vals else " " * 14 for k in TABLE_KEYS)
+        )
     for (sv, meth), vals in by.items():
         if meth == "SymAE virtual":
-            extra = {m: v for (z, m), v in vals.items()
-                     if m.startswith(("probe", "bag", "swap", "calib", "train"))}
-            lines.append(f"{sv} disentanglement: " + json.dumps(
-                {k: round(v, 3) for k, v in extra.items()}))
+            extra = {
+                m: v
+                for (z, m), v in vals.items()
+                if m.startswith(("probe", "bag", "swap", "calib", "train"))
+            }
+            lines.append(
+                f"{sv} disentanglement: " + json.dumps({k: round(v, 3) for k, v in extra.items()})
+            )
     return "\n".join(lines)

@@ -25,17 +25,32 @@ from typing import Any
 
 from ..errors import SymaeError
 
-__all__ = ["Result", "ResultsError", "environment", "record", "scan", "render", "headline",
-           "ROLES", "BENCHES"]
+__all__ = [
+    "Result",
+    "ResultsError",
+    "environment",
+    "record",
+    "scan",
+    "render",
+    "headline",
+    "ROLES",
+    "BENCHES",
+]
 
 #: The files a result folder may hold, by role.
-ROLES = {"metrics": ("metrics.csv", "metrics.json"), "log": ("log.txt",),
-         "figure": ("figure.png",)}
+ROLES = {"metrics": ("metrics.csv", "metrics.json"), "log": ("log.txt",), "figure": ("figure.png",)}
 #: The benchmarks with a page, and their titles.
-BENCHES = {"quality": "Quality against the truth", "passive": "Passive dv/v",
-           "passive_floor": "Passive floor", "passive_estimators": "Passive dv/v estimators",
-           "infill": "Infill", "train": "Training throughput", "demo": "Demo runs",
-           "ingest": "Ingest speed", "scale": "Scale"}
+BENCHES = {
+    "quality": "Quality against the truth",
+    "passive": "Passive dv/v",
+    "passive_floor": "Passive floor",
+    "passive_estimators": "Passive dv/v estimators",
+    "infill": "Infill",
+    "train": "Training throughput",
+    "demo": "Demo runs",
+    "ingest": "Ingest speed",
+    "scale": "Scale",
+}
 
 
 class ResultsError(SymaeError):
@@ -75,20 +90,33 @@ class Result:
 
 def _git(*args: str, cwd: Path | None = None) -> str:
     try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=cwd).stdout.strip()
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=True, cwd=cwd
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
 
 def environment() -> dict[str, Any]:
     """Versions, CPU and GPU of this machine (what a timing or a figure depends on)."""
-    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                           "processor": platform.processor() or platform.machine(),
-                           "cpu_count": os.cpu_count(),
-                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
-    for pkg in ("symae-seis", "torch", "lightning", "numpy", "scipy", "segyio", "obspy",
-                "h5py", "xarray"):
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+    for pkg in (
+        "symae-seis",
+        "torch",
+        "lightning",
+        "numpy",
+        "scipy",
+        "segyio",
+        "obspy",
+        "h5py",
+        "xarray",
+    ):
         try:
             env[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -113,9 +141,18 @@ def _device_slug(env: dict[str, Any]) -> str:
     return "gpu"
 
 
-def record(bench: str, *, command: str, root: Path, metrics: Path | None = None,
-           log: Path | None = None, figure: Path | None = None, tag: str = "",
-           note: str = "", meta: dict[str, Any] | None = None) -> Path:
+def record(
+    bench: str,
+    *,
+    command: str,
+    root: Path,
+    metrics: Path | None = None,
+    log: Path | None = None,
+    figure: Path | None = None,
+    tag: str = "",
+    note: str = "",
+    meta: dict[str, Any] | None = None,
+) -> Path:
     """Write a result folder under ``root/bench`` for files of a run on this machine:
     ``meta.json`` with the command, the commit (``+dirty`` with uncommitted changes), the
     date, the device and :func:`environment`; the files copied under their role's name.
@@ -133,11 +170,20 @@ def record(bench: str, *, command: str, root: Path, metrics: Path | None = None,
     if commit and _git("status", "--porcelain", "--untracked-files=no", cwd=here):
         commit += "+dirty"
     env = environment()
-    info = {"bench": bench, "tag": tag, "date": _dt.date.today().isoformat(),
-            "commit": commit or "unknown", "device": _device_slug(env), "command": command,
-            "environment": env, "note": note, **(meta or {})}
-    name = "_".join(x for x in (info["date"], info["commit"].replace("+", "-"),
-                                info["device"], tag) if x)
+    info = {
+        "bench": bench,
+        "tag": tag,
+        "date": _dt.date.today().isoformat(),
+        "commit": commit or "unknown",
+        "device": _device_slug(env),
+        "command": command,
+        "environment": env,
+        "note": note,
+        **(meta or {}),
+    }
+    name = "_".join(
+        x for x in (info["date"], info["commit"].replace("+", "-"), info["device"], tag) if x
+    )
     folder = Path(root) / bench / name
     if folder.exists():
         raise ResultsError(f"{folder} exists already; choose another --tag")
@@ -178,8 +224,9 @@ def scan(root: Path) -> list[Result]:
             continue
         meta_file = folder / "meta.json"
         if not meta_file.is_file():
-            raise ResultsError(f"{folder}: no meta.json (record results with "
-                               "scripts/bench/record.py)")
+            raise ResultsError(
+                f"{folder}: no meta.json (record results with scripts/bench/record.py)"
+            )
         meta = json.loads(meta_file.read_text())
         missing = {"bench", "date", "commit", "device", "command"} - set(meta)
         if missing:
@@ -209,70 +256,104 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 
 #: Quality columns: (zone, metric, heading).
-QUALITY_COLUMNS = (("outside", "gather", "gather outside (%)"),
-                   ("inside", "gather", "gather inside (%)"),
-                   ("outside", "live_trace", "live traces outside (%)"),
-                   ("inside", "rel_l2_4d", "4D error (rel. L2)"),
-                   ("inside", "overburden_shift_samples", "overburden shift (samples)"),
-                   ("all", "shift_samples", "residual shift (samples)"))
+QUALITY_COLUMNS = (
+    ("outside", "gather", "gather outside (%)"),
+    ("inside", "gather", "gather inside (%)"),
+    ("outside", "live_trace", "live traces outside (%)"),
+    ("inside", "rel_l2_4d", "4D error (rel. L2)"),
+    ("inside", "overburden_shift_samples", "overburden shift (samples)"),
+    ("all", "shift_samples", "residual shift (samples)"),
+)
 
 
 def _quality_tables(rows: list[dict[str, str]]) -> str:
-    extra = [k for k in rows[0] if k not in ("survey", "method", "zone", "metric", "value",
-                                              "seed", "design_window_ms")] if rows else []
+    extra = (
+        [
+            k
+            for k in rows[0]
+            if k not in ("survey", "method", "zone", "metric", "value", "seed", "design_window_ms")
+        ]
+        if rows
+        else []
+    )
     groups: dict[tuple, dict] = {}
     for r in rows:
         key = (*(r[k] for k in extra), r["survey"], r.get("seed", ""))
-        groups.setdefault(key, {}).setdefault(r["method"], {})[(r["zone"], r["metric"])] = \
-            r["value"]
+        groups.setdefault(key, {}).setdefault(r["method"], {})[(r["zone"], r["metric"])] = r[
+            "value"
+        ]
     parts = []
     for key, methods in groups.items():
-        cols = [c for c in QUALITY_COLUMNS
-                if any(c[:2] in v for v in methods.values())]
+        cols = [c for c in QUALITY_COLUMNS if any(c[:2] in v for v in methods.values())]
         title = ", ".join(f"{n}={v}" for n, v in zip([*extra, "survey", "seed"], key) if v)
         body = [[m, *(_fmt(v.get(c[:2])) for c in cols)] for m, v in methods.items()]
         parts.append(f"**{title}**\n\n" + _table(["method", *(c[2] for c in cols)], body))
         sym = methods.get("SymAE virtual", {})
-        checks = {m: v for (z, m), v in sym.items()
-                  if m.startswith(("probe", "bag", "swap", "calib", "train"))}
+        checks = {
+            m: v
+            for (z, m), v in sym.items()
+            if m.startswith(("probe", "bag", "swap", "calib", "train"))
+        }
         if checks:
-            parts.append("SymAE's checks: " + ", ".join(f"`{k}` {_fmt(v)}"
-                                                        for k, v in checks.items()))
+            parts.append(
+                "SymAE's checks: " + ", ".join(f"`{k}` {_fmt(v)}" for k, v in checks.items())
+            )
     return "\n\n".join(parts)
 
 
 def _passive_table(data: dict) -> str:
-    rows = [[k, _fmt(v["rms"]), str(v.get("drop_day", "")), _fmt(v.get("cc"), 2)]
-            for k, v in data.items() if isinstance(v, dict) and "rms" in v]
+    rows = [
+        [k, _fmt(v["rms"]), str(v.get("drop_day", "")), _fmt(v.get("cc"), 2)]
+        for k, v in data.items()
+        if isinstance(v, dict) and "rms" in v
+    ]
     return _table(["method", "dv/v RMS error", "drop day", "mean cc"], rows)
 
 
 def _floor_table(data: dict) -> str:
-    keys = [k for k in ("anchor", "repeated", "windows_x4", "no_cross_terms",
-                        "repeated_no_cross_terms") if k in data["rms"]]
-    rows = [[k, _fmt(data["rms"][k]), "" if k == "anchor" else
-             _fmt(data["rms"][k] / data["rms"]["anchor"], 2) + "x"] for k in keys]
-    return (f"{len(data['anchor'])} noise draws, RMS over them.\n\n"
-            + _table(["stacks", "anchor 1-day dv/v RMS", "ratio to the anchor"], rows))
+    keys = [
+        k
+        for k in ("anchor", "repeated", "windows_x4", "no_cross_terms", "repeated_no_cross_terms")
+        if k in data["rms"]
+    ]
+    rows = [
+        [
+            k,
+            _fmt(data["rms"][k]),
+            "" if k == "anchor" else _fmt(data["rms"][k] / data["rms"]["anchor"], 2) + "x",
+        ]
+        for k in keys
+    ]
+    return f"{len(data['anchor'])} noise draws, RMS over them.\n\n" + _table(
+        ["stacks", "anchor 1-day dv/v RMS", "ratio to the anchor"], rows
+    )
 
 
 def _infill_table(data: dict) -> str:
     methods = list(next(iter(data.values())))
     rows = [[sc, *(_fmt(r[m]["nrms"]) for m in methods)] for sc, r in data.items()]
-    return ("Median NRMS (%) on the removed traces with signal.\n\n"
-            + _table(["scenario", *methods], rows))
+    return "Median NRMS (%) on the removed traces with signal.\n\n" + _table(
+        ["scenario", *methods], rows
+    )
 
 
 def render_result(r: Result, figure_uri: str | None = None) -> str:
     """The Markdown section of one result."""
     m = r.meta
     env = m.get("environment")
-    env_line = ", ".join(f"{k} {v}" for k, v in env.items() if v is not None) \
-        if isinstance(env, dict) else str(env or "not recorded")
-    head = [f"### {m['date']} · {m['commit']} · {m['device']}"
-            + (f" · {m['tag']}" if m.get("tag") else ""),
-            "", f"`{m['command']}`", "", f"Folder: `benchmarks/results/{r.bench}/"
-            f"{r.path.name}/`; environment: {env_line}."]
+    env_line = (
+        ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
+        if isinstance(env, dict)
+        else str(env or "not recorded")
+    )
+    head = [
+        f"### {m['date']} · {m['commit']} · {m['device']}"
+        + (f" · {m['tag']}" if m.get("tag") else ""),
+        "",
+        f"`{m['command']}`",
+        "",
+        f"Folder: `benchmarks/results/{r.bench}/{r.path.name}/`; environment: {env_line}.",
+    ]
     if m.get("note"):
         head += ["", m["note"]]
     body = ""
@@ -297,15 +378,18 @@ def render_result(r: Result, figure_uri: str | None = None) -> str:
     return out + "\n"
 
 
-def render(bench: str, results: list[Result], figure_uris: dict[Path, str] | None = None
-           ) -> str:
+def render(bench: str, results: list[Result], figure_uris: dict[Path, str] | None = None) -> str:
     """The documentation page of ``bench``: every recorded result, newest first."""
     own = [r for r in results if r.bench == bench]
-    lines = [f"# {BENCHES.get(bench, bench)}", "",
-             "Generated from `benchmarks/results/" + bench + "/` by "
-             "`symae_seis.bench.results` when the documentation is built; each section is "
-             "one recorded run (command, commit, device, environment). Record a run with "
-             "`python scripts/bench/record.py`.", ""]
+    lines = [
+        f"# {BENCHES.get(bench, bench)}",
+        "",
+        "Generated from `benchmarks/results/" + bench + "/` by "
+        "`symae_seis.bench.results` when the documentation is built; each section is "
+        "one recorded run (command, commit, device, environment). Record a run with "
+        "`python scripts/bench/record.py`.",
+        "",
+    ]
     if not own:
         lines.append("No result recorded yet.")
     for r in own:
@@ -319,14 +403,19 @@ def headline(results: list[Result]) -> str:
     newest: dict[str, tuple[Result, dict]] = {}
     for r in results:
         first = r.rows()[0] if r.rows() else {}
-        if r.bench != "quality" or r.meta["device"] != "cpu" or "value" not in first or \
-                "nuisance_view" in first or r.meta.get("tag", "") not in \
-                ("", "all", *{row["survey"] for row in r.rows()}):
-            continue                # variants (epochs, options) are not the headline
+        if (
+            r.bench != "quality"
+            or r.meta["device"] != "cpu"
+            or "value" not in first
+            or "nuisance_view" in first
+            or r.meta.get("tag", "") not in ("", "all", *{row["survey"] for row in r.rows()})
+        ):
+            continue  # variants (epochs, options) are not the headline
         by: dict[tuple, dict] = {}
         for row in r.rows():
-            by.setdefault((row["survey"], row["method"]), {})[(row["zone"], row["metric"])] = \
-                float(row["value"])
+            by.setdefault((row["survey"], row["method"]), {})[(row["zone"], row["metric"])] = float(
+                row["value"]
+            )
         for (survey, method), vals in by.items():
             if method == "SymAE virtual" and ("outside", "gather") in vals:
                 old = newest.get(survey)
@@ -338,12 +427,28 @@ def headline(results: list[Result]) -> str:
         conv = {m: v for m, v in methods.items() if m.startswith("(")}
         best = min(conv, key=lambda m: conv[m].get(("outside", "gather"), float("inf")))
         ours = methods["SymAE virtual"]
-        rows.append([survey, _fmt(ours[("outside", "gather")], 2),
-                     _fmt(ours[("inside", "gather")], 2), best,
-                     _fmt(conv[best][("outside", "gather")], 3),
-                     _fmt(conv[best][("inside", "gather")], 3),
-                     _fmt(ours.get(("inside", "rel_l2_4d")), 2), f"{r.meta['date']}, "
-                     f"{r.meta['commit']}"])
-    return _table(["survey", "SymAE outside (%)", "SymAE inside (%)",
-                   "best conventional method", "its outside (%)", "its inside (%)",
-                   "SymAE 4D error", "run"], rows)
+        rows.append(
+            [
+                survey,
+                _fmt(ours[("outside", "gather")], 2),
+                _fmt(ours[("inside", "gather")], 2),
+                best,
+                _fmt(conv[best][("outside", "gather")], 3),
+                _fmt(conv[best][("inside", "gather")], 3),
+                _fmt(ours.get(("inside", "rel_l2_4d")), 2),
+                f"{r.meta['date']}, {r.meta['commit']}",
+            ]
+        )
+    return _table(
+        [
+            "survey",
+            "SymAE outside (%)",
+            "SymAE inside (%)",
+            "best conventional method",
+            "its outside (%)",
+            "its inside (%)",
+            "SymAE 4D error",
+            "run",
+        ],
+        rows,
+    )

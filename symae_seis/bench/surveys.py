@@ -14,11 +14,23 @@ SURVEYS = ("conv4d", "deep4d", "wave4d", "statics")
 #: A survey the defaults were never tuned on (issue 9, "defaults that travel"): more and
 #: longer traces, 600 ms of silent water on top, a deeper and weaker 4D change, and
 #: water-velocity statics that grow with offset besides the demo's nuisances.
-DEEP4D = dict(n_cdp=48, shots_per_cdp=12, channels=32, samples=375, offset_min=150.0,
-              offset_max=3200.0, first_reflector_ms=600.0, n_layers=6, reservoir_layer=3,
-              delta_r=-0.08, delay_ms=4.0, freq_range=(15.0, 35.0),
-              phase_range_deg=(-45.0, 45.0), static_range_ms=(-6.0, 6.0),
-              water_static_range_ms=(-4.0, 4.0))
+DEEP4D = dict(
+    n_cdp=48,
+    shots_per_cdp=12,
+    channels=32,
+    samples=375,
+    offset_min=150.0,
+    offset_max=3200.0,
+    first_reflector_ms=600.0,
+    n_layers=6,
+    reservoir_layer=3,
+    delta_r=-0.08,
+    delay_ms=4.0,
+    freq_range=(15.0, 35.0),
+    phase_range_deg=(-45.0, 45.0),
+    static_range_ms=(-6.0, 6.0),
+    water_static_range_ms=(-4.0, 4.0),
+)
 
 
 def make_survey(kind: str, folder: Path, small: bool, seed: int) -> dict[str, Path]:
@@ -32,15 +44,25 @@ def make_survey(kind: str, folder: Path, small: bool, seed: int) -> dict[str, Pa
     if kind == "conv4d":
         from symae_seis.synth import Conv4DParams, make_conv4d_survey
 
-        p = Conv4DParams(n_cdp=16, shots_per_cdp=6, seed=seed) if small else \
-            Conv4DParams(seed=seed)
+        p = Conv4DParams(n_cdp=16, shots_per_cdp=6, seed=seed) if small else Conv4DParams(seed=seed)
         return make_conv4d_survey(folder, p, overwrite=True)
     from symae_seis.synth.wave import Wave4DParams, make_statics_survey, make_wave4d_survey
 
     p = Wave4DParams(seed=seed)
     if small:
-        p = Wave4DParams(nz=60, nx=130, nt=1200, n_loc=5, shots_per_loc=4, channels=8,
-                         rec_spacing=4, loc_spacing=12, first_loc=20, lens=(1, 3), seed=seed)
+        p = Wave4DParams(
+            nz=60,
+            nx=130,
+            nt=1200,
+            n_loc=5,
+            shots_per_loc=4,
+            channels=8,
+            rec_spacing=4,
+            loc_spacing=12,
+            first_loc=20,
+            lens=(1, 3),
+            seed=seed,
+        )
     make = make_wave4d_survey if kind == "wave4d" else make_statics_survey
     return make(folder, p, overwrite=True)
 
@@ -52,5 +74,3 @@ def no_change_top(truth: dict) -> int:
     if d4.max() == 0:
         return d4.size
     return int(np.flatnonzero(d4 > 0.05 * d4.max())[0])
-
-

@@ -27,10 +27,18 @@ def _value(v: Any) -> str:
     return json.dumps(v)
 
 
-def train(catalog: Path, dataset: str, *, epochs: int | None = None, seed: int = 0,
-          run_dir: Path | None = None, model: dict[str, Any] | None = None,
-          data: dict[str, Any] | None = None, precision: str = "32-true",
-          config: Path | None = None) -> tuple[SymAELit, float]:
+def train(
+    catalog: Path,
+    dataset: str,
+    *,
+    epochs: int | None = None,
+    seed: int = 0,
+    run_dir: Path | None = None,
+    model: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    precision: str = "32-true",
+    config: Path | None = None,
+) -> tuple[SymAELit, float]:
     """Train on ``dataset`` of ``catalog`` with the shipped config (or ``config``; None
     and ``False`` for no config file), the shipped epochs unless ``epochs``; ``model``
     overrides model or training options by name, ``data`` the DataModule's. The run
@@ -39,10 +47,22 @@ def train(catalog: Path, dataset: str, *, epochs: int | None = None, seed: int =
     run_dir = Path(run_dir or Path(catalog).parent / "run")
     shutil.rmtree(run_dir, ignore_errors=True)
     args = [] if config is False else ["--config", str(config or shipped_config())]
-    args += ["--data.dataset", dataset, "--data.catalog", str(catalog),
-             "--run_dir", str(run_dir), "--seed_everything", str(seed),
-             "--trainer.precision", precision, "--trainer.enable_progress_bar", "false",
-             "--trainer.enable_model_summary", "false"]
+    args += [
+        "--data.dataset",
+        dataset,
+        "--data.catalog",
+        str(catalog),
+        "--run_dir",
+        str(run_dir),
+        "--seed_everything",
+        str(seed),
+        "--trainer.precision",
+        precision,
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.enable_model_summary",
+        "false",
+    ]
     if epochs is not None:
         args += ["--trainer.max_epochs", str(epochs)]
     for key, value in (model or {}).items():

@@ -46,8 +46,16 @@ from .design import DesignWindowError, design_window_samples
 from .entries import Catalog, CatalogError, DatasetEntry, MseedEntry, SegyEntry
 from .validate import parse_entry
 
-__all__ = ["CatalogError", "DatasetEntry", "SegyEntry", "MseedEntry", "Catalog",
-           "load_catalog", "DesignWindowError", "design_window_samples"]
+__all__ = [
+    "CatalogError",
+    "DatasetEntry",
+    "SegyEntry",
+    "MseedEntry",
+    "Catalog",
+    "load_catalog",
+    "DesignWindowError",
+    "design_window_samples",
+]
 
 
 def load_catalog(path: PathLike = "data_catalog.yaml") -> Catalog:

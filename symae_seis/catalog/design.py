@@ -14,8 +14,9 @@ class DesignWindowError(CatalogError):
     """The design window or the swap loss cannot be used on this dataset."""
 
 
-def design_window_samples(entry: DatasetEntry, t0_ms: float, dt_ms: float, samples: int
-                          ) -> tuple[int, int] | None:
+def design_window_samples(
+    entry: DatasetEntry, t0_ms: float, dt_ms: float, samples: int
+) -> tuple[int, int] | None:
     """``entry.design_window_ms`` as ``(start, stop)`` sample indices of a record that
     starts at ``t0_ms`` with ``samples`` samples every ``dt_ms``; None without a window.
 
@@ -37,5 +38,6 @@ def design_window_samples(entry: DatasetEntry, t0_ms: float, dt_ms: float, sampl
             f"dataset {entry.name!r}: design_window_ms {list(win)} holds {max(b - a, 0)} "
             f"samples of the record ({t0_ms:g} to {t_end:g} ms every {dt_ms:g} ms); set "
             "design_window_ms inside the record (e.g. above the reservoir), 'all', or "
-            "remove it to train without the swap loss")
+            "remove it to train without the swap loss"
+        )
     return (a, b)

@@ -55,8 +55,9 @@ class DatasetEntry:
                     f"dataset {self.name!r}: no survey {label!r}; surveys are "
                     f"{sorted(self.surveys)}"
                 )
-            out[label] = [f for pattern in self.surveys[label]
-                          for f in self._expand(label, pattern)]
+            out[label] = [
+                f for pattern in self.surveys[label] for f in self._expand(label, pattern)
+            ]
         return out
 
     def _expand(self, label: str, pattern: str) -> list[Path]:
@@ -64,13 +65,15 @@ class DatasetEntry:
         if glob.has_magic(path):
             hits = sorted(glob.glob(path))
             if not hits:
-                raise CatalogError(f"dataset {self.name!r}, survey {label!r}: glob "
-                                   f"{pattern!r} matches no file")
+                raise CatalogError(
+                    f"dataset {self.name!r}, survey {label!r}: glob {pattern!r} matches no file"
+                )
             return [Path(h) for h in hits]
         if not os.path.isfile(path):
             hint = f"; generate it with `symae-synth {self.name}`" if self.generate else ""
-            raise CatalogError(f"dataset {self.name!r}, survey {label!r}: file {path} does "
-                               f"not exist{hint}")
+            raise CatalogError(
+                f"dataset {self.name!r}, survey {label!r}: file {path} does not exist{hint}"
+            )
         return [Path(path)]
 
 

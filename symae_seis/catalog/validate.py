@@ -19,10 +19,18 @@ from .entries import CatalogError, DatasetEntry, MseedEntry, SegyEntry
 __all__ = ["parse_entry"]
 
 _COMMON_KEYS = {"format", "surveys", "store", "description", "generate", "design_window_ms"}
-_SEGY_KEYS = {"instance_key", "channel_key", "datapoint_key", "datapoint_bin", "window_ms",
-              "unequal_gathers", "endian", "time_axes", "dt_ms"}
-_MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by",
-               "correlate"}
+_SEGY_KEYS = {
+    "instance_key",
+    "channel_key",
+    "datapoint_key",
+    "datapoint_bin",
+    "window_ms",
+    "unequal_gathers",
+    "endian",
+    "time_axes",
+    "dt_ms",
+}
+_MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by", "correlate"}
 
 
 def _fail(name: str, msg: str) -> CatalogError:
@@ -37,16 +45,19 @@ def _hint(value: str, choices) -> str:
 def check_keys(name: str, raw: dict, allowed: set[str]) -> None:
     for key in raw:
         if key not in allowed:
-            raise _fail(name, f"unknown key {key!r}{_hint(key, allowed)} (allowed: "
-                        f"{', '.join(sorted(allowed))})")
+            raise _fail(
+                name,
+                f"unknown key {key!r}{_hint(key, allowed)} (allowed: {', '.join(sorted(allowed))})",
+            )
 
 
 def check_header_field(name: str, key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _fail(name, f"{key} must be a SEG-Y header field name, got {value!r}")
     if value not in HEADER_FIELDS:
-        raise _fail(name, f"{key}: {value!r} is not a SEG-Y trace header field"
-                    f"{_hint(value, HEADER_FIELDS)}")
+        raise _fail(
+            name, f"{key}: {value!r} is not a SEG-Y trace header field{_hint(value, HEADER_FIELDS)}"
+        )
     return value
 
 
@@ -64,13 +75,18 @@ def check_choice(name: str, key: str, value: Any, choices) -> str:
     return value
 
 
-def check_interval(name: str, key: str, value: Any, *, from_zero: bool, what: str
-                   ) -> tuple[float, float]:
+def check_interval(
+    name: str, key: str, value: Any, *, from_zero: bool, what: str
+) -> tuple[float, float]:
     """``[start, end]`` of two numbers with ``start < end`` (and ``0 <= start`` where
     ``from_zero``)."""
-    ok = (isinstance(value, (list, tuple)) and len(value) == 2
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-          and (0 <= value[0] or not from_zero) and value[0] < value[1])
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and (0 <= value[0] or not from_zero)
+        and value[0] < value[1]
+    )
     if not ok:
         raise _fail(name, f"{key} must be [start, end] {what}, got {value!r}")
     return float(value[0]), float(value[1])
@@ -79,21 +95,30 @@ def check_interval(name: str, key: str, value: Any, *, from_zero: bool, what: st
 def check_design_window(name: str, value: Any) -> tuple[float, float] | str | None:
     if value is None or value == "all":
         return value
-    return check_interval(name, "design_window_ms", value, from_zero=False,
-                          what="in ms of record time with start < end, or 'all'")
+    return check_interval(
+        name,
+        "design_window_ms",
+        value,
+        from_zero=False,
+        what="in ms of record time with start < end, or 'all'",
+    )
 
 
 def check_surveys(name: str, value: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict) or not value:
-        raise _fail(name, "surveys must be a mapping of survey label -> file(s), e.g. "
-                    "{baseline: base.sgy, monitor: mon.sgy}")
+        raise _fail(
+            name,
+            "surveys must be a mapping of survey label -> file(s), e.g. "
+            "{baseline: base.sgy, monitor: mon.sgy}",
+        )
     out = {}
     for label, files in value.items():
         if isinstance(files, str):
             files = [files]
         if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
-            raise _fail(name, f"survey {label!r} must name a file, a glob or a list of them, "
-                        f"got {files!r}")
+            raise _fail(
+                name, f"survey {label!r} must name a file, a glob or a list of them, got {files!r}"
+            )
         out[str(label)] = tuple(files)
     return out
 
@@ -104,17 +129,23 @@ def check_correlate(name: str, value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or "max_lag_s" not in value:
-        raise _fail(name, "correlate must be a mapping with max_lag_s (and optionally "
-                    f"whiten), e.g. {{max_lag_s: 20}}; got {value!r}")
+        raise _fail(
+            name,
+            "correlate must be a mapping with max_lag_s (and optionally "
+            f"whiten), e.g. {{max_lag_s: 20}}; got {value!r}",
+        )
     unknown = set(value) - {"max_lag_s", "whiten"}
     if unknown:
-        raise _fail(name, f"correlate has unknown key(s) {sorted(unknown)}; allowed: "
-                    "max_lag_s, whiten")
+        raise _fail(
+            name, f"correlate has unknown key(s) {sorted(unknown)}; allowed: max_lag_s, whiten"
+        )
     whiten = value.get("whiten", True)
     if not isinstance(whiten, bool):
         raise _fail(name, f"correlate.whiten must be true or false, got {whiten!r}")
-    return {"max_lag_s": check_positive(name, "correlate.max_lag_s", value["max_lag_s"]),
-            "whiten": whiten}
+    return {
+        "max_lag_s": check_positive(name, "correlate.max_lag_s", value["max_lag_s"]),
+        "whiten": whiten,
+    }
 
 
 def check_dt(name: str, value: Any) -> float:
@@ -130,17 +161,18 @@ def _mseed_keys(name: str, raw: dict) -> dict[str, Any]:
     if isinstance(streams, str):
         streams = [streams]
     if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
-        raise _fail(name, "streams must be a list of NET.STA.LOC.CHA patterns, got "
-                    f"{streams!r}")
+        raise _fail(name, f"streams must be a list of NET.STA.LOC.CHA patterns, got {streams!r}")
     if "window_s" not in raw:
         raise _fail(name, "missing required key 'window_s' (window length in seconds)")
     window = check_positive(name, "window_s", raw["window_s"])
     kw: dict[str, Any] = {
-        "streams": tuple(streams), "window_s": window,
+        "streams": tuple(streams),
+        "window_s": window,
         "step_s": check_positive(name, "step_s", raw.get("step_s", window)),
         "gaps": check_choice(name, "gaps", raw.get("gaps", "reject"), GapPolicy),
-        "datapoint_by": check_choice(name, "datapoint_by", raw.get("datapoint_by", "survey"),
-                                     DatapointBy),
+        "datapoint_by": check_choice(
+            name, "datapoint_by", raw.get("datapoint_by", "survey"), DatapointBy
+        ),
         "correlate": check_correlate(name, raw.get("correlate")),
     }
     if raw.get("resample_hz") is not None:
@@ -161,20 +193,27 @@ def _segy_keys(name: str, raw: dict) -> dict[str, Any]:
         raise _fail(name, f"datapoint_bin must map header fields to bin sizes, got {bins!r}")
     window = raw.get("window_ms")
     kw: dict[str, Any] = {
-        "instance_key": check_header_field(name, "instance_key",
-                                           raw.get("instance_key", "FieldRecord")),
+        "instance_key": check_header_field(
+            name, "instance_key", raw.get("instance_key", "FieldRecord")
+        ),
         "channel_key": None if ck is None else check_header_field(name, "channel_key", ck),
         "datapoint_key": tuple(check_header_field(name, "datapoint_key", k) for k in dk),
-        "datapoint_bin": {check_header_field(name, "datapoint_bin", k):
-                          check_positive(name, f"datapoint_bin.{k}", v)
-                          for k, v in bins.items()},
-        "window_ms": None if window is None else check_interval(
-            name, "window_ms", window, from_zero=True, what="with 0 <= start < end"),
-        "unequal_gathers": check_choice(name, "unequal_gathers",
-                                        raw.get("unequal_gathers", "reject"), UnequalPolicy),
+        "datapoint_bin": {
+            check_header_field(name, "datapoint_bin", k): check_positive(
+                name, f"datapoint_bin.{k}", v
+            )
+            for k, v in bins.items()
+        },
+        "window_ms": None
+        if window is None
+        else check_interval(
+            name, "window_ms", window, from_zero=True, what="with 0 <= start < end"
+        ),
+        "unequal_gathers": check_choice(
+            name, "unequal_gathers", raw.get("unequal_gathers", "reject"), UnequalPolicy
+        ),
         "endian": check_choice(name, "endian", raw.get("endian", "auto"), Endian),
-        "time_axes": check_choice(name, "time_axes", raw.get("time_axes", "strict"),
-                                  TimeAxes),
+        "time_axes": check_choice(name, "time_axes", raw.get("time_axes", "strict"), TimeAxes),
     }
     if raw.get("dt_ms") is not None:
         kw["dt_ms"] = check_dt(name, raw["dt_ms"])
@@ -196,10 +235,16 @@ def parse_entry(name: str, raw: Any, root: Path) -> DatasetEntry:
     gen = raw.get("generate")
     if gen is not None and not isinstance(gen, dict):
         raise _fail(name, f"generate must be a mapping, got {gen!r}")
-    common = {"name": name, "format": fmt, "surveys": check_surveys(name, raw["surveys"]),
-              "root": root, "raw": raw, "generate": gen,
-              "store": Path(store) if os.path.isabs(store) else root / store,
-              "design_window_ms": check_design_window(name, raw.get("design_window_ms"))}
+    common = {
+        "name": name,
+        "format": fmt,
+        "surveys": check_surveys(name, raw["surveys"]),
+        "root": root,
+        "raw": raw,
+        "generate": gen,
+        "store": Path(store) if os.path.isabs(store) else root / store,
+        "design_window_ms": check_design_window(name, raw.get("design_window_ms")),
+    }
     if mseed:
         return MseedEntry(**common, **_mseed_keys(name, raw))
     return SegyEntry(**common, **_segy_keys(name, raw))

@@ -10,13 +10,18 @@ from collections.abc import Callable
 
 from ..errors import SymaeError
 
-__all__ = ["setup_logging", "run_main", "dataset_parser", "KNOWN_ERRORS", "add_store_source",
-           "store_from_args"]
+__all__ = [
+    "setup_logging",
+    "run_main",
+    "dataset_parser",
+    "KNOWN_ERRORS",
+    "add_store_source",
+    "store_from_args",
+]
 
 #: What a command reports as one line (exit status 2): the user's errors. Anything else
 #: is a bug and keeps its traceback.
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (SymaeError, FileNotFoundError,
-                                                 FileExistsError)
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (SymaeError, FileNotFoundError, FileExistsError)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -27,19 +27,35 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="symae-infill", description=__doc__.splitlines()[0],
-                                 epilog="\n".join(__doc__.splitlines()[2:]),
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="symae-infill",
+        description=__doc__.splitlines()[0],
+        epilog="\n".join(__doc__.splitlines()[2:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("model", help="model.pt of a training run, or a checkpoint (.ckpt)")
     add_store_source(ap)
     ap.add_argument("--out", default="out/infill", help="output folder (default out/infill)")
-    ap.add_argument("--missing-channels", nargs="+", metavar="SLOT|A-B",
-                    help="channel slots (0-based, ranges a-b) to treat as missing everywhere")
-    ap.add_argument("--missing-instances", nargs="+", type=int, metavar="KEY",
-                    help="instance keys (e.g. FieldRecord) whose every trace is refilled")
+    ap.add_argument(
+        "--missing-channels",
+        nargs="+",
+        metavar="SLOT|A-B",
+        help="channel slots (0-based, ranges a-b) to treat as missing everywhere",
+    )
+    ap.add_argument(
+        "--missing-instances",
+        nargs="+",
+        type=int,
+        metavar="KEY",
+        help="instance keys (e.g. FieldRecord) whose every trace is refilled",
+    )
     ap.add_argument("--surveys", nargs="+", help="only these surveys (default all)")
-    ap.add_argument("--steps", type=int, default=60,
-                    help="Adam steps per round of fitting the codes (default %(default)s)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=60,
+        help="Adam steps per round of fitting the codes (default %(default)s)",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     ap.add_argument("--no-segy", action="store_true", help="skip filled.sgy")
@@ -56,12 +72,19 @@ def main(argv: list[str] | None = None) -> int:
 
         store = store_from_args(args)
         with StoreReader(store) as reader:
-            res = infill_store(args.model, reader, args.out,
-                               missing_channels=args.missing_channels,
-                               missing_instances=args.missing_instances,
-                               surveys=args.surveys, steps=args.steps, device=args.device,
-                               overwrite=args.overwrite, write_segy=not args.no_segy,
-                               progress=True)
+            res = infill_store(
+                args.model,
+                reader,
+                args.out,
+                missing_channels=args.missing_channels,
+                missing_instances=args.missing_instances,
+                surveys=args.surveys,
+                steps=args.steps,
+                device=args.device,
+                overwrite=args.overwrite,
+                write_segy=not args.no_segy,
+                progress=True,
+            )
         print(f"filled {res.n_filled} of {res.n_traces} trace slots")
         for name, path in res.files.items():
             print(f"{name:>8}: {path}")

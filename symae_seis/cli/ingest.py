@@ -27,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"building {entry.store}: {why if not fresh else 'rebuild asked'}")
             build_store(entry, overwrite=True, progress=True)
         ds = open_store(entry.store)
-        print(f"{ds.sizes['instance']} instances x {ds.sizes['channel']} channels x "
-              f"{ds.sizes['time']} samples, {int(ds.datapoint.max()) + 1} datapoints, "
-              f"surveys {sorted(set(map(str, ds.survey.values)))}")
+        print(
+            f"{ds.sizes['instance']} instances x {ds.sizes['channel']} channels x "
+            f"{ds.sizes['time']} samples, {int(ds.datapoint.max()) + 1} datapoints, "
+            f"surveys {sorted(set(map(str, ds.survey.values)))}"
+        )
 
     return run_main("symae-ingest", run)
 

@@ -25,29 +25,53 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="symae-redatum", description=__doc__.splitlines()[0],
-                                 epilog="\n".join(__doc__.splitlines()[2:]),
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="symae-redatum",
+        description=__doc__.splitlines()[0],
+        epilog="\n".join(__doc__.splitlines()[2:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("model", help="model.pt of a training run, or a checkpoint (.ckpt)")
     add_store_source(ap)
-    ap.add_argument("--coherent-from", default="monitor", metavar="SURVEY",
-                    help="survey whose earth (coherent code) is kept (default monitor)")
-    ap.add_argument("--nuisance-from", default="baseline", metavar="SURVEY",
-                    help="survey whose acquisition (nuisance codes) is used (default baseline)")
-    ap.add_argument("--reference", metavar="KEY|mean",
-                    help="redatum every instance to one acquisition instead: an instance key "
-                         "(e.g. FieldRecord) or 'mean' (deepwater statics / common reference)")
+    ap.add_argument(
+        "--coherent-from",
+        default="monitor",
+        metavar="SURVEY",
+        help="survey whose earth (coherent code) is kept (default monitor)",
+    )
+    ap.add_argument(
+        "--nuisance-from",
+        default="baseline",
+        metavar="SURVEY",
+        help="survey whose acquisition (nuisance codes) is used (default baseline)",
+    )
+    ap.add_argument(
+        "--reference",
+        metavar="KEY|mean",
+        help="redatum every instance to one acquisition instead: an instance key "
+        "(e.g. FieldRecord) or 'mean' (deepwater statics / common reference)",
+    )
     ap.add_argument("--surveys", nargs="+", help="with --reference: only these surveys")
     ap.add_argument("--out", default="out/redatum", help="output folder (default out/redatum)")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    ap.add_argument("--refine-steps", type=int, default=None, metavar="N",
-                    help="fit the codes to the recorded gathers before decoding: N Adam steps "
-                         "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS "
-                         "on gathers, 0 on miniSEED stores; 0: the encoder's codes as they are)")
-    ap.add_argument("--uncertainty", type=int, default=0, metavar="N",
-                    help="N bootstrap bags per coherent donor: virtual_std in redatum.nc (their "
-                         "spread plus the model's own misfit to the recording) and a figure "
-                         "of the residual in units of it (default 0: none)")
+    ap.add_argument(
+        "--refine-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit the codes to the recorded gathers before decoding: N Adam steps "
+        "per round, two rounds (default: symae_seis.redatum.DEFAULT_REFINE_STEPS "
+        "on gathers, 0 on miniSEED stores; 0: the encoder's codes as they are)",
+    )
+    ap.add_argument(
+        "--uncertainty",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N bootstrap bags per coherent donor: virtual_std in redatum.nc (their "
+        "spread plus the model's own misfit to the recording) and a figure "
+        "of the residual in units of it (default 0: none)",
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     ap.add_argument("--no-segy", action="store_true", help="skip the SEG-Y outputs")
@@ -68,14 +92,24 @@ def main(argv: list[str] | None = None) -> int:
         store = store_from_args(args)
         model = SymAE.load(args.model)
         mode = "reference" if args.reference is not None else "4d"
-        with StoreReader(store) as reader:          # the store is opened once
-            res = redatum(model, reader, args.out, mode=mode,
-                          coherent_from=args.coherent_from, nuisance_from=args.nuisance_from,
-                          reference=args.reference or "mean", surveys=args.surveys,
-                          batch_size=args.batch_size, device=args.device,
-                          overwrite=args.overwrite, write_segy=not args.no_segy,
-                          progress=True, refine_steps=args.refine_steps,
-                          uncertainty=args.uncertainty)
+        with StoreReader(store) as reader:  # the store is opened once
+            res = redatum(
+                model,
+                reader,
+                args.out,
+                mode=mode,
+                coherent_from=args.coherent_from,
+                nuisance_from=args.nuisance_from,
+                reference=args.reference or "mean",
+                surveys=args.surveys,
+                batch_size=args.batch_size,
+                device=args.device,
+                overwrite=args.overwrite,
+                write_segy=not args.no_segy,
+                progress=True,
+                refine_steps=args.refine_steps,
+                uncertainty=args.uncertainty,
+            )
             files = dict(res.files)
             if not args.no_plots:
                 files.update(qc_report(res.out_dir, reader))

@@ -26,6 +26,7 @@ __all__ = ["SymAECLI", "cli", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
+
     def run() -> int:
         # args=None lets LightningCLI read sys.argv itself (passing it warns on every call)
         cli(argv)

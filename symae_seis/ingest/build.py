@@ -39,8 +39,13 @@ def file_sha256(path: PathLike, bufsize: int = 8 << 20, *, between=None) -> str:
 
 def _source_record(path: Path, sha: str) -> dict[str, Any]:
     st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "sha256": sha}
+    return {
+        "path": str(path.resolve()),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": sha,
+    }
+
 
 #: Catalog keys that do not change what the store holds (training options, prose).
 _NOT_STORED = ("design_window_ms", "description")
@@ -50,16 +55,18 @@ def _entry_json(entry: DatasetEntry) -> str:
     raw = {k: v for k, v in entry.raw.items() if k not in _NOT_STORED}
     return json.dumps(raw, sort_keys=True, default=str)
 
+
 def _hash_child(conn, files: list[str], parent: int) -> None:
     """Child process: SHA-256 of ``files`` sent back through ``conn``; stops at once if
     the parent died (a killed ingest leaves no orphan reading the survey)."""
+
     def parent_alive() -> None:
         if os.getppid() != parent:
             os._exit(0)
 
     try:
         conn.send(("ok", [file_sha256(f, between=parent_alive) for f in files]))
-    except BaseException as err:                      # reported by the parent
+    except BaseException as err:  # reported by the parent
         conn.send(("error", f"{type(err).__name__}: {err}"))
     finally:
         conn.close()
@@ -76,8 +83,9 @@ class _Hashes:
         methods = mp.get_all_start_methods()
         ctx = mp.get_context("fork" if "fork" in methods else "spawn")
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_hash_child, daemon=True,
-                                 args=(child, [str(f) for f in files], os.getpid()))
+        self._proc = ctx.Process(
+            target=_hash_child, daemon=True, args=(child, [str(f) for f in files], os.getpid())
+        )
         self._proc.start()
         child.close()
 
@@ -99,8 +107,13 @@ class _Hashes:
         self._proc.join()
 
 
-def build_store(entry: DatasetEntry, path: PathLike | None = None, *, overwrite: bool = True,
-                progress: bool = False) -> Path:
+def build_store(
+    entry: DatasetEntry,
+    path: PathLike | None = None,
+    *,
+    overwrite: bool = True,
+    progress: bool = False,
+) -> Path:
     """Ingest a catalog dataset into an HDF5 instance store.
 
     Streams the files in blocks of about 64 MB, so memory stays bounded whatever the
@@ -135,19 +148,25 @@ def build_store(entry: DatasetEntry, path: PathLike | None = None, *, overwrite:
             ingest = ingest_mseed if entry.format == "mseed" else ingest_segy
             meta = ingest(entry, files, h5, progress=progress)
             shas = hashes.result()
-            write_tables(h5, meta, {
-                "dataset": entry.name,
-                "format": entry.format,
-                "catalog_entry": _entry_json(entry),
-                "sources": json.dumps([_source_record(p, s) for p, s in zip(all_files, shas)]),
-                "instance_key_name": entry.instance_key,
-                "channel_key_name": entry.channel_key or "",
-            })
+            write_tables(
+                h5,
+                meta,
+                {
+                    "dataset": entry.name,
+                    "format": entry.format,
+                    "catalog_entry": _entry_json(entry),
+                    "sources": json.dumps([_source_record(p, s) for p, s in zip(all_files, shas)]),
+                    "instance_key_name": entry.instance_key,
+                    "channel_key_name": entry.channel_key or "",
+                },
+            )
             if meta["rms"] == 0.0:
-                raise StoreError(f"dataset {entry.name!r}: every sample is zero; nothing to "
-                                 "learn from")
+                raise StoreError(
+                    f"dataset {entry.name!r}: every sample is zero; nothing to learn from"
+                )
     log.info("built store %s for dataset %r", path, entry.name)
     return path
+
 
 def store_is_fresh(entry: DatasetEntry, path: PathLike | None = None) -> tuple[bool, str]:
     """Whether the store exists and was built from the same catalog entry and files.

@@ -49,9 +49,15 @@ def _merged_spans(st, sr: float) -> dict[str, list]:
     return out
 
 
-def plan_windows(st, sr: float, window_s: float, step_s: float, *,
-                 complete_only: bool = False, ids: list[str] | None = None
-                 ) -> tuple[list, list]:
+def plan_windows(
+    st,
+    sr: float,
+    window_s: float,
+    step_s: float,
+    *,
+    complete_only: bool = False,
+    ids: list[str] | None = None,
+) -> tuple[list, list]:
     """Window start times: a fixed grid from the survey's first sample, every ``step_s``.
 
     Windows in which no selected stream recorded a single sample (a recorder off for the
@@ -76,8 +82,10 @@ def plan_windows(st, sr: float, window_s: float, step_s: float, *,
         if t_end > end + 0.5 / sr:
             break
         if any(a <= t_end and b >= t for a, b in spans):
-            whole = all(any(a <= t + 0.5 / sr and b >= t_end - 0.5 / sr
-                            for a, b in merged.get(i, [])) for i in (ids or merged))
+            whole = all(
+                any(a <= t + 0.5 / sr and b >= t_end - 0.5 / sr for a, b in merged.get(i, []))
+                for i in (ids or merged)
+            )
             (starts if whole or not complete_only else skipped).append(t)
         k += 1
     return starts, skipped
@@ -92,9 +100,13 @@ def _report_skipped(entry: MseedEntry, survey: str, skipped: list, kept: list) -
 
     days = sorted({str(t.date) for t in skipped})
     shown = ", ".join(days[:6]) + (f" and {len(days) - 6} more" if len(days) > 6 else "")
-    warnings.warn(f"dataset {entry.name!r}, survey {survey!r}: {len(skipped)} of "
-                  f"{len(skipped) + len(kept)} windows left out for missing samples "
-                  f"(gaps: skip), on {shown}", SymaeWarning, stacklevel=3)
+    warnings.warn(
+        f"dataset {entry.name!r}, survey {survey!r}: {len(skipped)} of "
+        f"{len(skipped) + len(kept)} windows left out for missing samples "
+        f"(gaps: skip), on {shown}",
+        SymaeWarning,
+        stacklevel=3,
+    )
 
 
 class _Correlator:
@@ -104,48 +116,59 @@ class _Correlator:
     def __init__(self, entry: MseedEntry, ids: list[str], sr: float):
         self.pairs = all_pairs(len(ids))
         if len(self.pairs) == 0:
-            raise MseedError(f"dataset {entry.name!r}: correlate needs at least two streams, "
-                             f"got {ids}")
+            raise MseedError(
+                f"dataset {entry.name!r}: correlate needs at least two streams, got {ids}"
+            )
         self.lag = int(round(entry.correlate["max_lag_s"] * sr))
         if self.lag >= int(round(entry.window_s * sr)):
-            raise MseedError(f"dataset {entry.name!r}: correlate.max_lag_s = "
-                             f"{entry.correlate['max_lag_s']:g} s must be shorter than "
-                             f"window_s = {entry.window_s:g} s")
+            raise MseedError(
+                f"dataset {entry.name!r}: correlate.max_lag_s = "
+                f"{entry.correlate['max_lag_s']:g} s must be shorter than "
+                f"window_s = {entry.window_s:g} s"
+            )
         self.whiten = entry.correlate["whiten"]
         self.names = [f"{ids[i]}|{ids[j]}" for i, j in self.pairs]
         self.samples = 2 * self.lag + 1
 
     def __call__(self, data: np.ndarray, live: np.ndarray):
-        cc = correlate(data[None].astype(np.float64), self.pairs, self.lag,
-                       whiten=self.whiten, live=live[None])[0]
+        cc = correlate(
+            data[None].astype(np.float64), self.pairs, self.lag, whiten=self.whiten, live=live[None]
+        )[0]
         return cc.astype(np.float32), live[self.pairs[:, 0]] & live[self.pairs[:, 1]]
 
 
-def ingest_mseed(entry: MseedEntry, files: dict[str, list[Path]], h5, *,
-                 progress: bool = False) -> dict[str, Any]:
+def ingest_mseed(
+    entry: MseedEntry, files: dict[str, list[Path]], h5, *, progress: bool = False
+) -> dict[str, Any]:
     """Write every window of every survey into an open store file (used by build_store)."""
     from tqdm.auto import tqdm
 
     surveys = list(files)
     heads = {s: read_mseed(files[s], entry.streams, headonly=True) for s in surveys}
     ids = sorted({tr.id for st in heads.values() for tr in st})
-    sr = sampling_rate(sum(heads.values(), type(heads[surveys[0]])()), entry.name,
-                        entry.resample_hz)
+    sr = sampling_rate(
+        sum(heads.values(), type(heads[surveys[0]])()), entry.name, entry.resample_hz
+    )
     nsamp = int(round(entry.window_s * sr))
     if nsamp < MIN_WINDOW_SAMPLES:
-        raise MseedError(f"{', '.join(str(p) for s in surveys for p in files[s][:1])}: "
-                         f"window_s = {entry.window_s:g} s of dataset {entry.name!r} is {nsamp} "
-                         f"samples at {sr:g} Hz; a window needs at least {MIN_WINDOW_SAMPLES}: "
-                         "raise window_s in the catalog")
+        raise MseedError(
+            f"{', '.join(str(p) for s in surveys for p in files[s][:1])}: "
+            f"window_s = {entry.window_s:g} s of dataset {entry.name!r} is {nsamp} "
+            f"samples at {sr:g} Hz; a window needs at least {MIN_WINDOW_SAMPLES}: "
+            "raise window_s in the catalog"
+        )
     plans = {}
     for s in surveys:
-        plans[s], skipped = plan_windows(heads[s], sr, entry.window_s, entry.step_s,
-                                         complete_only=entry.gaps == "skip", ids=ids)
+        plans[s], skipped = plan_windows(
+            heads[s], sr, entry.window_s, entry.step_s, complete_only=entry.gaps == "skip", ids=ids
+        )
         if not plans[s]:
             what = "every stream recorded in full" if skipped else "recorded"
-            raise MseedError(f"{', '.join(map(str, files[s]))}: survey {s!r} has no segment "
-                             f"{what} as long as one window of {entry.window_s:g} s"
-                             + (" (gaps: skip)" if skipped else ""))
+            raise MseedError(
+                f"{', '.join(map(str, files[s]))}: survey {s!r} has no segment "
+                f"{what} as long as one window of {entry.window_s:g} s"
+                + (" (gaps: skip)" if skipped else "")
+            )
         _report_skipped(entry, s, skipped, plans[s])
     corr = _Correlator(entry, ids, sr) if entry.correlate else None
     shape = (len(corr.names), corr.samples) if corr else (len(ids), nsamp)
@@ -160,8 +183,9 @@ def ingest_mseed(entry: MseedEntry, files: dict[str, list[Path]], h5, *,
             for tr in st:
                 if first_nonfinite(np.ma.compressed(np.ma.asarray(tr.data))) is not None:
                     raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
-            for t, data, live in mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps,
-                                               survey=s, files=files[s]):
+            for t, data, live in mseed_windows(
+                st, ids, sr, entry.window_s, plans[s], entry.gaps, survey=s, files=files[s]
+            ):
                 if corr is not None:
                     data, live = corr(data, live)
                 writer.write_slab(row, data[None], live[None], None)
@@ -180,7 +204,8 @@ def ingest_mseed(entry: MseedEntry, files: dict[str, list[Path]], h5, *,
         "instance_key": np.array(keys, dtype=np.int64),
         "survey": np.array(surv, dtype=np.int16),
         "source_file": np.array(fidx, dtype=np.int16),
-        "dp_vals": np.array(dps, dtype=np.int64)[:, None] if entry.datapoint_by != "survey"
+        "dp_vals": np.array(dps, dtype=np.int64)[:, None]
+        if entry.datapoint_by != "survey"
         else np.zeros((row, 0), dtype=np.int64),
         "dp_fields": [entry.datapoint_by] if entry.datapoint_by != "survey" else [],
         "channels": shape[0],

@@ -45,27 +45,32 @@ class _FilePlan:
     su: bool
     endian: str
     ntr: int
-    row: np.ndarray       # (ntr,) store row of each trace
-    chan: np.ndarray      # (ntr,) channel slot of each trace
+    row: np.ndarray  # (ntr,) store row of each trace
+    chan: np.ndarray  # (ntr,) channel slot of each trace
     first_row: int
     n_inst: int
-    grouped: bool         # traces of each instance contiguous, instances in row order
-    starts: np.ndarray    # (n_inst + 1,) trace index where each instance starts (grouped)
-    t0_ms: float = 0.0    # time of the file's first sample
-    samples: int = 0      # samples per trace in the file
-    shift: int = 0        # samples of this file before the common time axis starts
-    dt_us: int | None = None   # catalog override of the sample interval
+    grouped: bool  # traces of each instance contiguous, instances in row order
+    starts: np.ndarray  # (n_inst + 1,) trace index where each instance starts (grouped)
+    t0_ms: float = 0.0  # time of the file's first sample
+    samples: int = 0  # samples per trace in the file
+    shift: int = 0  # samples of this file before the common time axis starts
+    dt_us: int | None = None  # catalog override of the sample interval
 
 
 #: Header fields read for every trace to check the time axis and that headers are headers.
-_TIME_FIELDS = ("DelayRecordingTime", "ScalarTraceHeader", "TRACE_SAMPLE_COUNT",
-                "TRACE_SAMPLE_INTERVAL")
+_TIME_FIELDS = (
+    "DelayRecordingTime",
+    "ScalarTraceHeader",
+    "TRACE_SAMPLE_COUNT",
+    "TRACE_SAMPLE_INTERVAL",
+)
 #: Key values beyond this are not plausible header values (sample bytes read as headers).
 _KEY_LIMIT = 10**9
 
 
-def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool,
-                  dt_us: int | None = None):
+def _scan_headers(
+    path: Path, keys: tuple[str, ...], endian: str, su: bool, dt_us: int | None = None
+):
     """Header fields of every trace, read in blocks, each through a fresh memory map (so
     resident memory does not grow with the file)."""
     info = segy_info(path, endian=endian, su=su, dt_us=dt_us)
@@ -79,9 +84,9 @@ def _scan_headers(path: Path, keys: tuple[str, ...], endian: str, su: bool,
     return {k: np.concatenate(v) for k, v in parts.items()}, info
 
 
-def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: SegyEntry
-                         ) -> None:
+def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: SegyEntry) -> None:
     """Refuse trace headers that are not headers, or whose time axis varies in the file."""
+
     def first(bad: np.ndarray) -> int:
         return int(np.flatnonzero(bad)[0])
 
@@ -103,42 +108,51 @@ def _check_trace_headers(path: Path, hdr: dict[str, np.ndarray], info, entry: Se
         bad = (dt != 0) & (dt != info.dt_us)
         if bad.any():
             k = first(bad)
-            raise SegyError(f"{path}: trace {k} header says a sample interval of {dt[k]} us, "
-                            f"the first trace {info.dt_us} us ({int(bad.sum())} traces "
-                            "disagree); one file has one sample interval, so these trace "
-                            "headers are not plausible (sample bytes where headers belong?)")
+            raise SegyError(
+                f"{path}: trace {k} header says a sample interval of {dt[k]} us, "
+                f"the first trace {info.dt_us} us ({int(bad.sum())} traces "
+                "disagree); one file has one sample interval, so these trace "
+                "headers are not plausible (sample bytes where headers belong?)"
+            )
     for key in entry.header_keys:
         big = np.abs(hdr[key]) >= _KEY_LIMIT
         if big.any():
             k = first(big)
-            raise SegyError(f"{path}: trace {k} has {key}={hdr[key][k]}, not a plausible "
-                            f"header value (|value| >= {_KEY_LIMIT}); the trace headers hold "
-                            "something else (sample bytes?) or the byte order is wrong")
+            raise SegyError(
+                f"{path}: trace {k} has {key}={hdr[key][k]}, not a plausible "
+                f"header value (|value| >= {_KEY_LIMIT}); the trace headers hold "
+                "something else (sample bytes?) or the byte order is wrong"
+            )
     scalar = np.zeros_like(hdr["ScalarTraceHeader"]) if info.su else hdr["ScalarTraceHeader"]
     t0 = delay_ms(hdr["DelayRecordingTime"], scalar)
     bad = np.abs(t0 - t0[0]) > 1e-9
     if bad.any():
         k = first(bad)
-        raise SegyError(f"{path}: trace {k} starts at {t0[k]:g} ms (delay recording time), "
-                        f"trace 0 at {t0[0]:g} ms; every trace of a file must share one time "
-                        "axis")
+        raise SegyError(
+            f"{path}: trace {k} starts at {t0[k]:g} ms (delay recording time), "
+            f"trace 0 at {t0[0]:g} ms; every trace of a file must share one time "
+            "axis"
+        )
     ikey = hdr[entry.instance_key]
     if ikey.size > 1 and np.all(ikey == ikey[0]):
-        warnings.warn(f"{path}: every one of its {ikey.size} traces has "
-                      f"{entry.instance_key}={ikey[0]}, so the whole file is one gather; if "
-                      "that is not meant, choose another instance_key", SymaeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{path}: every one of its {ikey.size} traces has "
+            f"{entry.instance_key}={ikey[0]}, so the whole file is one gather; if "
+            "that is not meant, choose another instance_key",
+            SymaeWarning,
+            stacklevel=2,
+        )
 
 
-def _common_time_axis(entry: SegyEntry, plans: list[_FilePlan], dt_us: int
-                      ) -> tuple[float, int]:
+def _common_time_axis(entry: SegyEntry, plans: list[_FilePlan], dt_us: int) -> tuple[float, int]:
     """First-sample time and sample count shared by every file, setting each plan's
     ``shift``; under ``time_axes: strict`` any difference is an error naming both files."""
     ref = plans[0]
     dt_ms = dt_us / 1000.0
     for p in plans[1:]:
-        if entry.time_axes == "strict" and (abs(p.t0_ms - ref.t0_ms) > 1e-9
-                                            or p.samples != ref.samples):
+        if entry.time_axes == "strict" and (
+            abs(p.t0_ms - ref.t0_ms) > 1e-9 or p.samples != ref.samples
+        ):
             raise SegyError(
                 f"{p.path}: time axis {p.t0_ms:g} ms + {p.samples} samples differs from "
                 f"{ref.path} ({ref.t0_ms:g} ms + {ref.samples} samples) in dataset "
@@ -148,21 +162,28 @@ def _common_time_axis(entry: SegyEntry, plans: list[_FilePlan], dt_us: int
     for p in plans[1:]:
         lag = (p.t0_ms - ref.t0_ms) / dt_ms
         if abs(lag - round(lag)) > 1e-6:
-            raise SegyError(f"{p.path}: first sample at {p.t0_ms:g} ms is not on the sample "
-                            f"grid of {ref.path} ({ref.t0_ms:g} ms, {dt_ms:g} ms interval); "
-                            "time_axes: align needs delays that differ by whole samples")
+            raise SegyError(
+                f"{p.path}: first sample at {p.t0_ms:g} ms is not on the sample "
+                f"grid of {ref.path} ({ref.t0_ms:g} ms, {dt_ms:g} ms interval); "
+                "time_axes: align needs delays that differ by whole samples"
+            )
     start = max(p.t0_ms for p in plans)
     stop = min(p.t0_ms + p.samples * dt_ms for p in plans)
     for p in plans:
         p.shift = int(round((start - p.t0_ms) / dt_ms))
     n = int(round((stop - start) / dt_ms))
     if n < 1:
-        raise SegyError(f"dataset {entry.name!r}: the files share no time range "
-                        f"({ref.path}: {ref.t0_ms:g} ms on; latest start {start:g} ms)")
+        raise SegyError(
+            f"dataset {entry.name!r}: the files share no time range "
+            f"({ref.path}: {ref.t0_ms:g} ms on; latest start {start:g} ms)"
+        )
     if any(p.shift or p.samples != n for p in plans):
-        warnings.warn(f"dataset {entry.name!r}: time_axes: align keeps {start:g}-"
-                      f"{start + (n - 1) * dt_ms:g} ms ({n} samples) common to all files",
-                      SymaeWarning, stacklevel=2)
+        warnings.warn(
+            f"dataset {entry.name!r}: time_axes: align keeps {start:g}-"
+            f"{start + (n - 1) * dt_ms:g} ms ({n} samples) common to all files",
+            SymaeWarning,
+            stacklevel=2,
+        )
     return start, n
 
 
@@ -172,8 +193,10 @@ def _window_samples(entry: SegyEntry, path: Path, ns: int, dt_ms: float) -> tupl
     i0 = int(round(entry.window_ms[0] / dt_ms))
     i1 = int(round(entry.window_ms[1] / dt_ms))
     if i1 > ns:
-        raise SegyError(f"{path}: window_ms {list(entry.window_ms)} of dataset {entry.name!r} "
-                        f"ends after the last sample ({(ns - 1) * dt_ms:g} ms)")
+        raise SegyError(
+            f"{path}: window_ms {list(entry.window_ms)} of dataset {entry.name!r} "
+            f"ends after the last sample ({(ns - 1) * dt_ms:g} ms)"
+        )
     return i0, i1
 
 
@@ -194,8 +217,9 @@ def _instances(ikey: np.ndarray, ck: np.ndarray):
     return uniq[order], local, cnt, chan, starts
 
 
-def _datapoint_values(path: Path, entry: SegyEntry, hdr: dict, keys: np.ndarray,
-                      local: np.ndarray) -> np.ndarray:
+def _datapoint_values(
+    path: Path, entry: SegyEntry, hdr: dict, keys: np.ndarray, local: np.ndarray
+) -> np.ndarray:
     """Datapoint key of each instance ``(n_inst, K)``, checked constant inside it."""
     fields = (*entry.datapoint_key, *entry.datapoint_bin)
     out = np.zeros((keys.size, len(fields)), dtype=np.int64)
@@ -221,18 +245,30 @@ def _datapoint_values(path: Path, entry: SegyEntry, hdr: dict, keys: np.ndarray,
 
 def _plan_file(entry: SegyEntry, path: Path, survey: int, row0: int):
     """One file's plan and its instances' keys, datapoint values and trace counts."""
-    hdr, info = _scan_headers(path, (*entry.header_keys, *_TIME_FIELDS), entry.endian,
-                              entry.format == "su", entry.dt_us)
+    hdr, info = _scan_headers(
+        path, (*entry.header_keys, *_TIME_FIELDS), entry.endian, entry.format == "su", entry.dt_us
+    )
     _check_trace_headers(path, hdr, info, entry)
     ikey = hdr[entry.instance_key]
     ck = hdr[entry.channel_key] if entry.channel_key else np.zeros_like(ikey)
     keys, local, cnt, chan, starts = _instances(ikey, ck)
     grouped = bool(np.all(np.diff(local) >= 0))
-    plan = _FilePlan(path=path, survey=survey, su=entry.format == "su", endian=info.endian,
-                     ntr=info.tracecount, row=row0 + local, chan=chan, first_row=row0,
-                     n_inst=keys.size, grouped=grouped,
-                     starts=starts if grouped else np.zeros(1, dtype=np.int64),
-                     t0_ms=info.delay_ms, samples=info.samples, dt_us=entry.dt_us)
+    plan = _FilePlan(
+        path=path,
+        survey=survey,
+        su=entry.format == "su",
+        endian=info.endian,
+        ntr=info.tracecount,
+        row=row0 + local,
+        chan=chan,
+        first_row=row0,
+        n_inst=keys.size,
+        grouped=grouped,
+        starts=starts if grouped else np.zeros(1, dtype=np.int64),
+        t0_ms=info.delay_ms,
+        samples=info.samples,
+        dt_us=entry.dt_us,
+    )
     return plan, info, keys, _datapoint_values(path, entry, hdr, keys, local), cnt
 
 
@@ -245,20 +281,25 @@ def _plan_segy(entry: SegyEntry, files: dict[str, list[Path]], progress: bool):
     plans, keys, surv, src, dps, counts = [], [], [], [], [], []
     seen: dict[tuple[int, int], Path] = {}
     dt_us, row0 = None, 0
-    for fi, (label, path) in enumerate(tqdm(all_files, desc="scan headers", unit="file",
-                                            disable=not progress)):
+    for fi, (label, path) in enumerate(
+        tqdm(all_files, desc="scan headers", unit="file", disable=not progress)
+    ):
         sidx = surveys.index(label)
         plan, info, k, dp, cnt = _plan_file(entry, path, sidx, row0)
         dt_us = info.dt_us if dt_us is None else dt_us
         if info.dt_us != dt_us:
-            raise SegyError(f"{path}: sample interval {info.dt_us} us differs from "
-                            f"{dt_us} us in {all_files[0][1]}; resample the surveys to one "
-                            "interval")
+            raise SegyError(
+                f"{path}: sample interval {info.dt_us} us differs from "
+                f"{dt_us} us in {all_files[0][1]}; resample the surveys to one "
+                "interval"
+            )
         for key in k.tolist():
             if (sidx, key) in seen:
-                raise SegyError(f"{path}: instance {entry.instance_key}={key} of survey "
-                                f"{label!r} also appears in {seen[(sidx, key)]}; instance keys "
-                                "must be unique within a survey")
+                raise SegyError(
+                    f"{path}: instance {entry.instance_key}={key} of survey "
+                    f"{label!r} also appears in {seen[(sidx, key)]}; instance keys "
+                    "must be unique within a survey"
+                )
             seen[(sidx, key)] = path
         plans.append(plan)
         keys.append(k)
@@ -285,8 +326,9 @@ def _plan_segy(entry: SegyEntry, files: dict[str, list[Path]], progress: bool):
     }
 
 
-def _channels(entry: SegyEntry, plans: list[_FilePlan], keys: np.ndarray,
-              counts: np.ndarray) -> int:
+def _channels(
+    entry: SegyEntry, plans: list[_FilePlan], keys: np.ndarray, counts: np.ndarray
+) -> int:
     """Traces per gather of the store (the largest); unequal gathers follow the policy."""
     c = int(counts.max())
     if entry.unequal_gathers == "reject" and np.any(counts != c):
@@ -306,8 +348,9 @@ def _textual(plan: _FilePlan, dt_us: int | None) -> str:
         return bytes(fh.text[0]).decode("ascii", errors="replace")
 
 
-def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, c: int,
-                 progress: bool) -> None:
+def _ingest_segy(
+    writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, c: int, progress: bool
+) -> None:
     from tqdm.auto import tqdm
 
     total = sum(p.ntr for p in plans)
@@ -317,9 +360,12 @@ def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, 
         info = segy_info(plan.path, endian=plan.endian, su=plan.su, dt_us=plan.dt_us)
         per_block = max(1, _BLOCK_BYTES // (4 * info.samples + 4 * len(HEADER_FIELDS)))
         if not plan.grouped:
-            warnings.warn(f"{plan.path}: traces of a gather are not contiguous; ingest writes "
-                          "trace by trace (slow). Sort the file by instance key to speed it up",
-                          SymaeWarning, stacklevel=2)
+            warnings.warn(
+                f"{plan.path}: traces of a gather are not contiguous; ingest writes "
+                "trace by trace (slow). Sort the file by instance key to speed it up",
+                SymaeWarning,
+                stacklevel=2,
+            )
             bounds = list(range(0, plan.ntr, per_block)) + [plan.ntr]
         else:
             # block boundaries on instance boundaries
@@ -334,13 +380,15 @@ def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, 
             # Re-open (memory-mapped) for each block: mapped pages leave the process's
             # resident set when the map closes, so memory stays flat as files grow.
             with open_segy(plan.path, info=info) as (fh, _):
-                data = read_traces(fh, a, b)[:, plan.shift + i0:plan.shift + i1]
+                data = read_traces(fh, a, b)[:, plan.shift + i0 : plan.shift + i1]
                 heads = read_all_headers(fh, a, b)
             bad = first_nonfinite(data)
             if bad is not None:
                 k = a + bad
-                raise SegyError(f"{plan.path}: trace {k} has NaN or Inf samples; mute or "
-                                "remove it before ingest")
+                raise SegyError(
+                    f"{plan.path}: trace {k} has NaN or Inf samples; mute or "
+                    "remove it before ingest"
+                )
             rows, chans = plan.row[a:b], plan.chan[a:b]
             if plan.grouped:
                 r0 = int(rows[0])
@@ -358,8 +406,9 @@ def _ingest_segy(writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, 
     bar.close()
 
 
-def ingest_segy(entry: SegyEntry, files: dict[str, list[Path]], h5, *,
-                progress: bool = False) -> dict[str, Any]:
+def ingest_segy(
+    entry: SegyEntry, files: dict[str, list[Path]], h5, *, progress: bool = False
+) -> dict[str, Any]:
     """Write every gather of every survey into an open store file; return the tables and
     facts :func:`~symae_seis.io.store.write_tables` records."""
     import json

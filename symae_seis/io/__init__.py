@@ -13,12 +13,20 @@ from typing import Any
 
 _NAMES = {
     "atomic_path": "atomic",
-    "MseedError": "mseed", "read_mseed": "mseed",
-    "HEADER_FIELDS": "segy", "SegyError": "segy", "open_segy": "segy", "read_segy": "segy",
+    "MseedError": "mseed",
+    "read_mseed": "mseed",
+    "HEADER_FIELDS": "segy",
+    "SegyError": "segy",
+    "open_segy": "segy",
+    "read_segy": "segy",
     "segy_info": "segy",
-    "SegyWriter": "segy_write", "write_segy": "segy_write",
-    "StoreError": "store", "StoreReader": "store", "open_store": "store",
-    "schema_mismatches": "store", "store_schema": "store",
+    "SegyWriter": "segy_write",
+    "write_segy": "segy_write",
+    "StoreError": "store",
+    "StoreReader": "store",
+    "open_store": "store",
+    "schema_mismatches": "store",
+    "store_schema": "store",
 }
 
 __all__ = sorted(_NAMES)

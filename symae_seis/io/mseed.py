@@ -27,8 +27,14 @@ import numpy as np
 from ..errors import SymaeError
 from .checks import first_nonfinite
 
-__all__ = ["MseedError", "read_mseed", "mseed_windows", "sampling_rate", "prepare",
-           "MIN_WINDOW_SAMPLES"]
+__all__ = [
+    "MseedError",
+    "read_mseed",
+    "mseed_windows",
+    "sampling_rate",
+    "prepare",
+    "MIN_WINDOW_SAMPLES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +49,7 @@ class MseedError(SymaeError):
     """A miniSEED file is unreadable, or its streams cannot be cut into windows."""
 
 
-def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *,
-               headonly: bool = False):
+def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *, headonly: bool = False):
     """Read and select streams from miniSEED files.
 
     Raises
@@ -67,7 +72,7 @@ def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *,
                 part = obspy.read(str(f), format="MSEED", headonly=headonly)
         except Exception as err:  # noqa: BLE001 - obspy raises many types; one message
             raise MseedError(f"{f}: not readable as miniSEED: {err}") from None
-        if not headonly:              # the same file is read headonly first: say it once
+        if not headonly:  # the same file is read headonly first: say it once
             _summarise_warnings(f, caught)
         if len(part) == 0:
             raise MseedError(f"{f}: holds no records")
@@ -78,8 +83,10 @@ def read_mseed(files: list[Path], patterns: tuple[str, ...] = ("*",), *,
     sel = type(st)([tr for tr in st if any(fnmatch.fnmatch(tr.id, p) for p in patterns)])
     if len(sel) == 0:
         ids = sorted({tr.id for tr in st})
-        raise MseedError(f"{', '.join(map(str, files))}: no stream matches {list(patterns)} "
-                         f"(streams present: {ids})")
+        raise MseedError(
+            f"{', '.join(map(str, files))}: no stream matches {list(patterns)} "
+            f"(streams present: {ids})"
+        )
     return sel
 
 
@@ -92,38 +99,53 @@ def _summarise_warnings(path: Path, caught: list) -> None:
     texts = [str(w.message).splitlines()[0][:160] for w in caught]
     kinds = {re.sub(r"\d+", "N", t) for t in texts}
     more = f" (and {len(kinds) - 1} other kinds)" if len(kinds) > 1 else ""
-    log.warning("%s: ObsPy warned %d times while reading, e.g. %s%s", path, len(caught),
-                texts[0], more)
+    log.warning(
+        "%s: ObsPy warned %d times while reading, e.g. %s%s", path, len(caught), texts[0], more
+    )
 
 
 def _check_trace(path: Path, tr, headonly: bool) -> None:
     """Refuse records that hold no usable samples: a zero sampling rate, text records."""
     if not float(tr.stats.sampling_rate) > 0:
-        raise MseedError(f"{path}: stream {tr.id} has a sampling rate of "
-                         f"{tr.stats.sampling_rate} Hz; its records do not say when samples "
-                         "were taken: fix the record headers or leave the file out")
+        raise MseedError(
+            f"{path}: stream {tr.id} has a sampling rate of "
+            f"{tr.stats.sampling_rate} Hz; its records do not say when samples "
+            "were taken: fix the record headers or leave the file out"
+        )
     if not headonly and np.asarray(tr.data).dtype.kind not in "iuf":
-        raise MseedError(f"{path}: stream {tr.id} holds {np.asarray(tr.data).dtype} data "
-                         "(ASCII/text records, e.g. log channels), not samples; leave it out "
-                         "with the catalog's `streams` patterns")
+        raise MseedError(
+            f"{path}: stream {tr.id} holds {np.asarray(tr.data).dtype} data "
+            "(ASCII/text records, e.g. log channels), not samples; leave it out "
+            "with the catalog's `streams` patterns"
+        )
 
 
 def sampling_rate(st, entry_name: str, resample_hz: float | None) -> float:
     rates = {}
     for tr in st:
-        rates.setdefault(float(tr.stats.sampling_rate), []).append(
-            f"{tr.id} in {tr.stats._source}")
+        rates.setdefault(float(tr.stats.sampling_rate), []).append(f"{tr.id} in {tr.stats._source}")
     if resample_hz is not None:
         return resample_hz
     if len(rates) > 1:
         desc = "; ".join(f"{r:g} Hz: {v[0]}" for r, v in sorted(rates.items()))
-        raise MseedError(f"dataset {entry_name!r}: mixed sampling rates ({desc}); set "
-                         "`resample_hz` in the catalog to resample to one rate")
+        raise MseedError(
+            f"dataset {entry_name!r}: mixed sampling rates ({desc}); set "
+            "`resample_hz` in the catalog to resample to one rate"
+        )
     return next(iter(rates))
 
 
-def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, gaps: str,
-                  *, survey: str = "", files: list | None = None):
+def mseed_windows(
+    st,
+    ids: list[str],
+    sr: float,
+    window_s: float,
+    starts: list,
+    gaps: str,
+    *,
+    survey: str = "",
+    files: list | None = None,
+):
     """Cut a merged stream into ``(channels, samples)`` windows starting at ``starts``.
 
     Yields
@@ -148,10 +170,11 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
                         f"{tr.stats.starttime}, {abs(pos - i0):.3f} of a sample off the "
                         f"window grid (windows from {starts[0]} every 1/{sr:g} s); cutting "
                         "it would shift it in time. Align the records on one sample grid "
-                        "first (e.g. ObsPy Trace.interpolate with a starttime on the grid)")
+                        "first (e.g. ObsPy Trace.interpolate with a starttime on the grid)"
+                    )
                 if i0 < 0 or i0 + nsamp > tr.stats.npts:
                     continue
-                got = tr.data[i0:i0 + nsamp]
+                got = tr.data[i0 : i0 + nsamp]
                 break
             if got is None:
                 # partially covered: take what overlaps and mask the rest
@@ -160,7 +183,7 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
                     i0 = int(round((t - tr.stats.starttime) * sr))
                     a, b = max(i0, 0), min(i0 + nsamp, tr.stats.npts)
                     if b > a:
-                        got[a - i0:b - i0] = tr.data[a:b]
+                        got[a - i0 : b - i0] = tr.data[a:b]
             masked = np.ma.getmaskarray(got)
             if masked.any():
                 where = f"stream {sid} of survey {survey!r}, window starting {t}"
@@ -168,9 +191,11 @@ def mseed_windows(st, ids: list[str], sr: float, window_s: float, starts: list, 
                 if gaps in ("reject", "skip"):
                     what = "is missing" if masked.all() else f"has a gap of {masked.sum()} samples"
                     src = src or ", ".join(map(str, files or [])) or "no file"
-                    raise MseedError(f"{src}: {where} {what}; set `gaps: zero` or "
-                                     "`gaps: interpolate` in the catalog to fill gaps, or "
-                                     "`gaps: skip` to leave out windows with gaps")
+                    raise MseedError(
+                        f"{src}: {where} {what}; set `gaps: zero` or "
+                        "`gaps: interpolate` in the catalog to fill gaps, or "
+                        "`gaps: skip` to leave out windows with gaps"
+                    )
                 if masked.all():
                     continue  # dead trace
                 if gaps == "zero":
@@ -196,7 +221,7 @@ def _check_overlaps(st, sr: float) -> None:
                 continue
             i0 = int(round((b.stats.starttime - a.stats.starttime) * sr))
             n = min(a.stats.npts - i0, b.stats.npts)
-            if n > 0 and not np.allclose(a.data[i0:i0 + n], b.data[:n]):
+            if n > 0 and not np.allclose(a.data[i0 : i0 + n], b.data[:n]):
                 raise MseedError(
                     f"{a.stats._source}, {b.stats._source}: stream {sid} has overlapping "
                     f"records with different samples ({b.stats.starttime} to "
@@ -211,18 +236,24 @@ def prepare(st, sr: float, resample: bool):
         if resample and float(tr.stats.sampling_rate) != sr:
             rate = float(tr.stats.sampling_rate)
             if first_nonfinite(tr.data) is not None:
-                raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples; "
-                                 f"cannot resample it from {rate:g} Hz to {sr:g} Hz")
+                raise MseedError(
+                    f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples; "
+                    f"cannot resample it from {rate:g} Hz to {sr:g} Hz"
+                )
             try:
                 tr.resample(sr, no_filter=False)
             except (ValueError, ZeroDivisionError, FloatingPointError) as err:
-                raise MseedError(f"{tr.stats._source}: stream {tr.id}: resampling from "
-                                 f"{rate:g} Hz to {sr:g} Hz failed ({err})") from None
+                raise MseedError(
+                    f"{tr.stats._source}: stream {tr.id}: resampling from "
+                    f"{rate:g} Hz to {sr:g} Hz failed ({err})"
+                ) from None
             if first_nonfinite(tr.data) is not None:
-                raise MseedError(f"{tr.stats._source}: stream {tr.id}: resampling from "
-                                 f"{rate:g} Hz to {sr:g} Hz gave NaN or Inf samples (too few "
-                                 "samples in a record?); choose another resample_hz or leave "
-                                 "the stream out")
+                raise MseedError(
+                    f"{tr.stats._source}: stream {tr.id}: resampling from "
+                    f"{rate:g} Hz to {sr:g} Hz gave NaN or Inf samples (too few "
+                    "samples in a record?); choose another resample_hz or leave "
+                    "the stream out"
+                )
     _check_overlaps(st, sr)
     st.merge(method=1, fill_value=None)
     return st

@@ -47,9 +47,19 @@ _FIELD_IDS: tuple[int, ...] = tuple(int(f) for f in segyio.TraceField.enums())
 # sample format code -> bytes per sample (formats segyio reads)
 _FORMAT_SIZE = {1: 4, 2: 4, 3: 2, 5: 4, 6: 8, 8: 1, 9: 8, 10: 4, 11: 2, 12: 8, 16: 1}
 _FORMAT_NAME = {
-    1: "4-byte IBM float", 2: "4-byte int", 3: "2-byte int", 4: "fixed-point with gain",
-    5: "4-byte IEEE float", 6: "8-byte IEEE float", 7: "3-byte int", 8: "1-byte int",
-    9: "8-byte int", 10: "4-byte uint", 11: "2-byte uint", 12: "8-byte uint", 15: "3-byte uint",
+    1: "4-byte IBM float",
+    2: "4-byte int",
+    3: "2-byte int",
+    4: "fixed-point with gain",
+    5: "4-byte IEEE float",
+    6: "8-byte IEEE float",
+    7: "3-byte int",
+    8: "1-byte int",
+    9: "8-byte int",
+    10: "4-byte uint",
+    11: "2-byte uint",
+    12: "8-byte uint",
+    15: "3-byte uint",
     16: "1-byte uint",
 }
 
@@ -81,13 +91,15 @@ class SegyInfo:
 
 
 def _u16(buf: bytes, offset: int, endian: str) -> int:
-    return int.from_bytes(buf[offset : offset + 2], "big" if endian == "big" else "little",
-                          signed=False)
+    return int.from_bytes(
+        buf[offset : offset + 2], "big" if endian == "big" else "little", signed=False
+    )
 
 
 def _i16(buf: bytes, offset: int, endian: str) -> int:
-    return int.from_bytes(buf[offset : offset + 2], "big" if endian == "big" else "little",
-                          signed=True)
+    return int.from_bytes(
+        buf[offset : offset + 2], "big" if endian == "big" else "little", signed=True
+    )
 
 
 def delay_ms(delay: int | np.ndarray, scalar: int | np.ndarray) -> float | np.ndarray:
@@ -105,24 +117,36 @@ def _resolve_dt(path: Path, bin_dt: int, tr_dt: int, dt_us: int | None) -> int:
     headers disagree), or ``dt_us`` from the catalog."""
     if dt_us is not None:
         if tr_dt > 0 and tr_dt != dt_us:
-            warnings.warn(f"{path}: headers say a sample interval of {tr_dt} us; using "
-                          f"dt_ms = {dt_us / 1000:g} from the catalog", SymaeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{path}: headers say a sample interval of {tr_dt} us; using "
+                f"dt_ms = {dt_us / 1000:g} from the catalog",
+                SymaeWarning,
+                stacklevel=2,
+            )
         return int(dt_us)
     if tr_dt > 0:
         if bin_dt > 0 and bin_dt != tr_dt:
-            warnings.warn(f"{path}: binary header says a sample interval of {bin_dt} us, the "
-                          f"trace headers {tr_dt} us; using {tr_dt} us as segyio does",
-                          SymaeWarning, stacklevel=2)
+            warnings.warn(
+                f"{path}: binary header says a sample interval of {bin_dt} us, the "
+                f"trace headers {tr_dt} us; using {tr_dt} us as segyio does",
+                SymaeWarning,
+                stacklevel=2,
+            )
         elif bin_dt < 0:
-            warnings.warn(f"{path}: binary header sample interval is negative ({bin_dt}); "
-                          f"using the trace headers' {tr_dt} us", SymaeWarning, stacklevel=2)
+            warnings.warn(
+                f"{path}: binary header sample interval is negative ({bin_dt}); "
+                f"using the trace headers' {tr_dt} us",
+                SymaeWarning,
+                stacklevel=2,
+            )
         return tr_dt
     if bin_dt > 0:
         return bin_dt
-    raise SegyError(f"{path}: no sample interval in the binary or the first trace header "
-                    f"(binary {bin_dt}, trace {tr_dt}); set dt_ms for the dataset in the "
-                    "catalog")
+    raise SegyError(
+        f"{path}: no sample interval in the binary or the first trace header "
+        f"(binary {bin_dt}, trace {tr_dt}); set dt_ms for the dataset in the "
+        "catalog"
+    )
 
 
 def _detect_endian(path: Path, head: bytes, su: bool) -> str:
@@ -148,26 +172,33 @@ def _detect_endian(path: Path, head: bytes, su: bool) -> str:
     )
 
 
-def _segy_layout(path: Path, head: bytes, endian: str, size: int
-                 ) -> tuple[int, int, int, int, bytes]:
+def _segy_layout(
+    path: Path, head: bytes, endian: str, size: int
+) -> tuple[int, int, int, int, bytes]:
     """Sample format, first trace's offset, sample count (binary header, else the first
     trace's), the first trace's count and its header, checked against what segyio reads."""
     fmt = _u16(head, 3224, endian)
     if fmt not in _FORMAT_SIZE:
         name = _FORMAT_NAME.get(fmt, "unknown")
-        raise SegyError(f"{path}: sample format code {fmt} ({name}) is not supported; "
-                        "convert the file to IEEE float (format 5)")
+        raise SegyError(
+            f"{path}: sample format code {fmt} ({name}) is not supported; "
+            "convert the file to IEEE float (format 5)"
+        )
     ext = int.from_bytes(head[3504:3506], endian, signed=True)
     if ext < 0:
-        raise SegyError(f"{path}: binary header declares {ext} extended textual headers "
-                        "(variable count, -1) which segyio cannot read; rewrite the file "
-                        "with a fixed count")
+        raise SegyError(
+            f"{path}: binary header declares {ext} extended textual headers "
+            "(variable count, -1) which segyio cannot read; rewrite the file "
+            "with a fixed count"
+        )
     extra = int.from_bytes(head[3506:3510], endian, signed=True)
     if head[3500] >= 2 and extra > 0:
-        raise SegyError(f"{path}: SEG-Y revision {head[3500]} file with {extra} trace "
-                        "header extension(s) (240-byte headers after each trace header, "
-                        "binary bytes 3507-3510); trace header extensions are not "
-                        "supported: rewrite the file without them")
+        raise SegyError(
+            f"{path}: SEG-Y revision {head[3500]} file with {extra} trace "
+            "header extension(s) (240-byte headers after each trace header, "
+            "binary bytes 3507-3510); trace header extensions are not "
+            "supported: rewrite the file without them"
+        )
     tr0 = 3600 + 3200 * ext
     if size <= tr0:
         raise SegyError(f"{path}: holds no traces ({size} bytes of file headers only)")
@@ -202,8 +233,9 @@ def _trace_count(path: Path, size: int, tr0: int, ns: int, fmt: int, tr_ns: int)
     return body // trace_bytes
 
 
-def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
-              dt_us: int | None = None) -> SegyInfo:
+def segy_info(
+    path: PathLike, *, endian: str = "auto", su: bool | None = None, dt_us: int | None = None
+) -> SegyInfo:
     """Read and check a file's declared layout without mapping it with segyio.
 
     Parameters
@@ -235,8 +267,10 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
     with open(path, "rb") as fh:
         head = fh.read(3600 + 240)
     if len(head) < minimum:
-        raise SegyError(f"{path}: {size} bytes, too short for a {'SU' if su else 'SEG-Y'} file "
-                        f"(at least {minimum} bytes of headers)")
+        raise SegyError(
+            f"{path}: {size} bytes, too short for a {'SU' if su else 'SEG-Y'} file "
+            f"(at least {minimum} bytes of headers)"
+        )
     if endian == "auto":
         endian = _detect_endian(path, head, su)
     if su:
@@ -249,18 +283,38 @@ def segy_info(path: PathLike, *, endian: str = "auto", su: bool | None = None,
         raise SegyError(f"{path}: sample count is 0 in every header")
     ntr = _trace_count(path, size, tr0, ns, fmt, tr_ns)
     if not su and tr_ns not in (0, ns):
-        log.warning("%s: first trace header says %d samples, the binary header and the file "
-                    "size say %d; using %d", path, tr_ns, ns, ns)
+        log.warning(
+            "%s: first trace header says %d samples, the binary header and the file "
+            "size say %d; using %d",
+            path,
+            tr_ns,
+            ns,
+            ns,
+        )
     # SU headers keep no delay scalar (segyio's SU reader ignores it too)
     t0 = delay_ms(_i16(th, 108, endian), 0 if su else _i16(th, 214, endian))
-    return SegyInfo(path=path, tracecount=ntr, samples=ns, dt_us=dt,
-                    delay_ms=t0, format=fmt, endian=endian, su=su)
+    return SegyInfo(
+        path=path,
+        tracecount=ntr,
+        samples=ns,
+        dt_us=dt,
+        delay_ms=t0,
+        format=fmt,
+        endian=endian,
+        su=su,
+    )
 
 
 @contextlib.contextmanager
-def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
-              mmap: bool = True, dt_us: int | None = None, info: SegyInfo | None = None
-              ) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
+def open_segy(
+    path: PathLike,
+    *,
+    endian: str = "auto",
+    su: bool | None = None,
+    mmap: bool = True,
+    dt_us: int | None = None,
+    info: SegyInfo | None = None,
+) -> Iterator[tuple[segyio.SegyFile, SegyInfo]]:
     """Open a checked SEG-Y or SU file as an unstructured trace list.
 
     ``mmap`` maps the file (fastest random access); streaming readers pass ``False`` so
@@ -297,13 +351,15 @@ def open_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None,
         yield fh, info
 
 
-def read_headers(fh: segyio.SegyFile, fields: tuple[str, ...], start: int = 0,
-                 stop: int | None = None) -> dict[str, np.ndarray]:
+def read_headers(
+    fh: segyio.SegyFile, fields: tuple[str, ...], start: int = 0, stop: int | None = None
+) -> dict[str, np.ndarray]:
     """Header fields of traces ``start:stop`` as int64 arrays (one bulk read per field)."""
     stop = fh.tracecount if stop is None else stop
     return {
-        name: np.asarray(fh.attributes(int(getattr(segyio.TraceField, name)))[start:stop],
-                         dtype=np.int64)
+        name: np.asarray(
+            fh.attributes(int(getattr(segyio.TraceField, name)))[start:stop], dtype=np.int64
+        )
         for name in fields
     }
 
@@ -327,8 +383,9 @@ def read_traces(fh: segyio.SegyFile, start: int = 0, stop: int | None = None) ->
     return np.asarray(data, dtype=np.float32).reshape(stop - start, len(fh.samples))
 
 
-def read_segy(path: PathLike, *, endian: str = "auto", su: bool | None = None
-              ) -> tuple[np.ndarray, np.ndarray, SegyInfo]:
+def read_segy(
+    path: PathLike, *, endian: str = "auto", su: bool | None = None
+) -> tuple[np.ndarray, np.ndarray, SegyInfo]:
     """Read a whole (small) file: traces ``(n, samples)``, headers ``(n, fields)``, info."""
     with open_segy(path, endian=endian, su=su) as (fh, info):
         return read_traces(fh), read_all_headers(fh), info

@@ -28,8 +28,10 @@ def delay_fields(t0_ms: float) -> tuple[int, int]:
         value = t0_ms * (1 if scalar == 1 else -scalar)
         if abs(value - round(value)) < 1e-6 and abs(round(value)) <= 32767:
             return int(round(value)), scalar
-    raise SegyError(f"a recording delay of {t0_ms!r} ms cannot be written in SEG-Y "
-                     "(16-bit delay with a scalar of at most 1/1000)")
+    raise SegyError(
+        f"a recording delay of {t0_ms!r} ms cannot be written in SEG-Y "
+        "(16-bit delay with a scalar of at most 1/1000)"
+    )
 
 
 def _header_rows(headers: np.ndarray | Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -42,8 +44,9 @@ def _header_rows(headers: np.ndarray | Mapping[str, np.ndarray], n: int) -> np.n
         return out
     headers = np.asarray(headers)
     if headers.shape != (n, len(HEADER_FIELDS)):
-        raise ValueError(f"headers must have shape ({n}, {len(HEADER_FIELDS)}), got "
-                         f"{headers.shape}")
+        raise ValueError(
+            f"headers must have shape ({n}, {len(HEADER_FIELDS)}), got {headers.shape}"
+        )
     return headers
 
 
@@ -72,7 +75,7 @@ def textual_header(source: str | bytes | None, note: str) -> bytes:
         source = source.decode("ascii", errors="replace")
     if source and source.strip():
         text = source.ljust(3200)[:3200]
-        lines = [text[i:i + 80] for i in range(0, 3200, 80)]
+        lines = [text[i : i + 80] for i in range(0, 3200, 80)]
     else:
         lines = [f"C{i + 1:2d}".ljust(80) for i in range(40)]
         lines[39] = "C40 END TEXTUAL HEADER".ljust(80)
@@ -97,9 +100,18 @@ class SegyWriter:
     ...     w.write(50, traces[50:], headers[50:])
     """
 
-    def __init__(self, path: PathLike, n: int, samples: int, dt_us: int, *,
-                 t0_ms: float = 0.0, textual: str | bytes | None = None,
-                 note: str = "written by symae-seis", overwrite: bool = False):
+    def __init__(
+        self,
+        path: PathLike,
+        n: int,
+        samples: int,
+        dt_us: int,
+        *,
+        t0_ms: float = 0.0,
+        textual: str | bytes | None = None,
+        note: str = "written by symae-seis",
+        overwrite: bool = False,
+    ):
         if n < 1 or samples < 1:
             raise ValueError(f"need at least one trace and one sample, got {n} x {samples}")
         self.path, self.n, self.samples, self.dt_us = Path(path), n, samples, int(dt_us)
@@ -117,16 +129,21 @@ class SegyWriter:
             self._f.text[0] = textual_header(textual, note)
             self._f.bin.update(hdt=self.dt_us, hns=samples, format=5, mfeet=1, tsort=0)
             # SEG-Y rev 1.0 (bytes 3501-3502), every trace of one length (3503-3504)
-            self._f.bin.update({segyio.BinField.SEGYRevision: 1,
-                                segyio.BinField.SEGYRevisionMinor: 0,
-                                segyio.BinField.TraceFlag: 1})
+            self._f.bin.update(
+                {
+                    segyio.BinField.SEGYRevision: 1,
+                    segyio.BinField.SEGYRevisionMinor: 0,
+                    segyio.BinField.TraceFlag: 1,
+                }
+            )
         except BaseException:
             self._ctx.__exit__(*sys.exc_info())
             raise
         self._written = np.zeros(n, dtype=bool)
 
-    def write(self, start: int, traces: np.ndarray,
-              headers: np.ndarray | Mapping[str, np.ndarray]) -> None:
+    def write(
+        self, start: int, traces: np.ndarray, headers: np.ndarray | Mapping[str, np.ndarray]
+    ) -> None:
         """Write ``traces`` ``(k, samples)`` and their headers at trace index ``start``.
 
         ``headers``: ``(k, len(HEADER_FIELDS))`` in :data:`HEADER_FIELDS` order, or a
@@ -141,24 +158,25 @@ class SegyWriter:
         bad = first_nonfinite(traces)
         if bad is not None:
             bad += start
-            raise SegyError(f"trace {bad} has NaN or Inf samples; refusing to write "
-                             f"{self.path}")
+            raise SegyError(f"trace {bad} has NaN or Inf samples; refusing to write {self.path}")
         rows = _header_rows(headers, k).astype(np.int64)
         _set_times(rows, self._delay, self._scalar)
         rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_COUNT")] = self.samples
         rows[:, HEADER_FIELDS.index("TRACE_SAMPLE_INTERVAL")] = self.dt_us
-        self._f.trace.raw[start:start + k] = traces
+        self._f.trace.raw[start : start + k] = traces
         for i in range(k):
             self._f.header[start + i] = dict(zip(_FIELD_IDS, rows[i].tolist()))
-        self._written[start:start + k] = True
+        self._written[start : start + k] = True
 
     def close(self) -> Path:
         """Finish the file and move it into place (every trace must have been written)."""
         self._f.close()
         missing = np.flatnonzero(~self._written)
         if missing.size:
-            err = ValueError(f"{self.path}: {missing.size} of {self.n} traces were never "
-                             f"written (first: {missing[0]}); file discarded")
+            err = ValueError(
+                f"{self.path}: {missing.size} of {self.n} traces were never "
+                f"written (first: {missing[0]}); file discarded"
+            )
             self._ctx.__exit__(ValueError, err, None)
             raise err
         self._ctx.__exit__(None, None, None)
@@ -179,10 +197,17 @@ class SegyWriter:
             self.abort()
 
 
-def write_segy(path: PathLike, traces: np.ndarray,
-               headers: np.ndarray | Mapping[str, np.ndarray], dt_us: int, *,
-               t0_ms: float = 0.0, textual: str | bytes | None = None,
-               note: str = "written by symae-seis", overwrite: bool = False) -> Path:
+def write_segy(
+    path: PathLike,
+    traces: np.ndarray,
+    headers: np.ndarray | Mapping[str, np.ndarray],
+    dt_us: int,
+    *,
+    t0_ms: float = 0.0,
+    textual: str | bytes | None = None,
+    note: str = "written by symae-seis",
+    overwrite: bool = False,
+) -> Path:
     """Write traces and their headers as a big-endian IEEE-float (format 5) SEG-Y rev 1 file.
 
     Written under a temporary name and renamed into place (see :class:`SegyWriter`).
@@ -219,8 +244,16 @@ def write_segy(path: PathLike, traces: np.ndarray,
     if traces.ndim != 2 or traces.shape[0] == 0:
         raise ValueError(f"traces must be a non-empty (n, samples) array, got {traces.shape}")
     # SegyWriter.write rejects NaN/Inf traces and discards its temporary file
-    with SegyWriter(path, traces.shape[0], traces.shape[1], dt_us, t0_ms=t0_ms,
-                    textual=textual, note=note, overwrite=overwrite) as w:
+    with SegyWriter(
+        path,
+        traces.shape[0],
+        traces.shape[1],
+        dt_us,
+        t0_ms=t0_ms,
+        textual=textual,
+        note=note,
+        overwrite=overwrite,
+    ) as w:
         w.write(0, traces, headers)
     log.info("wrote %d traces to %s", traces.shape[0], path)
     return Path(path)

@@ -9,5 +9,12 @@ from .checks import InvariantError, check_permutation_invariance, check_save_loa
 from .config import SymAEConfig, channels_are_receivers
 from .symae import ModelFileError, SymAE
 
-__all__ = ["SymAE", "SymAEConfig", "ModelFileError", "InvariantError",
-           "channels_are_receivers", "check_permutation_invariance", "check_save_load"]
+__all__ = [
+    "SymAE",
+    "SymAEConfig",
+    "ModelFileError",
+    "InvariantError",
+    "channels_are_receivers",
+    "check_permutation_invariance",
+    "check_save_load",
+]

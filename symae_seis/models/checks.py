@@ -17,8 +17,9 @@ class InvariantError(SymaeError):
     """A model breaks one of its invariants (permutation invariance, save/load)."""
 
 
-def check_permutation_invariance(model: SymAE, x: torch.Tensor, *, trials: int = 3,
-                                 atol: float = 1e-5, raise_error: bool = True) -> float:
+def check_permutation_invariance(
+    model: SymAE, x: torch.Tensor, *, trials: int = 3, atol: float = 1e-5, raise_error: bool = True
+) -> float:
     """Largest change of the coherent part under random permutations of the I axis.
 
     Runs in eval mode (no nuisance noise), in the model's dtype. Returns the maximum
@@ -44,13 +45,16 @@ def check_permutation_invariance(model: SymAE, x: torch.Tensor, *, trials: int =
     finally:
         model.train(was)
     if raise_error and worst > atol:
-        raise InvariantError(f"coherent code changes by {worst:.3g} (relative) under "
-                             f"permutation of instances; tolerance {atol:g}")
+        raise InvariantError(
+            f"coherent code changes by {worst:.3g} (relative) under "
+            f"permutation of instances; tolerance {atol:g}"
+        )
     return worst
 
 
-def check_save_load(model: SymAE, path: str | Path, x: torch.Tensor, *,
-                    raise_error: bool = True) -> float:
+def check_save_load(
+    model: SymAE, path: str | Path, x: torch.Tensor, *, raise_error: bool = True
+) -> float:
     """Save, reload and compare outputs on ``x`` (eval mode). Returns max abs difference.
 
     Raises

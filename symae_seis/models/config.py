@@ -17,8 +17,17 @@ from typing import Any, Literal
 from ..errors import OptionError
 from .pooling import default_coherent_pad
 
-__all__ = ["SymAEConfig", "channels_are_receivers", "with_legacy_defaults", "DECODERS",
-           "POOLS", "FOLD_FROM", "SHIFT_FROM", "EVAL_POOL", "LEGACY_CONFIG"]
+__all__ = [
+    "SymAEConfig",
+    "channels_are_receivers",
+    "with_legacy_defaults",
+    "DECODERS",
+    "POOLS",
+    "FOLD_FROM",
+    "SHIFT_FROM",
+    "EVAL_POOL",
+    "LEGACY_CONFIG",
+]
 
 DECODERS = ("filter", "generic")
 POOLS = ("wiener", "mean")
@@ -35,9 +44,18 @@ EVAL_POOL = (40, 1e-4)
 #: Options that models saved before them lack, with the value those models had: the
 #: generic decoder (before the filter decoder), the mean pooling without padding or
 #: least-squares steps (before the Wiener pooling), no channel shift.
-LEGACY_CONFIG = {"decoder": "generic", "pool": "mean", "coherent_pad": 0, "pool_iters": 0,
-                 "filter_shift": False, "time_fold": 1, "trace_terms": False,
-                 "time_terms": True, "nuisance_window": None, "nuisance_split": False}
+LEGACY_CONFIG = {
+    "decoder": "generic",
+    "pool": "mean",
+    "coherent_pad": 0,
+    "pool_iters": 0,
+    "filter_shift": False,
+    "time_fold": 1,
+    "trace_terms": False,
+    "time_terms": True,
+    "nuisance_window": None,
+    "nuisance_split": False,
+}
 
 
 def channels_are_receivers(schema: dict[str, Any] | None) -> bool:
@@ -190,12 +208,20 @@ class SymAEConfig:
         """A copy with ``changes`` (unknown names are an :class:`OptionError`)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
-            raise OptionError(f"unknown model option(s) {unknown}; the options are "
-                              f"{[f.name for f in dataclasses.fields(self)]}")
+            raise OptionError(
+                f"unknown model option(s) {unknown}; the options are "
+                f"{[f.name for f in dataclasses.fields(self)]}"
+            )
         return dataclasses.replace(self, **changes)
 
-    def resolve(self, channels: int, samples: int, *, scale: float = 1.0,
-                schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    def resolve(
+        self,
+        channels: int,
+        samples: int,
+        *,
+        scale: float = 1.0,
+        schema: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The complete model description for gathers ``(channels, samples)`` of a store
         with ``schema``: every auto option filled in, plain types (what a model file
         saves).
@@ -206,8 +232,9 @@ class SymAEConfig:
             If an option does not fit the gathers or the other options.
         """
         if channels < 1 or samples < 4:
-            raise OptionError(f"gathers must have >= 1 channel and >= 4 samples, got "
-                              f"({channels}, {samples})")
+            raise OptionError(
+                f"gathers must have >= 1 channel and >= 4 samples, got ({channels}, {samples})"
+            )
         if not scale > 0 or not math.isfinite(scale):
             raise OptionError(f"scale must be a positive number, got {scale}")
         filt, wiener = self.decoder == "filter", self.pool == "wiener"
@@ -215,8 +242,7 @@ class SymAEConfig:
         if pad is None:
             pad = default_coherent_pad(samples) if filt and wiener else 0
         if pad < 0 or (pad and not wiener):
-            raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got "
-                              f"{pad}")
+            raise OptionError(f"coherent_pad must be >= 0 (and 0 unless pool='wiener'), got {pad}")
         receivers = channels_are_receivers(schema)
         trace = filt and receivers if self.trace_terms is None else self.trace_terms
         if trace and not filt:
@@ -226,8 +252,7 @@ class SymAEConfig:
             raise OptionError("time_terms=False needs decoder='filter'")
         shift = self.filter_shift
         if shift is None:
-            shift = filt and wiener and \
-                float((schema or {}).get("source_move", 0.0)) >= SHIFT_FROM
+            shift = filt and wiener and float((schema or {}).get("source_move", 0.0)) >= SHIFT_FROM
         if shift and not (filt and wiener):
             raise OptionError("filter_shift needs decoder='filter' and pool='wiener'")
         dropout = self.nuisance_dropout
@@ -240,8 +265,9 @@ class SymAEConfig:
         eps = self.eval_pool_eps
         if eps is None:
             eps = EVAL_POOL[1] if converge else self.pool_eps
-        window = None if self.nuisance_window is None else \
-            _check_window(self.nuisance_window, samples)
+        window = (
+            None if self.nuisance_window is None else _check_window(self.nuisance_window, samples)
+        )
         if self.nuisance_split and (window is None or not trace):
             raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
         fold = default_fold(samples) if self.time_fold is None else self.time_fold
@@ -249,16 +275,28 @@ class SymAEConfig:
             raise OptionError(f"time_fold must be in [1, samples / 4], got {fold}")
         levels = default_levels(samples, fold) if self.levels is None else self.levels
         return {
-            "channels": int(channels), "samples": int(samples),
-            "coherent_dim": int(self.coherent_dim), "nuisance_dim": int(self.nuisance_dim),
-            "width": int(self.width), "levels": int(levels), "hidden": int(self.hidden),
-            "nuisance_dropout": float(dropout), "scale": float(scale),
-            "decoder": self.decoder, "filter_terms": int(self.filter_terms),
-            "pool": self.pool, "pool_eps": float(self.pool_eps),
-            "pool_iters": int(self.pool_iters), "eval_pool_iters": int(iters),
-            "eval_pool_eps": float(eps), "coherent_pad": int(pad),
-            "filter_shift": bool(shift), "time_fold": int(fold), "trace_terms": bool(trace),
-            "time_terms": bool(time_terms), "nuisance_window": window,
+            "channels": int(channels),
+            "samples": int(samples),
+            "coherent_dim": int(self.coherent_dim),
+            "nuisance_dim": int(self.nuisance_dim),
+            "width": int(self.width),
+            "levels": int(levels),
+            "hidden": int(self.hidden),
+            "nuisance_dropout": float(dropout),
+            "scale": float(scale),
+            "decoder": self.decoder,
+            "filter_terms": int(self.filter_terms),
+            "pool": self.pool,
+            "pool_eps": float(self.pool_eps),
+            "pool_iters": int(self.pool_iters),
+            "eval_pool_iters": int(iters),
+            "eval_pool_eps": float(eps),
+            "coherent_pad": int(pad),
+            "filter_shift": bool(shift),
+            "time_fold": int(fold),
+            "trace_terms": bool(trace),
+            "time_terms": bool(time_terms),
+            "nuisance_window": window,
             "nuisance_split": bool(self.nuisance_split),
         }
 
@@ -311,9 +349,12 @@ def _check_window(window, samples: int) -> list[int]:
     try:
         a, b = (int(v) for v in window)
     except (TypeError, ValueError):
-        raise OptionError(f"nuisance_window must be [start, stop] samples, got {window!r}") \
-            from None
+        raise OptionError(
+            f"nuisance_window must be [start, stop] samples, got {window!r}"
+        ) from None
     if not 0 <= a < b <= samples or b - a < 4:
-        raise OptionError(f"nuisance_window {[a, b]} must hold at least 4 samples inside "
-                          f"the record [0, {samples}]")
+        raise OptionError(
+            f"nuisance_window {[a, b]} must hold at least 4 samples inside "
+            f"the record [0, {samples}]"
+        )
     return [a, b]

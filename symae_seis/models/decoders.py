@@ -59,14 +59,16 @@ class Decoder(nn.Module):
         """Shape of one datapoint's coherent representation."""
         raise NotImplementedError
 
-    def coherent(self, x: torch.Tensor, nuisance: torch.Tensor | None,
-                 scale: torch.Tensor) -> torch.Tensor:
+    def coherent(
+        self, x: torch.Tensor, nuisance: torch.Tensor | None, scale: torch.Tensor
+    ) -> torch.Tensor:
         """Coherent representation of bags ``x (B, I, C, T)`` whose noise-free nuisance
         codes are ``nuisance (B, I, Dn)`` (read only where :attr:`needs_nuisance`)."""
         raise NotImplementedError
 
-    def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor,
-               scale: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, coherent: torch.Tensor, nuisance: torch.Tensor, scale: torch.Tensor
+    ) -> torch.Tensor:
         """Gathers ``(B, I, C, T)`` from coherent representations and nuisance codes."""
         raise NotImplementedError
 
@@ -79,31 +81,37 @@ class FilterDecoder(Decoder):
 
     def __init__(self, cfg: dict[str, Any], code_dim: int):
         super().__init__(cfg)
-        c, width, hidden, terms = cfg["channels"], cfg["width"], cfg["hidden"], \
-            cfg["filter_terms"]
+        c, width, hidden, terms = cfg["channels"], cfg["width"], cfg["hidden"], cfg["filter_terms"]
         self.support = cfg["samples"] + cfg["coherent_pad"]
         self.trace_channels = c if cfg["trace_terms"] else 0
-        self.training_pool = False       # SymAE.training_pool(): evaluate as in training
+        self.training_pool = False  # SymAE.training_pool(): evaluate as in training
         n_out = filters.n_params(terms, cfg["filter_shift"], self.trace_channels)
         d = cfg["nuisance_dim"]
-        if cfg["nuisance_split"]:               # per-trace terms from the window's code
+        if cfg["nuisance_split"]:  # per-trace terms from the window's code
             n_out -= 2 * self.trace_channels
-            self.trace_head = nn.Sequential(nn.Linear(d, hidden), nn.GELU(),
-                                            nn.Linear(hidden, 2 * self.trace_channels))
+            self.trace_head = nn.Sequential(
+                nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, 2 * self.trace_channels)
+            )
             nn.init.zeros_(self.trace_head[-1].weight)
             nn.init.zeros_(self.trace_head[-1].bias)
-        self.filter_head = nn.Sequential(nn.Linear(d, hidden), nn.GELU(),
-                                         nn.Linear(hidden, n_out))
+        self.filter_head = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, n_out))
         if cfg["filter_shift"]:
             self.shift_field = nn.Parameter(filters.shift_field(c, self.support + 1))
-        nn.init.zeros_(self.filter_head[-1].weight)      # identity filters at initialisation
+        nn.init.zeros_(self.filter_head[-1].weight)  # identity filters at initialisation
         nn.init.zeros_(self.filter_head[-1].bias)
-        if not cfg["time_terms"]:                        # not saved: follows from config
-            self.register_buffer("time_mask", filters.time_mask(
-                terms, cfg["filter_shift"], self.trace_channels), persistent=False)
-        self.refine = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.GELU(),
-                                    nn.Conv2d(width, width, 3, padding=1), nn.GELU(),
-                                    nn.Conv2d(width, 1, 3, padding=1))
+        if not cfg["time_terms"]:  # not saved: follows from config
+            self.register_buffer(
+                "time_mask",
+                filters.time_mask(terms, cfg["filter_shift"], self.trace_channels),
+                persistent=False,
+            )
+        self.refine = nn.Sequential(
+            nn.Conv2d(2, width, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(width, 1, 3, padding=1),
+        )
         nn.init.zeros_(self.refine[-1].weight)
         nn.init.zeros_(self.refine[-1].bias)
 
@@ -123,21 +131,28 @@ class FilterDecoder(Decoder):
                 d = self.cfg["nuisance_dim"]
                 g = self.filter_head(nuisance[..., :d])
                 at = filters.trace_slice(self.cfg["filter_terms"], self.trace_channels).start
-                theta = torch.cat([g[..., :at], self.trace_head(nuisance[..., d:]),
-                                   g[..., at:]], dim=-1)
+                theta = torch.cat(
+                    [g[..., :at], self.trace_head(nuisance[..., d:]), g[..., at:]], dim=-1
+                )
             else:
                 theta = self.filter_head(nuisance)
             if not self.cfg["time_terms"]:
                 theta = theta * self.time_mask.to(theta.dtype)
             return theta
 
-    def response(self, nuisance: torch.Tensor, inverse: bool = False,
-                 samples: int | None = None) -> torch.Tensor:
+    def response(
+        self, nuisance: torch.Tensor, inverse: bool = False, samples: int | None = None
+    ) -> torch.Tensor:
         """Complex responses ``(..., C, samples + 1)`` of the instances' filters."""
         t = self.cfg["samples"] if samples is None else samples
-        return filters.response(self.params(nuisance), self.cfg["channels"], t,
-                                self.cfg["filter_terms"], inverse=inverse,
-                                trace=self.cfg["trace_terms"])
+        return filters.response(
+            self.params(nuisance),
+            self.cfg["channels"],
+            t,
+            self.cfg["filter_terms"],
+            inverse=inverse,
+            trace=self.cfg["trace_terms"],
+        )
 
     def trace_params(self, theta: torch.Tensor) -> torch.Tensor | None:
         """Per-trace statics and gains ``(..., 2 C)`` of filter parameters (``trace_terms``),
@@ -165,28 +180,37 @@ class FilterDecoder(Decoder):
             return c["eval_pool_iters"], c["eval_pool_eps"]
         return c["pool_iters"], c["pool_eps"]
 
-    def coherent(self, x: torch.Tensor, nuisance: torch.Tensor | None,
-                 scale: torch.Tensor) -> torch.Tensor:
+    def coherent(
+        self, x: torch.Tensor, nuisance: torch.Tensor | None, scale: torch.Tensor
+    ) -> torch.Tensor:
         x, nuisance = canonical(x, nuisance)
         if self.cfg["pool"] == "mean":
             mean, spread = mean_pool(x, self.response(nuisance, inverse=True))
         else:
             iters, eps = self.solver()
-            mean, spread = wiener_pool(x if x.dtype == torch.float64 else x.float(),
-                                       self.response(nuisance, samples=self.support),
-                                       iters=iters, eps=eps, sigma=self.sigma(nuisance),
-                                       field=self.field)
-        feats = torch.stack([mean, spread], dim=1) / scale                 # (B, 2, C, L)
+            mean, spread = wiener_pool(
+                x if x.dtype == torch.float64 else x.float(),
+                self.response(nuisance, samples=self.support),
+                iters=iters,
+                eps=eps,
+                sigma=self.sigma(nuisance),
+                field=self.field,
+            )
+        feats = torch.stack([mean, spread], dim=1) / scale  # (B, 2, C, L)
         return mean + self.refine(feats)[:, 0] * scale
 
-    def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor,
-               scale: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, coherent: torch.Tensor, nuisance: torch.Tensor, scale: torch.Tensor
+    ) -> torch.Tensor:
         c, n = self.coherent_shape
         if tuple(coherent.shape[1:]) != (c, n):
-            raise ValueError(f"the filter decoder takes coherent gathers (B, {c}, {n}), got "
-                             f"{tuple(coherent.shape)}")
-        return filters.apply(coherent[:, None], self.response(nuisance, samples=n),
-                             self.sigma(nuisance), self.field)[..., :self.cfg["samples"]]
+            raise ValueError(
+                f"the filter decoder takes coherent gathers (B, {c}, {n}), got "
+                f"{tuple(coherent.shape)}"
+            )
+        return filters.apply(
+            coherent[:, None], self.response(nuisance, samples=n), self.sigma(nuisance), self.field
+        )[..., : self.cfg["samples"]]
 
 
 class GenericDecoder(Decoder):
@@ -194,24 +218,35 @@ class GenericDecoder(Decoder):
 
     def __init__(self, cfg: dict[str, Any], code_dim: int):
         super().__init__(cfg)
-        c, t, width, levels, hidden = (cfg[k] for k in ("channels", "samples", "width",
-                                                         "levels", "hidden"))
+        c, t, width, levels, hidden = (
+            cfg[k] for k in ("channels", "samples", "width", "levels", "hidden")
+        )
         self.coh_trunk = Trunk(c, t, width, levels, cfg["time_fold"])
         feat = self.coh_trunk.out_features
         c_out, t_out = self.coh_trunk.shapes[-1]
         self.coh_post = nn.Sequential(nn.Conv2d(feat, feat, 3, padding=1), nn.GELU())
         self.coh_head = code_head(self.coh_trunk, hidden, cfg["coherent_dim"])
-        self.dec_in = nn.Sequential(nn.Linear(cfg["coherent_dim"] + code_dim, hidden),
-                                    nn.GELU(), nn.Linear(hidden, feat * c_out * t_out),
-                                    nn.GELU())
+        self.dec_in = nn.Sequential(
+            nn.Linear(cfg["coherent_dim"] + code_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, feat * c_out * t_out),
+            nn.GELU(),
+        )
         self._dec_shape = (feat, c_out, t_out)
         ups = []
         widths = [width * 2 ** min(k, 2) for k in range(levels)]
         for k in reversed(range(levels)):
             cin = widths[k]
             cout = widths[k - 1] if k > 0 else width
-            ups.append(nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(1, cout),
-                                     nn.GELU(), nn.Conv2d(cout, cout, 3, padding=1), nn.GELU()))
+            ups.append(
+                nn.Sequential(
+                    nn.Conv2d(cin, cout, 3, padding=1),
+                    nn.GroupNorm(1, cout),
+                    nn.GELU(),
+                    nn.Conv2d(cout, cout, 3, padding=1),
+                    nn.GELU(),
+                )
+            )
         self.ups = nn.ModuleList(ups)
         self.out = nn.Conv2d(width, 1, 3, padding=1)
 
@@ -219,15 +254,17 @@ class GenericDecoder(Decoder):
     def coherent_shape(self) -> tuple[int, ...]:
         return (self.cfg["coherent_dim"],)
 
-    def coherent(self, x: torch.Tensor, nuisance: torch.Tensor | None,
-                 scale: torch.Tensor) -> torch.Tensor:
+    def coherent(
+        self, x: torch.Tensor, nuisance: torch.Tensor | None, scale: torch.Tensor
+    ) -> torch.Tensor:
         b, i, c, t = x.shape
         h = self.coh_trunk((x / scale).reshape(b * i, 1, c, t))
-        h = h.reshape(b, i, *h.shape[1:]).mean(dim=1)      # symmetric pooling over instances
+        h = h.reshape(b, i, *h.shape[1:]).mean(dim=1)  # symmetric pooling over instances
         return self.coh_head(self.coh_post(h))
 
-    def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor,
-               scale: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, coherent: torch.Tensor, nuisance: torch.Tensor, scale: torch.Tensor
+    ) -> torch.Tensor:
         b, i, _ = nuisance.shape
         z = torch.cat([coherent[:, None, :].expand(b, i, -1), nuisance], dim=-1)
         h = self.dec_in(z.reshape(b * i, -1)).reshape(b * i, *self._dec_shape)

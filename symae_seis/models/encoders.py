@@ -64,7 +64,7 @@ class Trunk(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.fold
-        if f > 1:                                   # (N, 1, C, T) -> (N, f, C, T / f)
+        if f > 1:  # (N, 1, C, T) -> (N, f, C, T / f)
             n, _, c, t = x.shape
             x = F.pad(x, (0, -t % f))
             x = x.reshape(n, c, -1, f).permute(0, 3, 1, 2)
@@ -74,8 +74,12 @@ class Trunk(nn.Module):
 def code_head(trunk: Trunk, hidden: int, out: int) -> nn.Sequential:
     """MLP from a trunk's last feature map to a code of ``out`` numbers."""
     c, t = trunk.shapes[-1]
-    return nn.Sequential(nn.Flatten(), nn.Linear(trunk.out_features * c * t, hidden),
-                         nn.GELU(), nn.Linear(hidden, out))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(trunk.out_features * c * t, hidden),
+        nn.GELU(),
+        nn.Linear(hidden, out),
+    )
 
 
 def window_taper(samples: int, start: int, stop: int) -> torch.Tensor:
@@ -87,9 +91,9 @@ def window_taper(samples: int, start: int, stop: int) -> torch.Tensor:
     n = min(TAPER, (stop - start) // 4)
     ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(n) + 1) / (n + 1))
     if start > 0:
-        w[start:start + n] = ramp
+        w[start : start + n] = ramp
     if stop < samples:
-        w[stop - n:stop] = ramp.flip(0)
+        w[stop - n : stop] = ramp.flip(0)
     return w
 
 
@@ -107,7 +111,7 @@ class NuisanceEncoder(nn.Module):
         c, t, width, hidden = cfg["channels"], cfg["samples"], cfg["width"], cfg["hidden"]
         self.window = cfg["nuisance_window"]
         self.split = cfg["nuisance_split"]
-        if self.window is not None:                     # not saved: follows from config
+        if self.window is not None:  # not saved: follows from config
             self.register_buffer("taper", window_taper(t, *self.window), persistent=False)
         self.trunk = Trunk(c, t, width, cfg["levels"], cfg["time_fold"])
         self.head = code_head(self.trunk, hidden, cfg["nuisance_dim"])
@@ -122,7 +126,7 @@ class NuisanceEncoder(nn.Module):
         if self.window is not None and not self.split:
             x = x * self.taper
         z = self.head(self.trunk((x / scale).reshape(b * i, 1, c, t))).reshape(b, i, -1)
-        if self.split:                                   # the window's own code, end to end
+        if self.split:  # the window's own code, end to end
             a, e = self.window
             xw = x[..., a:e] * self.taper[a:e] / scale
             zw = self.win_head(self.win_trunk(xw.reshape(b * i, 1, c, e - a)))

@@ -41,16 +41,26 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["n_params", "PARAM_NAMES", "TIME_PARAMS", "response", "apply", "LOGAMP_MAX",
-           "STATIC_SCALE", "shift_field", "shift_spectra", "trace_slice", "time_mask"]
+__all__ = [
+    "n_params",
+    "PARAM_NAMES",
+    "TIME_PARAMS",
+    "response",
+    "apply",
+    "LOGAMP_MAX",
+    "STATIC_SCALE",
+    "shift_field",
+    "shift_spectra",
+    "trace_slice",
+    "time_mask",
+]
 
 #: Bound of the log-amplitude spectrum (nats): a factor of about 3000 either way.
 LOGAMP_MAX = 8.0
 #: Static parameters are in units of this many samples (conditioning of the MLP output).
 STATIC_SCALE = 4.0
 
-PARAM_NAMES = ("phase", "static", "gain", "static_lin", "static_quad", "gain_lin",
-               "gain_quad")
+PARAM_NAMES = ("phase", "static", "gain", "static_lin", "static_quad", "gain_lin", "gain_quad")
 
 #: The parameters that move or rotate a record in time (held at zero without time terms).
 TIME_PARAMS = ("phase", "static", "static_lin", "static_quad")
@@ -77,7 +87,7 @@ def time_mask(terms: int, shift: bool = False, trace_channels: int = 0) -> torch
         mask[terms + PARAM_NAMES.index(name)] = 0.0
     if trace_channels:
         base = trace_slice(terms, trace_channels).start
-        mask[base:base + trace_channels] = 0.0
+        mask[base : base + trace_channels] = 0.0
     return mask
 
 
@@ -88,59 +98,76 @@ def _split(theta: torch.Tensor, terms: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
-             inverse: bool = False, trace: bool = False) -> torch.Tensor:
+def response(
+    theta: torch.Tensor,
+    channels: int,
+    samples: int,
+    terms: int,
+    *,
+    inverse: bool = False,
+    trace: bool = False,
+) -> torch.Tensor:
     """Complex response ``(..., C, F)`` of filters with parameters ``theta (..., P)``.
 
     ``F = samples + 1`` bins of a real FFT of length ``2 * samples``. ``inverse`` gives
     the exact inverse filter; ``trace`` reads the per-trace statics and gains.
     """
     if theta.dtype not in (torch.float32, torch.float64):
-        theta = theta.float()                  # FFTs and exponentials in full precision
-    with torch.autocast(theta.device.type, enabled=False):    # the spectrum's matmul too
+        theta = theta.float()  # FFTs and exponentials in full precision
+    with torch.autocast(theta.device.type, enabled=False):  # the spectrum's matmul too
         return _response(theta, channels, samples, terms, inverse=inverse, trace=trace)
 
 
-def _response(theta: torch.Tensor, channels: int, samples: int, terms: int, *,
-              inverse: bool, trace: bool) -> torch.Tensor:
+def _response(
+    theta: torch.Tensor, channels: int, samples: int, terms: int, *, inverse: bool, trace: bool
+) -> torch.Tensor:
     dtype = theta.dtype
     p = _split(theta, terms)
     nfft = 2 * samples
     dev = theta.device
     nf = nfft // 2 + 1
-    fn = torch.linspace(0.0, 1.0, nf, device=dev, dtype=dtype)         # f / f_Nyquist
+    fn = torch.linspace(0.0, 1.0, nf, device=dev, dtype=dtype)  # f / f_Nyquist
     k = torch.arange(1, terms + 1, device=dev, dtype=dtype)
-    basis = torch.cos(torch.pi * k[:, None] * fn[None, :])              # (K, F)
-    raw = p["logamp"] @ basis                                           # (..., F)
+    basis = torch.cos(torch.pi * k[:, None] * fn[None, :])  # (K, F)
+    raw = p["logamp"] @ basis  # (..., F)
     logamp = LOGAMP_MAX * torch.tanh(raw / LOGAMP_MAX)
-    u = torch.linspace(-1.0, 1.0, channels, device=dev, dtype=dtype) if channels > 1 else \
-        torch.zeros(1, device=dev, dtype=dtype)
+    u = (
+        torch.linspace(-1.0, 1.0, channels, device=dev, dtype=dtype)
+        if channels > 1
+        else torch.zeros(1, device=dev, dtype=dtype)
+    )
     q = u * u - 1.0 / 3.0
-    gain = (p["gain"][..., None] + p["gain_lin"][..., None] * u
-            + p["gain_quad"][..., None] * q)                            # (..., C)
-    static = STATIC_SCALE * (p["static"][..., None] + p["static_lin"][..., None] * u
-                             + p["static_quad"][..., None] * q)         # (..., C) samples
+    gain = (
+        p["gain"][..., None] + p["gain_lin"][..., None] * u + p["gain_quad"][..., None] * q
+    )  # (..., C)
+    static = STATIC_SCALE * (
+        p["static"][..., None] + p["static_lin"][..., None] * u + p["static_quad"][..., None] * q
+    )  # (..., C) samples
     if trace:
         per = theta[..., trace_slice(terms, channels)]
         static = static + STATIC_SCALE * per[..., :channels]
         gain = gain + per[..., channels:]
     # phase in radians per FFT bin: static (samples) * 2 pi * bin / nfft
     omega = 2.0 * torch.pi * torch.arange(nf, device=dev, dtype=dtype) / nfft
-    log_mag = logamp[..., None, :] + gain[..., None]                    # (..., C, F)
-    phase = p["phase"][..., None, None] + static[..., None] * omega     # (..., C, F)
+    log_mag = logamp[..., None, :] + gain[..., None]  # (..., C, F)
+    phase = p["phase"][..., None, None] + static[..., None] * omega  # (..., C, F)
     if inverse:
         log_mag, phase = -log_mag, -phase
     return torch.polar(torch.exp(log_mag), -phase)
 
 
-def apply(x: torch.Tensor, h: torch.Tensor, sigma: torch.Tensor | None = None,
-          field: torch.Tensor | None = None) -> torch.Tensor:
+def apply(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    sigma: torch.Tensor | None = None,
+    field: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Filter traces ``x (..., C, T)`` with responses ``h (..., C, T + 1)`` (broadcast),
     by zero-padded FFT; returns ``(..., C, T)``. With ``sigma`` (and its phase ``field``)
     the traces are first shifted along the channel axis (:func:`shift_spectra`)."""
     t = x.shape[-1]
     if x.dtype not in (torch.float32, torch.float64):
-        x = x.float()                          # no half-precision FFTs of odd lengths
+        x = x.float()  # no half-precision FFTs of odd lengths
     spec = torch.fft.rfft(x, n=2 * t, dim=-1)
     if sigma is not None:
         spec = shift_spectra(spec, sigma, field)
@@ -154,13 +181,12 @@ def shift_field(channels: int, bins: int) -> torch.Tensor:
     return (-2.0 * torch.pi * k)[:, None].expand(-1, bins).float().clone()
 
 
-def shift_spectra(spec: torch.Tensor, sigma: torch.Tensor, field: torch.Tensor
-                  ) -> torch.Tensor:
+def shift_spectra(spec: torch.Tensor, sigma: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """Shift time spectra ``spec (..., C, F)`` (complex) along the channel axis by
     ``sigma (...)`` channels with the phase field ``field (2 C, F)``; returns
     ``(..., C, F)``. ``-sigma`` gives the adjoint (the phase is unimodular)."""
     c = spec.shape[-2]
-    field = field.to(spec.real.dtype)          # the spectra's precision
+    field = field.to(spec.real.dtype)  # the spectra's precision
     k = torch.fft.fft(spec, n=2 * c, dim=-2)
     turn = sigma[..., None, None].to(field.dtype) * field
     k = k * torch.polar(torch.ones_like(turn), turn)

@@ -46,15 +46,17 @@ def canonical(x: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...
     least-squares pooling's conjugate-gradient steps amplify the round-off of sums over
     I (a random model after 20-40 steps: up to 1e-3 apart otherwise, in float64)."""
     order = torch.argsort(x.detach().float().pow(2).sum(dim=(-2, -1)), dim=1, stable=True)
-    return tuple(torch.take_along_dim(v, order.view(*order.shape, *[1] * (v.dim() - 2)),
-                                      dim=1) for v in (x, *others))
+    return tuple(
+        torch.take_along_dim(v, order.view(*order.shape, *[1] * (v.dim() - 2)), dim=1)
+        for v in (x, *others)
+    )
 
 
 def mean_pool(x: torch.Tensor, h_inv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean ``(B, C, T)`` of bags ``x`` equalised by their exact inverse filters
     ``h_inv (B, I, C, F)``, and the spread of the equalised instances about it."""
-    eq = filters.apply(x, h_inv)                                        # (B, I, C, T)
-    mean = eq.mean(dim=1)                                               # symmetric
+    eq = filters.apply(x, h_inv)  # (B, I, C, T)
+    mean = eq.mean(dim=1)  # symmetric
     spread = eq.std(dim=1, correction=0) if x.shape[1] > 1 else torch.zeros_like(mean)
     return mean, spread
 
@@ -67,9 +69,15 @@ def _ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, q, torch.zeros_like(q)).to(a.dtype)
 
 
-def wiener_pool(x: torch.Tensor, h: torch.Tensor, *, iters: int, eps: float,
-                sigma: torch.Tensor | None = None, field: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def wiener_pool(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    *,
+    iters: int,
+    eps: float,
+    sigma: torch.Tensor | None = None,
+    field: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Least-squares coherent gathers ``(B, C, L)`` of bags ``x (B, I, C, T)`` seen through
     filters ``h (B, I, C, L + 1)`` (responses for ``L`` samples, ``L >= T``), and the RMS
     misfit of the bag's live traces ``(B, C, L)`` (zero below the record).
@@ -85,27 +93,26 @@ def wiener_pool(x: torch.Tensor, h: torch.Tensor, *, iters: int, eps: float,
     ``sigma (B, I)`` with its phase ``field`` couples a datapoint's channels into one.
     """
     t = x.shape[-1]
-    n = h.shape[-1] - 1                                  # rfft bins of 2 L samples
+    n = h.shape[-1] - 1  # rfft bins of 2 L samples
     nfft = 2 * n
-    live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]            # (B, I, C, 1)
-    den = ((h.real ** 2 + h.imag ** 2) * live).sum(dim=1)               # symmetric in I
+    live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]  # (B, I, C, 1)
+    den = ((h.real**2 + h.imag**2) * live).sum(dim=1)  # symmetric in I
     lam = eps * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
     inv = 1.0 / (den + lam)
 
-    def adjoint(r: torch.Tensor) -> torch.Tensor:        # (B, I, C, T) -> (B, C, L)
+    def adjoint(r: torch.Tensor) -> torch.Tensor:  # (B, I, C, T) -> (B, C, L)
         spec = h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1)
-        if sigma is not None:                            # the shift's adjoint: -sigma
+        if sigma is not None:  # the shift's adjoint: -sigma
             spec = filters.shift_spectra(spec, -sigma, field)
         return torch.fft.irfft(spec.sum(dim=1), n=nfft, dim=-1)[..., :n]
 
-    def forward(g: torch.Tensor) -> torch.Tensor:        # (B, C, L) -> (B, I, C, T)
+    def forward(g: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, I, C, T)
         return filters.apply(g[:, None], h, sigma, field)[..., :t] * live
 
     def precond(v: torch.Tensor) -> torch.Tensor:
-        return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft,
-                               dim=-1)[..., :n]
+        return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft, dim=-1)[..., :n]
 
-    def normal(g: torch.Tensor) -> torch.Tensor:         # damped normal operator
+    def normal(g: torch.Tensor) -> torch.Tensor:  # damped normal operator
         return adjoint(forward(g)) + lam.mean(dim=-1, keepdim=True) * g
 
     axes = (-1,) if sigma is None else (-2, -1)
@@ -114,7 +121,7 @@ def wiener_pool(x: torch.Tensor, h: torch.Tensor, *, iters: int, eps: float,
         return (a * b).sum(dim=axes, keepdim=True)
 
     r = adjoint(x)
-    g = precond(r)                                       # the Wiener estimate
+    g = precond(r)  # the Wiener estimate
     r = r - normal(g)
     z = precond(r)
     p, rz = z, dot(r, z)

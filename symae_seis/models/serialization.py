@@ -19,18 +19,39 @@ from ..io.atomic import atomic_path
 if TYPE_CHECKING:
     from .symae import SymAE
 
-__all__ = ["ModelFileError", "export", "save", "read_blob", "upgrade_state_dict",
-           "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "ModelFileError",
+    "export",
+    "save",
+    "read_blob",
+    "upgrade_state_dict",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 FORMAT = "symae-seis-model"
 FORMAT_VERSION = 2
 
 #: Version 1 names of the weights -> version 2 (a prefix each).
 _V1_PREFIXES = {
-    "nui_trunk.": "nuisance.trunk.", "nui_head.": "nuisance.head.",
-    "win_trunk.": "nuisance.win_trunk.", "win_head.": "nuisance.win_head.",
-    **{f"{k}.": f"decoder.{k}." for k in ("filter_head", "trace_head", "refine", "coh_trunk",
-                                          "coh_post", "coh_head", "dec_in", "ups", "out")},
+    "nui_trunk.": "nuisance.trunk.",
+    "nui_head.": "nuisance.head.",
+    "win_trunk.": "nuisance.win_trunk.",
+    "win_head.": "nuisance.win_head.",
+    **{
+        f"{k}.": f"decoder.{k}."
+        for k in (
+            "filter_head",
+            "trace_head",
+            "refine",
+            "coh_trunk",
+            "coh_post",
+            "coh_head",
+            "dec_in",
+            "ups",
+            "out",
+        )
+    },
     "shift_field": "decoder.shift_field",
 }
 
@@ -44,11 +65,11 @@ def upgrade_state_dict(state: dict[str, Any], prefix: str = "") -> dict[str, Any
     Lightning checkpoint) renamed to version 2; other names are left as they are."""
     out = {}
     for key, value in state.items():
-        name = key[len(prefix):] if key.startswith(prefix) else None
+        name = key[len(prefix) :] if key.startswith(prefix) else None
         if name is not None:
             for old, new in _V1_PREFIXES.items():
                 if name.startswith(old):
-                    key = prefix + new + name[len(old):]
+                    key = prefix + new + name[len(old) :]
                     break
         out[key] = value
     return out
@@ -56,9 +77,13 @@ def upgrade_state_dict(state: dict[str, Any], prefix: str = "") -> dict[str, Any
 
 def export(model: SymAE) -> dict[str, Any]:
     """Everything needed to rebuild ``model`` without Lightning (plain types)."""
-    return {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "config": dict(model.config), "schema": dict(model.schema),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": dict(model.config),
+        "schema": dict(model.schema),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
 
 
 def save(model: SymAE, path: str | Path, *, overwrite: bool = True) -> Path:
@@ -76,11 +101,16 @@ def check_blob(blob: Any, source: str) -> dict[str, Any]:
         raise ModelFileError(f"{source}: not a symae-seis model (no '{FORMAT}' record)")
     version = blob.get("format_version")
     if version not in (1, FORMAT_VERSION):
-        raise ModelFileError(f"{source}: model format version {version} is not one this "
-                             f"release reads (1 or {FORMAT_VERSION})")
+        raise ModelFileError(
+            f"{source}: model format version {version} is not one this "
+            f"release reads (1 or {FORMAT_VERSION})"
+        )
     if version == 1:
-        blob = {**blob, "state_dict": upgrade_state_dict(blob["state_dict"]),
-                "format_version": FORMAT_VERSION}
+        blob = {
+            **blob,
+            "state_dict": upgrade_state_dict(blob["state_dict"]),
+            "format_version": FORMAT_VERSION,
+        }
     return blob
 
 
@@ -100,9 +130,10 @@ def read_blob(path: str | Path, map_location: str | torch.device = "cpu") -> dic
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        raise ModelFileError(f"{path}: not a readable model file (truncated or corrupt?): "
-                             f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
-                             ) from None
-    if isinstance(blob, dict) and "symae" in blob:      # Lightning checkpoint
+        raise ModelFileError(
+            f"{path}: not a readable model file (truncated or corrupt?): "
+            f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        ) from None
+    if isinstance(blob, dict) and "symae" in blob:  # Lightning checkpoint
         blob = blob["symae"]
     return check_blob(blob, str(path))

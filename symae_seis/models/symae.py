@@ -69,11 +69,18 @@ class SymAE(nn.Module):
     torch.Size([2, 5, 24, 128])
     """
 
-    def __init__(self, channels: int, samples: int, config: SymAEConfig | None = None, *,
-                 scale: float = 1.0, schema: dict[str, Any] | None = None, **options: Any):
+    def __init__(
+        self,
+        channels: int,
+        samples: int,
+        config: SymAEConfig | None = None,
+        *,
+        scale: float = 1.0,
+        schema: dict[str, Any] | None = None,
+        **options: Any,
+    ):
         super().__init__()
-        cfg = (config or SymAEConfig()).replace(**options) if options else \
-            (config or SymAEConfig())
+        cfg = (config or SymAEConfig()).replace(**options) if options else (config or SymAEConfig())
         self.options = cfg
         #: The resolved description (auto options filled in): what a model file saves.
         self.config = cfg.resolve(channels, samples, scale=scale, schema=schema)
@@ -101,8 +108,7 @@ class SymAE(nn.Module):
     def _check(self, x: torch.Tensor) -> torch.Tensor:
         c, t = self.config["channels"], self.config["samples"]
         if x.ndim != 4 or x.shape[-2:] != (c, t):
-            raise ValueError(f"expected gathers of shape (B, I, {c}, {t}), got "
-                             f"{tuple(x.shape)}")
+            raise ValueError(f"expected gathers of shape (B, I, {c}, {t}), got {tuple(x.shape)}")
         return x
 
     # ------------------------------------------------------------------ codes
@@ -126,8 +132,7 @@ class SymAE(nn.Module):
             nuisance = self.encode_nuisance(x, noise=False)
         return self.decoder.coherent(x, nuisance, self.scale)
 
-    def encode(self, x: torch.Tensor, bag: int | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, x: torch.Tensor, bag: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Coherent part pooled over the first ``bag`` instances (default all) and the
         nuisance codes of every instance, encoding each instance once."""
         k = x.shape[1] if bag is None else int(bag)
@@ -139,7 +144,7 @@ class SymAE(nn.Module):
         coherent gather ``(B, C, L)`` in the data's units (filter decoder) or the
         coherent code ``(B, Dc)`` (generic decoder)."""
         x = self._check(x)
-        if self.decoder.needs_nuisance:       # the codes, too, from one order of the batch
+        if self.decoder.needs_nuisance:  # the codes, too, from one order of the batch
             (x,) = canonical(x)
         return self.pool(x)
 
@@ -148,8 +153,10 @@ class SymAE(nn.Module):
         ``(B, I, Dn)``. Swapping codes here is redatuming: the coherent representation of
         one datapoint with the nuisance codes of another's instances."""
         if coherent.shape[0] != nuisance.shape[0]:
-            raise ValueError(f"coherent codes for {coherent.shape[0]} datapoints, nuisance "
-                             f"codes for {nuisance.shape[0]}")
+            raise ValueError(
+                f"coherent codes for {coherent.shape[0]} datapoints, nuisance "
+                f"codes for {nuisance.shape[0]}"
+            )
         return self.decoder.decode(coherent, nuisance, self.scale)
 
     def forward(self, x: torch.Tensor, bag: int | None = None) -> torch.Tensor:
@@ -168,8 +175,9 @@ class SymAE(nn.Module):
         layout in :mod:`symae_seis.models.filters`), in full precision."""
         return self._filter().params(nuisance)
 
-    def filter_response(self, nuisance: torch.Tensor, inverse: bool = False,
-                        samples: int | None = None) -> torch.Tensor:
+    def filter_response(
+        self, nuisance: torch.Tensor, inverse: bool = False, samples: int | None = None
+    ) -> torch.Tensor:
         """Complex responses ``(..., C, F)`` of the instances' filters (filter decoder)."""
         return self._filter().response(nuisance, inverse, samples)
 
@@ -204,14 +212,16 @@ class SymAE(nn.Module):
         """Rebuild a model from :meth:`export`'s record (any format version)."""
         blob = serialization.check_blob(blob, source)
         config, data = SymAEConfig.from_saved(blob["config"])
-        model = cls(data.pop("channels"), data.pop("samples"), config,
-                    schema=blob.get("schema"), **data)
+        model = cls(
+            data.pop("channels"), data.pop("samples"), config, schema=blob.get("schema"), **data
+        )
         try:
             model.load_state_dict(blob["state_dict"])
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0]
-            raise ModelFileError(f"{source}: weights do not fit the model they declare: "
-                                 f"{first}") from None
+            raise ModelFileError(
+                f"{source}: weights do not fit the model they declare: {first}"
+            ) from None
         return model
 
     @classmethod

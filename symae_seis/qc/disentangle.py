@@ -33,8 +33,9 @@ def swap_gap(nrms_virtual_truth: np.ndarray, nrms_recon_recorded: np.ndarray) ->
     return float(np.median(nrms_virtual_truth) - np.median(nrms_recon_recorded))
 
 
-def overburden_shift(virtual: np.ndarray, truth: np.ndarray, window: slice,
-                     max_lag: int = 4) -> float:
+def overburden_shift(
+    virtual: np.ndarray, truth: np.ndarray, window: slice, max_lag: int = 4
+) -> float:
     """Mean time shift (samples, signed; positive = virtual later) of ``virtual`` against
     ``truth`` ``(N, C, T)`` inside ``window``, over traces with signal there."""
     a = np.asarray(virtual, dtype=np.float64)[..., window]
@@ -57,8 +58,9 @@ def _design(codes: np.ndarray) -> np.ndarray:
     return np.hstack([(codes - mu) / sd, np.ones((len(codes), 1))])
 
 
-def probe_r2(codes: np.ndarray, target: np.ndarray, *, folds: int = 5, ridge: float = 1e-3,
-             seed: int = 0) -> float:
+def probe_r2(
+    codes: np.ndarray, target: np.ndarray, *, folds: int = 5, ridge: float = 1e-3, seed: int = 0
+) -> float:
     """Cross-validated R^2 of a ridge-regularised linear probe ``codes (N, D) -> target
     (N,)`` (``folds``-fold; predictions of held-out rows only)."""
     x, y = _design(codes), np.asarray(target, dtype=np.float64)
@@ -72,8 +74,9 @@ def probe_r2(codes: np.ndarray, target: np.ndarray, *, folds: int = 5, ridge: fl
     return float(1.0 - np.sum((y - pred) ** 2) / ss) if ss > 0 else float("nan")
 
 
-def probe_accuracy(codes: np.ndarray, labels: np.ndarray, *, folds: int = 5,
-                   ridge: float = 1e-3, seed: int = 0) -> float:
+def probe_accuracy(
+    codes: np.ndarray, labels: np.ndarray, *, folds: int = 5, ridge: float = 1e-3, seed: int = 0
+) -> float:
     """Cross-validated accuracy (%) of a linear probe separating two classes
     (least-squares on +-1 targets)."""
     labels = np.asarray(labels)
@@ -91,8 +94,7 @@ def probe_accuracy(codes: np.ndarray, labels: np.ndarray, *, folds: int = 5,
     return 100.0 * hits / len(y)
 
 
-def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0,
-                   space: str = "coherent") -> float:
+def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0, space: str = "coherent") -> float:
     """Relative difference (%) of what two disjoint random halves of one datapoint's
     instances ``(I, C, T)`` give: ``200 |a - b| / (|a| + |b|)`` (L2 norms).
 
@@ -111,7 +113,7 @@ def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0,
     if n < 2:
         raise ValueError("bag_invariance needs at least two instances")
     perm = np.random.default_rng(seed).permutation(n)
-    halves = perm[: n // 2], perm[n // 2:]
+    halves = perm[: n // 2], perm[n // 2 :]
     model.eval()
     w = next(model.parameters())
     x = torch.from_numpy(np.ascontiguousarray(gathers))[None].to(w.device, w.dtype)

@@ -21,15 +21,27 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-__all__ = ["correlate", "correlation_nfft", "correlation_lags", "whitening_amplitude",
-           "stretch", "dvv_by_stretching", "moving_stack", "all_pairs", "day_stacks",
-           "daily_dvv", "pairwise_dvv", "redatum_dvv"]
+__all__ = [
+    "correlate",
+    "correlation_nfft",
+    "correlation_lags",
+    "whitening_amplitude",
+    "stretch",
+    "dvv_by_stretching",
+    "moving_stack",
+    "all_pairs",
+    "day_stacks",
+    "daily_dvv",
+    "pairwise_dvv",
+    "redatum_dvv",
+]
 
 
 def all_pairs(n: int) -> np.ndarray:
     """All station pairs ``(i, j)``, ``i < j``, as an ``(n(n-1)/2, 2)`` array."""
-    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)],
-                    dtype=np.int64).reshape(-1, 2)
+    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64).reshape(
+        -1, 2
+    )
 
 
 def whitening_amplitude(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
@@ -52,18 +64,23 @@ def correlation_nfft(samples: int, max_lag: int) -> int:
     return 1 << int(np.ceil(np.log2(samples + max_lag + 1)))
 
 
-def correlation_lags(cross: np.ndarray, norm: np.ndarray, nfft: int, max_lag: int
-                     ) -> np.ndarray:
+def correlation_lags(cross: np.ndarray, norm: np.ndarray, nfft: int, max_lag: int) -> np.ndarray:
     """Cross-spectra ``cross (..., nfft // 2 + 1)`` as correlations on lags
     ``-max_lag..max_lag`` (index ``max_lag + k`` for lag k), divided by ``norm (...)``:
     the layout and scaling of :func:`correlate`."""
     cc = np.fft.irfft(cross, nfft, axis=-1)
-    cc = np.concatenate([cc[..., -max_lag:], cc[..., :max_lag + 1]], axis=-1)
+    cc = np.concatenate([cc[..., -max_lag:], cc[..., : max_lag + 1]], axis=-1)
     return cc * nfft / np.maximum(norm, 1e-30)[..., None]
 
 
-def correlate(windows: np.ndarray, pairs: np.ndarray, max_lag: int, *,
-              whiten: bool = True, live: np.ndarray | None = None) -> np.ndarray:
+def correlate(
+    windows: np.ndarray,
+    pairs: np.ndarray,
+    max_lag: int,
+    *,
+    whiten: bool = True,
+    live: np.ndarray | None = None,
+) -> np.ndarray:
     """Cross-correlations ``(W, len(pairs), 2 max_lag + 1)`` of windows ``(W, C, T)``.
 
     Lag ``k`` (index ``max_lag + k``) is ``sum_t a_i(t) a_j(t + k)``: energy travelling
@@ -87,7 +104,7 @@ def moving_stack(day_stacks: np.ndarray, days: int) -> np.ndarray:
     """Mean over the ``days`` days ending at each day (fewer at the start)."""
     out = np.empty_like(day_stacks)
     for d in range(len(day_stacks)):
-        out[d] = day_stacks[max(0, d - days + 1):d + 1].mean(axis=0)
+        out[d] = day_stacks[max(0, d - days + 1) : d + 1].mean(axis=0)
     return out
 
 
@@ -96,9 +113,16 @@ def _coda_mask(lags_s: np.ndarray, t1: float, t2: float) -> np.ndarray:
     return (a >= t1) & (a <= t2)
 
 
-def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
-            coda_s: tuple[float, float], max_eps: float = 0.02, n_eps: int = 401,
-            band_hz: tuple[float, float] | None = None) -> tuple[float, float, float]:
+def stretch(
+    current: np.ndarray,
+    reference: np.ndarray,
+    lags_s: np.ndarray,
+    *,
+    coda_s: tuple[float, float],
+    max_eps: float = 0.02,
+    n_eps: int = 401,
+    band_hz: tuple[float, float] | None = None,
+) -> tuple[float, float, float]:
     """Stretching factor of ``current`` against ``reference`` (same lags, any leading
     axes: all traces are fitted jointly). Traces of ``current`` that are zero throughout
     (station pairs with a dead station that day) are left out of the fit.
@@ -126,13 +150,13 @@ def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
     spline = CubicSpline(lags_s, ref, axis=-1)
     pos = np.clip(lags_s[mask][None] * (1 + eps[:, None]), lags_s[0], lags_s[-1])  # (E, M)
     ccs = np.empty(n_eps)
-    for k in range(n_eps):                       # one eps at a time: memory stays (rows, M)
+    for k in range(n_eps):  # one eps at a time: memory stays (rows, M)
         r = spline(pos[k])
         r = r - r.mean(axis=-1, keepdims=True)
         ccs[k] = np.sum(c * r) / np.sqrt(np.sum(c * c) * np.sum(r * r) + 1e-300)
     k = int(np.argmax(ccs))
     best, x = eps[k], ccs[k]
-    if 0 < k < n_eps - 1:                               # parabolic refinement
+    if 0 < k < n_eps - 1:  # parabolic refinement
         y0, y1, y2 = ccs[k - 1], ccs[k], ccs[k + 1]
         den = y0 - 2 * y1 + y2
         if den < 0:
@@ -145,21 +169,29 @@ def stretch(current: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
         t1, t2 = coda_s
         big_t = 1.0 / (band_hz[1] - band_hz[0])
         wc = np.pi * (band_hz[0] + band_hz[1])
-        xx = min(x, 1 - 1e-9)                  # a perfect fit: the error's floor, not 0
-        err = float(np.sqrt(1 - xx * xx) / (2 * xx)
-                    * np.sqrt(6 * np.sqrt(np.pi / 2) * big_t / (wc ** 2 * (t2 ** 3 - t1 ** 3))))
+        xx = min(x, 1 - 1e-9)  # a perfect fit: the error's floor, not 0
+        err = float(
+            np.sqrt(1 - xx * xx)
+            / (2 * xx)
+            * np.sqrt(6 * np.sqrt(np.pi / 2) * big_t / (wc**2 * (t2**3 - t1**3)))
+        )
     return float(best), float(x), err
 
 
-def dvv_by_stretching(stacks: np.ndarray, reference: np.ndarray, lags_s: np.ndarray, *,
-                      coda_s: tuple[float, float], max_eps: float = 0.02,
-                      band_hz: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+def dvv_by_stretching(
+    stacks: np.ndarray,
+    reference: np.ndarray,
+    lags_s: np.ndarray,
+    *,
+    coda_s: tuple[float, float],
+    max_eps: float = 0.02,
+    band_hz: tuple[float, float] | None = None,
+) -> dict[str, np.ndarray]:
     """dv/v of each stack ``(D, pairs, lags)`` against ``reference`` ``(pairs, lags)``,
     all pairs fitted jointly: arrays ``dvv``, ``cc`` and ``err`` of length D."""
     out = {"dvv": [], "cc": [], "err": []}
     for s in stacks:
-        e, x, err = stretch(s, reference, lags_s, coda_s=coda_s, max_eps=max_eps,
-                            band_hz=band_hz)
+        e, x, err = stretch(s, reference, lags_s, coda_s=coda_s, max_eps=max_eps, band_hz=band_hz)
         out["dvv"].append(e)
         out["cc"].append(x)
         out["err"].append(err)
@@ -179,9 +211,15 @@ def day_stacks(reader, data: np.ndarray | None = None) -> np.ndarray:
     return np.stack(out).astype(np.float64)
 
 
-def pairwise_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, float],
-                 band_hz: tuple[float, float] | None = None, max_eps: float = 0.02,
-                 max_separation: int | None = None) -> dict[str, np.ndarray]:
+def pairwise_dvv(
+    stacks: np.ndarray,
+    lags_s: np.ndarray,
+    *,
+    coda_s: tuple[float, float],
+    band_hz: tuple[float, float] | None = None,
+    max_eps: float = 0.02,
+    max_separation: int | None = None,
+) -> dict[str, np.ndarray]:
     """dv/v of every stack ``(D, pairs, lags)`` by the all-pairs inversion (Brenguier et
     al. 2014): the stretch between every two days ``a < b`` (at most ``max_separation``
     days apart; None: all), ``eps_ab ~ dvv_b - dvv_a``, inverted by weighted least squares
@@ -198,21 +236,24 @@ def pairwise_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float,
     n = len(stacks)
     sep = n - 1 if max_separation is None else int(max_separation)
     if n < 2 or sep < 1:
-        raise ValueError(f"the all-pairs inversion needs 2 or more days and a separation of "
-                         f"1 or more, got {n} day(s) and max_separation={max_separation}")
+        raise ValueError(
+            f"the all-pairs inversion needs 2 or more days and a separation of "
+            f"1 or more, got {n} day(s) and max_separation={max_separation}"
+        )
     live = np.any(np.reshape(stacks, (n, -1)) != 0, axis=1)
     rows, eps, xs, errs = [], [], [], []
     for a in np.flatnonzero(live):
-        for b in np.flatnonzero(live[a + 1:min(n, a + sep + 1)]) + a + 1:
-            e, x, err = stretch(stacks[b], stacks[a], lags_s, coda_s=coda_s,
-                                max_eps=max_eps, band_hz=band_hz)
+        for b in np.flatnonzero(live[a + 1 : min(n, a + sep + 1)]) + a + 1:
+            e, x, err = stretch(
+                stacks[b], stacks[a], lags_s, coda_s=coda_s, max_eps=max_eps, band_hz=band_hz
+            )
             if np.isfinite(e):
                 rows.append((a, b))
                 eps.append(e)
                 xs.append(x)
                 errs.append(err)
     rows, eps, xs, errs = map(np.asarray, (rows, eps, xs, errs))
-    days = np.flatnonzero(live)                          # the unknowns: live days only
+    days = np.flatnonzero(live)  # the unknowns: live days only
     col = np.full(n, -1)
     col[days] = np.arange(days.size)
     design = np.zeros((len(rows), days.size))
@@ -223,25 +264,33 @@ def pairwise_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float,
     weight = x * x / (1 - x * x)
     normal = design.T @ (weight[:, None] * design)
     if days.size < 2 or np.linalg.matrix_rank(normal) < days.size - 1:
-        raise ValueError(f"the day pairs measured do not connect every live day "
-                         f"(max_separation {max_separation}; dead days "
-                         f"{np.flatnonzero(~live).tolist()}); no all-pairs solution")
+        raise ValueError(
+            f"the day pairs measured do not connect every live day "
+            f"(max_separation {max_separation}; dead days "
+            f"{np.flatnonzero(~live).tolist()}); no all-pairs solution"
+        )
     # design @ ones = 0: the minimum-norm solution of the normal equations has mean zero
     inv = np.linalg.pinv(normal)
     dvv, err, cc = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     dvv[days] = inv @ (design.T @ (weight * eps))
     if band_hz is not None and np.isfinite(errs).all():
         # weights w = c / err^2 for one constant c: cov = c inv, with c from the errors
-        c = float(np.median(weight * errs ** 2))
+        c = float(np.median(weight * errs**2))
         err[days] = np.sqrt(np.maximum(np.diag(inv) * c, 0.0))
     cc[days] = [xs[(rows == d).any(axis=1)].mean() for d in days]
     return {"dvv": dvv, "cc": cc, "err": err}
 
 
-def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, float],
-              reference: int | str = "others", days: int = 1,
-              band_hz: tuple[float, float] | None = None,
-              max_eps: float = 0.02) -> dict[str, np.ndarray]:
+def daily_dvv(
+    stacks: np.ndarray,
+    lags_s: np.ndarray,
+    *,
+    coda_s: tuple[float, float],
+    reference: int | str = "others",
+    days: int = 1,
+    band_hz: tuple[float, float] | None = None,
+    max_eps: float = 0.02,
+) -> dict[str, np.ndarray]:
     """dv/v of every day from its day stacks ``(D, pairs, lags)``, on ``days``-day moving
     stacks (:func:`moving_stack`; 1: each day alone), against a reference:
 
@@ -269,19 +318,16 @@ def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, fl
         return pairwise_dvv(cur, lags_s, coda_s=coda_s, band_hz=band_hz, max_eps=max_eps)
     if reference != "others":
         ref = stacks.mean(axis=0) if reference == "mean" else stacks[int(reference)]
-        return dvv_by_stretching(cur, ref, lags_s, coda_s=coda_s, max_eps=max_eps,
-                                 band_hz=band_hz)
+        return dvv_by_stretching(cur, ref, lags_s, coda_s=coda_s, max_eps=max_eps, band_hz=band_hz)
     n = len(stacks)
     if n <= days:
-        raise ValueError(f"reference='others' needs more than {days} day(s) of stacks, "
-                         f"got {n}")
+        raise ValueError(f"reference='others' needs more than {days} day(s) of stacks, got {n}")
     total = stacks.sum(axis=0)
     out = {"dvv": [], "cc": [], "err": []}
     for d in range(n):
-        inside = stacks[max(0, d - days + 1):d + 1]
+        inside = stacks[max(0, d - days + 1) : d + 1]
         ref = (total - inside.sum(axis=0)) / (n - len(inside))
-        e, x, err = stretch(cur[d], ref, lags_s, coda_s=coda_s, max_eps=max_eps,
-                            band_hz=band_hz)
+        e, x, err = stretch(cur[d], ref, lags_s, coda_s=coda_s, max_eps=max_eps, band_hz=band_hz)
         # e = (mean dv/v inside) - (the others'): relative to all days' mean, e (n - m) / n
         scale = (n - len(inside)) / n
         for k, v in zip(("dvv", "cc", "err"), (e * scale, x, err * scale)):
@@ -289,9 +335,15 @@ def daily_dvv(stacks: np.ndarray, lags_s: np.ndarray, *, coda_s: tuple[float, fl
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def redatum_dvv(redatum_nc, store, *, coda_s: tuple[float, float],
-                reference: int | str = "others", band_hz: tuple[float, float] | None = None,
-                max_eps: float = 0.02):
+def redatum_dvv(
+    redatum_nc,
+    store,
+    *,
+    coda_s: tuple[float, float],
+    reference: int | str = "others",
+    band_hz: tuple[float, float] | None = None,
+    max_eps: float = 0.02,
+):
     """Day-by-day dv/v of a passive redatuming run (``symae-redatum --reference ...`` on a
     correlation store, datapoint = day) beside the conventional anchor.
 
@@ -313,27 +365,38 @@ def redatum_dvv(redatum_nc, store, *, coda_s: tuple[float, float],
 
     reader = store if isinstance(store, StoreReader) else StoreReader(store)
     if reader.dp_names != ["day"]:
-        raise ValueError(f"{reader.path}: datapoints are by {reader.dp_names or 'survey'}, "
-                         "not by day; ingest with `datapoint_by: day`")
+        raise ValueError(
+            f"{reader.path}: datapoints are by {reader.dp_names or 'survey'}, "
+            "not by day; ingest with `datapoint_by: day`"
+        )
     with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
         if "recorded_instance" not in ds or ds["virtual"].shape[1:] != reader.shape[1:]:
-            raise ValueError(f"{redatum_nc}: not a redatuming of {reader.path} (another "
-                             "layout); redatum the store the days come from")
+            raise ValueError(
+                f"{redatum_nc}: not a redatuming of {reader.path} (another "
+                "layout); redatum the store the days come from"
+            )
         rows = ds["recorded_instance"].values
         if rows.size != reader.shape[0] or set(rows.tolist()) != set(range(rows.size)):
-            raise ValueError(f"{redatum_nc}: holds {rows.size} windows, the store "
-                             f"{reader.shape[0]}; run symae-redatum --reference on every "
-                             "window (all surveys)")
+            raise ValueError(
+                f"{redatum_nc}: holds {rows.size} windows, the store "
+                f"{reader.shape[0]}; run symae-redatum --reference on every "
+                "window (all surveys)"
+            )
         virtual = np.empty(reader.shape, dtype=np.float32)
         virtual[rows] = ds["virtual"].values
     lags = (reader.t0_ms + reader.dt_ms * np.arange(reader.shape[-1])) / 1000.0
     stacks = {"virtual": day_stacks(reader, virtual), "recorded": day_stacks(reader)}
     days = reader.dp_key[:, 0].astype("int64") * 86400
-    out = xr.Dataset(coords={"day": ("day", days.astype("datetime64[s]")),
-                             "lag": ("lag", lags, {"units": "s", "long_name": "lag time"})})
+    out = xr.Dataset(
+        coords={
+            "day": ("day", days.astype("datetime64[s]")),
+            "lag": ("lag", lags, {"units": "s", "long_name": "lag time"}),
+        }
+    )
     for name, st in stacks.items():
-        r = daily_dvv(st, lags, coda_s=coda_s, reference=reference, band_hz=band_hz,
-                      max_eps=max_eps)
+        r = daily_dvv(
+            st, lags, coda_s=coda_s, reference=reference, band_hz=band_hz, max_eps=max_eps
+        )
         out[f"dvv_{name}"] = ("day", r["dvv"], {"long_name": f"dv/v from {name} day stacks"})
         out[f"err_{name}"] = ("day", r["err"], {"long_name": "1-sigma error (Weaver 2011)"})
         out[f"cc_{name}"] = ("day", r["cc"], {"long_name": "correlation after stretching"})

@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["rms", "nrms", "gather_nrms", "predictability", "time_shift", "PRED_LAG_MS",
-           "pred_lag"]
+__all__ = ["rms", "nrms", "gather_nrms", "predictability", "time_shift", "PRED_LAG_MS", "pred_lag"]
 
 #: Lag window of predictability: about one period of a 25 Hz wavelet.
 PRED_LAG_MS = 40.0
@@ -65,9 +64,9 @@ def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
     """Cross-correlation sum_t a[t + tau] b[t] for tau in [-max_lag, max_lag]."""
     a, b = np.broadcast_arrays(a, b)
     n = a.shape[-1]
-    full = signal.fftconvolve(a, b[..., ::-1], mode="full", axes=-1)   # lags -(n-1)..n-1
+    full = signal.fftconvolve(a, b[..., ::-1], mode="full", axes=-1)  # lags -(n-1)..n-1
     mid = n - 1
-    return full[..., mid - max_lag: mid + max_lag + 1]
+    return full[..., mid - max_lag : mid + max_lag + 1]
 
 
 def predictability(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
@@ -96,8 +95,9 @@ def predictability(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def time_shift(a: np.ndarray, b: np.ndarray, dt: float = 1.0, max_lag: int | None = None
-               ) -> np.ndarray:
+def time_shift(
+    a: np.ndarray, b: np.ndarray, dt: float = 1.0, max_lag: int | None = None
+) -> np.ndarray:
     """Time shift of ``a`` relative to ``b`` (positive: ``a`` is later), in units of ``dt``.
 
     The cross-correlation peak within ``|lag| <= max_lag`` samples (default: a quarter of

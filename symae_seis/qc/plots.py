@@ -11,8 +11,13 @@ import numpy as np
 
 from ..typing import PathLike
 
-__all__ = ["plot_gather", "plot_redatum_panels", "plot_nrms_along_key", "plot_nrms_map",
-           "plot_uncertainty"]
+__all__ = [
+    "plot_gather",
+    "plot_redatum_panels",
+    "plot_nrms_along_key",
+    "plot_nrms_map",
+    "plot_uncertainty",
+]
 
 
 def _plt():
@@ -32,9 +37,17 @@ def _save(plt, fig, out_png: PathLike, **kw) -> Path:
     return out_png
 
 
-def plot_gather(ax, data: np.ndarray, time_ms: np.ndarray, x: np.ndarray | None = None, *,
-                kind: Literal["density", "wiggle"] = "density", clip: float | None = None,
-                title: str = "", xlabel: str = "channel"):
+def plot_gather(
+    ax,
+    data: np.ndarray,
+    time_ms: np.ndarray,
+    x: np.ndarray | None = None,
+    *,
+    kind: Literal["density", "wiggle"] = "density",
+    clip: float | None = None,
+    title: str = "",
+    xlabel: str = "channel",
+):
     """Draw one gather ``(C, T)`` on ``ax``: time down, channels across.
 
     ``density``: grey variable density, symmetric ``clip`` (default: 99th percentile of
@@ -50,8 +63,15 @@ def plot_gather(ax, data: np.ndarray, time_ms: np.ndarray, x: np.ndarray | None 
     if kind == "density":
         dx = (x[-1] - x[0]) / max(c - 1, 1) if c > 1 else 1.0
         extent = (x[0] - dx / 2, x[-1] + dx / 2, time_ms[-1], time_ms[0])
-        im = ax.imshow(data.T, aspect="auto", cmap="gray_r", vmin=-clip, vmax=clip,
-                       extent=extent, interpolation="bilinear")
+        im = ax.imshow(
+            data.T,
+            aspect="auto",
+            cmap="gray_r",
+            vmin=-clip,
+            vmax=clip,
+            extent=extent,
+            interpolation="bilinear",
+        )
     else:
         spacing = np.median(np.diff(x)) if c > 1 else 1.0
         for k in range(c):
@@ -65,21 +85,32 @@ def plot_gather(ax, data: np.ndarray, time_ms: np.ndarray, x: np.ndarray | None 
     return im
 
 
-def plot_redatum_panels(panels: dict[str, np.ndarray], time_ms: np.ndarray, out_png: PathLike,
-                        *, x: np.ndarray | None = None, title: str = "",
-                        kind: Literal["density", "wiggle"] = "density",
-                        xlabel: str = "channel") -> Path:
+def plot_redatum_panels(
+    panels: dict[str, np.ndarray],
+    time_ms: np.ndarray,
+    out_png: PathLike,
+    *,
+    x: np.ndarray | None = None,
+    title: str = "",
+    kind: Literal["density", "wiggle"] = "density",
+    xlabel: str = "channel",
+) -> Path:
     """Side-by-side gathers (e.g. real | virtual | residual) on one shared colour scale
     (99th percentile of |first panel|), so residual amplitudes read directly."""
     plt = _plt()
     names = list(panels)
     clip = float(np.percentile(np.abs(panels[names[0]]), 99)) or 1.0
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 4.6), dpi=130,
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.2 * len(names), 4.6), dpi=130, sharey=True, squeeze=False
+    )
     im = None
     for ax, name in zip(axes[0], names):
-        im = plot_gather(ax, panels[name], time_ms, x, kind=kind, clip=clip, title=name,
-                         xlabel=xlabel) or im
+        im = (
+            plot_gather(
+                ax, panels[name], time_ms, x, kind=kind, clip=clip, title=name, xlabel=xlabel
+            )
+            or im
+        )
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     if im is not None:
@@ -88,9 +119,15 @@ def plot_redatum_panels(panels: dict[str, np.ndarray], time_ms: np.ndarray, out_
     return _save(plt, fig, out_png, bbox_inches="tight")
 
 
-def plot_nrms_along_key(key: np.ndarray, series: dict[str, np.ndarray], out_png: PathLike, *,
-                        key_name: str = "CDP", shade: np.ndarray | None = None,
-                        title: str = "NRMS along the line") -> Path:
+def plot_nrms_along_key(
+    key: np.ndarray,
+    series: dict[str, np.ndarray],
+    out_png: PathLike,
+    *,
+    key_name: str = "CDP",
+    shade: np.ndarray | None = None,
+    title: str = "NRMS along the line",
+) -> Path:
     """NRMS (%) curves against a 1-D datapoint key; ``shade`` marks e.g. the changed zone."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=130)
@@ -100,8 +137,16 @@ def plot_nrms_along_key(key: np.ndarray, series: dict[str, np.ndarray], out_png:
     if shade is not None and np.any(shade):
         k = np.asarray(key)[order]
         s = np.asarray(shade)[order]
-        ax.fill_between(k, 0, 1, where=s, color="C3", alpha=0.1,
-                        transform=ax.get_xaxis_transform(), label="changed zone")
+        ax.fill_between(
+            k,
+            0,
+            1,
+            where=s,
+            color="C3",
+            alpha=0.1,
+            transform=ax.get_xaxis_transform(),
+            label="changed zone",
+        )
     ax.set_xlabel(key_name)
     ax.set_ylabel("NRMS (%)")
     ax.set_ylim(bottom=0)
@@ -112,8 +157,15 @@ def plot_nrms_along_key(key: np.ndarray, series: dict[str, np.ndarray], out_png:
     return _save(plt, fig, out_png)
 
 
-def plot_nrms_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, out_png: PathLike, *,
-                  labels: tuple[str, str] = ("x", "y"), title: str = "NRMS (%)") -> Path:
+def plot_nrms_map(
+    x: np.ndarray,
+    y: np.ndarray,
+    values: np.ndarray,
+    out_png: PathLike,
+    *,
+    labels: tuple[str, str] = ("x", "y"),
+    title: str = "NRMS (%)",
+) -> Path:
     """NRMS map for a 2-D datapoint key (e.g. binned SourceX/SourceY)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=130)
@@ -127,8 +179,14 @@ def plot_nrms_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, out_png: Pat
     return _save(plt, fig, out_png)
 
 
-def plot_uncertainty(residual: np.ndarray, std: np.ndarray, time_ms: np.ndarray,
-                     out_png: PathLike, *, title: str = "") -> Path:
+def plot_uncertainty(
+    residual: np.ndarray,
+    std: np.ndarray,
+    time_ms: np.ndarray,
+    out_png: PathLike,
+    *,
+    title: str = "",
+) -> Path:
     """Residual (virtual - recorded), the bootstrap standard deviation of the virtual
     gather, and their ratio: where ``|residual| / std`` exceeds 2-3 the difference stands
     out from the model's own doubt (a 4D change), where it stays near 1 it does not."""
@@ -138,11 +196,18 @@ def plot_uncertainty(residual: np.ndarray, std: np.ndarray, time_ms: np.ndarray,
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 4.6), dpi=130, sharey=True)
     ext = (-0.5, residual.shape[0] - 0.5, time_ms[-1], time_ms[0])
     for ax, img, name, vmax, cmap in (
-            (axes[0], residual, "residual (virtual - recorded)", clip, "seismic"),
-            (axes[1], std, "bootstrap std of the virtual", clip, "viridis"),
-            (axes[2], z, "residual / std", 4.0, "seismic")):
-        im = ax.imshow(img.T, aspect="auto", cmap=cmap, extent=ext,
-                       vmin=0 if cmap == "viridis" else -vmax, vmax=vmax)
+        (axes[0], residual, "residual (virtual - recorded)", clip, "seismic"),
+        (axes[1], std, "bootstrap std of the virtual", clip, "viridis"),
+        (axes[2], z, "residual / std", 4.0, "seismic"),
+    ):
+        im = ax.imshow(
+            img.T,
+            aspect="auto",
+            cmap=cmap,
+            extent=ext,
+            vmin=0 if cmap == "viridis" else -vmax,
+            vmax=vmax,
+        )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("channel")
         fig.colorbar(im, ax=ax, fraction=0.046)

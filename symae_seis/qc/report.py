@@ -33,8 +33,15 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
     ("before", what differencing the surveys gives) and of real baseline vs virtual
     ("after"), plus the median residual time shift (ms) and the datapoint key values."""
     coh = ds["coherent_datapoint"].values
-    out: dict[str, list] = {"datapoint": [], "before": [], "after": [], "pred_before": [],
-                            "pred_after": [], "shift_before_ms": [], "shift_after_ms": []}
+    out: dict[str, list] = {
+        "datapoint": [],
+        "before": [],
+        "after": [],
+        "pred_before": [],
+        "pred_after": [],
+        "shift_before_ms": [],
+        "shift_after_ms": [],
+    }
     max_lag = pred_lag(reader.dt_ms)
     key_names = reader.dp_names
     for name in key_names:
@@ -45,79 +52,127 @@ def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:
         virt = ds["virtual"][sel].values
         mon = reader.read(reader.members[int(d)])
         before = [nrms(m, r).mean() for r in real for m in mon]
-        out["pred_before"].append(float(np.median([predictability(m, r, max_lag).mean()
-                                                   for r in real for m in mon])))
-        out["pred_after"].append(float(np.median(predictability(virt, real, max_lag)
-                                                 .mean(axis=-1))))
+        out["pred_before"].append(
+            float(np.median([predictability(m, r, max_lag).mean() for r in real for m in mon]))
+        )
+        out["pred_after"].append(
+            float(np.median(predictability(virt, real, max_lag).mean(axis=-1)))
+        )
         shifts_b = [np.median(time_shift(m, r, reader.dt_ms)) for r in real[:4] for m in mon[:4]]
         out["datapoint"].append(int(d))
         out["before"].append(float(np.median(before)))
         out["after"].append(float(np.median(nrms(virt, real).mean(axis=-1))))
         out["shift_before_ms"].append(float(np.median(np.abs(shifts_b))))
-        out["shift_after_ms"].append(float(np.median(np.abs(time_shift(virt, real,
-                                                                       reader.dt_ms)))))
+        out["shift_after_ms"].append(float(np.median(np.abs(time_shift(virt, real, reader.dt_ms)))))
         for j, name in enumerate(key_names):
             out[name].append(int(reader.dp_key[int(d), j]))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _report_4d(ds, reader: StoreReader, out_dir: Path, surveys: list[str],
-               time_ms: np.ndarray, changed: np.ndarray | None, n_examples: int
-               ) -> dict[str, Path]:
+def _report_4d(
+    ds,
+    reader: StoreReader,
+    out_dir: Path,
+    surveys: list[str],
+    time_ms: np.ndarray,
+    changed: np.ndarray | None,
+    n_examples: int,
+) -> dict[str, Path]:
     """4D mode: qc_before_after.csv, NRMS along the key (or a map), example gathers."""
     files: dict[str, Path] = {}
     ba = nrms_before_after(ds, reader)
-    with atomic_path(out_dir / "qc_before_after.csv", overwrite=True) as tmp, \
-            open(tmp, "w", newline="") as fh:
+    with (
+        atomic_path(out_dir / "qc_before_after.csv", overwrite=True) as tmp,
+        open(tmp, "w", newline="") as fh,
+    ):
         w = csv.writer(fh)
-        cols = ["survey", *reader.dp_names, "nrms_before", "pred_before", "nrms_after",
-                "pred_after", "abs_shift_before_ms", "abs_shift_after_ms"]
+        cols = [
+            "survey",
+            *reader.dp_names,
+            "nrms_before",
+            "pred_before",
+            "nrms_after",
+            "pred_after",
+            "abs_shift_before_ms",
+            "abs_shift_after_ms",
+        ]
         w.writerow(cols)
         for k in range(len(ba["datapoint"])):
             d = int(ba["datapoint"][k])
-            w.writerow([reader.surveys[reader.dp_survey[d]],
-                        *(ba[n][k] for n in reader.dp_names), f"{ba['before'][k]:.2f}",
-                        f"{ba['pred_before'][k]:.2f}", f"{ba['after'][k]:.2f}",
-                        f"{ba['pred_after'][k]:.2f}", f"{ba['shift_before_ms'][k]:.3f}",
-                        f"{ba['shift_after_ms'][k]:.3f}"])
+            w.writerow(
+                [
+                    reader.surveys[reader.dp_survey[d]],
+                    *(ba[n][k] for n in reader.dp_names),
+                    f"{ba['before'][k]:.2f}",
+                    f"{ba['pred_before'][k]:.2f}",
+                    f"{ba['after'][k]:.2f}",
+                    f"{ba['pred_after'][k]:.2f}",
+                    f"{ba['shift_before_ms'][k]:.3f}",
+                    f"{ba['shift_after_ms'][k]:.3f}",
+                ]
+            )
     files["qc_before_after"] = out_dir / "qc_before_after.csv"
-    series = {"before: real monitor vs real baseline": ba["before"],
-              "after: virtual (monitor earth, baseline acquisition) vs real baseline":
-                  ba["after"]}
+    series = {
+        "before: real monitor vs real baseline": ba["before"],
+        "after: virtual (monitor earth, baseline acquisition) vs real baseline": ba["after"],
+    }
     if len(reader.dp_names) == 1:
-        files["nrms"] = plot_nrms_along_key(ba[reader.dp_names[0]], series,
-                                            out_dir / "nrms_along_key.png",
-                                            key_name=reader.dp_names[0], shade=changed)
+        files["nrms"] = plot_nrms_along_key(
+            ba[reader.dp_names[0]],
+            series,
+            out_dir / "nrms_along_key.png",
+            key_name=reader.dp_names[0],
+            shade=changed,
+        )
     elif len(reader.dp_names) >= 2:
         a, b = reader.dp_names[:2]
-        files["nrms"] = plot_nrms_map(ba[a], ba[b], ba["after"], out_dir / "nrms_map.png",
-                                      labels=(a, b), title="NRMS after redatuming (%)")
+        files["nrms"] = plot_nrms_map(
+            ba[a],
+            ba[b],
+            ba["after"],
+            out_dir / "nrms_map.png",
+            labels=(a, b),
+            title="NRMS after redatuming (%)",
+        )
     order = np.argsort(ba["after"])
     picks = [order[-1], order[0]][:n_examples]
     for rank, k in enumerate(picks):
         d = int(ba["datapoint"][k])
         sel = np.flatnonzero(ds["coherent_datapoint"].values == d)[0]
         mon = reader.read(reader.members[d][:1])[0]
-        panels = {"real baseline": ds["recorded"][sel].values,
-                  f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
-                  "virtual": ds["virtual"][sel].values,
-                  "residual (virtual - real)": ds["residual"][sel].values,
-                  "residual (decoder-cancelled)": ds["residual_decoder"][sel].values}
+        panels = {
+            "real baseline": ds["recorded"][sel].values,
+            f"real {surveys[reader.dp_survey[d]] if surveys else 'monitor'}": mon,
+            "virtual": ds["virtual"][sel].values,
+            "residual (virtual - real)": ds["residual"][sel].values,
+            "residual (decoder-cancelled)": ds["residual_decoder"][sel].values,
+        }
         label = reader.datapoint_label(d).replace(":", "_").replace("=", "").replace(",", "_")
         name = f"gathers_{'highest' if rank == 0 else 'lowest'}_nrms_{label}.png"
-        files[name] = plot_redatum_panels(panels, time_ms, out_dir / name,
-                                          title=f"{reader.datapoint_label(d)}: NRMS after "
-                                                f"{ba['after'][k]:.1f}%")
+        files[name] = plot_redatum_panels(
+            panels,
+            time_ms,
+            out_dir / name,
+            title=f"{reader.datapoint_label(d)}: NRMS after {ba['after'][k]:.1f}%",
+        )
         if rank == 0 and "virtual_std" in ds:
             files["uncertainty"] = plot_uncertainty(
-                ds["residual"][sel].values, ds["virtual_std"][sel].values, time_ms,
+                ds["residual"][sel].values,
+                ds["virtual_std"][sel].values,
+                time_ms,
                 out_dir / "residual_over_std.png",
-                title=f"{reader.datapoint_label(d)}: residual in units of the bootstrap std")
+                title=f"{reader.datapoint_label(d)}: residual in units of the bootstrap std",
+            )
     return files
 
 
-def qc_report(out_dir: PathLike, store: StoreReader | PathLike, *,
-              changed: np.ndarray | None = None, n_examples: int = 2) -> dict[str, Path]:
+def qc_report(
+    out_dir: PathLike,
+    store: StoreReader | PathLike,
+    *,
+    changed: np.ndarray | None = None,
+    n_examples: int = 2,
+) -> dict[str, Path]:
     """Write the QC figures and ``qc_before_after.csv`` into ``out_dir``.
 
     Parameters
@@ -140,9 +195,16 @@ def qc_report(out_dir: PathLike, store: StoreReader | PathLike, *,
         files.update(_report_4d(ds, reader, out_dir, surveys, time_ms, changed, n_examples))
     else:
         k = 0
-        panels = {"real": ds["recorded"][k].values, "virtual (reference acquisition)":
-                  ds["virtual"][k].values, "residual": ds["residual"][k].values}
-        files["gathers"] = plot_redatum_panels(panels, time_ms, out_dir / "gathers_reference.png",
-                                               title=f"redatumed to {ds.attrs.get('reference')}")
+        panels = {
+            "real": ds["recorded"][k].values,
+            "virtual (reference acquisition)": ds["virtual"][k].values,
+            "residual": ds["residual"][k].values,
+        }
+        files["gathers"] = plot_redatum_panels(
+            panels,
+            time_ms,
+            out_dir / "gathers_reference.png",
+            title=f"redatumed to {ds.attrs.get('reference')}",
+        )
     ds.close()
     return files

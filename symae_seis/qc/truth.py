@@ -23,20 +23,38 @@ import numpy as np
 from ..typing import PathLike
 from .metrics import gather_nrms, nrms
 
-__all__ = ["score_4d_against_truth", "load_truth", "live_traces", "score_methods",
-           "truth_scores", "truth_matches", "real_gathers_for_truth", "conventional_estimates",
-           "virtual_for_truth", "write_truth_scores", "TRUTH_SCORE_COLUMNS",
-           "LIVE_FRACTION", "coverage"]
+__all__ = [
+    "score_4d_against_truth",
+    "load_truth",
+    "live_traces",
+    "score_methods",
+    "truth_scores",
+    "truth_matches",
+    "real_gathers_for_truth",
+    "conventional_estimates",
+    "virtual_for_truth",
+    "write_truth_scores",
+    "TRUTH_SCORE_COLUMNS",
+    "LIVE_FRACTION",
+    "coverage",
+]
 
 #: Traces whose truth RMS is below this fraction of their gather's largest hold no signal.
 LIVE_FRACTION = 0.05
 #: Columns of ``truth_scores.csv``.
-TRUTH_SCORE_COLUMNS = ("zone", "metric", "virtual", "raw_monitor", "best_baseline",
-                       "best_baseline_name")
+TRUTH_SCORE_COLUMNS = (
+    "zone",
+    "metric",
+    "virtual",
+    "raw_monitor",
+    "best_baseline",
+    "best_baseline_name",
+)
 
 
-def score_4d_against_truth(redatum_nc: PathLike, truth_h5: PathLike,
-                           monitor_gathers: dict[int, np.ndarray] | None = None) -> dict:
+def score_4d_against_truth(
+    redatum_nc: PathLike, truth_h5: PathLike, monitor_gathers: dict[int, np.ndarray] | None = None
+) -> dict:
     """NRMS of virtual gathers and of raw monitor gathers against the truth.
 
     For baseline shot j at CDP k the truth is the monitor earth recorded with j's exact
@@ -69,8 +87,9 @@ def score_4d_against_truth(redatum_nc: PathLike, truth_h5: PathLike,
         params = json.loads(h5.attrs["params"])
         mon = h5["monitor_clean"][:]
     spc = params["shots_per_cdp"]
-    mon_by_cdp = monitor_gathers or {k + 1: mon[k * spc:(k + 1) * spc]
-                                     for k in range(params["n_cdp"])}
+    mon_by_cdp = monitor_gathers or {
+        k + 1: mon[k * spc : (k + 1) * spc] for k in range(params["n_cdp"])
+    }
     index = {int(f): i for i, f in enumerate(fr_truth)}
     keys = ds["recorded_instance_key"].values
     virtual = ds["virtual"].values
@@ -89,11 +108,15 @@ def score_4d_against_truth(redatum_nc: PathLike, truth_h5: PathLike,
         return float(np.median(a[m])) if m.any() else float("nan")
 
     return {
-        "nrms_virtual": nv, "nrms_raw_monitor": nr, "changed": ch,
+        "nrms_virtual": nv,
+        "nrms_raw_monitor": nr,
+        "changed": ch,
         "median_virtual": med(nv, np.ones_like(ch)),
         "median_raw_monitor": med(nr, np.ones_like(ch)),
-        "median_virtual_outside": med(nv, ~ch), "median_raw_monitor_outside": med(nr, ~ch),
-        "median_virtual_inside": med(nv, ch), "median_raw_monitor_inside": med(nr, ch),
+        "median_virtual_outside": med(nv, ~ch),
+        "median_raw_monitor_outside": med(nr, ~ch),
+        "median_virtual_inside": med(nv, ch),
+        "median_raw_monitor_inside": med(nr, ch),
     }
 
 
@@ -102,8 +125,10 @@ def load_truth(truth_h5: PathLike) -> dict[str, np.ndarray]:
     ``(N, C, T)``, ``virtual_fieldrecord``, ``virtual_cdp``, ``changed`` (per CDP, and
     ``changed_pair`` per truth gather) and ``baseline_clean``."""
     with h5py.File(truth_h5, "r") as h5:
-        out = {k: h5[k][:] for k in ("virtual", "virtual_fieldrecord", "virtual_cdp",
-                                     "changed", "baseline_clean")}
+        out = {
+            k: h5[k][:]
+            for k in ("virtual", "virtual_fieldrecord", "virtual_cdp", "changed", "baseline_clean")
+        }
     out["changed_pair"] = out["changed"][out["virtual_cdp"] - 1]
     return out
 
@@ -115,8 +140,9 @@ def live_traces(truth: np.ndarray, fraction: float = LIVE_FRACTION) -> np.ndarra
     return r > fraction * r.max(axis=-1, keepdims=True)
 
 
-def score_methods(estimates: dict[str, np.ndarray], truth: np.ndarray,
-                  changed: np.ndarray) -> list[dict]:
+def score_methods(
+    estimates: dict[str, np.ndarray], truth: np.ndarray, changed: np.ndarray
+) -> list[dict]:
     """Median NRMS (%) of each estimate against the truth, per zone and metric.
 
     Parameters
@@ -139,44 +165,58 @@ def score_methods(estimates: dict[str, np.ndarray], truth: np.ndarray,
     rows = []
     for name, est in estimates.items():
         est = np.asarray(est, dtype=np.float64)
-        per_trace = nrms(est, truth)                                   # (N, C)
+        per_trace = nrms(est, truth)  # (N, C)
         per_gather = gather_nrms(est, truth)
         for zone, m in zones.items():
             if not m.any():
                 continue
-            vals = {"gather": np.median(per_gather[m]),
-                    "live_trace": np.median(per_trace[m][live[m]]),
-                    "trace": np.median(per_trace[m].mean(axis=-1))}
-            rows += [{"method": name, "zone": zone, "metric": k, "value": float(v)}
-                     for k, v in vals.items()]
+            vals = {
+                "gather": np.median(per_gather[m]),
+                "live_trace": np.median(per_trace[m][live[m]]),
+                "trace": np.median(per_trace[m].mean(axis=-1)),
+            }
+            rows += [
+                {"method": name, "zone": zone, "metric": k, "value": float(v)}
+                for k, v in vals.items()
+            ]
     return rows
 
 
-def truth_scores(virtual: np.ndarray, raw_monitor: np.ndarray,
-                 baselines: dict[str, np.ndarray], truth: np.ndarray,
-                 changed: np.ndarray) -> list[dict]:
+def truth_scores(
+    virtual: np.ndarray,
+    raw_monitor: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    truth: np.ndarray,
+    changed: np.ndarray,
+) -> list[dict]:
     """Rows of ``truth_scores.csv`` (:data:`TRUTH_SCORE_COLUMNS`): per zone and metric,
     the virtual gathers, the raw monitor and the best of ``baselines`` (lowest value)."""
-    rows = score_methods({"virtual": virtual, "raw_monitor": raw_monitor, **baselines},
-                         truth, changed)
+    rows = score_methods(
+        {"virtual": virtual, "raw_monitor": raw_monitor, **baselines}, truth, changed
+    )
     table = {(r["method"], r["zone"], r["metric"]): r["value"] for r in rows}
     out = []
     for zone in ("all", "outside", "inside"):
         for metric in ("gather", "live_trace", "trace"):
             if ("virtual", zone, metric) not in table:
                 continue
-            best = min(baselines, key=lambda b: table[(b, zone, metric)]) if baselines \
-                else None
-            out.append({"zone": zone, "metric": metric,
-                        "virtual": table[("virtual", zone, metric)],
-                        "raw_monitor": table[("raw_monitor", zone, metric)],
-                        "best_baseline": table[(best, zone, metric)] if best else np.nan,
-                        "best_baseline_name": best or ""})
+            best = min(baselines, key=lambda b: table[(b, zone, metric)]) if baselines else None
+            out.append(
+                {
+                    "zone": zone,
+                    "metric": metric,
+                    "virtual": table[("virtual", zone, metric)],
+                    "raw_monitor": table[("raw_monitor", zone, metric)],
+                    "best_baseline": table[(best, zone, metric)] if best else np.nan,
+                    "best_baseline_name": best or "",
+                }
+            )
     return out
 
 
-def real_gathers_for_truth(reader, truth: dict[str, np.ndarray]
-                           ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def real_gathers_for_truth(
+    reader, truth: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Recorded gathers lined up with the truth: the baseline shot of each truth gather
     ``(N, C, T)``, one raw monitor shot at the same location ``(N, C, T)`` (shot j of the
     location for its j-th baseline shot, cyclically) and the store rows of all monitor
@@ -186,11 +226,15 @@ def real_gathers_for_truth(reader, truth: dict[str, np.ndarray]
     ``baseline`` and ``monitor`` surveys keyed by CDP.
     """
     sb, sm = reader.surveys.index("baseline"), reader.surveys.index("monitor")
-    key_row = {(int(s), int(k)): i for i, (s, k) in
-               enumerate(zip(reader.survey, reader.instance_key))}
+    key_row = {
+        (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
+    }
     b_rows = np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
-    mon_by_cdp = {int(reader.dp_key[d, 0]): reader.members[d]
-                  for d in range(len(reader.dp_survey)) if reader.dp_survey[d] == sm}
+    mon_by_cdp = {
+        int(reader.dp_key[d, 0]): reader.members[d]
+        for d in range(len(reader.dp_survey))
+        if reader.dp_survey[d] == sm
+    }
     cdp = truth["virtual_cdp"]
     seen: dict[int, int] = {}
     raw_rows, mon_sets = [], []
@@ -203,10 +247,16 @@ def real_gathers_for_truth(reader, truth: dict[str, np.ndarray]
     return reader.read(b_rows), reader.read(np.array(raw_rows)), mon_sets
 
 
-def conventional_estimates(reader, truth: dict[str, np.ndarray], *,
-                           window: slice | None, max_lag: int,
-                           methods: tuple[str, ...] = ("a", "e", "e_whole"), progress: bool = False,
-                           gathers: tuple | None = None) -> dict[str, np.ndarray]:
+def conventional_estimates(
+    reader,
+    truth: dict[str, np.ndarray],
+    *,
+    window: slice | None,
+    max_lag: int,
+    methods: tuple[str, ...] = ("a", "e", "e_whole"),
+    progress: bool = False,
+    gathers: tuple | None = None,
+) -> dict[str, np.ndarray]:
     """Conventional 4D cross-equalisation of the monitor to every baseline shot of the
     truth (see :mod:`symae_seis.baselines`), designed in ``window``.
 
@@ -224,13 +274,14 @@ def conventional_estimates(reader, truth: dict[str, np.ndarray], *,
     base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
     out = {}
     if "a" in methods:
-        out["(a) static + scalar"] = B.static_and_scalar(raw, base, window=window,
-                                                         max_lag=max_lag)[0]
+        out["(a) static + scalar"] = B.static_and_scalar(raw, base, window=window, max_lag=max_lag)[
+            0
+        ]
     variants = {"e": ("(e) equalise + stack", window)}
     t = base.shape[-1]
     if window is not None and (window.start or 0, window.stop or t) != (0, t):
         variants["e_whole"] = ("(e) equalise + stack, whole-trace design", None)
-    shots: dict[int, np.ndarray] = {}            # monitor shots of each location, read once
+    shots: dict[int, np.ndarray] = {}  # monitor shots of each location, read once
     for key, (name, win) in variants.items():
         if key not in methods:
             continue
@@ -239,15 +290,22 @@ def conventional_estimates(reader, truth: dict[str, np.ndarray], *,
             cdp = int(truth["virtual_cdp"][j])
             if cdp not in shots:
                 shots[cdp] = reader.read(mon_sets[j])
-            est[j] = B.equalize_and_stack(shots[cdp], base[j],
-                                          length=4 * max_lag + 1, window=win,
-                                          max_lag=max_lag)
+            est[j] = B.equalize_and_stack(
+                shots[cdp], base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
+            )
         out[name] = est
     return out
 
 
-def write_truth_scores(reader, redatum_nc: PathLike, truth_h5: PathLike, out_csv: PathLike, *,
-                       window: slice | None = None, progress: bool = False) -> list[dict]:
+def write_truth_scores(
+    reader,
+    redatum_nc: PathLike,
+    truth_h5: PathLike,
+    out_csv: PathLike,
+    *,
+    window: slice | None = None,
+    progress: bool = False,
+) -> list[dict]:
     """Score a 4D redatum run against its survey's truth and write ``truth_scores.csv``
     (:data:`TRUTH_SCORE_COLUMNS`): the virtual gathers, the raw monitor and the best
     conventional method (static + scalar, or every monitor shot equalised to the baseline
@@ -258,11 +316,21 @@ def write_truth_scores(reader, redatum_nc: PathLike, truth_h5: PathLike, out_csv
 
     truth = load_truth(truth_h5)
     gathers = real_gathers_for_truth(reader, truth)
-    base = conventional_estimates(reader, truth, window=window,
-                                  max_lag=max(1, int(round(20.0 / reader.dt_ms))),
-                                  progress=progress, gathers=gathers)
-    rows = truth_scores(virtual_for_truth(redatum_nc, truth), gathers[1], base,
-                        truth["virtual"], truth["changed_pair"])
+    base = conventional_estimates(
+        reader,
+        truth,
+        window=window,
+        max_lag=max(1, int(round(20.0 / reader.dt_ms))),
+        progress=progress,
+        gathers=gathers,
+    )
+    rows = truth_scores(
+        virtual_for_truth(redatum_nc, truth),
+        gathers[1],
+        base,
+        truth["virtual"],
+        truth["changed_pair"],
+    )
     with atomic_path(out_csv, overwrite=True) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=TRUTH_SCORE_COLUMNS)
         w.writeheader()
@@ -292,13 +360,17 @@ def truth_matches(redatum_nc: PathLike, truth_h5: PathLike) -> tuple[bool, str]:
         run_keys = ds["recorded_instance_key"].values
         run_cdp = ds["cdp"].values if "cdp" in ds.variables else None
     if tuple(shape[1:]) != tuple(run_shape[1:]):
-        return False, (f"{truth_h5} holds gathers of {shape[1]} x {shape[2]}, the run "
-                       f"{run_shape[1]} x {run_shape[2]}: another dataset")
+        return False, (
+            f"{truth_h5} holds gathers of {shape[1]} x {shape[2]}, the run "
+            f"{run_shape[1]} x {run_shape[2]}: another dataset"
+        )
     where = {int(k): i for i, k in enumerate(run_keys)}
     missing = [int(k) for k in keys if int(k) not in where]
     if missing:
-        return False, (f"{len(missing)} of the {len(keys)} instance keys of {truth_h5} are "
-                       f"not in the run (e.g. {missing[0]}): another dataset")
+        return False, (
+            f"{len(missing)} of the {len(keys)} instance keys of {truth_h5} are "
+            f"not in the run (e.g. {missing[0]}): another dataset"
+        )
     if run_cdp is not None:
         got = run_cdp[[where[int(k)] for k in keys]]
         if np.any(got != cdps):
@@ -306,8 +378,9 @@ def truth_matches(redatum_nc: PathLike, truth_h5: PathLike) -> tuple[bool, str]:
     return True, "matches"
 
 
-def virtual_for_truth(redatum_nc: PathLike, truth: dict[str, np.ndarray], *,
-                      variable: str = "virtual") -> np.ndarray:
+def virtual_for_truth(
+    redatum_nc: PathLike, truth: dict[str, np.ndarray], *, variable: str = "virtual"
+) -> np.ndarray:
     """Virtual gathers of a ``4d`` redatum run (or another of its (pair, channel, twt)
     variables, e.g. ``virtual_std``), in the truth's order ``(N, C, T)``."""
     import xarray as xr
@@ -318,8 +391,14 @@ def virtual_for_truth(redatum_nc: PathLike, truth: dict[str, np.ndarray], *,
         return ds[variable].values[idx]
 
 
-def coverage(virtual: np.ndarray, std: np.ndarray, truth: np.ndarray, *, k: float = 2.0,
-             fraction: float = LIVE_FRACTION) -> float:
+def coverage(
+    virtual: np.ndarray,
+    std: np.ndarray,
+    truth: np.ndarray,
+    *,
+    k: float = 2.0,
+    fraction: float = LIVE_FRACTION,
+) -> float:
     """Calibration of ``virtual_std``: the percentage of truth samples within ``k``
     standard deviations of the virtual gather, over the traces with signal."""
     live = live_traces(truth, fraction)

@@ -51,8 +51,22 @@ from .core import (
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
 from .writer import DONOR_FIELDS, QC_COLUMNS, RedatumWriter
 
-__all__ = ["DEFAULT_REFINE_STEPS", "default_refine_steps", "RedatumError", "Pairs",
-           "pair_4d", "pair_reference",
-           "coherent_codes", "refined_codes",
-           "nuisance_codes", "resolve_device", "redatum", "redatum_pairs", "RedatumResult",
-           "RedatumWriter", "check_compatible", "DONOR_FIELDS", "QC_COLUMNS"]
+__all__ = [
+    "DEFAULT_REFINE_STEPS",
+    "default_refine_steps",
+    "RedatumError",
+    "Pairs",
+    "pair_4d",
+    "pair_reference",
+    "coherent_codes",
+    "refined_codes",
+    "nuisance_codes",
+    "resolve_device",
+    "redatum",
+    "redatum_pairs",
+    "RedatumResult",
+    "RedatumWriter",
+    "check_compatible",
+    "DONOR_FIELDS",
+    "QC_COLUMNS",
+]

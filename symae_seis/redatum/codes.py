@@ -21,9 +21,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 @torch.no_grad()
-def coherent_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
-                   max_instances: int | None = None, device: str | None = None,
-                   progress: bool = False) -> np.ndarray:
+def coherent_codes(
+    model: SymAE,
+    reader: StoreReader,
+    datapoints: np.ndarray,
+    *,
+    max_instances: int | None = None,
+    device: str | None = None,
+    progress: bool = False,
+) -> np.ndarray:
     """Coherent representation of each datapoint, pooled over its instances (all of
     them, or the first ``max_instances``): ``(len(datapoints), C, T)`` coherent gathers
     for the filter decoder, ``(len(datapoints), Dc)`` codes for the generic one."""
@@ -32,8 +38,7 @@ def coherent_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
     dev = resolve_device(device)
     model = model.to(dev).eval()
     out = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
-    for k, d in enumerate(tqdm(datapoints, desc="coherent codes", unit="dp",
-                               disable=not progress)):
+    for k, d in enumerate(tqdm(datapoints, desc="coherent codes", unit="dp", disable=not progress)):
         rows = reader.members[int(d)]
         if max_instances:
             rows = rows[:max_instances]
@@ -43,38 +48,51 @@ def coherent_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
 
 
 @torch.no_grad()
-def nuisance_codes(model: SymAE, reader: StoreReader, rows: np.ndarray, *,
-                   batch_size: int = 64, device: str | None = None,
-                   progress: bool = False) -> np.ndarray:
+def nuisance_codes(
+    model: SymAE,
+    reader: StoreReader,
+    rows: np.ndarray,
+    *,
+    batch_size: int = 64,
+    device: str | None = None,
+    progress: bool = False,
+) -> np.ndarray:
     """Nuisance code ``(len(rows), Dn)`` of each instance (eval mode: no noise)."""
     from tqdm.auto import tqdm
 
     dev = resolve_device(device)
     model = model.to(dev).eval()
     out = np.zeros((len(rows), model.code_dim), dtype=np.float32)
-    for a in tqdm(range(0, len(rows), batch_size), desc="nuisance codes", unit="batch",
-                  disable=not progress):
-        x = torch.from_numpy(reader.read(rows[a:a + batch_size]))[None].to(dev)
-        out[a:a + batch_size] = model.encode_nuisance(x)[0].float().cpu().numpy()
+    for a in tqdm(
+        range(0, len(rows), batch_size), desc="nuisance codes", unit="batch", disable=not progress
+    ):
+        x = torch.from_numpy(reader.read(rows[a : a + batch_size]))[None].to(dev)
+        out[a : a + batch_size] = model.encode_nuisance(x)[0].float().cpu().numpy()
     return out
 
 
-def _same_size_batches(reader: StoreReader, datapoints: np.ndarray, size: int
-                       ) -> list[np.ndarray]:
+def _same_size_batches(reader: StoreReader, datapoints: np.ndarray, size: int) -> list[np.ndarray]:
     """Positions in ``datapoints`` in batches of up to ``size`` datapoints with the same
     number of instances (so their bags stack), in order within each size."""
     counts = np.array([len(reader.members[int(d)]) for d in datapoints])
     out = []
     for n in np.unique(counts):
         pos = np.flatnonzero(counts == n)
-        out.extend(pos[a:a + size] for a in range(0, len(pos), size))
+        out.extend(pos[a : a + size] for a in range(0, len(pos), size))
     return out
 
 
-def refined_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
-                  steps: int, rounds: int = 2, batch_size: int = 8,
-                  device: str | None = None, progress: bool = False
-                  ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+def refined_codes(
+    model: SymAE,
+    reader: StoreReader,
+    datapoints: np.ndarray,
+    *,
+    steps: int,
+    rounds: int = 2,
+    batch_size: int = 8,
+    device: str | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Coherent representations of ``datapoints`` and nuisance codes of all their
     instances, the encoder's codes refined by fitting every instance to its own gather
     (:func:`symae_seis.prior.refine_codes`, ``rounds`` x ``steps`` Adam steps).
@@ -94,8 +112,7 @@ def refined_codes(model: SymAE, reader: StoreReader, datapoints: np.ndarray, *,
     model = model.to(dev).eval()
     coh = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
     nui: dict[int, np.ndarray] = {}
-    with tqdm(total=len(datapoints), desc="fit codes", unit="dp",
-              disable=not progress) as bar:
+    with tqdm(total=len(datapoints), desc="fit codes", unit="dp", disable=not progress) as bar:
         for pos in _same_size_batches(reader, datapoints, batch_size):
             rows = [reader.members[int(datapoints[k])] for k in pos]
             x = torch.from_numpy(np.stack([reader.read(r) for r in rows])).to(dev)

@@ -45,8 +45,12 @@ def default_refine_steps(reader: StoreReader) -> int:
 MISFIT_WINDOW = (3, 9)
 
 
-def model_error_var(recorded: np.ndarray, recon: np.ndarray, live: np.ndarray,
-                    window: tuple[int, int] = MISFIT_WINDOW) -> np.ndarray:
+def model_error_var(
+    recorded: np.ndarray,
+    recon: np.ndarray,
+    live: np.ndarray,
+    window: tuple[int, int] = MISFIT_WINDOW,
+) -> np.ndarray:
     """Local variance of the model's own error ``(N, C, T)``: the squared misfit between
     recorded gathers and their reconstructions, averaged over a ``window`` of (channels,
     samples). Dead traces (no recording to compare with) take the mean over the gather's
@@ -56,7 +60,7 @@ def model_error_var(recorded: np.ndarray, recon: np.ndarray, live: np.ndarray,
     r2 = (recorded.astype(np.float64) - recon) ** 2
     dead = ~live.astype(bool)
     n_live = np.maximum(live.sum(axis=1), 1)[:, None]
-    fill = np.where(dead[..., None], 0.0, r2).sum(axis=1) / n_live       # (N, T)
+    fill = np.where(dead[..., None], 0.0, r2).sum(axis=1) / n_live  # (N, T)
     r2 = np.where(dead[..., None], fill[:, None, :], r2)
     return uniform_filter(r2, size=(1, *window), mode="nearest")
 
@@ -64,12 +68,17 @@ def model_error_var(recorded: np.ndarray, recon: np.ndarray, live: np.ndarray,
 def check_compatible(model: SymAE, reader: StoreReader) -> None:
     """Raise :class:`RedatumError` if the model was trained on a store of another layout
     (the rule :func:`~symae_seis.io.store.schema_mismatches` also applies on resume)."""
-    expected = {"channels": model.config["channels"], "samples": model.config["samples"],
-                **(model.schema or {})}
+    expected = {
+        "channels": model.config["channels"],
+        "samples": model.config["samples"],
+        **(model.schema or {}),
+    }
     bad = schema_mismatches(expected, reader.schema, labels=("model", "store"))
     if bad:
-        raise RedatumError(f"model does not match store {reader.path} ({'; '.join(bad)}); "
-                           "train on this dataset or pick the matching store")
+        raise RedatumError(
+            f"model does not match store {reader.path} ({'; '.join(bad)}); "
+            "train on this dataset or pick the matching store"
+        )
 
 
 @dataclass
@@ -84,14 +93,22 @@ class RedatumResult:
 class _Codes:
     """Coherent representations of every datapoint the pairs use, on the device."""
 
-    def __init__(self, model: SymAE, reader: StoreReader, datapoints: np.ndarray,
-                 device: torch.device, progress: bool, refine_steps: int = 0):
+    def __init__(
+        self,
+        model: SymAE,
+        reader: StoreReader,
+        datapoints: np.ndarray,
+        device: torch.device,
+        progress: bool,
+        refine_steps: int = 0,
+    ):
         uniq = np.unique(datapoints)
         self.index = {int(d): k for k, d in enumerate(uniq)}
         self.nuisance: dict[int, np.ndarray] | None = None
         if refine_steps > 0:
-            table, self.nuisance = refined_codes(model, reader, uniq, steps=refine_steps,
-                                                 device=device, progress=progress)
+            table, self.nuisance = refined_codes(
+                model, reader, uniq, steps=refine_steps, device=device, progress=progress
+            )
         else:
             table = coherent_codes(model, reader, uniq, device=device, progress=progress)
         self.table = torch.from_numpy(table).to(device)
@@ -109,8 +126,15 @@ class _Bootstrap:
     """Coherent parts of bootstrap bags (instances drawn with replacement), per datapoint,
     cached for the datapoints of the current batch only (memory stays one batch's)."""
 
-    def __init__(self, model: SymAE, reader: StoreReader, codes: _Codes, n: int, seed: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        model: SymAE,
+        reader: StoreReader,
+        codes: _Codes,
+        n: int,
+        seed: int,
+        device: torch.device,
+    ):
         self.model, self.reader, self.codes, self.n = model, reader, codes, n
         self.seed, self.dev = seed, device
         self.cache: dict[int, torch.Tensor] = {}
@@ -135,11 +159,21 @@ class _Bootstrap:
         return torch.stack([self._draws(int(d))[k] for d in datapoints])
 
 
-def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
-                  out_dir: PathLike, *, batch_size: int = 64, device: str | None = None,
-                  overwrite: bool = False, write_segy: bool = True,
-                  progress: bool = False, refine_steps: int | None = None,
-                  uncertainty: int = 0, seed: int = 0) -> RedatumResult:
+def redatum_pairs(
+    model: SymAE,
+    store: StoreReader | PathLike,
+    pairs: Pairs,
+    out_dir: PathLike,
+    *,
+    batch_size: int = 64,
+    device: str | None = None,
+    overwrite: bool = False,
+    write_segy: bool = True,
+    progress: bool = False,
+    refine_steps: int | None = None,
+    uncertainty: int = 0,
+    seed: int = 0,
+) -> RedatumResult:
     """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
 
     ``uncertainty`` = N > 0: ``virtual_std`` is written beside ``virtual``, the root of
@@ -170,12 +204,18 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
     if refine_steps < 0:
         raise RedatumError(f"refine_steps must be >= 0, got {refine_steps}")
     if refine_steps and not model.is_filter:
-        refine_steps = 0                    # the generic decoder's codes are used as they are
+        refine_steps = 0  # the generic decoder's codes are used as they are
     check_compatible(model, reader)
     if uncertainty < 0 or uncertainty == 1:
         raise RedatumError(f"uncertainty needs at least 2 bootstrap bags, got {uncertainty}")
-    writer = RedatumWriter(reader, pairs, Path(out_dir), overwrite=overwrite,
-                           write_segy=write_segy, uncertainty=uncertainty > 0)
+    writer = RedatumWriter(
+        reader,
+        pairs,
+        Path(out_dir),
+        overwrite=overwrite,
+        write_segy=write_segy,
+        uncertainty=uncertainty > 0,
+    )
     dev = resolve_device(device)
     model = model.to(dev).eval()
     own_dp = reader.datapoint[pairs.real]
@@ -195,15 +235,16 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
     n = len(pairs)
     boot = _Bootstrap(model, reader, codes, uncertainty, seed, dev)
     with writer, torch.no_grad():
-        for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch",
-                      disable=not progress):
+        for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch", disable=not progress):
             b = min(n, a + batch_size)
             if pairs.real_codes is not None:
                 own = torch.from_numpy(pairs.real_codes[a:b]).to(dev)
             else:
-                own = torch.from_numpy(nuisance_codes(model, reader, pairs.real[a:b],
-                                                      batch_size=batch_size, device=dev)
-                                       ).to(dev)
+                own = torch.from_numpy(
+                    nuisance_codes(
+                        model, reader, pairs.real[a:b], batch_size=batch_size, device=dev
+                    )
+                ).to(dev)
             if pairs.reference_code is not None:
                 nui = torch.from_numpy(np.tile(pairs.reference_code, (b - a, 1))).to(dev)
             elif np.array_equal(pairs.nuisance[a:b], pairs.real[a:b]):
@@ -211,9 +252,11 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
             elif codes.nuisance is not None:
                 nui = torch.from_numpy(codes.nuisance_of(pairs.nuisance[a:b])).to(dev)
             else:
-                nui = torch.from_numpy(nuisance_codes(model, reader, pairs.nuisance[a:b],
-                                                      batch_size=batch_size, device=dev)
-                                       ).to(dev)
+                nui = torch.from_numpy(
+                    nuisance_codes(
+                        model, reader, pairs.nuisance[a:b], batch_size=batch_size, device=dev
+                    )
+                ).to(dev)
 
             def decode(coherent, nuisance):
                 return model.decode(coherent, nuisance[:, None])[:, 0].float().cpu().numpy()
@@ -224,22 +267,33 @@ def redatum_pairs(model: SymAE, store: StoreReader | PathLike, pairs: Pairs,
             std = None
             recorded, live = reader.read(pairs.real[a:b]), reader.live(pairs.real[a:b])
             if uncertainty:
-                draws = np.stack([decode(boot(pairs.coherent[a:b], k), nui)
-                                  for k in range(uncertainty)])
-                std = np.sqrt(draws.var(axis=0, ddof=1)
-                              + model_error_var(recorded, recon, live))
+                draws = np.stack(
+                    [decode(boot(pairs.coherent[a:b], k), nui) for k in range(uncertainty)]
+                )
+                std = np.sqrt(draws.var(axis=0, ddof=1) + model_error_var(recorded, recon, live))
             writer.write(a, b, recorded, live, virtual, recon, recon_same, std)
     log.info("redatumed %d gathers into %s", n, out_dir)
     return RedatumResult(out_dir=Path(out_dir), files=writer.files, qc=writer.qc_rows())
 
 
-def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: PathLike, *,
-            mode: Literal["4d", "reference"] = "4d", coherent_from: str = "monitor",
-            nuisance_from: str = "baseline", reference: str | int = "mean",
-            surveys: list[str] | None = None, batch_size: int = 64,
-            device: str | None = None, overwrite: bool = False, write_segy: bool = True,
-            progress: bool = False, refine_steps: int | None = None,
-            uncertainty: int = 0) -> RedatumResult:
+def redatum(
+    model: SymAE | PathLike,
+    store: StoreReader | PathLike,
+    out_dir: PathLike,
+    *,
+    mode: Literal["4d", "reference"] = "4d",
+    coherent_from: str = "monitor",
+    nuisance_from: str = "baseline",
+    reference: str | int = "mean",
+    surveys: list[str] | None = None,
+    batch_size: int = 64,
+    device: str | None = None,
+    overwrite: bool = False,
+    write_segy: bool = True,
+    progress: bool = False,
+    refine_steps: int | None = None,
+    uncertainty: int = 0,
+) -> RedatumResult:
     """Redatum a store with a trained model (see the package docstring for the modes).
 
     Parameters
@@ -282,16 +336,18 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
         pairs = pair_reference(reader, surveys)
         check_compatible(model, reader)
         if str(reference) == "mean":
-            pairs.real_codes = nuisance_codes(model, reader, pairs.real, batch_size=batch_size,
-                                              device=dev, progress=progress)
+            pairs.real_codes = nuisance_codes(
+                model, reader, pairs.real, batch_size=batch_size, device=dev, progress=progress
+            )
             pairs.reference_code = pairs.real_codes.mean(axis=0)
             pairs.reference_label = "mean nuisance code"
         else:
             try:
                 key = int(reference)
             except ValueError:
-                raise RedatumError(f"reference must be 'mean' or an instance key, got "
-                                   f"{reference!r}") from None
+                raise RedatumError(
+                    f"reference must be 'mean' or an instance key, got {reference!r}"
+                ) from None
             hit = np.flatnonzero(reader.instance_key == key)
             if hit.size == 0:
                 raise RedatumError(f"{reader.path}: no instance with key {key}")
@@ -300,6 +356,16 @@ def redatum(model: SymAE | PathLike, store: StoreReader | PathLike, out_dir: Pat
             pairs.reference_label = f"instance {key}"
     else:
         raise RedatumError(f"mode must be '4d' or 'reference', got {mode!r}")
-    return redatum_pairs(model, reader, pairs, out_dir, batch_size=batch_size, device=dev,
-                         overwrite=overwrite, write_segy=write_segy, progress=progress,
-                         refine_steps=refine_steps, uncertainty=uncertainty)
+    return redatum_pairs(
+        model,
+        reader,
+        pairs,
+        out_dir,
+        batch_size=batch_size,
+        device=dev,
+        overwrite=overwrite,
+        write_segy=write_segy,
+        progress=progress,
+        refine_steps=refine_steps,
+        uncertainty=uncertainty,
+    )

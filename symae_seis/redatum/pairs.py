@@ -28,7 +28,7 @@ class Pairs:
     mode: str
     reference_code: np.ndarray | None = None
     reference_label: str = ""
-    real_codes: np.ndarray | None = None      # nuisance codes of ``real``, when known
+    real_codes: np.ndarray | None = None  # nuisance codes of ``real``, when known
     meta: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -41,8 +41,9 @@ def _survey_index(reader: StoreReader, label: str) -> int:
     return reader.surveys.index(label)
 
 
-def pair_4d(reader: StoreReader, coherent_from: str = "monitor",
-            nuisance_from: str = "baseline") -> Pairs:
+def pair_4d(
+    reader: StoreReader, coherent_from: str = "monitor", nuisance_from: str = "baseline"
+) -> Pairs:
     """Coherent code of each ``coherent_from`` datapoint with the nuisance of every
     ``nuisance_from`` instance of the datapoint with the same key."""
     sc, sn = _survey_index(reader, coherent_from), _survey_index(reader, nuisance_from)
@@ -56,12 +57,19 @@ def pair_4d(reader: StoreReader, coherent_from: str = "monitor",
         nui.append(rows)
         coh.append(np.full(len(rows), target))
     if not nui:
-        raise RedatumError(f"{reader.path}: no datapoint key of survey {nuisance_from!r} is "
-                           f"present in survey {coherent_from!r} (keys {reader.dp_names}); "
-                           "nothing to redatum")
+        raise RedatumError(
+            f"{reader.path}: no datapoint key of survey {nuisance_from!r} is "
+            f"present in survey {coherent_from!r} (keys {reader.dp_names}); "
+            "nothing to redatum"
+        )
     nui_rows = np.concatenate(nui)
-    return Pairs(coherent=np.concatenate(coh), nuisance=nui_rows, real=nui_rows, mode="4d",
-                 meta={"coherent_from": coherent_from, "nuisance_from": nuisance_from})
+    return Pairs(
+        coherent=np.concatenate(coh),
+        nuisance=nui_rows,
+        real=nui_rows,
+        mode="4d",
+        meta={"coherent_from": coherent_from, "nuisance_from": nuisance_from},
+    )
 
 
 def pair_reference(reader: StoreReader, surveys: list[str] | None = None) -> Pairs:
@@ -71,5 +79,9 @@ def pair_reference(reader: StoreReader, surveys: list[str] | None = None) -> Pai
     if surveys:
         keep = np.isin(reader.survey, [_survey_index(reader, s) for s in surveys])
         rows = rows[keep]
-    return Pairs(coherent=reader.datapoint[rows], nuisance=np.full(len(rows), -1), real=rows,
-                 mode="reference")
+    return Pairs(
+        coherent=reader.datapoint[rows],
+        nuisance=np.full(len(rows), -1),
+        real=rows,
+        mode="reference",
+    )

@@ -27,12 +27,20 @@ __all__ = ["RedatumWriter", "cf_variable", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT
 #: Header fields that carry the coherent donor (datapoint index, survey index).
 DONOR_FIELDS = ("UnassignedInt1", "UnassignedInt2")
 #: Output files by role.
-OUTPUT_NAMES = {"netcdf": "redatum.nc", "qc": "qc.csv", "virtual": "virtual.sgy",
-                "residual": "residual.sgy"}
+OUTPUT_NAMES = {
+    "netcdf": "redatum.nc",
+    "qc": "qc.csv",
+    "virtual": "virtual.sgy",
+    "residual": "residual.sgy",
+}
 
 #: Per-datapoint QC columns: median over pairs of the mean over live traces.
-QC_COLUMNS = ("nrms_virtual_recorded", "pred_virtual_recorded", "nrms_recon_recorded",
-              "pred_recon_recorded")
+QC_COLUMNS = (
+    "nrms_virtual_recorded",
+    "pred_virtual_recorded",
+    "nrms_recon_recorded",
+    "pred_recon_recorded",
+)
 
 
 def _cf_name(field: str) -> str:
@@ -41,12 +49,20 @@ def _cf_name(field: str) -> str:
 
 
 #: Units of the channel key's values where the SEG-Y standard fixes them.
-_KEY_UNITS = {"offset": "m", "SourceX": "m", "SourceY": "m", "GroupX": "m", "GroupY": "m",
-              "CDP_X": "m", "CDP_Y": "m"}
+_KEY_UNITS = {
+    "offset": "m",
+    "SourceX": "m",
+    "SourceY": "m",
+    "GroupX": "m",
+    "GroupY": "m",
+    "CDP_X": "m",
+    "CDP_Y": "m",
+}
 
 
-def _scan_donor_headers(reader: StoreReader, pairs: Pairs, c: int, block: int = 256
-                        ) -> tuple[np.ndarray, np.ndarray | None]:
+def _scan_donor_headers(
+    reader: StoreReader, pairs: Pairs, c: int, block: int = 256
+) -> tuple[np.ndarray, np.ndarray | None]:
     """One pass over the recorded gathers' stored headers: which slots hold a recorded
     trace (padded slots have all-zero headers) and the channel key's value of each trace
     (None where the store keeps no SEG-Y headers or no channel key)."""
@@ -58,56 +74,107 @@ def _scan_donor_headers(reader: StoreReader, pairs: Pairs, c: int, block: int = 
     present = np.zeros((n, c), dtype=bool)
     chan = np.zeros((n, c), dtype=np.int64) if col is not None else None
     for a in range(0, n, block):
-        h = reader.headers(pairs.real[a:a + block])
-        present[a:a + block] = np.any(h != 0, axis=-1)
+        h = reader.headers(pairs.real[a : a + block])
+        present[a : a + block] = np.any(h != 0, axis=-1)
         if chan is not None:
-            chan[a:a + block] = h[..., col]
+            chan[a : a + block] = h[..., col]
     return present, chan
 
 
-def _coordinates(var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int,
-                 chan: np.ndarray | None) -> list[str]:
+def _coordinates(
+    var, reader: StoreReader, pairs: Pairs, n: int, c: int, t: int, chan: np.ndarray | None
+) -> list[str]:
     """Coordinate variables of ``redatum.nc``; returns the auxiliary ones' names."""
     import h5py
 
-    var("twt", ("twt",), "f8", reader.t0_ms + reader.dt_ms * np.arange(t), "two-way time",
-        "ms", axis="T", positive="down")
+    var(
+        "twt",
+        ("twt",),
+        "f8",
+        reader.t0_ms + reader.dt_ms * np.arange(t),
+        "two-way time",
+        "ms",
+        axis="T",
+        positive="down",
+    )
     var("pair", ("pair",), "i8", np.arange(n), "index of the redatumed gather")
     var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
     aux: list[str] = []
     for j, name in enumerate(reader.dp_names):
-        var(_cf_name(name), ("pair",), "i8", reader.dp_key[pairs.coherent, j],
-            f"{name} (SEG-Y header) of the datapoint")
+        var(
+            _cf_name(name),
+            ("pair",),
+            "i8",
+            reader.dp_key[pairs.coherent, j],
+            f"{name} (SEG-Y header) of the datapoint",
+        )
         aux.append(_cf_name(name))
     ik = reader.instance_key_name or "instance"
-    var("recorded_instance_key", ("pair",), "i8", reader.instance_key[pairs.real],
-        f"{ik} of the recorded gather (the nuisance donor in 4d mode)")
+    var(
+        "recorded_instance_key",
+        ("pair",),
+        "i8",
+        reader.instance_key[pairs.real],
+        f"{ik} of the recorded gather (the nuisance donor in 4d mode)",
+    )
     text = h5py.string_dtype()
-    var("recorded_survey", ("pair",), text,
+    var(
+        "recorded_survey",
+        ("pair",),
+        text,
         np.array([reader.surveys[s] for s in reader.survey[pairs.real]], dtype=object),
-        "survey of the recorded gather")
-    var("coherent_survey", ("pair",), text,
+        "survey of the recorded gather",
+    )
+    var(
+        "coherent_survey",
+        ("pair",),
+        text,
         np.array([reader.surveys[s] for s in reader.dp_survey[pairs.coherent]], dtype=object),
-        "survey whose earth (coherent code) is used")
-    var("coherent_datapoint", ("pair",), "i8", pairs.coherent,
-        "row of the coherent donor in the store's datapoint table")
-    var("nuisance_instance", ("pair",), "i8", pairs.nuisance,
-        "store row of the nuisance donor (-1: the reference code)")
+        "survey whose earth (coherent code) is used",
+    )
+    var(
+        "coherent_datapoint",
+        ("pair",),
+        "i8",
+        pairs.coherent,
+        "row of the coherent donor in the store's datapoint table",
+    )
+    var(
+        "nuisance_instance",
+        ("pair",),
+        "i8",
+        pairs.nuisance,
+        "store row of the nuisance donor (-1: the reference code)",
+    )
     var("recorded_instance", ("pair",), "i8", pairs.real, "store row of the recorded gather")
     aux += ["recorded_instance_key", "recorded_survey", "coherent_survey"]
     live = reader.live(pairs.real)
-    var("live", ("pair", "channel"), "i1", live.astype(np.int8), "trace holds a recording",
-        flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="dead live")
+    var(
+        "live",
+        ("pair", "channel"),
+        "i1",
+        live.astype(np.int8),
+        "trace holds a recording",
+        flag_values=np.array([0, 1], dtype=np.int8),
+        flag_meanings="dead live",
+    )
     ck = reader.channel_key_name
     if chan is not None:
-        var(_cf_name(ck), ("pair", "channel"), "i8", chan, f"{ck} (SEG-Y header) of each trace",
-            _KEY_UNITS.get(ck))
+        var(
+            _cf_name(ck),
+            ("pair", "channel"),
+            "i8",
+            chan,
+            f"{ck} (SEG-Y header) of each trace",
+            _KEY_UNITS.get(ck),
+        )
         aux.append(_cf_name(ck))
     return aux
 
 
-def cf_variable(nc, name: str, dims: tuple, dtype, values, long_name: str,
-                units: str | None = None, **attrs):
+def cf_variable(
+    nc, name: str, dims: tuple, dtype, values, long_name: str, units: str | None = None, **attrs
+):
     """Create a variable of an open ``h5netcdf.File`` with its CF ``long_name`` (and
     ``units``, other attributes), filled with ``values`` unless None."""
     v = nc.create_variable(name, dims, dtype)
@@ -120,38 +187,57 @@ def cf_variable(nc, name: str, dims: tuple, dtype, values, long_name: str,
     return v
 
 
-def _netcdf_layout(nc, reader: StoreReader, pairs: Pairs, c: int, t: int,
-                   chan: np.ndarray | None, uncertainty: bool = False) -> dict:
+def _netcdf_layout(
+    nc,
+    reader: StoreReader,
+    pairs: Pairs,
+    c: int,
+    t: int,
+    chan: np.ndarray | None,
+    uncertainty: bool = False,
+) -> dict:
     """Dimensions, CF-1.8 coordinates and attributes of ``redatum.nc`` (``chan``: the
     channel key's values, from :func:`_scan_donor_headers`); returns the data variables
     (pair, channel, twt) to fill."""
     n = len(pairs)
     nc.dimensions = {"pair": n, "channel": c, "twt": t}
-    nc.attrs.update({
-        "Conventions": "CF-1.8",
-        "title": f"symae-seis {pairs.mode} redatuming",
-        "source": f"instance store {reader.path}",
-        "history": f"symae-redatum ({pairs.mode}, reference: {pairs.reference_label or '-'})",
-        "mode": pairs.mode, "store": str(reader.path), "reference": pairs.reference_label,
-        "meta": json.dumps(pairs.meta), "surveys": json.dumps(reader.surveys),
-        "instance_key": reader.instance_key_name, "channel_key": reader.channel_key_name,
-    })
+    nc.attrs.update(
+        {
+            "Conventions": "CF-1.8",
+            "title": f"symae-seis {pairs.mode} redatuming",
+            "source": f"instance store {reader.path}",
+            "history": f"symae-redatum ({pairs.mode}, reference: {pairs.reference_label or '-'})",
+            "mode": pairs.mode,
+            "store": str(reader.path),
+            "reference": pairs.reference_label,
+            "meta": json.dumps(pairs.meta),
+            "surveys": json.dumps(reader.surveys),
+            "instance_key": reader.instance_key_name,
+            "channel_key": reader.channel_key_name,
+        }
+    )
 
     var = functools.partial(cf_variable, nc)
     aux = _coordinates(var, reader, pairs, n, c, t, chan)
     coords = " ".join(aux)
-    names = {"recorded": "recorded gather", "virtual": "virtual gather (coherent donor's "
-             "earth, nuisance donor's acquisition)", "residual": "virtual minus recorded",
-             "reconstruction": "recorded gather rebuilt from its own codes",
-             "residual_decoder": "virtual minus the decoder's own rebuild of the recorded "
-             "gather with the same nuisance code"}
+    names = {
+        "recorded": "recorded gather",
+        "virtual": "virtual gather (coherent donor's earth, nuisance donor's acquisition)",
+        "residual": "virtual minus recorded",
+        "reconstruction": "recorded gather rebuilt from its own codes",
+        "residual_decoder": "virtual minus the decoder's own rebuild of the recorded "
+        "gather with the same nuisance code",
+    }
     if uncertainty:
-        names["virtual_std"] = ("standard deviation of the virtual gather: spread over "
-                                "bootstrap bags of the coherent donor's instances and the "
-                                "recorded gather's local misfit to its reconstruction")
-    return {k: var(k, ("pair", "channel", "twt"), "f4", None, long_name, "1",
-                   coordinates=coords)
-            for k, long_name in names.items()}
+        names["virtual_std"] = (
+            "standard deviation of the virtual gather: spread over "
+            "bootstrap bags of the coherent donor's instances and the "
+            "recorded gather's local misfit to its reconstruction"
+        )
+    return {
+        k: var(k, ("pair", "channel", "twt"), "f4", None, long_name, "1", coordinates=coords)
+        for k, long_name in names.items()
+    }
 
 
 class _SegyLayout:
@@ -183,8 +269,9 @@ class _SegyLayout:
             hdr[:, f.index("FieldRecord")] = np.repeat(reader.instance_key[pairs.real[a:b]], c)
             hdr[:, f.index("TraceNumber")] = np.tile(np.arange(1, c + 1), b - a)
         tid = hdr[:, f.index("TraceIdentifier")]
-        hdr[:, f.index("TraceIdentifier")] = np.where(live.reshape(-1),
-                                                      np.where(tid == 0, 1, tid), 2)
+        hdr[:, f.index("TraceIdentifier")] = np.where(
+            live.reshape(-1), np.where(tid == 0, 1, tid), 2
+        )
         hdr[:, f.index(DONOR_FIELDS[0])] = np.repeat(pairs.coherent[a:b], c)
         hdr[:, f.index(DONOR_FIELDS[1])] = np.repeat(reader.dp_survey[pairs.coherent[a:b]], c)
         keep = self.present[a:b].reshape(-1)
@@ -197,8 +284,16 @@ class RedatumWriter:
     Use as a context manager; :meth:`write` takes each decoded batch.
     """
 
-    def __init__(self, reader: StoreReader, pairs: Pairs, out_dir: Path, *,
-                 overwrite: bool = False, write_segy: bool = True, uncertainty: bool = False):
+    def __init__(
+        self,
+        reader: StoreReader,
+        pairs: Pairs,
+        out_dir: Path,
+        *,
+        overwrite: bool = False,
+        write_segy: bool = True,
+        uncertainty: bool = False,
+    ):
         self.reader, self.pairs, self.out_dir = reader, pairs, Path(out_dir)
         self.uncertainty = uncertainty
         self.overwrite, self.write_segy = overwrite, write_segy
@@ -207,8 +302,10 @@ class RedatumWriter:
         if not overwrite:
             taken = [str(p) for p in self.files.values() if p.exists()]
             if taken:
-                raise FileExistsError(f"output exists: {', '.join(taken)}; pass --overwrite "
-                                      "to replace, or choose another --out")
+                raise FileExistsError(
+                    f"output exists: {', '.join(taken)}; pass --overwrite "
+                    "to replace, or choose another --out"
+                )
         self.max_lag = pred_lag(reader.dt_ms)
         self.sums: dict[int, dict[str, list]] = {}
         self._stack: contextlib.ExitStack | None = None
@@ -229,21 +326,38 @@ class RedatumWriter:
             if self.write_segy:
                 self.segy = _SegyLayout(r, pairs, c, present)
                 self.segy_files = {
-                    key: stack.enter_context(SegyWriter(
-                        self.files[key], self.segy.n_traces, t, int(round(r.dt_ms * 1000)),
-                        t0_ms=r.t0_ms, overwrite=self.overwrite, textual=r.textual_header,
-                        note=f"symae-seis {pairs.mode} redatum: {key}; coherent donor in "
-                             "bytes 233-240"))
-                    for key in ("virtual", "residual")}
+                    key: stack.enter_context(
+                        SegyWriter(
+                            self.files[key],
+                            self.segy.n_traces,
+                            t,
+                            int(round(r.dt_ms * 1000)),
+                            t0_ms=r.t0_ms,
+                            overwrite=self.overwrite,
+                            textual=r.textual_header,
+                            note=f"symae-seis {pairs.mode} redatum: {key}; coherent donor in "
+                            "bytes 233-240",
+                        )
+                    )
+                    for key in ("virtual", "residual")
+                }
         except BaseException:
             stack.close()
             raise
         self._stack = stack
         return self
 
-    def write(self, a: int, b: int, recorded: np.ndarray, live: np.ndarray,
-              virtual: np.ndarray, recon: np.ndarray, recon_same: np.ndarray,
-              virtual_std: np.ndarray | None = None) -> None:
+    def write(
+        self,
+        a: int,
+        b: int,
+        recorded: np.ndarray,
+        live: np.ndarray,
+        virtual: np.ndarray,
+        recon: np.ndarray,
+        recon_same: np.ndarray,
+        virtual_std: np.ndarray | None = None,
+    ) -> None:
         """Pairs ``a:b``: recorded gathers, live mask, virtual gathers, reconstruction with
         their own nuisance and with the pairs' nuisance (and the bootstrap standard
         deviation of the virtual gathers). Dead traces are zeroed."""
@@ -251,9 +365,13 @@ class RedatumWriter:
         virtual = np.where(dead, 0.0, virtual).astype(np.float32)
         recon = np.where(dead, 0.0, recon).astype(np.float32)
         resid = virtual - recorded
-        out = {"recorded": recorded, "virtual": virtual, "residual": resid,
-               "reconstruction": recon,
-               "residual_decoder": virtual - np.where(dead, 0.0, recon_same)}
+        out = {
+            "recorded": recorded,
+            "virtual": virtual,
+            "residual": resid,
+            "reconstruction": recon,
+            "residual_decoder": virtual - np.where(dead, 0.0, recon_same),
+        }
         if virtual_std is not None:
             out["virtual_std"] = np.where(dead, 0.0, virtual_std).astype(np.float32)
         for name, values in out.items():
@@ -280,9 +398,11 @@ class RedatumWriter:
         """Per coherent datapoint: survey, key fields, pairs, medians of the QC columns."""
         r, rows = self.reader, []
         for d, acc in sorted(self.sums.items()):
-            row = {"survey": r.surveys[r.dp_survey[d]],
-                   **{name: int(v) for name, v in zip(r.dp_names, r.dp_key[d])},
-                   "pairs": len(acc[QC_COLUMNS[0]])}
+            row = {
+                "survey": r.surveys[r.dp_survey[d]],
+                **{name: int(v) for name, v in zip(r.dp_names, r.dp_key[d])},
+                "pairs": len(acc[QC_COLUMNS[0]]),
+            }
             row.update({key: float(np.median(acc[key])) for key in QC_COLUMNS if acc[key]})
             rows.append(row)
         return rows
@@ -292,9 +412,14 @@ class RedatumWriter:
         if stack is not None:
             stack.__exit__(exc_type, exc, tb)
         if exc_type is None:
-            with atomic_path(self.files["qc"], overwrite=self.overwrite) as tmp, \
-                    open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=["survey", *self.reader.dp_names, "pairs",
-                                                   *QC_COLUMNS], extrasaction="ignore")
+            with (
+                atomic_path(self.files["qc"], overwrite=self.overwrite) as tmp,
+                open(tmp, "w", newline="") as fh,
+            ):
+                w = csv.DictWriter(
+                    fh,
+                    fieldnames=["survey", *self.reader.dp_names, "pairs", *QC_COLUMNS],
+                    extrasaction="ignore",
+                )
                 w.writeheader()
                 w.writerows(self.qc_rows())

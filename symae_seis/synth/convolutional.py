@@ -49,11 +49,11 @@ class Conv4DParams:
     offset_max: float = 2400.0
     cdp_spacing: float = 25.0
     n_layers: int = 5
-    first_reflector_ms: float = 120.0         # earliest reflector (a long silent top: deep water)
+    first_reflector_ms: float = 120.0  # earliest reflector (a long silent top: deep water)
     reservoir_layer: int = 2
-    lens: tuple[float, float] = (0.35, 0.7)   # fraction of the line inside the lens
-    delta_r: float = -0.12                    # reservoir reflection coefficient change
-    delay_ms: float = 6.0                     # max delay below the reservoir in the lens
+    lens: tuple[float, float] = (0.35, 0.7)  # fraction of the line inside the lens
+    delta_r: float = -0.12  # reservoir reflection coefficient change
+    delay_ms: float = 6.0  # max delay below the reservoir in the lens
     freq_range: tuple[float, float] = (18.0, 32.0)
     phase_range_deg: tuple[float, float] = (-60.0, 60.0)
     static_range_ms: tuple[float, float] = (-8.0, 8.0)
@@ -61,7 +61,7 @@ class Conv4DParams:
     # water-velocity statics (deep water): per-shot static at the far offset (ms), half of
     # it at zero offset, growing with offset squared; None: no such nuisance
     water_static_range_ms: tuple[float, float] | None = None
-    snr: float | None = None                  # None: noise-free
+    snr: float | None = None  # None: noise-free
     seed: int = 0
 
 
@@ -87,8 +87,9 @@ class Nuisance:
     water_static_ms: float = 0.0
 
 
-def _earths(p: Conv4DParams, rng: np.random.Generator
-            ) -> tuple[list[Earth], list[Earth], np.ndarray]:
+def _earths(
+    p: Conv4DParams, rng: np.random.Generator
+) -> tuple[list[Earth], list[Earth], np.ndarray]:
     x = np.linspace(0.0, 1.0, p.n_cdp)
     tmax = (p.samples - 1) * p.dt_ms / 1000.0
     first = p.first_reflector_ms / 1000.0
@@ -99,7 +100,7 @@ def _earths(p: Conv4DParams, rng: np.random.Generator
     refl = rng.choice([-1, 1], p.n_layers) * rng.uniform(0.15, 0.35, p.n_layers)
     lo, hi = p.lens
     inside = np.clip(np.minimum(x - lo, hi - x) / (0.08 * (hi - lo) + 1e-9), 0, 1)
-    taper = np.sin(0.5 * np.pi * inside) ** 2            # smooth lens edges
+    taper = np.sin(0.5 * np.pi * inside) ** 2  # smooth lens edges
     changed = taper > 0
     base, mon = [], []
     for k in range(p.n_cdp):
@@ -108,14 +109,15 @@ def _earths(p: Conv4DParams, rng: np.random.Generator
         r_m = refl.copy()
         r_m[p.reservoir_layer] += p.delta_r * taper[k]
         t0_m = t0.copy()
-        t0_m[p.reservoir_layer + 1:] += p.delay_ms / 1000.0 * taper[k]
+        t0_m[p.reservoir_layer + 1 :] += p.delay_ms / 1000.0 * taper[k]
         base.append(e_b)
         mon.append(Earth(t0=t0_m, vel=vel.copy(), refl=r_m))
     return base, mon, changed
 
 
-def render_gather(earth: Earth, nuis: Nuisance, offsets: np.ndarray, samples: int,
-                  dt_ms: float) -> np.ndarray:
+def render_gather(
+    earth: Earth, nuis: Nuisance, offsets: np.ndarray, samples: int, dt_ms: float
+) -> np.ndarray:
     """One ``(len(offsets), samples)`` gather, rendered exactly in the frequency domain."""
     dt = dt_ms / 1000.0
     nfft = 2 * samples
@@ -124,7 +126,7 @@ def render_gather(earth: Earth, nuis: Nuisance, offsets: np.ndarray, samples: in
     ricker = (2 / np.sqrt(np.pi)) * f**2 / fp**3 * np.exp(-(f**2) / fp**2)
     wave = ricker * np.exp(-1j * np.deg2rad(nuis.phase_deg)) * nuis.amp
     h = offsets[None, :]
-    t = np.sqrt(earth.t0[:, None] ** 2 + (h / earth.vel[:, None]) ** 2)   # (K, H)
+    t = np.sqrt(earth.t0[:, None] ** 2 + (h / earth.vel[:, None]) ** 2)  # (K, H)
     amp = earth.refl[:, None] * (1 - 0.25 * (h / offsets.max()) ** 2) * (earth.t0[:, None] / t)
     water = 0.5 * (1 + (h / offsets.max()) ** 2) * nuis.water_static_ms
     tt = t + (nuis.static_ms + water) / 1000.0
@@ -136,18 +138,21 @@ def render_gather(earth: Earth, nuis: Nuisance, offsets: np.ndarray, samples: in
 def _nuisances(p: Conv4DParams, n: int, rng: np.random.Generator) -> list[Nuisance]:
     out = []
     for _ in range(n):
-        kw = {"freq": float(rng.uniform(*p.freq_range)),
-              "phase_deg": float(rng.uniform(*p.phase_range_deg)),
-              "static_ms": float(rng.uniform(*p.static_range_ms)),
-              "amp": float(rng.uniform(*p.amp_range))}
-        if p.water_static_range_ms is not None:     # drawn only when asked: other surveys
-            kw["water_static_ms"] = float(rng.uniform(*p.water_static_range_ms))   # unchanged
+        kw = {
+            "freq": float(rng.uniform(*p.freq_range)),
+            "phase_deg": float(rng.uniform(*p.phase_range_deg)),
+            "static_ms": float(rng.uniform(*p.static_range_ms)),
+            "amp": float(rng.uniform(*p.amp_range)),
+        }
+        if p.water_static_range_ms is not None:  # drawn only when asked: other surveys
+            kw["water_static_ms"] = float(rng.uniform(*p.water_static_range_ms))  # unchanged
         out.append(Nuisance(**kw))
     return out
 
 
-def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
-                       overwrite: bool = False) -> dict[str, Path]:
+def make_conv4d_survey(
+    outdir: PathLike, params: Conv4DParams | None = None, *, overwrite: bool = False
+) -> dict[str, Path]:
     """Write ``baseline.sgy``, ``monitor.sgy`` and ``truth.h5`` into ``outdir``.
 
     Shots are FieldRecords (baseline 1.., monitor 100001..), one CDP each, traces sorted
@@ -164,8 +169,11 @@ def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
     """
     p = params or Conv4DParams()
     outdir = Path(outdir)
-    paths = {"baseline": outdir / "baseline.sgy", "monitor": outdir / "monitor.sgy",
-             "truth": outdir / "truth.h5"}
+    paths = {
+        "baseline": outdir / "baseline.sgy",
+        "monitor": outdir / "monitor.sgy",
+        "truth": outdir / "truth.h5",
+    }
     if not overwrite:
         for q in paths.values():
             if q.exists():
@@ -179,8 +187,12 @@ def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
     for label, earths, fr0 in (("baseline", base, 1), ("monitor", mon, 100001)):
         nuis = _nuisances(p, p.n_cdp * p.shots_per_cdp, rng)
         nuis_all[label] = nuis
-        clean = np.stack([render_gather(earths[i // p.shots_per_cdp], nu, offsets, p.samples,
-                                        p.dt_ms) for i, nu in enumerate(nuis)])
+        clean = np.stack(
+            [
+                render_gather(earths[i // p.shots_per_cdp], nu, offsets, p.samples, p.dt_ms)
+                for i, nu in enumerate(nuis)
+            ]
+        )
         noisy = clean
         if p.snr is not None:
             sig = float(np.sqrt(np.mean(clean**2)))
@@ -188,7 +200,7 @@ def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
         n = clean.shape[0]
         cdp = np.repeat(np.arange(1, p.n_cdp + 1), p.shots_per_cdp)
         fr = fr0 + np.arange(n)
-        xs = (cdp - 1) * p.cdp_spacing + rng.uniform(-5, 5, n)          # metres
+        xs = (cdp - 1) * p.cdp_spacing + rng.uniform(-5, 5, n)  # metres
         hdr = {
             "TRACE_SEQUENCE_LINE": np.arange(1, n * p.channels + 1),
             "TRACE_SEQUENCE_FILE": np.arange(1, n * p.channels + 1),
@@ -201,27 +213,40 @@ def make_conv4d_survey(outdir: PathLike, params: Conv4DParams | None = None, *,
             "SourceGroupScalar": 1,
             "ElevationScalar": 1,
             "SourceX": np.repeat(np.round(xs - 0).astype(int), p.channels),
-            "GroupX": (np.repeat(np.round(xs).astype(int), p.channels)
-                       + np.tile(np.round(offsets).astype(int), n)),
+            "GroupX": (
+                np.repeat(np.round(xs).astype(int), p.channels)
+                + np.tile(np.round(offsets).astype(int), n)
+            ),
             "CDP_X": np.repeat(np.round(xs).astype(int), p.channels)
             + np.tile(np.round(offsets / 2).astype(int), n),
             "CoordinateUnits": 1,
         }
-        write_segy(paths[label], noisy.reshape(-1, p.samples), hdr, int(p.dt_ms * 1000),
-                   textual=f"symae-seis convolutional 4D synthetic: {label}\n"
-                           f"params {json.dumps(asdict(p))[:150]}",
-                   overwrite=overwrite)
+        write_segy(
+            paths[label],
+            noisy.reshape(-1, p.samples),
+            hdr,
+            int(p.dt_ms * 1000),
+            textual=f"symae-seis convolutional 4D synthetic: {label}\n"
+            f"params {json.dumps(asdict(p))[:150]}",
+            overwrite=overwrite,
+        )
         out[label] = {"clean": clean, "fr": fr, "cdp": cdp}
     # ground truth
-    virtual = np.stack([render_gather(mon[i // p.shots_per_cdp], nu, offsets, p.samples, p.dt_ms)
-                        for i, nu in enumerate(nuis_all["baseline"])])
-    reference = np.stack([render_gather(e, ref_nuis, offsets, p.samples, p.dt_ms)
-                          for e in (*base, *mon)])
+    virtual = np.stack(
+        [
+            render_gather(mon[i // p.shots_per_cdp], nu, offsets, p.samples, p.dt_ms)
+            for i, nu in enumerate(nuis_all["baseline"])
+        ]
+    )
+    reference = np.stack(
+        [render_gather(e, ref_nuis, offsets, p.samples, p.dt_ms) for e in (*base, *mon)]
+    )
     with atomic_path(paths["truth"], overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs["params"] = json.dumps(asdict(p))
         h5.attrs["description"] = (
             "virtual[j]: monitor earth with baseline shot j's acquisition; reference[d]: "
-            "datapoint d (baseline CDPs then monitor CDPs) with the reference acquisition")
+            "datapoint d (baseline CDPs then monitor CDPs) with the reference acquisition"
+        )
         h5["virtual"] = virtual
         h5["virtual_fieldrecord"] = out["baseline"]["fr"]
         h5["virtual_cdp"] = out["baseline"]["cdp"]

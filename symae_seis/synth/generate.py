@@ -13,8 +13,9 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
     """Generate the files of ``entry`` from its ``generate:`` spec; return their paths."""
     spec = dict(entry.generate or {})
     if not spec:
-        raise CatalogError(f"dataset {entry.name!r} has no 'generate:' spec; its files are "
-                           "real recordings")
+        raise CatalogError(
+            f"dataset {entry.name!r} has no 'generate:' spec; its files are real recordings"
+        )
     kind = spec.pop("kind", None)
     first = next(iter(entry.surveys.values()))[0]
     folder = (entry.root / first).parent
@@ -38,8 +39,9 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
         from .passive import PassiveParams, make_passive_survey
 
         try:
-            params = PassiveParams(**{k: tuple(v) if isinstance(v, list) else v
-                                      for k, v in spec.items()})
+            params = PassiveParams(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
+            )
         except TypeError as err:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
         out = make_passive_survey(folder, params, overwrite=overwrite)
@@ -53,5 +55,7 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
         make = make_wave4d_survey if kind == "wave4d" else make_statics_survey
         return list(make(folder, params, overwrite=overwrite).values())
-    raise CatalogError(f"dataset {entry.name!r}: generate.kind must be one of 'conv4d', "
-                       f"'wave4d', 'statics', 'mseed', 'passive'; got {kind!r}")
+    raise CatalogError(
+        f"dataset {entry.name!r}: generate.kind must be one of 'conv4d', "
+        f"'wave4d', 'statics', 'mseed', 'passive'; got {kind!r}"
+    )

@@ -34,8 +34,14 @@ from ..io.atomic import atomic_path
 from ..qc.dvv import all_pairs as station_pairs
 from ..typing import PathLike
 
-__all__ = ["PassiveParams", "dvv_history", "make_passive_survey", "passive_days",
-           "station_pairs", "stations_xy"]
+__all__ = [
+    "PassiveParams",
+    "dvv_history",
+    "make_passive_survey",
+    "passive_days",
+    "station_pairs",
+    "stations_xy",
+]
 
 
 @dataclass(frozen=True)
@@ -43,25 +49,25 @@ class PassiveParams:
     """Geometry, medium, noise and time of a synthetic passive survey (SI units)."""
 
     stations: int = 8
-    aperture_m: float = 4000.0          # stations on a line this long
-    velocity: float = 2000.0            # m/s
+    aperture_m: float = 4000.0  # stations on a line this long
+    velocity: float = 2000.0  # m/s
     scatterers: int = 60
     scatter_radius_m: float = 6000.0
-    sources: int = 24                   # candidate noise-source positions on a ring
+    sources: int = 24  # candidate noise-source positions on a ring
     source_radius_m: float = 15000.0
     days: int = 30
     windows_per_day: int = 48
     window_s: float = 40.0
     sampling_rate: float = 20.0
     band_hz: tuple[float, float] = (0.5, 4.0)
-    seasonal_amp: float = 0.002         # dv/v, peak of the slow seasonal term
-    drop_day: int = 18                  # the sudden drop (eruption, injection)
+    seasonal_amp: float = 0.002  # dv/v, peak of the slow seasonal term
+    drop_day: int = 18  # the sudden drop (eruption, injection)
     drop: float = -0.004
     recovery_days: float = 8.0
-    local_zone: tuple[float, float] | None = None   # x range (m) of a local-only change
-    seed: int = 0                       # the medium, and (noise_seed None) the noise
-    noise_seed: int | None = None       # another noise field through the same medium
-    repeat_sources: bool = False        # the same source strengths/spectra every day
+    local_zone: tuple[float, float] | None = None  # x range (m) of a local-only change
+    seed: int = 0  # the medium, and (noise_seed None) the noise
+    noise_seed: int | None = None  # another noise field through the same medium
+    repeat_sources: bool = False  # the same source strengths/spectra every day
 
 
 def dvv_history(p: PassiveParams) -> np.ndarray:
@@ -90,30 +96,32 @@ class _Medium:
         th = np.linspace(0, 2 * np.pi, p.sources, endpoint=False)
         self.src = p.source_radius_m * np.stack([np.cos(th), np.sin(th)], axis=1)
         zone = p.local_zone
-        self.local = (np.ones(p.scatterers, bool) if zone is None
-                      else (self.scat[:, 0] >= zone[0]) & (self.scat[:, 0] <= zone[1]))
+        self.local = (
+            np.ones(p.scatterers, bool)
+            if zone is None
+            else (self.scat[:, 0] >= zone[0]) & (self.scat[:, 0] <= zone[1])
+        )
 
     def green(self, points: np.ndarray, dvv: float, freqs: np.ndarray) -> np.ndarray:
         """Spectra ``(len(points), stations, F)`` of the Green's functions from ``points``
         to every station on a day with velocity change ``dvv``."""
         p, w = self.p, 2j * np.pi * freqs
         v_all = p.velocity * (1 + dvv)
-        v_scat = np.where(self.local, v_all, p.velocity)            # (K,)
+        v_scat = np.where(self.local, v_all, p.velocity)  # (K,)
         out = np.zeros((len(points), p.stations, freqs.size), dtype=np.complex128)
-        d_ps = np.linalg.norm(points[:, None] - self.stations[None], axis=-1)   # (P, R)
-        d_pk = np.linalg.norm(points[:, None] - self.scat[None], axis=-1)       # (P, K)
+        d_ps = np.linalg.norm(points[:, None] - self.stations[None], axis=-1)  # (P, R)
+        d_pk = np.linalg.norm(points[:, None] - self.scat[None], axis=-1)  # (P, K)
         d_kr = np.linalg.norm(self.scat[:, None] - self.stations[None], axis=-1)  # (K, R)
         v_direct = v_all if self.local.all() else p.velocity
         out += (1 / np.sqrt(d_ps + 1.0))[..., None] * np.exp(-w * (d_ps / v_direct)[..., None])
         for k in range(p.scatterers):
-            path = d_pk[:, k, None] + d_kr[None, k, :]              # (P, R)
+            path = d_pk[:, k, None] + d_kr[None, k, :]  # (P, R)
             amp = self.scat_amp[k] * 30.0 / np.sqrt(d_pk[:, k, None] * d_kr[None, k, :] + 1.0)
             out += amp[..., None] * np.exp(-w * (path / v_scat[k])[..., None])
         return out
 
 
-def _source_envelopes(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray
-                      ) -> np.ndarray:
+def _source_envelopes(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray) -> np.ndarray:
     """One window's source amplitude spectra ``(sources, F)``: a random band and strength
     per source (some sources silent)."""
     lo, hi = p.band_hz
@@ -123,8 +131,12 @@ def _source_envelopes(rng: np.random.Generator, p: PassiveParams, freqs: np.ndar
     return strength[:, None] * np.exp(-0.5 * ((freqs[None] - fc[:, None]) / bw[:, None]) ** 2)
 
 
-def _noise_spectrum(rng: np.random.Generator, p: PassiveParams, freqs: np.ndarray,
-                    envelope: np.ndarray | None = None) -> np.ndarray:
+def _noise_spectrum(
+    rng: np.random.Generator,
+    p: PassiveParams,
+    freqs: np.ndarray,
+    envelope: np.ndarray | None = None,
+) -> np.ndarray:
     """One window's source spectra ``(sources, F)``: ``envelope`` (drawn anew if None)
     with random phases."""
     if envelope is None:
@@ -144,29 +156,36 @@ def passive_days(p: PassiveParams, *, per_source: bool = False):
     if p.noise_seed is not None:
         rng = np.random.default_rng([p.seed, p.noise_seed])
     n = int(round(p.window_s * p.sampling_rate))
-    nfft = 2 * n                                   # room for the longest coda, no wrap
+    nfft = 2 * n  # room for the longest coda, no wrap
     freqs = np.fft.rfftfreq(nfft, 1 / p.sampling_rate)
-    envelopes = ([_source_envelopes(rng, p, freqs) for _ in range(p.windows_per_day)]
-                 if p.repeat_sources else [None] * p.windows_per_day)
+    envelopes = (
+        [_source_envelopes(rng, p, freqs) for _ in range(p.windows_per_day)]
+        if p.repeat_sources
+        else [None] * p.windows_per_day
+    )
     pairs = station_pairs(p.stations)
     lag = n // 2
     for d, dvv in enumerate(dvv_history(p)):
-        g_src = medium.green(medium.src, dvv, freqs)                # (P, R, F)
-        g_sta = medium.green(medium.stations, dvv, freqs)           # (R, R, F)
+        g_src = medium.green(medium.src, dvv, freqs)  # (P, R, F)
+        g_sta = medium.green(medium.stations, dvv, freqs)  # (R, R, F)
         greens = np.zeros((len(pairs), 2 * lag + 1))
         for k, (i, j) in enumerate(pairs):
-            greens[k, lag:] = np.fft.irfft(g_sta[i, j], nfft)[:lag + 1]
-        data = np.zeros((p.sources, p.stations, n * p.windows_per_day) if per_source
-                        else (p.stations, n * p.windows_per_day))
+            greens[k, lag:] = np.fft.irfft(g_sta[i, j], nfft)[: lag + 1]
+        data = np.zeros(
+            (p.sources, p.stations, n * p.windows_per_day)
+            if per_source
+            else (p.stations, n * p.windows_per_day)
+        )
         for w, env in enumerate(envelopes):
             spec = _noise_spectrum(rng, p, freqs, env)
             rec = spec[:, None] * g_src if per_source else np.einsum("pf,prf->rf", spec, g_src)
-            data[..., w * n:(w + 1) * n] = np.fft.irfft(rec, nfft)[..., n // 2:n // 2 + n]
+            data[..., w * n : (w + 1) * n] = np.fft.irfft(rec, nfft)[..., n // 2 : n // 2 + n]
         yield d, dvv, data, greens
 
 
-def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(), *,
-                        overwrite: bool = False) -> dict[str, Path]:
+def make_passive_survey(
+    outdir: PathLike, params: PassiveParams = PassiveParams(), *, overwrite: bool = False
+) -> dict[str, Path]:
     """Write ``XX.P<k>..HHZ.<julday>.mseed`` (one file per station and day, Steim2) and
     ``truth.h5`` into ``outdir``.
 
@@ -187,8 +206,11 @@ def make_passive_survey(outdir: PathLike, params: PassiveParams = PassiveParams(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     day0 = UTCDateTime(2024, 1, 1)
-    names = [f"XX.P{s}..HHZ.{(day0 + 86400 * d).julday:03d}.mseed"
-             for d in range(p.days) for s in range(p.stations)]
+    names = [
+        f"XX.P{s}..HHZ.{(day0 + 86400 * d).julday:03d}.mseed"
+        for d in range(p.days)
+        for s in range(p.stations)
+    ]
     taken = [outdir / n for n in [*names, "truth.h5"] if (outdir / n).exists()]
     if taken and not overwrite:
         raise FileExistsError(f"{taken[0]} already exists; pass overwrite=True (--overwrite)")

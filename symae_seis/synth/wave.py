@@ -44,22 +44,22 @@ class Wave4DParams:
     nz: int = 80
     nx: int = 240
     dx: float = 10.0
-    nt: int = 1200                     # modelling steps
-    dt: float = 0.0005                 # s
-    record_every: int = 8              # output sample interval = dt * record_every (4 ms)
-    n_loc: int = 12                    # source locations (datapoints)
+    nt: int = 1200  # modelling steps
+    dt: float = 0.0005  # s
+    record_every: int = 8  # output sample interval = dt * record_every (4 ms)
+    n_loc: int = 12  # source locations (datapoints)
     shots_per_loc: int = 6
     channels: int = 24
-    rec_spacing: int = 3               # cells between receivers
-    loc_spacing: int = 8               # cells between source locations
+    rec_spacing: int = 3  # cells between receivers
+    loc_spacing: int = 8  # cells between source locations
     first_loc: int = 30
     freq_range: tuple[float, float] = (18.0, 30.0)
     phase_range_deg: tuple[float, float] = (-45.0, 45.0)
-    jitter_cells: int = 1              # source position jitter (cells, +-)
+    jitter_cells: int = 1  # source position jitter (cells, +-)
     timing_ms: tuple[float, float] = (-4.0, 4.0)
-    lens: tuple[int, int] = (5, 9)     # source locations spanning the reservoir lens (x)
-    dv: float = -0.08                  # relative velocity change in the lens
-    water_cells: int = 30              # statics survey: water depth (cells)
+    lens: tuple[int, int] = (5, 9)  # source locations spanning the reservoir lens (x)
+    dv: float = -0.08  # relative velocity change in the lens
+    water_cells: int = 30  # statics survey: water depth (cells)
     water_v_range: tuple[float, float] = (1480.0, 1530.0)
     water_v_ref: float = 1500.0
     seed: int = 0
@@ -93,8 +93,9 @@ def _wavelet(nt: int, dt: float, freq: float, phase_deg: float, delay_s: float) 
     return np.fft.irfft(spec, n=nt).astype(np.float32)
 
 
-def _shoot(v: np.ndarray, p: Wave4DParams, src_x: np.ndarray, wavelets: np.ndarray,
-           rec_x: np.ndarray) -> np.ndarray:
+def _shoot(
+    v: np.ndarray, p: Wave4DParams, src_x: np.ndarray, wavelets: np.ndarray, rec_x: np.ndarray
+) -> np.ndarray:
     """Model shots (one per row of ``src_x``); returns ``(shots, channels, nt)``."""
     import deepwave
     import torch
@@ -107,9 +108,16 @@ def _shoot(v: np.ndarray, p: Wave4DParams, src_x: np.ndarray, wavelets: np.ndarr
     rl[:, :, 0] = 1
     rl[:, :, 1] = torch.as_tensor(rec_x)
     amp = torch.as_tensor(wavelets)[:, None, :]
-    out = deepwave.scalar(torch.as_tensor(v), p.dx, p.dt, source_amplitudes=amp,
-                          source_locations=sl, receiver_locations=rl, accuracy=4,
-                          pml_freq=float(np.mean(p.freq_range)))
+    out = deepwave.scalar(
+        torch.as_tensor(v),
+        p.dx,
+        p.dt,
+        source_amplitudes=amp,
+        source_locations=sl,
+        receiver_locations=rl,
+        accuracy=4,
+        pml_freq=float(np.mean(p.freq_range)),
+    )
     return out[-1].numpy()
 
 
@@ -119,8 +127,16 @@ def _decimate(x: np.ndarray, k: int) -> np.ndarray:
     return signal.decimate(x, k, ftype="fir", axis=-1, zero_phase=True).astype(np.float32)
 
 
-def _write(outdir: Path, label: str, gathers: np.ndarray, p: Wave4DParams, src: np.ndarray,
-           rec: np.ndarray, fr0: int, overwrite: bool) -> None:
+def _write(
+    outdir: Path,
+    label: str,
+    gathers: np.ndarray,
+    p: Wave4DParams,
+    src: np.ndarray,
+    rec: np.ndarray,
+    fr0: int,
+    overwrite: bool,
+) -> None:
     n, c, t = gathers.shape
     loc = np.repeat(np.arange(1, p.n_loc + 1), p.shots_per_loc)
     hdr = {
@@ -133,10 +149,14 @@ def _write(outdir: Path, label: str, gathers: np.ndarray, p: Wave4DParams, src: 
         "SourceGroupScalar": 1,
         "TraceIdentificationCode": 1,
     }
-    write_segy(outdir / f"{label}.sgy", gathers.reshape(-1, t), hdr,
-               int(round(p.dt * p.record_every * 1e6)),
-               textual=f"symae-seis wave-equation synthetic (deepwave): {label}",
-               overwrite=overwrite)
+    write_segy(
+        outdir / f"{label}.sgy",
+        gathers.reshape(-1, t),
+        hdr,
+        int(round(p.dt * p.record_every * 1e6)),
+        textual=f"symae-seis wave-equation synthetic (deepwave): {label}",
+        overwrite=overwrite,
+    )
 
 
 def _acquisition(p: Wave4DParams, rng: np.random.Generator):
@@ -157,12 +177,22 @@ def _wavelets(p, freq, phase, timing):
 def _check_grid(p: Wave4DParams) -> None:
     last = p.first_loc + p.loc_spacing * (p.n_loc - 1) + p.rec_spacing * (p.channels - 1)
     if last + p.jitter_cells >= p.nx:
-        raise ValueError(f"geometry reaches cell {last} but the model has nx={p.nx}; enlarge "
-                         "nx or shrink n_loc, loc_spacing, channels or rec_spacing")
+        raise ValueError(
+            f"geometry reaches cell {last} but the model has nx={p.nx}; enlarge "
+            "nx or shrink n_loc, loc_spacing, channels or rec_spacing"
+        )
 
 
-def _truth(outdir: Path, p: Wave4DParams, virtual: np.ndarray, base: np.ndarray,
-           mon: np.ndarray, changed: np.ndarray, extra: dict, overwrite: bool) -> Path:
+def _truth(
+    outdir: Path,
+    p: Wave4DParams,
+    virtual: np.ndarray,
+    base: np.ndarray,
+    mon: np.ndarray,
+    changed: np.ndarray,
+    extra: dict,
+    overwrite: bool,
+) -> Path:
     n = virtual.shape[0]
     path = outdir / "truth.h5"
     with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
@@ -181,8 +211,13 @@ def _truth(outdir: Path, p: Wave4DParams, virtual: np.ndarray, base: np.ndarray,
     return path
 
 
-def make_wave4d_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
-                       overwrite: bool = False, progress: bool = False) -> dict[str, Path]:
+def make_wave4d_survey(
+    outdir: PathLike,
+    params: Wave4DParams | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict[str, Path]:
     """Write the wave-equation 4D survey (``baseline.sgy``, ``monitor.sgy``, ``truth.h5``).
 
     Baseline FieldRecords are 1..N, monitor 100001..; CDP is the source location index.
@@ -197,11 +232,13 @@ def make_wave4d_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
     shots = {}
     for lab, v in (("baseline", v_base), ("monitor", v_mon)):
         src, freq, phase, timing, rec = acq[lab]
-        shots[lab] = _decimate(_shoot(v, p, src, _wavelets(p, freq, phase, timing), rec),
-                               p.record_every)
+        shots[lab] = _decimate(
+            _shoot(v, p, src, _wavelets(p, freq, phase, timing), rec), p.record_every
+        )
     src, freq, phase, timing, rec = acq["baseline"]
-    virtual = _decimate(_shoot(v_mon, p, src, _wavelets(p, freq, phase, timing), rec),
-                        p.record_every)
+    virtual = _decimate(
+        _shoot(v_mon, p, src, _wavelets(p, freq, phase, timing), rec), p.record_every
+    )
     for lab, fr0 in (("baseline", 1), ("monitor", 100001)):
         _write(outdir, lab, shots[lab], p, acq[lab][0], acq[lab][4], fr0, overwrite)
     # the changed zone as the data see it: locations where the monitor earth, shot with the
@@ -218,14 +255,15 @@ def make_wave4d_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
         extra[f"nuisance/{lab}/timing_ms"] = timing * 1000
         extra[f"nuisance/{lab}/source_x_m"] = src * p.dx
     extra["velocity/baseline"], extra["velocity/monitor"] = v_base, v_mon
-    truth = _truth(outdir, p, virtual, shots["baseline"], shots["monitor"], changed, extra,
-                   overwrite)
-    return {"baseline": outdir / "baseline.sgy", "monitor": outdir / "monitor.sgy",
-            "truth": truth}
+    truth = _truth(
+        outdir, p, virtual, shots["baseline"], shots["monitor"], changed, extra, overwrite
+    )
+    return {"baseline": outdir / "baseline.sgy", "monitor": outdir / "monitor.sgy", "truth": truth}
 
 
-def make_statics_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
-                        overwrite: bool = False) -> dict[str, Path]:
+def make_statics_survey(
+    outdir: PathLike, params: Wave4DParams | None = None, *, overwrite: bool = False
+) -> dict[str, Path]:
     """Write the deepwater-statics survey: water velocity varies per shot (the only
     nuisance: source position, wavelet and timing are fixed), no 4D change.
 
@@ -241,9 +279,15 @@ def make_statics_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
     v_earth, _ = velocity_models(p)
     shots, water, acqs = {}, {}, {}
     # the water velocity is the only nuisance here: fixed source, wavelet and timing
-    fixed = Wave4DParams(**{**asdict(p), "jitter_cells": 0, "phase_range_deg": (0.0, 0.0),
-                            "timing_ms": (0.0, 0.0),
-                            "freq_range": (float(np.mean(p.freq_range)),) * 2})
+    fixed = Wave4DParams(
+        **{
+            **asdict(p),
+            "jitter_cells": 0,
+            "phase_range_deg": (0.0, 0.0),
+            "timing_ms": (0.0, 0.0),
+            "freq_range": (float(np.mean(p.freq_range)),) * 2,
+        }
+    )
     for lab in ("baseline", "monitor"):
         src, freq, phase, timing, rec = _acquisition(fixed, rng)
         wv = rng.uniform(*p.water_v_range, len(src))
@@ -251,21 +295,36 @@ def make_statics_survey(outdir: PathLike, params: Wave4DParams | None = None, *,
         for k in range(len(src)):
             v = v_earth.copy()
             v[: p.water_cells] = wv[k]
-            v[p.water_cells:][v[p.water_cells:] < 1800] = 1800.0
-            out.append(_shoot(v, p, src[k:k + 1], _wavelets(p, freq[k:k + 1], phase[k:k + 1],
-                                                           timing[k:k + 1]), rec[k:k + 1])[0])
+            v[p.water_cells :][v[p.water_cells :] < 1800] = 1800.0
+            out.append(
+                _shoot(
+                    v,
+                    p,
+                    src[k : k + 1],
+                    _wavelets(p, freq[k : k + 1], phase[k : k + 1], timing[k : k + 1]),
+                    rec[k : k + 1],
+                )[0]
+            )
         shots[lab] = _decimate(np.stack(out), p.record_every)
         water[lab] = wv
         acqs[lab] = (src, freq, phase, timing, rec)
     v_ref = v_earth.copy()
     v_ref[: p.water_cells] = p.water_v_ref
     src, freq, phase, timing, rec = acqs["baseline"]
-    virtual = _decimate(_shoot(v_ref, p, src, _wavelets(p, freq, phase, timing), rec),
-                        p.record_every)
+    virtual = _decimate(
+        _shoot(v_ref, p, src, _wavelets(p, freq, phase, timing), rec), p.record_every
+    )
     for lab, fr0 in (("baseline", 1), ("monitor", 100001)):
         _write(outdir, lab, shots[lab], p, acqs[lab][0], acqs[lab][4], fr0, overwrite)
     extra = {f"nuisance/{lab}/water_velocity": water[lab] for lab in water}
-    truth = _truth(outdir, p, virtual, shots["baseline"], shots["monitor"],
-                   np.zeros(p.n_loc, dtype=bool), extra, overwrite)
-    return {"baseline": outdir / "baseline.sgy", "monitor": outdir / "monitor.sgy",
-            "truth": truth}
+    truth = _truth(
+        outdir,
+        p,
+        virtual,
+        shots["baseline"],
+        shots["monitor"],
+        np.zeros(p.n_loc, dtype=bool),
+        extra,
+        overwrite,
+    )
+    return {"baseline": outdir / "baseline.sgy", "monitor": outdir / "monitor.sgy", "truth": truth}

@@ -4,5 +4,13 @@ from .callbacks import ExportModel, LossCurvePlot, plot_loss_curve
 from .datamodule import DatapointDataset, InstancesError, SymAEDataModule
 from .module import NonFiniteLossError, SymAELit
 
-__all__ = ["SymAELit", "SymAEDataModule", "DatapointDataset", "InstancesError",
-           "NonFiniteLossError", "LossCurvePlot", "ExportModel", "plot_loss_curve"]
+__all__ = [
+    "SymAELit",
+    "SymAEDataModule",
+    "DatapointDataset",
+    "InstancesError",
+    "NonFiniteLossError",
+    "LossCurvePlot",
+    "ExportModel",
+    "plot_loss_curve",
+]

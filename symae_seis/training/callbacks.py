@@ -44,13 +44,17 @@ def plot_loss_curve(metrics_csv: str | Path, out_png: str | Path) -> Path | None
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    styles = {"train_loss": ("C0", "-", "train"), "val_loss": ("C1", "-", "validation"),
-              "val_mean_gather_loss": ("0.5", "--", "validation: mean-gather baseline")}
+    styles = {
+        "train_loss": ("C0", "-", "train"),
+        "val_loss": ("C1", "-", "validation"),
+        "val_mean_gather_loss": ("0.5", "--", "validation: mean-gather baseline"),
+    }
     for key, (color, ls, label) in styles.items():
         if key in series:
             ep = sorted(series[key])
-            ax.plot(ep, [series[key][e] for e in ep], color=color, ls=ls, marker="o", ms=4,
-                    label=label)
+            ax.plot(
+                ep, [series[key][e] for e in ep], color=color, ls=ls, marker="o", ms=4, label=label
+            )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (normalised gathers)")
@@ -68,7 +72,7 @@ class LossCurvePlot(pl.Callback):
     """Writes ``loss.png`` into the run folder after every validation and at the end."""
 
     def _plot(self, trainer: pl.Trainer) -> None:
-        log_dir = trainer.log_dir          # a collective under DDP: every rank asks
+        log_dir = trainer.log_dir  # a collective under DDP: every rank asks
         if not trainer.is_global_zero or log_dir is None:
             return
         for lg in trainer.loggers:
@@ -90,7 +94,7 @@ class ExportModel(pl.Callback):
     loads without Lightning, with its normalisation and store schema)."""
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        log_dir = trainer.log_dir          # a collective under DDP: every rank asks
+        log_dir = trainer.log_dir  # a collective under DDP: every rank asks
         if not trainer.is_global_zero or log_dir is None:
             return
         out = Path(log_dir) / "model.pt"

@@ -30,8 +30,9 @@ class SymAECLI(LightningCLI):
     """LightningCLI with the data-to-model links, run folders and GPU defaults."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--run_dir", type=str | None, default=None,
-                            help="run folder (default: runs/<dataset>)")
+        parser.add_argument(
+            "--run_dir", type=str | None, default=None, help="run folder (default: runs/<dataset>)"
+        )
         for key in ("channels", "samples", "scale", "schema", "design_window"):
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
 
@@ -43,7 +44,8 @@ class SymAECLI(LightningCLI):
         if not ckpt_path or not Path(ckpt_path).is_file():
             return
         hparams = torch.load(ckpt_path, weights_only=True, map_location="cpu").get(
-            "hyper_parameters", {})
+            "hyper_parameters", {}
+        )
         hparams.pop("_instantiator", None)
         if not hparams:
             return
@@ -51,8 +53,9 @@ class SymAECLI(LightningCLI):
         try:
             self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
         except SystemExit:
-            sys.stderr.write(f"{ckpt_path}: its hyperparameters do not fit this release's "
-                             "options\n")
+            sys.stderr.write(
+                f"{ckpt_path}: its hyperparameters do not fit this release's options\n"
+            )
             raise
 
     def instantiate_trainer(self, **kwargs):
@@ -77,8 +80,9 @@ class SymAECLI(LightningCLI):
         if trainer_cfg.get("logger") in (None, True):
             kwargs["logger"] = [
                 CSVLogger(save_dir=str(run_dir), name="", version=""),
-                TensorBoardLogger(save_dir=str(run_dir), name="", version="",
-                                  default_hp_metric=False),
+                TensorBoardLogger(
+                    save_dir=str(run_dir), name="", version="", default_hp_metric=False
+                ),
             ]
         if trainer_cfg.get("precision") is None:
             accel = str(trainer_cfg.get("accelerator", "auto"))
@@ -93,8 +97,13 @@ def _trainer_defaults() -> dict:
         "max_epochs": 10,
         "log_every_n_steps": 1,
         "callbacks": [
-            ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_last=True,
-                            filename="best-{epoch:03d}-{val_loss:.5f}"),
+            ModelCheckpoint(
+                monitor="val_loss",
+                mode="min",
+                save_top_k=1,
+                save_last=True,
+                filename="best-{epoch:03d}-{val_loss:.5f}",
+            ),
             LossCurvePlot(),
             ExportModel(),
         ],
@@ -111,15 +120,18 @@ def upgrade_arguments(args: list[str]) -> list[str]:
     out, old = [], []
     for a in args:
         key, sep, value = a.partition("=")
-        name = key[len("--model."):] if key.startswith("--model.") else None
+        name = key[len("--model.") :] if key.startswith("--model.") else None
         if name in _MODEL_OPTIONS:
             old.append(key)
             a = f"--model.config.{name}{sep}{value}"
         out.append(a)
     if old:
-        warnings.warn(f"{', '.join(old)}: the model's options are --model.config.<name> "
-                      "since the model config (SymAEConfig); rewritten", SymaeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{', '.join(old)}: the model's options are --model.config.<name> "
+            "since the model config (SymAEConfig); rewritten",
+            SymaeWarning,
+            stacklevel=3,
+        )
     return out
 
 
@@ -140,6 +152,12 @@ def cli(args: list[str] | None = None, run: bool = True) -> SymAECLI:
         upgraded = upgrade_arguments(sys.argv[1:] if args is None else list(args))
         if args is not None or upgraded != sys.argv[1:]:
             args = upgraded
-    return SymAECLI(SymAELit, SymAEDataModule, trainer_defaults=_trainer_defaults(),
-                    seed_everything_default=0, save_config_kwargs={"overwrite": False},
-                    args=args, run=run)
+    return SymAECLI(
+        SymAELit,
+        SymAEDataModule,
+        trainer_defaults=_trainer_defaults(),
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": False},
+        args=args,
+        run=run,
+    )

@@ -18,8 +18,13 @@ from ..errors import OptionError, SymaeError, SymaeWarning
 from ..ingest import ensure_store, store_is_fresh
 from ..io.store import StoreReader
 
-__all__ = ["SymAEDataModule", "DatapointDataset", "EpochSampler", "InstancesError",
-           "partner_datapoints"]
+__all__ = [
+    "SymAEDataModule",
+    "DatapointDataset",
+    "EpochSampler",
+    "InstancesError",
+    "partner_datapoints",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +51,20 @@ class DatapointDataset(Dataset):
     independent of workers.
     """
 
-    def __init__(self, reader: StoreReader, datapoints: np.ndarray, instances: int, *,
-                 train_members: list[np.ndarray], held_members: list[np.ndarray] | None = None,
-                 partners: list[np.ndarray] | None = None, repeats: int = 1,
-                 fixed: bool = False, data: np.ndarray | None = None, seed: int = 0):
+    def __init__(
+        self,
+        reader: StoreReader,
+        datapoints: np.ndarray,
+        instances: int,
+        *,
+        train_members: list[np.ndarray],
+        held_members: list[np.ndarray] | None = None,
+        partners: list[np.ndarray] | None = None,
+        repeats: int = 1,
+        fixed: bool = False,
+        data: np.ndarray | None = None,
+        seed: int = 0,
+    ):
         self.reader = reader
         self.datapoints = np.asarray(datapoints)
         self.instances = instances
@@ -138,8 +153,11 @@ def partner_datapoints(reader: StoreReader) -> list[np.ndarray]:
     out = []
     for d in range(len(reader.dp_survey)):
         same = by_key[tuple(reader.dp_key[d].tolist())]
-        out.append(np.array([e for e in same if reader.dp_survey[e] != reader.dp_survey[d]],
-                            dtype=np.int64))
+        out.append(
+            np.array(
+                [e for e in same if reader.dp_survey[e] != reader.dp_survey[d]], dtype=np.int64
+            )
+        )
     return out
 
 
@@ -194,11 +212,20 @@ class SymAEDataModule(pl.LightningDataModule):
         survey, or with no key common to two surveys.
     """
 
-    def __init__(self, dataset: str = "demo4d", catalog: str = "data_catalog.yaml",
-                 instances: int = 8, batch_size: int = 8, repeats: int | None = None,
-                 val_fraction: float = 0.2, swap: bool | None = None,
-                 num_workers: int | None = None,
-                 in_memory_mb: float = 2048, seed: int = 0, progress: bool = False):
+    def __init__(
+        self,
+        dataset: str = "demo4d",
+        catalog: str = "data_catalog.yaml",
+        instances: int = 8,
+        batch_size: int = 8,
+        repeats: int | None = None,
+        val_fraction: float = 0.2,
+        swap: bool | None = None,
+        num_workers: int | None = None,
+        in_memory_mb: float = 2048,
+        seed: int = 0,
+        progress: bool = False,
+    ):
         super().__init__()
         if instances < 1:
             raise OptionError(f"instances must be >= 1, got {instances}")
@@ -226,13 +253,18 @@ class SymAEDataModule(pl.LightningDataModule):
             raise InstancesError(
                 f"dataset {dataset!r}: datapoint {self.reader.datapoint_label(smallest)} has "
                 f"{counts[smallest]} instance(s), all held out for validation; lower "
-                "--data.val_fraction (0 holds none out)")
+                "--data.val_fraction (0 holds none out)"
+            )
         if counts[smallest] - n_hold < instances:
-            warnings.warn(f"dataset {dataset!r}: datapoint "
-                          f"{self.reader.datapoint_label(smallest)} has {counts[smallest]} "
-                          f"instances besides the {n_hold} held out for validation; drawing "
-                          f"{counts[smallest] - n_hold} per datapoint instead of "
-                          f"instances={instances}", SymaeWarning, stacklevel=2)
+            warnings.warn(
+                f"dataset {dataset!r}: datapoint "
+                f"{self.reader.datapoint_label(smallest)} has {counts[smallest]} "
+                f"instances besides the {n_hold} held out for validation; drawing "
+                f"{counts[smallest] - n_hold} per datapoint instead of "
+                f"instances={instances}",
+                SymaeWarning,
+                stacklevel=2,
+            )
             instances = int(counts[smallest] - n_hold)
         self.instances = instances
         if repeats is None:
@@ -263,7 +295,8 @@ class SymAEDataModule(pl.LightningDataModule):
                 raise DesignWindowError(
                     f"dataset {entry.name!r}: the swap loss (--data.swap true) needs a "
                     "no-change window; add design_window_ms: [start, end] (ms, above the "
-                    "reservoir) or 'all' to its catalog entry")
+                    "reservoir) or 'all' to its catalog entry"
+                )
             return None
         r = self.reader
         win = design_window_samples(entry, r.t0_ms, r.dt_ms, r.shape[-1])
@@ -271,13 +304,15 @@ class SymAEDataModule(pl.LightningDataModule):
             raise DesignWindowError(
                 f"dataset {entry.name!r} has one survey ({self.reader.surveys[0]!r}): the "
                 "swap loss of design_window_ms needs two; remove design_window_ms or pass "
-                "--data.swap false")
+                "--data.swap false"
+            )
         if not any(p.size for p in self.partners):
             raise DesignWindowError(
                 f"dataset {entry.name!r}: no datapoint key is common to two surveys "
                 f"({', '.join(self.reader.surveys)}; keys {self.reader.dp_names}), so the "
                 "swap loss of design_window_ms has nothing to pair; check datapoint_key or "
-                "pass --data.swap false")
+                "pass --data.swap false"
+            )
         return win
 
     def setup(self, stage: str | None = None) -> None:
@@ -287,18 +322,29 @@ class SymAEDataModule(pl.LightningDataModule):
             log.info("loaded store %s into memory (%.0f MB)", self.store_path, nbytes / 1e6)
 
     def _loader(self, train: bool) -> DataLoader:
-        ds = DatapointDataset(self.reader, self.datapoints, self.instances,
-                              train_members=self.train_members,
-                              held_members=self.held_members,
-                              partners=self.partners if self.design_window else None,
-                              repeats=self.repeats if train else 1, fixed=not train,
-                              data=self._data, seed=self.hparams.seed)
+        ds = DatapointDataset(
+            self.reader,
+            self.datapoints,
+            self.instances,
+            train_members=self.train_members,
+            held_members=self.held_members,
+            partners=self.partners if self.design_window else None,
+            repeats=self.repeats if train else 1,
+            fixed=not train,
+            data=self._data,
+            seed=self.hparams.seed,
+        )
         sampler = EpochSampler(ds, seed=self.hparams.seed, shuffle=train)
         workers = self.workers()
-        return DataLoader(ds, batch_size=self.hparams.batch_size, sampler=sampler,
-                          num_workers=workers, drop_last=False,
-                          persistent_workers=workers > 0,
-                          pin_memory=self._on_gpu())
+        return DataLoader(
+            ds,
+            batch_size=self.hparams.batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            drop_last=False,
+            persistent_workers=workers > 0,
+            pin_memory=self._on_gpu(),
+        )
 
     def _on_gpu(self) -> bool:
         trainer = getattr(self, "trainer", None)

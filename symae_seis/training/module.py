@@ -86,41 +86,55 @@ class SymAELit(pl.LightningModule):
         If an option is out of range (the model's, from :class:`SymAEConfig`, included).
     """
 
-    def __init__(self, channels: int = 0, samples: int = 0, scale: float = 1.0,
-                 schema: dict[str, Any] | None = None,
-                 design_window: tuple[int, int] | None = None,
-                 config: SymAEConfig = SymAEConfig(),  # noqa: B008 - frozen, immutable
-                 min_bag: int = 3,
-                 nuisance_view: Literal["design", "split", "record"] = "record",
-                 swap_weight: float = 1.0, augment_weight: float = 0.5,
-                 consistency_weight: float = 1.0, lr: float = 2e-3,
-                 weight_decay: float = 1e-4, warmup_epochs: int = 1,
-                 min_lr_ratio: float = 0.02):
+    def __init__(
+        self,
+        channels: int = 0,
+        samples: int = 0,
+        scale: float = 1.0,
+        schema: dict[str, Any] | None = None,
+        design_window: tuple[int, int] | None = None,
+        config: SymAEConfig = SymAEConfig(),  # noqa: B008 - frozen, immutable
+        min_bag: int = 3,
+        nuisance_view: Literal["design", "split", "record"] = "record",
+        swap_weight: float = 1.0,
+        augment_weight: float = 0.5,
+        consistency_weight: float = 1.0,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+        warmup_epochs: int = 1,
+        min_lr_ratio: float = 0.02,
+    ):
         super().__init__()
         if not isinstance(config, SymAEConfig):
             raise OptionError(f"config must be a SymAEConfig, got {type(config).__name__}")
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
         if nuisance_view not in ("design", "split", "record"):
-            raise OptionError(f"nuisance_view must be 'design', 'split' or 'record', got "
-                              f"{nuisance_view!r}")
+            raise OptionError(
+                f"nuisance_view must be 'design', 'split' or 'record', got {nuisance_view!r}"
+            )
         # plain types only: a checkpoint must load with torch.load(weights_only=True)
         self.save_hyperparameters(ignore=["config"])
         self.hparams["config"] = dataclasses.asdict(config)
         window = None
-        if nuisance_view != "record" and design_window is not None and \
-                tuple(design_window) != (0, samples):
+        if (
+            nuisance_view != "record"
+            and design_window is not None
+            and tuple(design_window) != (0, samples)
+        ):
             window = tuple(design_window)
         if window is not None:
             if config.nuisance_window is not None:
-                raise OptionError(f"nuisance_view={nuisance_view!r} sets the nuisance window "
-                                  "from the design window; leave config.nuisance_window "
-                                  "unset")
-            config = config.replace(nuisance_window=window,
-                                    nuisance_split=nuisance_view == "split")
+                raise OptionError(
+                    f"nuisance_view={nuisance_view!r} sets the nuisance window "
+                    "from the design window; leave config.nuisance_window "
+                    "unset"
+                )
+            config = config.replace(nuisance_window=window, nuisance_split=nuisance_view == "split")
         self.model = SymAE(channels, samples, config, scale=scale, schema=schema)
-        self.weights = LossWeights(swap=swap_weight, augment=augment_weight,
-                                   consistency=consistency_weight)
+        self.weights = LossWeights(
+            swap=swap_weight, augment=augment_weight, consistency=consistency_weight
+        )
         self.design_window = None if design_window is None else tuple(design_window)
         #: this step's loss (checked in on_before_optimizer_step) and the epoch's sums of
         #: the loss terms per set of terms (logged in on_train_epoch_end)
@@ -128,13 +142,20 @@ class SymAELit(pl.LightningModule):
         self._term_sums: dict[tuple, list] = {}
 
     @classmethod
-    def from_model(cls, model: SymAE, *, design_window: tuple[int, int] | None = None,
-                   **training: Any) -> SymAELit:
+    def from_model(
+        cls, model: SymAE, *, design_window: tuple[int, int] | None = None, **training: Any
+    ) -> SymAELit:
         """Train an existing model (its weights, options, scale and schema) with the
         training options ``training`` (``min_bag``, ``lr``, ...)."""
-        lit = cls(model.config["channels"], model.config["samples"],
-                  float(model.scale), model.schema, design_window, config=model.options,
-                  **training)
+        lit = cls(
+            model.config["channels"],
+            model.config["samples"],
+            float(model.scale),
+            model.schema,
+            design_window,
+            config=model.options,
+            **training,
+        )
         lit.model = model
         return lit
 
@@ -152,12 +173,16 @@ class SymAELit(pl.LightningModule):
         base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
         x = batch["x"]
         _reseed(base * 1_000_003 + self.global_step, x.device)
-        host = batch.get("has_partner_host")      # SymAEDataModule.on_before_batch_transfer
-        terms = objective(self.model, x, bag=self._bag_size(x.shape[1]),
-                          partner=batch["partner"],
-                          has_partner=batch["has_partner"] if host is None
-                          else torch.from_numpy(host),
-                          window=self.design_window, weights=self.weights)
+        host = batch.get("has_partner_host")  # SymAEDataModule.on_before_batch_transfer
+        terms = objective(
+            self.model,
+            x,
+            bag=self._bag_size(x.shape[1]),
+            partner=batch["partner"],
+            has_partner=batch["has_partner"] if host is None else torch.from_numpy(host),
+            window=self.design_window,
+            weights=self.weights,
+        )
         loss = terms["loss"]
         # checked after the backward pass is queued (on_before_optimizer_step): a check
         # here would make the host wait for the forward pass before queuing the backward
@@ -185,8 +210,14 @@ class SymAELit(pl.LightningModule):
                 acc = total.setdefault(k, [0.0, 0])
                 acc[0], acc[1] = acc[0] + v, acc[1] + n
         for k, (v, n) in total.items():
-            self.log(f"train_{k}", v / n, on_step=False, on_epoch=True, prog_bar=k == "loss",
-                     sync_dist=True)
+            self.log(
+                f"train_{k}",
+                v / n,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=k == "loss",
+                sync_dist=True,
+            )
         self._term_sums = {}
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -207,7 +238,7 @@ class SymAELit(pl.LightningModule):
         held = self.trainer.datamodule.n_held if self.trainer.datamodule is not None else 1
         bag, target = batch[:, :-held], batch[:, -held:]
         model, scale = self.model, self.model.scale
-        with model.training_pool():           # cheap: the evaluation pooling is for outputs
+        with model.training_pool():  # cheap: the evaluation pooling is for outputs
             coh = model.encode_coherent(bag)
         pred = model.decode(coh, model.encode_nuisance(target))
         loss = F.mse_loss(pred.float() / scale, target.float() / scale)
@@ -222,9 +253,13 @@ class SymAELit(pl.LightningModule):
         max_epochs = self.trainer.max_epochs if self.trainer is not None else None
         if not max_epochs or max_epochs < 0:
             return opt
-        return {"optimizer": opt, "lr_scheduler": {
-            "scheduler": warmup_cosine(opt, max_epochs, hp.warmup_epochs, hp.min_lr_ratio),
-            "interval": "epoch"}}
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {
+                "scheduler": warmup_cosine(opt, max_epochs, hp.warmup_epochs, hp.min_lr_ratio),
+                "interval": "epoch",
+            },
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # called before the weights are loaded: refuse a checkpoint of another model/store
@@ -234,25 +269,33 @@ class SymAELit(pl.LightningModule):
         self._upgrade_scheduler_state(checkpoint)
         blob = checkpoint.get("symae")
         if blob is None:
-            raise ModelFileError("checkpoint was not written by symae-seis (no 'symae' "
-                                 "record); start a new run or pass another --ckpt_path")
+            raise ModelFileError(
+                "checkpoint was not written by symae-seis (no 'symae' "
+                "record); start a new run or pass another --ckpt_path"
+            )
         ours = self.model.config
         theirs = with_legacy_defaults(blob.get("config", {}))
         theirs.setdefault("filter_terms", ours["filter_terms"])
         theirs.setdefault("pool_eps", ours["pool_eps"])
         # the scale is the store's; the evaluation-time pooling does not touch the weights
         free = {"scale", "eval_pool_iters", "eval_pool_eps"}
-        diff = {k: (theirs.get(k), ours[k]) for k in ours
-                if k not in free and theirs.get(k) != ours[k]}
+        diff = {
+            k: (theirs.get(k), ours[k]) for k in ours if k not in free and theirs.get(k) != ours[k]
+        }
         if diff:
             desc = ", ".join(f"{k}: checkpoint {a} vs now {b}" for k, (a, b) in diff.items())
-            raise ModelFileError(f"checkpoint holds an incompatible model ({desc}); resume with "
-                                 "the same model options or start a new run")
-        bad = schema_mismatches(blob.get("schema") or {}, self.model.schema or {},
-                                labels=("checkpoint", "this run"))
+            raise ModelFileError(
+                f"checkpoint holds an incompatible model ({desc}); resume with "
+                "the same model options or start a new run"
+            )
+        bad = schema_mismatches(
+            blob.get("schema") or {}, self.model.schema or {}, labels=("checkpoint", "this run")
+        )
         if bad:
-            raise ModelFileError(f"checkpoint was trained on a store of another layout "
-                                 f"({'; '.join(bad)}); resume on the same dataset")
+            raise ModelFileError(
+                f"checkpoint was trained on a store of another layout "
+                f"({'; '.join(bad)}); resume on the same dataset"
+            )
 
     def _upgrade_scheduler_state(self, checkpoint: dict[str, Any]) -> None:
         """Checkpoints written before :func:`warmup_cosine` hold a ``LambdaLR``'s state
@@ -262,8 +305,7 @@ class SymAELit(pl.LightningModule):
             return
         hp = self.hparams
         dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=hp.lr)
-        sched = warmup_cosine(dummy, self.trainer.max_epochs, hp.warmup_epochs,
-                              hp.min_lr_ratio)
+        sched = warmup_cosine(dummy, self.trainer.max_epochs, hp.warmup_epochs, hp.min_lr_ratio)
         for _ in range(int(states[0]["last_epoch"])):
             dummy.step()
             sched.step()
@@ -274,8 +316,9 @@ class SymAELit(pl.LightningModule):
         checkpoint["symae"] = self.model.export()
 
 
-def warmup_cosine(opt: torch.optim.Optimizer, epochs: int, warmup: int, min_ratio: float
-                  ) -> torch.optim.lr_scheduler.LRScheduler:
+def warmup_cosine(
+    opt: torch.optim.Optimizer, epochs: int, warmup: int, min_ratio: float
+) -> torch.optim.lr_scheduler.LRScheduler:
     """Linear warm-up over ``warmup`` epochs (from ``lr / (warmup + 1)``), then a cosine
     decay to ``lr * min_ratio`` at ``epochs``, with torch's schedulers (stepped once per
     epoch)."""

@@ -43,8 +43,9 @@ class LossWeights:
     consistency: float = 1.0
 
 
-def random_transforms(n: int, terms: int, device, generator: torch.Generator | None = None,
-                      params: tuple = AUG_PARAMS) -> torch.Tensor:
+def random_transforms(
+    n: int, terms: int, device, generator: torch.Generator | None = None, params: tuple = AUG_PARAMS
+) -> torch.Tensor:
     """Filter parameters ``(n, P)`` of random known transforms (``params``: by default
     static, phase, gain and tilt)."""
     theta = torch.zeros(n, FF.n_params(terms), device=device)
@@ -71,11 +72,18 @@ def _mse(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(a.float() / scale, b.float() / scale)
 
 
-def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
-              partner: torch.Tensor | None = None, has_partner: torch.Tensor | None = None,
-              window: tuple[int, int] | None = None, weights: LossWeights = LossWeights(),
-              augment: bool = True, generator: torch.Generator | None = None
-              ) -> dict[str, torch.Tensor]:
+def objective(
+    model: SymAE,
+    x: torch.Tensor,
+    *,
+    bag: int | None = None,
+    partner: torch.Tensor | None = None,
+    has_partner: torch.Tensor | None = None,
+    window: tuple[int, int] | None = None,
+    weights: LossWeights = LossWeights(),
+    augment: bool = True,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
     """Loss terms for one batch.
 
     Parameters
@@ -102,8 +110,13 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     ``consistency``, ``shift_gauge``, ``trace_gauge`` where computed).
     """
     scale = model.scale
-    use_swap = partner is not None and window is not None and has_partner is not None \
-        and weights.swap > 0 and bool(has_partner.any())
+    use_swap = (
+        partner is not None
+        and window is not None
+        and has_partner is not None
+        and weights.swap > 0
+        and bool(has_partner.any())
+    )
     if use_swap:
         # rows with a partner, from the mask on the host (no wait for the device when the
         # caller passes it there, as SymAELit does)
@@ -112,7 +125,7 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
     else:
         bags = x
     coh, z = model.encode(bags, bag)
-    theta = model.filter_params(z) if model.is_filter else None     # once, for every term
+    theta = model.filter_params(z) if model.is_filter else None  # once, for every term
     terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
     total = terms["recon"]
     if use_swap:
@@ -120,26 +133,26 @@ def objective(model: SymAE, x: torch.Tensor, *, bag: int | None = None,
         own_coh, own_z = coh[idx], z[idx]
         par_coh, par_z = coh[b:], z[b:]
         a, e = window
-        swap_a = model.decode(own_coh, par_z)[..., a:e]          # survey A earth, B shots
-        swap_b = model.decode(par_coh, own_z)[..., a:e]          # and the reverse
-        terms["swap"] = 0.5 * (_mse(swap_a, bags[b:][..., a:e], scale)
-                               + _mse(swap_b, x[idx][..., a:e], scale))
+        swap_a = model.decode(own_coh, par_z)[..., a:e]  # survey A earth, B shots
+        swap_b = model.decode(par_coh, own_z)[..., a:e]  # and the reverse
+        terms["swap"] = 0.5 * (
+            _mse(swap_a, bags[b:][..., a:e], scale) + _mse(swap_b, x[idx][..., a:e], scale)
+        )
         total = total + weights.swap * terms["swap"]
     if augment and model.is_filter and (weights.augment > 0 or weights.consistency > 0):
         n, i, c, t = bags.shape
         terms_k = model.config["filter_terms"]
         aug = aug_params(model)
-        delta = random_transforms(n * i, terms_k, bags.device, generator,
-                                  aug).reshape(n, i, -1)
+        delta = random_transforms(n * i, terms_k, bags.device, generator, aug).reshape(n, i, -1)
         xa = FF.apply(bags, FF.response(delta, c, t, terms_k))
         za = model.encode_nuisance(xa)
         tha = model.filter_params(za)
         cols = _aug_columns(terms_k, aug)
-        terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols],
-                                          delta[..., cols])
+        terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols], delta[..., cols])
         terms["augment"] = _mse(model.decode(coh, za), xa, scale)
-        total = total + weights.consistency * terms["consistency"] \
-            + weights.augment * terms["augment"]
+        total = (
+            total + weights.consistency * terms["consistency"] + weights.augment * terms["augment"]
+        )
     if model.config["filter_shift"]:
         # a shift common to every instance is the coherent gather's own position (any
         # value fits equally well): hold it at zero, where the record is

@@ -21,8 +21,12 @@ from symae_seis.training import SymAELit
 from ..conftest import TINY, write_catalog
 
 LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy"
-FILES = {"filter": "filter.pt", "generic": "generic.pt", "split_shift": "split_shift.pt",
-         "tiny_last": "tiny_last.ckpt"}
+FILES = {
+    "filter": "filter.pt",
+    "generic": "generic.pt",
+    "split_shift": "split_shift.pt",
+    "tiny_last": "tiny_last.ckpt",
+}
 
 
 @pytest.mark.parametrize("name", sorted(FILES))
@@ -46,21 +50,53 @@ def test_checkpoint_of_the_previous_release_resumes(tmp_path):
     from symae_seis.synth import make_conv4d_survey
 
     s = make_conv4d_survey(tmp_path / "s", TINY)
-    cat = write_catalog(tmp_path, {"tiny": {
-        "surveys": {"baseline": str(s["baseline"]), "monitor": str(s["monitor"])},
-        "datapoint_key": ["CDP"], "design_window_ms": [0, 100]}})
-    c = cli(["fit", "--data.dataset", "tiny", "--data.catalog", str(cat), "--run_dir",
-             str(tmp_path / "run"), "--model.config.width", "4", "--model.config.hidden", "8",
-             "--model.config.nuisance_dim", "4", "--data.instances", "2",
-             "--data.batch_size", "2", "--data.val_fraction", "0.34",
-             "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
-             "--trainer.enable_model_summary", "false",
-             "--ckpt_path", str(LEGACY / "tiny_last.ckpt")])
+    cat = write_catalog(
+        tmp_path,
+        {
+            "tiny": {
+                "surveys": {"baseline": str(s["baseline"]), "monitor": str(s["monitor"])},
+                "datapoint_key": ["CDP"],
+                "design_window_ms": [0, 100],
+            }
+        },
+    )
+    c = cli(
+        [
+            "fit",
+            "--data.dataset",
+            "tiny",
+            "--data.catalog",
+            str(cat),
+            "--run_dir",
+            str(tmp_path / "run"),
+            "--model.config.width",
+            "4",
+            "--model.config.hidden",
+            "8",
+            "--model.config.nuisance_dim",
+            "4",
+            "--data.instances",
+            "2",
+            "--data.batch_size",
+            "2",
+            "--data.val_fraction",
+            "0.34",
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_model_summary",
+            "false",
+            "--ckpt_path",
+            str(LEGACY / "tiny_last.ckpt"),
+        ]
+    )
     assert c.trainer.current_epoch == 2
     old = SymAE.load(LEGACY / "tiny_last.ckpt")
     new = c.model.model
-    moved = [k for k, v in new.state_dict().items()
-             if not torch.equal(v.cpu(), old.state_dict()[k])]
+    moved = [
+        k for k, v in new.state_dict().items() if not torch.equal(v.cpu(), old.state_dict()[k])
+    ]
     assert moved, "resumed training changed no weight"
 
 
@@ -87,7 +123,7 @@ def test_config_checks_and_overrides():
     with pytest.raises(OptionError, match="nuisance_window"):
         SymAEConfig(nuisance_window=(60, 10)).resolve(8, 64)
     cfg = SymAEConfig(width=4, hidden=8)
-    m = SymAE(8, 64, cfg, nuisance_dim=5)          # keyword options replace the config's
+    m = SymAE(8, 64, cfg, nuisance_dim=5)  # keyword options replace the config's
     assert m.options == cfg.replace(nuisance_dim=5) and m.config["nuisance_dim"] == 5
     assert SymAELit.from_model(m, lr=1e-3).model is m
 
@@ -97,10 +133,17 @@ def test_old_command_line_names_are_rewritten():
     from symae_seis.training.cli import upgrade_arguments
 
     with pytest.warns(SymaeWarning, match="--model.width"):
-        out = upgrade_arguments(["fit", "--model.width", "4", "--model.hidden=8",
-                                 "--model.lr", "0.1"])
-    assert out == ["fit", "--model.config.width", "4", "--model.config.hidden=8",
-                   "--model.lr", "0.1"]
+        out = upgrade_arguments(
+            ["fit", "--model.width", "4", "--model.hidden=8", "--model.lr", "0.1"]
+        )
+    assert out == [
+        "fit",
+        "--model.config.width",
+        "4",
+        "--model.config.hidden=8",
+        "--model.lr",
+        "0.1",
+    ]
 
 
 def test_a_file_of_an_unknown_format_version_is_refused(tmp_path):

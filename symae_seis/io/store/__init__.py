@@ -32,5 +32,14 @@ from .schema import SCHEMA_KEYS, SCHEMA_VERSION, StoreError, schema_mismatches
 from .view import open_store
 from .writer import StoreWriter, write_tables
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "StoreWriter", "write_tables", "open_store",
-           "store_schema", "schema_mismatches", "SCHEMA_KEYS", "StoreReader"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "StoreError",
+    "StoreWriter",
+    "write_tables",
+    "open_store",
+    "store_schema",
+    "schema_mismatches",
+    "SCHEMA_KEYS",
+    "StoreReader",
+]

@@ -63,7 +63,7 @@ class StoreReader:
             raise
         order = np.argsort(self.datapoint, kind="stable")
         bounds = np.searchsorted(self.datapoint[order], np.arange(len(self.dp_survey) + 1))
-        self.members = [order[bounds[d]:bounds[d + 1]] for d in range(len(self.dp_survey))]
+        self.members = [order[bounds[d] : bounds[d + 1]] for d in range(len(self.dp_survey))]
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -82,7 +82,7 @@ class StoreReader:
         uniq, inv = np.unique(rows, return_inverse=True)
         ds = self._file()["instances"]
         if uniq.size and uniq[-1] - uniq[0] + 1 == uniq.size:
-            data = ds[int(uniq[0]):int(uniq[-1]) + 1]
+            data = ds[int(uniq[0]) : int(uniq[-1]) + 1]
         else:
             data = ds[uniq]
         return data[inv.reshape(-1)]
@@ -122,5 +122,3 @@ class StoreReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-

@@ -37,8 +37,15 @@ import numpy as np
 from ...errors import SymaeError
 from ...typing import PathLike
 
-__all__ = ["SCHEMA_VERSION", "SCHEMA_KEYS", "StoreError", "open_h5", "schema_mismatches",
-           "model_schema", "source_move"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SCHEMA_KEYS",
+    "StoreError",
+    "open_h5",
+    "schema_mismatches",
+    "model_schema",
+    "source_move",
+]
 
 SCHEMA_VERSION = 1
 
@@ -50,18 +57,22 @@ class StoreError(SymaeError):
 def open_h5(path: PathLike) -> h5py.File:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"instance store {path} does not exist; build it with "
-                                "`symae-ingest DATASET`")
+        raise FileNotFoundError(
+            f"instance store {path} does not exist; build it with `symae-ingest DATASET`"
+        )
     try:
         h5 = h5py.File(path, "r")
     except OSError as err:
-        raise StoreError(f"{path}: not a readable HDF5 store (truncated or corrupt?): "
-                         f"{err}") from None
+        raise StoreError(
+            f"{path}: not a readable HDF5 store (truncated or corrupt?): {err}"
+        ) from None
     ver = h5.attrs.get("schema_version")
     if ver != SCHEMA_VERSION or "instances" not in h5:
         h5.close()
-        raise StoreError(f"{path}: store schema {ver} is not {SCHEMA_VERSION}, or the store "
-                         "is incomplete; rebuild it with `symae-ingest DATASET --rebuild`")
+        raise StoreError(
+            f"{path}: store schema {ver} is not {SCHEMA_VERSION}, or the store "
+            "is incomplete; rebuild it with `symae-ingest DATASET --rebuild`"
+        )
     return h5
 
 
@@ -69,15 +80,21 @@ def open_h5(path: PathLike) -> h5py.File:
 SCHEMA_KEYS = ("channels", "samples", "dt_ms", "instance_key", "channel_key", "datapoint_key")
 
 
-def schema_mismatches(expected: dict[str, Any], actual: dict[str, Any], *,
-                      labels: tuple[str, str] = ("expected", "actual")) -> list[str]:
+def schema_mismatches(
+    expected: dict[str, Any],
+    actual: dict[str, Any],
+    *,
+    labels: tuple[str, str] = ("expected", "actual"),
+) -> list[str]:
     """``"key: <label0> X, <label1> Y"`` for every :data:`SCHEMA_KEYS` entry present in both
     that differs (an empty list: compatible). One rule for redatuming with a model and for
     resuming a checkpoint."""
     a, b = labels
-    return [f"{k}: {a} {expected[k]}, {b} {actual[k]}" for k in SCHEMA_KEYS
-            if k in expected and k in actual and expected[k] != actual[k]]
-
+    return [
+        f"{k}: {a} {expected[k]}, {b} {actual[k]}"
+        for k in SCHEMA_KEYS
+        if k in expected and k in actual and expected[k] != actual[k]
+    ]
 
 
 def model_schema(h5: h5py.File) -> dict[str, Any]:
@@ -96,13 +113,19 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
         "instance_key": str(h5.attrs["instance_key_name"]),
         "channel_key": str(h5.attrs["channel_key_name"]),
         "datapoint_key": list(json.loads(h5["datapoints"].attrs["names"])),
-        "source_move": round(source_move(h5["headers"], fields, h5["datapoint"][:],
-                                         len(h5["datapoints/survey"])), 3),
+        "source_move": round(
+            source_move(h5["headers"], fields, h5["datapoint"][:], len(h5["datapoints/survey"])), 3
+        ),
     }
 
 
-def source_move(headers: h5py.Dataset, fields: tuple[str, ...], datapoint: np.ndarray,
-                n_dp: int, block: int = 4096) -> float:
+def source_move(
+    headers: h5py.Dataset,
+    fields: tuple[str, ...],
+    datapoint: np.ndarray,
+    n_dp: int,
+    block: int = 4096,
+) -> float:
     """How far sources move between the instances of a datapoint, in receiver
     intervals: for each datapoint the largest spread (max - min) of a channel's
     ``SourceX`` over the datapoint's instances, median over datapoints with two
@@ -120,8 +143,8 @@ def source_move(headers: h5py.Dataset, fields: tuple[str, ...], datapoint: np.nd
     hi = np.full((n_dp, c), -np.inf)
     spacing = []
     for a in range(0, headers.shape[0], block):
-        h = headers[a:a + block, :, cols].astype(np.float64)     # the two fields alone
-        dp = datapoint[a:a + block]
+        h = headers[a : a + block, :, cols].astype(np.float64)  # the two fields alone
+        dp = datapoint[a : a + block]
         np.minimum.at(lo, dp, h[:, :, js])
         np.maximum.at(hi, dp, h[:, :, js])
         spacing.append(np.median(np.abs(np.diff(h[:, :, jg], axis=1)), axis=1))

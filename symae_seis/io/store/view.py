@@ -74,13 +74,16 @@ def open_store(path: PathLike) -> xr.Dataset:
         if chans:
             coords["stream"] = ("channel", np.array(chans))
         hshape = h5["headers"].shape
-    gathers = xr.Variable(("instance", "channel", "time"), indexing.LazilyIndexedArray(
-        _H5Array(path, "instances", (n, c, t), np.dtype("f4"))))
+    gathers = xr.Variable(
+        ("instance", "channel", "time"),
+        indexing.LazilyIndexedArray(_H5Array(path, "instances", (n, c, t), np.dtype("f4"))),
+    )
     data_vars = {"gathers": gathers}
     if hshape[-1]:
-        data_vars["headers"] = xr.Variable(("instance", "channel", "field"),
-                                           indexing.LazilyIndexedArray(
-            _H5Array(path, "headers", hshape, np.dtype("i4"))))
+        data_vars["headers"] = xr.Variable(
+            ("instance", "channel", "field"),
+            indexing.LazilyIndexedArray(_H5Array(path, "headers", hshape, np.dtype("i4"))),
+        )
         coords["field"] = ("field", np.array(fields))
     attrs["path"] = str(path)
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

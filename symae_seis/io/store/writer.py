@@ -58,8 +58,9 @@ class StoreWriter:
             self._pending.result()
             self._pending = None
 
-    def write_slab(self, r0: int, data: np.ndarray, live: np.ndarray,
-                   headers: np.ndarray | None) -> None:
+    def write_slab(
+        self, r0: int, data: np.ndarray, live: np.ndarray, headers: np.ndarray | None
+    ) -> None:
         """Whole instances ``r0:r0+len(data)``; at most one slab is in flight."""
         self._wait()
         self._pending = self._pool.submit(self._pwrite, data, self._offset + r0 * self._row_bytes)
@@ -69,8 +70,9 @@ class StoreWriter:
             self.headers[r0:r1] = headers
         self._accumulate(data, live)
 
-    def write_traces(self, rows: np.ndarray, chans: np.ndarray, data: np.ndarray,
-                     headers: np.ndarray) -> None:
+    def write_traces(
+        self, rows: np.ndarray, chans: np.ndarray, data: np.ndarray, headers: np.ndarray
+    ) -> None:
         """Scattered traces (files whose gathers are not contiguous)."""
         self._wait()
         tbytes = data.shape[-1] * 4
@@ -78,8 +80,9 @@ class StoreWriter:
             self._pwrite(d, self._offset + r * self._row_bytes + c * tbytes)
         live = np.any(data != 0, axis=-1)
         order = np.lexsort((chans, rows))
-        for r, c, h, lv in zip(rows[order].tolist(), chans[order].tolist(), headers[order],
-                               live[order]):
+        for r, c, h, lv in zip(
+            rows[order].tolist(), chans[order].tolist(), headers[order], live[order]
+        ):
             self.headers[r, c] = h
             self.live[r, c] = lv
         self._accumulate(data, live)
@@ -126,17 +129,17 @@ def write_tables(h5: h5py.File, meta: dict[str, Any], attrs: dict[str, Any]) -> 
     g.create_dataset("survey", data=dp_survey)
     g.create_dataset("key", data=dp_key.reshape(len(dp_survey), -1))
     g.attrs["names"] = json.dumps(meta["dp_fields"])
-    h5.attrs.update({
-        "schema_version": SCHEMA_VERSION,
-        "toolkit_version": __version__,
-        **attrs,
-        "surveys": json.dumps(meta["surveys"]),
-        "channels": json.dumps(meta["channel_names"]),
-        "dt_ms": float(meta["dt_ms"]),
-        "t0_ms": float(meta["t0_ms"]),
-        "rms": float(meta["rms"]),
-        "textual_header": meta.get("textual", ""),
-    })
-    h5.attrs["model_schema"] = json.dumps(model_schema(h5))    # once, at ingest
-
-
+    h5.attrs.update(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "toolkit_version": __version__,
+            **attrs,
+            "surveys": json.dumps(meta["surveys"]),
+            "channels": json.dumps(meta["channel_names"]),
+            "dt_ms": float(meta["dt_ms"]),
+            "t0_ms": float(meta["t0_ms"]),
+            "rms": float(meta["rms"]),
+            "textual_header": meta.get("textual", ""),
+        }
+    )
+    h5.attrs["model_schema"] = json.dumps(model_schema(h5))  # once, at ingest
