@@ -7,7 +7,8 @@ from pathlib import Path
 
 from mkdocs.structure.files import File, Files
 
-from symae_seis.bench.results import BENCHES, render, scan
+from symae_seis.bench.results import BENCHES, scan
+from symae_seis.bench.tables import render
 
 ROOT = Path(__file__).resolve().parents[1]
 

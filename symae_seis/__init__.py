@@ -9,11 +9,16 @@ training  LightningModule, DataModule, callbacks
 redatum   latent code swapping: virtual gathers and residuals
 qc        NRMS, predictability, time shifts, plots
 synth     synthetic surveys with ground truth
+bench     the science of the benchmarks (surveys, scoring, results and their tables)
 """
 
 import logging
+from importlib import metadata
 
-__version__ = "0.1.0"
+try:  # the version lives in one place: pyproject.toml
+    __version__ = metadata.version("symae-seis")
+except metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

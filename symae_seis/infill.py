@@ -22,7 +22,6 @@ over an existing file without ``overwrite``):
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 
 from .errors import SymaeError
 from .io.atomic import atomic_path
+from .io.netcdf import cf_layout
 from .io.segy import HEADER_FIELDS
 from .io.segy_write import SegyWriter
 from .io.store import StoreReader
@@ -39,7 +39,6 @@ from .models import SymAE
 from .prior import infill
 from .redatum.codes import resolve_device
 from .redatum.core import check_compatible
-from .redatum.writer import cf_variable
 from .typing import PathLike
 
 __all__ = ["infill_store", "InfillRun", "FILLED_FLAG_FIELD", "parse_channels"]
@@ -265,30 +264,13 @@ def _netcdf_layout(nc, reader: StoreReader, rows: np.ndarray, c: int, t: int) ->
     import h5py
 
     n = len(rows)
-    nc.dimensions = {"instance": n, "channel": c, "twt": t}
-    nc.attrs.update(
-        {
-            "Conventions": "CF-1.8",
-            "title": "symae-seis infill",
-            "source": f"instance store {reader.path}",
-            "history": "symae-infill",
-            "instance_key": reader.instance_key_name,
-            "channel_key": reader.channel_key_name,
-        }
+    var = cf_layout(
+        nc,
+        reader,
+        dims={"instance": n, "channel": c, "twt": t},
+        title="symae-seis infill",
+        history="symae-infill",
     )
-
-    var = functools.partial(cf_variable, nc)
-    var(
-        "twt",
-        ("twt",),
-        "f8",
-        reader.t0_ms + reader.dt_ms * np.arange(t),
-        "two-way time",
-        "ms",
-        axis="T",
-        positive="down",
-    )
-    var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
     var(
         "instance_key",
         ("instance",),

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from symae_seis.catalog import load_catalog
+from symae_seis.io import write_segy
 from symae_seis.synth import Conv4DParams, make_conv4d_survey
 
 REAL_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
@@ -17,6 +18,17 @@ REAL_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "re
 TINY = Conv4DParams(n_cdp=4, shots_per_cdp=3, channels=8, samples=64, seed=1)
 # enough datapoints (2 x 16) for a model to generalise to held-out datapoints
 SMALL = Conv4DParams(n_cdp=16, shots_per_cdp=4, channels=8, samples=64, seed=1)
+
+
+def small_segy(path: Path, n: int = 8, ns: int = 20, fr=None, **extra) -> Path:
+    """A small SEG-Y of random traces, 4 offsets per FieldRecord, 4 ms (segyio)."""
+    x = np.random.default_rng(0).normal(size=(n, ns)).astype(np.float32)
+    hdr = {
+        "FieldRecord": np.repeat(np.arange(n // 4) + 1, 4) if fr is None else fr,
+        "offset": np.tile([10, 20, 30, 40], n // 4),
+        **extra,
+    }
+    return write_segy(path, x, hdr, 4000, overwrite=True)
 
 
 def write_catalog(folder: Path, datasets: dict) -> Path:

@@ -53,7 +53,8 @@ def test_ingest_killed_mid_write_leaves_no_store_and_rerun_completes(tmp_path):
         from symae_seis.catalog import load_catalog
         from symae_seis.ingest import build_store
         import symae_seis.ingest.build as B
-        G._BLOCK_BYTES = 4 << 20
+        import symae_seis.ingest.segy_headers as H
+        G.BLOCK_BYTES = H.BLOCK_BYTES = 4 << 20
         sha = B.file_sha256
         def slow_sha(*a, **k):      # the checksum child is still reading when we die
             time.sleep(5)

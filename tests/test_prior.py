@@ -9,7 +9,7 @@ import torch
 
 from symae_seis.prior import InfillError, fit_nuisance, infill
 
-from .test_model import _known_filter_bag, _KnownFilters
+from .models.test_model import _known_filter_bag, _KnownFilters
 
 
 class _Encoded(_KnownFilters):

@@ -42,7 +42,7 @@ lightning.__version__, 'cuda', torch.cuda.is_available())"; nproc; } | tee "$out
     --precision bf16-mixed --batch 32
 } | tee "$out/train.txt"
 run "$PY" -m pytest -q -p no:cacheprovider -p no:warnings tests/test_gpu.py \
-  "tests/test_model.py::test_bf16_autocast_keeps_the_filters_in_full_precision" \
+  "tests/models/test_model.py::test_bf16_autocast_keeps_the_filters_in_full_precision" \
   | tee "$out/tests.txt"
 for s in ${SURVEYS-conv4d deep4d}; do
   if (( $(left) < ${MIN_QUALITY:-240} )); then

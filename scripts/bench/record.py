@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from symae_seis.bench.results import BENCHES, ResultsError, headline, record, scan
+from symae_seis.bench.results import BENCHES, ResultsError, record, scan
+from symae_seis.bench.tables import headline
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"

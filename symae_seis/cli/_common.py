@@ -24,11 +24,18 @@ __all__ = [
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (SymaeError, FileNotFoundError, FileExistsError)
 
 
+class _CliHandler(logging.StreamHandler):
+    """The one handler the commands put on the package's logger."""
+
+
 def setup_logging(verbose: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    """Log the package's messages to stderr (once: a second call, e.g. the demo calling
+    the steps of other commands in one process, changes only the level)."""
     root = logging.getLogger("symae_seis")
-    root.addHandler(handler)
+    if not any(isinstance(h, _CliHandler) for h in root.handlers):
+        handler = _CliHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 

@@ -2,7 +2,7 @@
 station pairs (the conventional anchor of passive monitoring) and the stretching method.
 
 No monitoring package (MSNoise, NoisePy, yam) installs here, so the two steps are written
-out and tested against exact stretches (``tests/test_dvv.py``):
+out and tested against exact stretches (``tests/qc/test_dvv.py``):
 
 * :func:`correlate`: per window, spectrally whitened cross-correlation of every station
   pair, ``(W, pairs, 2L+1)`` for lags ``-L..L`` samples;
@@ -21,6 +21,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from ..errors import SymaeError
+from .correlation import (
+    all_pairs,
+    correlate,
+    correlation_lags,
+    correlation_nfft,
+    whitening_amplitude,
+)
+
 __all__ = [
     "correlate",
     "correlation_nfft",
@@ -34,70 +43,13 @@ __all__ = [
     "daily_dvv",
     "pairwise_dvv",
     "redatum_dvv",
+    "DvvError",
 ]
 
 
-def all_pairs(n: int) -> np.ndarray:
-    """All station pairs ``(i, j)``, ``i < j``, as an ``(n(n-1)/2, 2)`` array."""
-    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64).reshape(
-        -1, 2
-    )
-
-
-def whitening_amplitude(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
-    """The amplitude spectrum that spectral whitening divides by: ``|spec|`` smoothed over
-    ``smooth`` frequencies, floored at 1e-12 of its largest value."""
-    amp = np.abs(spec)
-    if smooth > 1:
-        kernel = np.ones(smooth) / smooth
-        amp = np.apply_along_axis(lambda a: np.convolve(a, kernel, mode="same"), -1, amp)
-    return np.maximum(amp, 1e-12 * amp.max(initial=1.0))
-
-
-def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
-    return spec / whitening_amplitude(spec, smooth)
-
-
-def correlation_nfft(samples: int, max_lag: int) -> int:
-    """FFT length of :func:`correlate`: a power of two holding ``samples + max_lag`` (no
-    wrap-around within the lags kept)."""
-    return 1 << int(np.ceil(np.log2(samples + max_lag + 1)))
-
-
-def correlation_lags(cross: np.ndarray, norm: np.ndarray, nfft: int, max_lag: int) -> np.ndarray:
-    """Cross-spectra ``cross (..., nfft // 2 + 1)`` as correlations on lags
-    ``-max_lag..max_lag`` (index ``max_lag + k`` for lag k), divided by ``norm (...)``:
-    the layout and scaling of :func:`correlate`."""
-    cc = np.fft.irfft(cross, nfft, axis=-1)
-    cc = np.concatenate([cc[..., -max_lag:], cc[..., : max_lag + 1]], axis=-1)
-    return cc * nfft / np.maximum(norm, 1e-30)[..., None]
-
-
-def correlate(
-    windows: np.ndarray,
-    pairs: np.ndarray,
-    max_lag: int,
-    *,
-    whiten: bool = True,
-    live: np.ndarray | None = None,
-) -> np.ndarray:
-    """Cross-correlations ``(W, len(pairs), 2 max_lag + 1)`` of windows ``(W, C, T)``.
-
-    Lag ``k`` (index ``max_lag + k``) is ``sum_t a_i(t) a_j(t + k)``: energy travelling
-    from station i to station j shows at positive lags. Each correlation is normalised by
-    the RMS of its two traces; a pair with a dead trace (``live`` False) is zero.
-    """
-    w, c, t = windows.shape
-    nfft = correlation_nfft(t, max_lag)
-    spec = np.fft.rfft(windows - windows.mean(axis=-1, keepdims=True), nfft, axis=-1)
-    if whiten:
-        spec = _whiten(spec)
-    i, j = pairs[:, 0], pairs[:, 1]
-    norm = np.sqrt(np.sum(np.abs(spec[:, i]) ** 2, -1) * np.sum(np.abs(spec[:, j]) ** 2, -1))
-    cc = correlation_lags(np.conj(spec[:, i]) * spec[:, j], norm, nfft, max_lag)
-    if live is not None:
-        cc *= (live[:, i] & live[:, j])[..., None]
-    return cc
+class DvvError(SymaeError):
+    """A dv/v measurement cannot be made on these stacks or this store (too few days, a
+    store not by day, a redatuming of another store, pairs that cannot be connected)."""
 
 
 def moving_stack(day_stacks: np.ndarray, days: int) -> np.ndarray:
@@ -231,12 +183,12 @@ def pairwise_dvv(
     Returns ``dvv``, ``cc`` (mean X of the day's measurements) and ``err`` (1 sigma from
     the measurements' Weaver errors; NaN without ``band_hz``), like :func:`daily_dvv`; NaN
     on dead days (stacks zero throughout). Live days that no measured pair connects (gaps
-    wider than ``max_separation``) raise ``ValueError``.
+    wider than ``max_separation``) raise :class:`DvvError`.
     """
     n = len(stacks)
     sep = n - 1 if max_separation is None else int(max_separation)
     if n < 2 or sep < 1:
-        raise ValueError(
+        raise DvvError(
             f"the all-pairs inversion needs 2 or more days and a separation of "
             f"1 or more, got {n} day(s) and max_separation={max_separation}"
         )
@@ -264,7 +216,7 @@ def pairwise_dvv(
     weight = x * x / (1 - x * x)
     normal = design.T @ (weight[:, None] * design)
     if days.size < 2 or np.linalg.matrix_rank(normal) < days.size - 1:
-        raise ValueError(
+        raise DvvError(
             f"the day pairs measured do not connect every live day "
             f"(max_separation {max_separation}; dead days "
             f"{np.flatnonzero(~live).tolist()}); no all-pairs solution"
@@ -312,7 +264,7 @@ def daily_dvv(
     to the reference (a reference day reads 0): compare curves after removing their mean.
     """
     if days < 1:
-        raise ValueError(f"days must be >= 1, got {days}")
+        raise DvvError(f"days must be >= 1, got {days}")
     cur = stacks if days == 1 else moving_stack(stacks, days)
     if reference == "pairs":
         return pairwise_dvv(cur, lags_s, coda_s=coda_s, band_hz=band_hz, max_eps=max_eps)
@@ -321,7 +273,7 @@ def daily_dvv(
         return dvv_by_stretching(cur, ref, lags_s, coda_s=coda_s, max_eps=max_eps, band_hz=band_hz)
     n = len(stacks)
     if n <= days:
-        raise ValueError(f"reference='others' needs more than {days} day(s) of stacks, got {n}")
+        raise DvvError(f"reference='others' needs more than {days} day(s) of stacks, got {n}")
     total = stacks.sum(axis=0)
     out = {"dvv": [], "cc": [], "err": []}
     for d in range(n):
@@ -363,21 +315,31 @@ def redatum_dvv(
 
     from ..io.store import StoreReader
 
-    reader = store if isinstance(store, StoreReader) else StoreReader(store)
+    if not isinstance(store, StoreReader):
+        with StoreReader(store) as reader:  # opened here, closed here
+            return redatum_dvv(
+                redatum_nc,
+                reader,
+                coda_s=coda_s,
+                reference=reference,
+                band_hz=band_hz,
+                max_eps=max_eps,
+            )
+    reader = store
     if reader.dp_names != ["day"]:
-        raise ValueError(
+        raise DvvError(
             f"{reader.path}: datapoints are by {reader.dp_names or 'survey'}, "
             "not by day; ingest with `datapoint_by: day`"
         )
     with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
         if "recorded_instance" not in ds or ds["virtual"].shape[1:] != reader.shape[1:]:
-            raise ValueError(
+            raise DvvError(
                 f"{redatum_nc}: not a redatuming of {reader.path} (another "
                 "layout); redatum the store the days come from"
             )
         rows = ds["recorded_instance"].values
         if rows.size != reader.shape[0] or set(rows.tolist()) != set(range(rows.size)):
-            raise ValueError(
+            raise DvvError(
                 f"{redatum_nc}: holds {rows.size} windows, the store "
                 f"{reader.shape[0]}; run symae-redatum --reference on every "
                 "window (all surveys)"

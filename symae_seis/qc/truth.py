@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from ..typing import PathLike
+from .conventional import conventional_estimates, real_gathers_for_truth
 from .metrics import gather_nrms, nrms
 
 __all__ = [
@@ -211,89 +212,6 @@ def truth_scores(
                     "best_baseline_name": best or "",
                 }
             )
-    return out
-
-
-def real_gathers_for_truth(
-    reader, truth: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Recorded gathers lined up with the truth: the baseline shot of each truth gather
-    ``(N, C, T)``, one raw monitor shot at the same location ``(N, C, T)`` (shot j of the
-    location for its j-th baseline shot, cyclically) and the store rows of all monitor
-    shots of each truth gather's location.
-
-    ``reader`` is an open :class:`~symae_seis.io.store.StoreReader` of a store with
-    ``baseline`` and ``monitor`` surveys keyed by CDP.
-    """
-    sb, sm = reader.surveys.index("baseline"), reader.surveys.index("monitor")
-    key_row = {
-        (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
-    }
-    b_rows = np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
-    mon_by_cdp = {
-        int(reader.dp_key[d, 0]): reader.members[d]
-        for d in range(len(reader.dp_survey))
-        if reader.dp_survey[d] == sm
-    }
-    cdp = truth["virtual_cdp"]
-    seen: dict[int, int] = {}
-    raw_rows, mon_sets = [], []
-    for c in cdp.tolist():
-        rows = mon_by_cdp[int(c)]
-        j = seen.get(c, 0)
-        seen[c] = j + 1
-        raw_rows.append(rows[j % len(rows)])
-        mon_sets.append(rows)
-    return reader.read(b_rows), reader.read(np.array(raw_rows)), mon_sets
-
-
-def conventional_estimates(
-    reader,
-    truth: dict[str, np.ndarray],
-    *,
-    window: slice | None,
-    max_lag: int,
-    methods: tuple[str, ...] = ("a", "e", "e_whole"),
-    progress: bool = False,
-    gathers: tuple | None = None,
-) -> dict[str, np.ndarray]:
-    """Conventional 4D cross-equalisation of the monitor to every baseline shot of the
-    truth (see :mod:`symae_seis.baselines`), designed in ``window``.
-
-    ``methods``: any of ``"a"`` (static + scalar of one monitor shot), ``"e"`` (every
-    monitor shot of the location equalised and stacked), ``"e_whole"`` (the same
-    designed on the whole trace: the strongest outside the changed zone, where nothing
-    changes, but it also matches away part of the 4D signal inside; only computed when
-    ``window`` is not the whole trace). ``gathers``: the output of
-    :func:`real_gathers_for_truth` when already read.
-    """
-    from tqdm.auto import tqdm
-
-    from .. import baselines as B
-
-    base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
-    out = {}
-    if "a" in methods:
-        out["(a) static + scalar"] = B.static_and_scalar(raw, base, window=window, max_lag=max_lag)[
-            0
-        ]
-    variants = {"e": ("(e) equalise + stack", window)}
-    t = base.shape[-1]
-    if window is not None and (window.start or 0, window.stop or t) != (0, t):
-        variants["e_whole"] = ("(e) equalise + stack, whole-trace design", None)
-    shots: dict[int, np.ndarray] = {}  # monitor shots of each location, read once
-    for key, (name, win) in variants.items():
-        if key not in methods:
-            continue
-        est = np.empty(base.shape, dtype=np.float64)
-        for j in tqdm(range(len(base)), desc=name, unit="shot", disable=not progress):
-            cdp = int(truth["virtual_cdp"][j])
-            if cdp not in shots:
-                shots[cdp] = reader.read(mon_sets[j])
-            est[j] = B.equalize_and_stack(
-                shots[cdp], base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
-            )
-        out[name] = est
     return out
 
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ..io.atomic import atomic_path
+from ..io.netcdf import cf_layout
 from ..io.segy import HEADER_FIELDS
 from ..io.segy_write import SegyWriter
 from ..io.store import StoreReader
 from ..qc.metrics import nrms, pred_lag, predictability
 from .pairs import Pairs
 
-__all__ = ["RedatumWriter", "cf_variable", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
+__all__ = ["RedatumWriter", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
 
 #: Header fields that carry the coherent donor (datapoint index, survey index).
 DONOR_FIELDS = ("UnassignedInt1", "UnassignedInt2")
@@ -87,18 +87,7 @@ def _coordinates(
     """Coordinate variables of ``redatum.nc``; returns the auxiliary ones' names."""
     import h5py
 
-    var(
-        "twt",
-        ("twt",),
-        "f8",
-        reader.t0_ms + reader.dt_ms * np.arange(t),
-        "two-way time",
-        "ms",
-        axis="T",
-        positive="down",
-    )
     var("pair", ("pair",), "i8", np.arange(n), "index of the redatumed gather")
-    var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
     aux: list[str] = []
     for j, name in enumerate(reader.dp_names):
         var(
@@ -172,21 +161,6 @@ def _coordinates(
     return aux
 
 
-def cf_variable(
-    nc, name: str, dims: tuple, dtype, values, long_name: str, units: str | None = None, **attrs
-):
-    """Create a variable of an open ``h5netcdf.File`` with its CF ``long_name`` (and
-    ``units``, other attributes), filled with ``values`` unless None."""
-    v = nc.create_variable(name, dims, dtype)
-    if values is not None:
-        v[:] = values
-    v.attrs["long_name"] = long_name
-    if units is not None:
-        v.attrs["units"] = units
-    v.attrs.update(attrs)
-    return v
-
-
 def _netcdf_layout(
     nc,
     reader: StoreReader,
@@ -200,24 +174,18 @@ def _netcdf_layout(
     channel key's values, from :func:`_scan_donor_headers`); returns the data variables
     (pair, channel, twt) to fill."""
     n = len(pairs)
-    nc.dimensions = {"pair": n, "channel": c, "twt": t}
-    nc.attrs.update(
-        {
-            "Conventions": "CF-1.8",
-            "title": f"symae-seis {pairs.mode} redatuming",
-            "source": f"instance store {reader.path}",
-            "history": f"symae-redatum ({pairs.mode}, reference: {pairs.reference_label or '-'})",
-            "mode": pairs.mode,
-            "store": str(reader.path),
-            "reference": pairs.reference_label,
-            "meta": json.dumps(pairs.meta),
-            "surveys": json.dumps(reader.surveys),
-            "instance_key": reader.instance_key_name,
-            "channel_key": reader.channel_key_name,
-        }
+    var = cf_layout(
+        nc,
+        reader,
+        dims={"pair": n, "channel": c, "twt": t},
+        title=f"symae-seis {pairs.mode} redatuming",
+        history=f"symae-redatum ({pairs.mode}, reference: {pairs.reference_label or '-'})",
+        mode=pairs.mode,
+        store=str(reader.path),
+        reference=pairs.reference_label,
+        meta=json.dumps(pairs.meta),
+        surveys=json.dumps(reader.surveys),
     )
-
-    var = functools.partial(cf_variable, nc)
     aux = _coordinates(var, reader, pairs, n, c, t, chan)
     coords = " ".join(aux)
     names = {

@@ -166,7 +166,7 @@ class SymAELit(pl.LightningModule):
         lo = min(self.hparams.min_bag, instances)
         return int(torch.randint(lo, instances + 1, ()).item())
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         # The nuisance noise of step s depends only on (seed, s), so a run resumed from a
         # checkpoint continues exactly as an uninterrupted one (the data draws are keyed
         # the same way by the DataModule's EpochSampler).

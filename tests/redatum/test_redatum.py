@@ -20,7 +20,7 @@ from symae_seis.qc import nrms
 from symae_seis.qc.truth import score_4d_against_truth
 from symae_seis.redatum import DONOR_FIELDS, RedatumError, redatum
 
-from .conftest import SMALL, assert_message, leftovers
+from ..conftest import SMALL, assert_message, leftovers
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_pairing_that_matches_nothing(trained_run, tmp_path, small_survey):
     from symae_seis.ingest import build_store
     from symae_seis.io import write_segy
 
-    from .conftest import entry
+    from ..conftest import entry
 
     x, h, info = read_segy(small_survey["monitor"])
     h2 = h.copy()
@@ -277,7 +277,7 @@ def test_cli_opens_the_store_at_most_twice(
 
 def test_codes_fitted_by_default_on_gathers(store):
     """SEG-Y gathers (channels are receivers) get the code fit by default; miniSEED stores
-    do not (``tests/test_dvv.py``)."""
+    do not (``tests/qc/test_dvv.py``)."""
     from symae_seis.io.store import StoreReader
     from symae_seis.redatum import DEFAULT_REFINE_STEPS, default_refine_steps
 

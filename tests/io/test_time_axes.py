@@ -21,7 +21,7 @@ from symae_seis.io.store import store_schema
 from symae_seis.models import SymAE
 from symae_seis.redatum import redatum
 
-from .conftest import assert_message, entry
+from ..conftest import assert_message, entry
 
 C, NS = 4, 50
 

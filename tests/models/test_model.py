@@ -14,7 +14,7 @@ from symae_seis.models import (
     check_save_load,
 )
 
-from .conftest import assert_message
+from ..conftest import assert_message
 
 
 @pytest.fixture(

@@ -4,11 +4,11 @@ import pytest
 
 from symae_seis.catalog import CatalogError, load_catalog
 
-from .conftest import assert_message, write_catalog
+from ..conftest import assert_message, write_catalog
 
 
 def test_repo_catalog_is_valid():
-    cat = load_catalog(Path(__file__).resolve().parents[1] / "data_catalog.yaml")
+    cat = load_catalog(Path(__file__).resolve().parents[2] / "data_catalog.yaml")
     assert "demo4d" in cat
     demo = cat["demo4d"]
     assert demo.instance_key == "FieldRecord"

@@ -21,7 +21,7 @@ from symae_seis.qc.dvv import (
 )
 from symae_seis.synth.passive import PassiveParams, make_passive_survey, station_pairs
 
-from .conftest import entry
+from ..conftest import entry
 
 P = PassiveParams(stations=5, days=12, drop_day=7, windows_per_day=48, seed=3)
 
@@ -299,7 +299,7 @@ def passive_run(passive, tmp_path_factory):
     from symae_seis.cli.redatum import main as redatum_main
     from symae_seis.training import SymAEDataModule, SymAELit
 
-    from .conftest import write_catalog
+    from ..conftest import write_catalog
 
     tmp = tmp_path_factory.mktemp("passive_run")
     cat = write_catalog(
@@ -420,7 +420,7 @@ def test_passive_notebook(passive_run, tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
 
     def run(truth):
         nb = nbformat.read(repo / "notebooks" / "passive_qc.ipynb", as_version=4)

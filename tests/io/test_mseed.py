@@ -12,7 +12,7 @@ from symae_seis.ingest import build_store
 from symae_seis.io import MseedError, open_store
 from symae_seis.synth import make_mseed_survey
 
-from .conftest import assert_message, entry
+from ..conftest import assert_message, entry
 
 MSEED_DATA = Path(obspy.__file__).parent / "io" / "mseed" / "tests" / "data"
 

@@ -13,7 +13,7 @@ import segyio
 from symae_seis.io.segy import HEADER_FIELDS, SegyError, read_segy, segy_info
 from symae_seis.io.segy_write import write_segy
 
-from .conftest import assert_message, leftovers
+from ..conftest import assert_message, leftovers
 
 
 def _traces(n=12, ns=50, seed=0):

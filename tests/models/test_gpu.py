@@ -8,7 +8,7 @@ import torch
 from symae_seis.cli.train import cli
 from symae_seis.models import SymAE, check_permutation_invariance
 
-from .conftest import fit_args
+from ..conftest import fit_args
 
 pytestmark = [
     pytest.mark.gpu,

@@ -134,7 +134,7 @@ def test_channel_shift_turns_on_where_sources_move(wave4d, tmp_path, small_catal
     from symae_seis.models.config import SHIFT_FROM
     from symae_seis.training import SymAEDataModule
 
-    from .conftest import write_catalog
+    from ..conftest import write_catalog
 
     cat = write_catalog(
         tmp_path,

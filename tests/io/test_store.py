@@ -20,7 +20,7 @@ from symae_seis.io import (
 )
 from symae_seis.io.segy import HEADER_FIELDS
 
-from .conftest import TINY, assert_message, entry, leftovers
+from ..conftest import TINY, assert_message, entry, leftovers
 
 
 def _col(h, name):
@@ -234,7 +234,7 @@ def test_synth_and_ingest_commands(tmp_path, capsys):
     from symae_seis.cli.ingest import main as ingest_main
     from symae_seis.cli.synth import main as synth_main
 
-    from .conftest import write_catalog
+    from ..conftest import write_catalog
 
     cat = write_catalog(
         tmp_path,

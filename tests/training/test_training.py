@@ -14,9 +14,9 @@ import torch
 from symae_seis.cli.train import cli, main
 from symae_seis.models import SymAE, SymAEConfig
 
-from .conftest import fit_args
+from ..conftest import fit_args
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _fit(catalog, run_dir, *extra):
@@ -247,7 +247,7 @@ def test_design_window_and_swap_errors(small_survey, tmp_path):
     from symae_seis.catalog import DesignWindowError
     from symae_seis.training import SymAEDataModule
 
-    from .conftest import write_catalog
+    from ..conftest import write_catalog
 
     both = {"baseline": str(small_survey["baseline"]), "monitor": str(small_survey["monitor"])}
     cat = write_catalog(
