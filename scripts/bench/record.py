@@ -18,20 +18,10 @@ import sys
 from pathlib import Path
 
 from symae_seis.bench.results import BENCHES, ResultsError, record, scan
-from symae_seis.bench.tables import headline
+from symae_seis.bench.tables import headline, readme_with_headline
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
-START, END = "<!-- headline:start -->", "<!-- headline:end -->"
-
-
-def readme_with_headline(text: str, table: str) -> str:
-    """``text`` (the README) with the table between the headline markers replaced."""
-    if START not in text or END not in text:
-        raise ResultsError(f"README has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table}\n{END}{tail}"
 
 
 def main() -> int:
@@ -48,12 +38,15 @@ def main() -> int:
         help="refresh the README's headline table from the recorded results",
     )
     ap.add_argument(
-        "command", nargs=argparse.REMAINDER, help="after --: the command that produced the files"
+        "--commit", help="the commit the run was made at (default: HEAD, +dirty if changed)"
     )
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    args.command = argv[cut + 1 :]  # after --: the command that produced the files
     try:
         if args.bench:
-            command = " ".join(a for a in args.command if a != "--")
+            command = " ".join(args.command)
             if not command:
                 ap.error("give the command that produced the files after --")
             print(
@@ -66,6 +59,7 @@ def main() -> int:
                     figure=args.figure,
                     tag=args.tag,
                     note=args.note,
+                    meta={"commit": args.commit} if args.commit else None,
                 )
             )
         if args.readme:

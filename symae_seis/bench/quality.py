@@ -88,114 +88,123 @@ def run_4d(
     )
     entry = load_catalog(cat)[kind]
     store = build_store(entry)
-    reader = StoreReader(store)
-    t, dt = reader.shape[-1], reader.dt_ms
-    win = slice(*design_window_samples(entry, reader.t0_ms, dt, t))
-    max_lag = max(1, int(round(20.0 / dt)))
-    gathers = real_gathers_for_truth(reader, truth)
-    base_real, mon_real = gathers[0].astype(np.float64), gathers[1].astype(np.float64)
-    estimates, seconds = {"raw monitor": mon_real}, {"raw monitor": 0.0}
-    methods = {
-        "(a) static + scalar": lambda a, r: B.static_and_scalar(a, r, window=win, max_lag=max_lag)[
-            0
-        ],
-        "(b) global matching filter": lambda a, r: B.global_matching_filter(
-            a, r, length=4 * max_lag + 1, window=win
-        )[0],
-        "(c) trace matching filters": lambda a, r: B.trace_matching_filters(
-            a, r, length=4 * max_lag + 1, window=win, smooth=3
-        )[0],
-        "(d) DTW + (c)": lambda a, r: B.warp_then_match(
-            a, r, max_shift=max_lag, length=4 * max_lag + 1, window=win, smooth=3
-        )[0],
-    }
-    for name, fn in methods.items():
-        t0 = time.perf_counter()
-        estimates[name] = fn(mon_real, base_real)
-        seconds[name] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    eq = conventional_estimates(
-        reader, truth, window=win, max_lag=max_lag, methods=("e", "e_whole"), gathers=gathers
-    )
-    for name, est in eq.items():
-        estimates[name] = est
-        seconds[name] = (time.perf_counter() - t0) / len(eq)
-    lit, t_train = train(
-        cat,
-        kind,
-        epochs=epochs,
-        seed=seed,
-        run_dir=folder / "run",
-        model=model,
-        precision=precision,
-    )
-    lit.model.save(folder / "model.pt")  # for a look with symae-redatum / notebook
-    t0 = time.perf_counter()
-    res = redatum(
-        lit.model, store, folder / "redatum", overwrite=True, write_segy=False, uncertainty=bags
-    )
-    estimates["SymAE virtual"] = virtual_for_truth(res.files["netcdf"], truth)
-    std = virtual_for_truth(res.files["netcdf"], truth, variable="virtual_std")
-    seconds["SymAE virtual"] = t_train + time.perf_counter() - t0
-    import xarray as xr
-
-    with xr.open_dataset(res.files["netcdf"], engine="h5netcdf") as ds:
-        order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
-        recon = ds["reconstruction"].values[[order[int(f)] for f in truth["virtual_fieldrecord"]]]
-    m = truth["changed_pair"]
-    rows = []
-    for r in score_methods(estimates, truth["virtual"], m):
-        rows.append(
-            {
-                "survey": kind,
-                "method": r["method"],
-                "zone": r["zone"],
-                "metric": r["metric"],
-                "value": r["value"],
-            }
-        )
-    for name, est in estimates.items():
-        extra = {
-            "survey": kind,
-            "method": name,
-            "zone": "inside",
-            "metric": "rel_l2_4d",
-            "value": rel_l2_4d(est, base_real, truth["virtual"], m) if m.any() else np.nan,
+    with StoreReader(store) as reader:  # opened here, closed here
+        t, dt = reader.shape[-1], reader.dt_ms
+        win = slice(*design_window_samples(entry, reader.t0_ms, dt, t))
+        max_lag = max(1, int(round(20.0 / dt)))
+        gathers = real_gathers_for_truth(reader, truth)
+        base_real, mon_real = gathers[0].astype(np.float64), gathers[1].astype(np.float64)
+        estimates, seconds = {"raw monitor": mon_real}, {"raw monitor": 0.0}
+        methods = {
+            "(a) static + scalar": lambda a, r: B.static_and_scalar(
+                a, r, window=win, max_lag=max_lag
+            )[0],
+            "(b) global matching filter": lambda a, r: B.global_matching_filter(
+                a, r, length=4 * max_lag + 1, window=win
+            )[0],
+            "(c) trace matching filters": lambda a, r: B.trace_matching_filters(
+                a, r, length=4 * max_lag + 1, window=win, smooth=3
+            )[0],
+            "(d) DTW + (c)": lambda a, r: B.warp_then_match(
+                a, r, max_shift=max_lag, length=4 * max_lag + 1, window=win, smooth=3
+            )[0],
         }
-        rows.append(extra)
-        if m.any():
-            from symae_seis.qc.disentangle import overburden_shift
+        for name, fn in methods.items():
+            t0 = time.perf_counter()
+            estimates[name] = fn(mon_real, base_real)
+            seconds[name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        eq = conventional_estimates(
+            reader, truth, window=win, max_lag=max_lag, methods=("e", "e_whole"), gathers=gathers
+        )
+        for name, est in eq.items():
+            estimates[name] = est
+            seconds[name] = (time.perf_counter() - t0) / len(eq)
+        lit, t_train = train(
+            cat,
+            kind,
+            epochs=epochs,
+            seed=seed,
+            run_dir=folder / "run",
+            model=model,
+            precision=precision,
+        )
+        lit.model.save(folder / "model.pt")  # for a look with symae-redatum / notebook
+        t0 = time.perf_counter()
+        res = redatum(
+            lit.model, store, folder / "redatum", overwrite=True, write_segy=False, uncertainty=bags
+        )
+        estimates["SymAE virtual"] = virtual_for_truth(res.files["netcdf"], truth)
+        std = virtual_for_truth(res.files["netcdf"], truth, variable="virtual_std")
+        seconds["SymAE virtual"] = t_train + time.perf_counter() - t0
+        import xarray as xr
 
+        with xr.open_dataset(res.files["netcdf"], engine="h5netcdf") as ds:
+            order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
+            recon = ds["reconstruction"].values[
+                [order[int(f)] for f in truth["virtual_fieldrecord"]]
+            ]
+        m = truth["changed_pair"]
+        rows = []
+        for r in score_methods(estimates, truth["virtual"], m):
+            rows.append(
+                {
+                    "survey": kind,
+                    "method": r["method"],
+                    "zone": r["zone"],
+                    "metric": r["metric"],
+                    "value": r["value"],
+                }
+            )
+        for name, est in estimates.items():
+            extra = {
+                "survey": kind,
+                "method": name,
+                "zone": "inside",
+                "metric": "rel_l2_4d",
+                "value": rel_l2_4d(est, base_real, truth["virtual"], m) if m.any() else np.nan,
+            }
+            rows.append(extra)
+            if m.any():
+                from symae_seis.qc.disentangle import overburden_shift
+
+                rows.append(
+                    {
+                        "survey": kind,
+                        "method": name,
+                        "zone": "inside",
+                        "metric": "overburden_shift_samples",
+                        "value": overburden_shift(est[m], truth["virtual"][m], win),
+                    }
+                )
             rows.append(
                 {
                     "survey": kind,
                     "method": name,
-                    "zone": "inside",
-                    "metric": "overburden_shift_samples",
-                    "value": overburden_shift(est[m], truth["virtual"][m], win),
+                    "zone": "all",
+                    "metric": "seconds",
+                    "value": seconds[name],
                 }
             )
-        rows.append(
-            {
-                "survey": kind,
-                "method": name,
-                "zone": "all",
-                "metric": "seconds",
-                "value": seconds[name],
-            }
+        dis = disentanglement(
+            lit.model,
+            reader,
+            paths["truth"],
+            estimates["SymAE virtual"],
+            recon,
+            base_real,
+            truth,
+            win,
         )
-    dis = disentanglement(
-        lit.model, reader, paths["truth"], estimates["SymAE virtual"], recon, base_real, truth, win
-    )
-    dis["calib_2sigma_pct"] = coverage(estimates["SymAE virtual"], std, truth["virtual"])
-    dis["train_seconds"] = t_train  # the budget is for training alone
-    rows += [
-        {"survey": kind, "method": "SymAE virtual", "zone": "all", "metric": k, "value": v}
-        for k, v in dis.items()
-    ]
-    for r in rows:
-        r.update({"seed": seed, "design_window_ms": f"0-{(top - 1) * dt_ms:g}"})
-    return rows
+        dis["calib_2sigma_pct"] = coverage(estimates["SymAE virtual"], std, truth["virtual"])
+        dis["train_seconds"] = t_train  # the budget is for training alone
+        rows += [
+            {"survey": kind, "method": "SymAE virtual", "zone": "all", "metric": k, "value": v}
+            for k, v in dis.items()
+        ]
+        for r in rows:
+            r.update({"seed": seed, "design_window_ms": f"0-{(top - 1) * dt_ms:g}"})
+        return rows
 
 
 def run_statics(
@@ -232,67 +241,67 @@ def run_statics(
     store = build_store(load_catalog(cat)["statics"])
     with h5py.File(paths["truth"], "r") as h5:
         tv, fr, cdp = h5["virtual"][:], h5["virtual_fieldrecord"][:], h5["virtual_cdp"][:]
-    reader = StoreReader(store)
-    dt = reader.dt_ms
-    lag = max(1, int(round(40.0 / dt)))
-    rows = {int(k): i for i, k in enumerate(reader.instance_key)}
-    real = reader.read(np.array([rows[int(f)] for f in fr])).astype(np.float64)
-    out_rows = []
+    with StoreReader(store) as reader:  # opened here, closed here
+        dt = reader.dt_ms
+        lag = max(1, int(round(40.0 / dt)))
+        rows = {int(k): i for i, k in enumerate(reader.instance_key)}
+        real = reader.read(np.array([rows[int(f)] for f in fr])).astype(np.float64)
+        out_rows = []
 
-    def add(name, est, seconds):
-        sh = time_shift(est, tv, dt, max_lag=lag)
-        for metric, value in (
-            ("shift_ms", float(np.mean(np.abs(sh)))),
-            ("shift_samples", float(np.mean(np.abs(sh)) / dt)),
-            ("trace", float(np.median(nrms(est, tv)))),
-            ("seconds", seconds),
-        ):
-            out_rows.append(
-                {
-                    "survey": "statics",
-                    "method": name,
-                    "zone": "all",
-                    "metric": metric,
-                    "value": value,
-                    "seed": seed,
-                }
-            )
+        def add(name, est, seconds):
+            sh = time_shift(est, tv, dt, max_lag=lag)
+            for metric, value in (
+                ("shift_ms", float(np.mean(np.abs(sh)))),
+                ("shift_samples", float(np.mean(np.abs(sh)) / dt)),
+                ("trace", float(np.median(nrms(est, tv)))),
+                ("seconds", seconds),
+            ):
+                out_rows.append(
+                    {
+                        "survey": "statics",
+                        "method": name,
+                        "zone": "all",
+                        "metric": metric,
+                        "value": value,
+                        "seed": seed,
+                    }
+                )
 
-    add("raw shots", real, 0.0)
-    t0 = time.perf_counter()
-    stack = np.stack([real[cdp == c].mean(axis=0) for c in cdp])  # each location's mean shot
-    add(
-        "(a) static to the location's mean shot",
-        B.static_and_scalar(real, stack)[0],
-        time.perf_counter() - t0,
-    )
-    lit, t_train = train(
-        cat,
-        "statics",
-        epochs=epochs,
-        seed=seed,
-        run_dir=folder / "run",
-        model=model,
-        precision=precision,
-    )
-    t0 = time.perf_counter()
-    res = redatum(
-        lit.model,
-        store,
-        folder / "redatum",
-        mode="reference",
-        reference="mean",
-        surveys=["baseline"],
-        overwrite=True,
-        write_segy=False,
-    )
-    import xarray as xr
+        add("raw shots", real, 0.0)
+        t0 = time.perf_counter()
+        stack = np.stack([real[cdp == c].mean(axis=0) for c in cdp])  # each location's mean shot
+        add(
+            "(a) static to the location's mean shot",
+            B.static_and_scalar(real, stack)[0],
+            time.perf_counter() - t0,
+        )
+        lit, t_train = train(
+            cat,
+            "statics",
+            epochs=epochs,
+            seed=seed,
+            run_dir=folder / "run",
+            model=model,
+            precision=precision,
+        )
+        t0 = time.perf_counter()
+        res = redatum(
+            lit.model,
+            store,
+            folder / "redatum",
+            mode="reference",
+            reference="mean",
+            surveys=["baseline"],
+            overwrite=True,
+            write_segy=False,
+        )
+        import xarray as xr
 
-    ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
-    order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
-    virt = ds["virtual"].values[[order[int(f)] for f in fr]].astype(np.float64)
-    add("SymAE common reference (mean code)", virt, t_train + time.perf_counter() - t0)
-    return out_rows
+        ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
+        order = {int(k): i for i, k in enumerate(ds["recorded_instance_key"].values)}
+        virt = ds["virtual"].values[[order[int(f)] for f in fr]].astype(np.float64)
+        add("SymAE common reference (mean code)", virt, t_train + time.perf_counter() - t0)
+        return out_rows
 
 
 def plot(rows: list[dict], path: Path) -> None:

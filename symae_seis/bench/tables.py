@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .results import BENCHES, Result
+from .results import BENCHES, Result, ResultsError
 
-__all__ = ["render", "render_result", "headline", "QUALITY_COLUMNS"]
+__all__ = ["render", "render_result", "headline", "readme_with_headline", "QUALITY_COLUMNS"]
+
+#: The README's markers around the headline table.
+START, END = "<!-- headline:start -->", "<!-- headline:end -->"
 
 
 def _table(header: list[str], rows: list[list[str]], right: int = 1) -> str:
@@ -204,8 +207,8 @@ def headline(results: list[Result]) -> str:
         rows.append(
             [
                 survey,
-                _fmt(ours[("outside", "gather")], 2),
-                _fmt(ours[("inside", "gather")], 2),
+                _fmt(ours[("outside", "gather")], 3),
+                _fmt(ours[("inside", "gather")], 3),
                 best,
                 _fmt(conv[best][("outside", "gather")], 3),
                 _fmt(conv[best][("inside", "gather")], 3),
@@ -226,3 +229,12 @@ def headline(results: list[Result]) -> str:
         ],
         rows,
     )
+
+
+def readme_with_headline(text: str, table: str) -> str:
+    """``text`` (the README) with the table between the headline markers replaced."""
+    if START not in text or END not in text:
+        raise ResultsError(f"README has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table}\n{END}{tail}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -70,7 +71,11 @@ def train(
         args += [f"--{group}.{key}", _value(value)]
     for key, value in (data or {}).items():
         args += [f"--data.{key}", _value(value)]
-    c = cli(args, run=False)
+    argv, sys.argv = sys.argv, sys.argv[:1]  # the benchmark's own arguments are not ours
+    try:
+        c = cli(args, run=False)
+    finally:
+        sys.argv = argv
     t0 = time.perf_counter()
     c.trainer.fit(c.model, c.datamodule)
     return c.model, time.perf_counter() - t0

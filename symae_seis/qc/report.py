@@ -184,9 +184,12 @@ def qc_report(
     changed
         Optional boolean per datapoint-key value (1-D keys) to shade the changed zone.
     """
+    if not isinstance(store, StoreReader):
+        with StoreReader(store) as reader:  # opened here, closed here
+            return qc_report(out_dir, reader, changed=changed, n_examples=n_examples)
     out_dir = Path(out_dir)
     ds = load_redatum(out_dir)
-    reader = store if isinstance(store, StoreReader) else StoreReader(store)
+    reader = store
     files: dict[str, Path] = {}
     time_ms = ds["twt"].values
     mode = ds.attrs.get("mode", "4d")
