@@ -38,10 +38,8 @@ import json
 import time
 from pathlib import Path
 
-import yaml
-
 from symae_seis.bench.infill import SCENARIOS, plot, run
-from symae_seis.bench.surveys import make_survey
+from symae_seis.bench.surveys import make_survey, survey_catalog
 from symae_seis.bench.training import train
 from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
@@ -67,23 +65,7 @@ def main() -> None:
     if args.model is None:
         folder = out / args.survey
         paths = make_survey(args.survey, folder, args.small, args.seed)
-        cat = folder / "catalog.yaml"
-        cat.write_text(
-            yaml.safe_dump(
-                {
-                    "datasets": {
-                        args.survey: {
-                            "surveys": {
-                                "baseline": str(paths["baseline"]),
-                                "monitor": str(paths["monitor"]),
-                            },
-                            "datapoint_key": ["CDP"],
-                            "store": str(folder / "store.h5"),
-                        }
-                    }
-                }
-            )
-        )
+        cat = survey_catalog(folder, args.survey, paths)
         store = build_store(load_catalog(cat)[args.survey])
         lit, t_train = train(
             cat,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import yaml
 
 from .. import baselines as B
 from ..catalog import design_window_samples, load_catalog
@@ -32,7 +31,7 @@ from ..qc.truth import (
 )
 from ..redatum import redatum
 from .probes import disentanglement
-from .surveys import make_survey, no_change_top
+from .surveys import make_survey, no_change_top, survey_catalog
 from .training import train
 
 __all__ = ["run_4d", "run_statics", "rel_l2_4d", "plot", "table", "UNCERTAINTY_BAGS"]
@@ -68,24 +67,7 @@ def run_4d(
             float(json.loads(h5.attrs["params"]).get("dt_ms", 4.0)) if "params" in h5.attrs else 4.0
         )
     top = no_change_top(truth)
-    cat = folder / "catalog.yaml"
-    cat.write_text(
-        yaml.safe_dump(
-            {
-                "datasets": {
-                    kind: {
-                        "surveys": {
-                            "baseline": str(paths["baseline"]),
-                            "monitor": str(paths["monitor"]),
-                        },
-                        "datapoint_key": ["CDP"],
-                        "design_window_ms": [0.0, (top - 1) * dt_ms],
-                        "store": str(folder / "store.h5"),
-                    }
-                }
-            }
-        )
-    )
+    cat = survey_catalog(folder, kind, paths, [0.0, (top - 1) * dt_ms])
     entry = load_catalog(cat)[kind]
     store = build_store(entry)
     with StoreReader(store) as reader:  # opened here, closed here
@@ -220,24 +202,7 @@ def run_statics(
     a static to the location's mean shot and after SymAE's common-reference redatuming."""
     folder = out / "statics"
     paths = make_survey("statics", folder, small, seed)
-    cat = folder / "catalog.yaml"
-    cat.write_text(
-        yaml.safe_dump(
-            {
-                "datasets": {
-                    "statics": {
-                        "surveys": {
-                            "baseline": str(paths["baseline"]),
-                            "monitor": str(paths["monitor"]),
-                        },
-                        "datapoint_key": ["CDP"],
-                        "design_window_ms": "all",
-                        "store": str(folder / "store.h5"),
-                    }
-                }
-            }
-        )
-    )
+    cat = survey_catalog(folder, "statics", paths, "all")
     store = build_store(load_catalog(cat)["statics"])
     with h5py.File(paths["truth"], "r") as h5:
         tv, fr, cdp = h5["virtual"][:], h5["virtual_fieldrecord"][:], h5["virtual_cdp"][:]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-__all__ = ["DEEP4D", "SURVEYS", "make_survey", "no_change_top"]
+__all__ = ["DEEP4D", "SURVEYS", "make_survey", "no_change_top", "survey_catalog"]
 
 SURVEYS = ("conv4d", "deep4d", "wave4d", "statics")
 
@@ -74,3 +75,24 @@ def no_change_top(truth: dict) -> int:
     if d4.max() == 0:
         return d4.size
     return int(np.flatnonzero(d4 > 0.05 * d4.max())[0])
+
+
+def survey_catalog(
+    folder: Path,
+    name: str,
+    paths: dict[str, Path],
+    design_window_ms: list[float] | str | None = None,
+) -> Path:
+    """``folder/catalog.yaml`` with one dataset ``name``: the survey's baseline and monitor
+    files (``paths``, from :func:`make_survey`) by CDP, its store in ``folder``, and the
+    design window (None: none)."""
+    entry = {
+        "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
+        "datapoint_key": ["CDP"],
+        "store": str(folder / "store.h5"),
+    }
+    if design_window_ms is not None:
+        entry["design_window_ms"] = design_window_ms
+    cat = folder / "catalog.yaml"
+    cat.write_text(yaml.safe_dump({"datasets": {name: entry}}))
+    return cat

@@ -131,13 +131,16 @@ class SymAEConfig:
     pool_iters
         Preconditioned least-squares steps after the Wiener estimate in training (the
         record's end, dead traces).
-    eval_pool_iters, eval_pool_eps
-        Steps and damping of the pooling in evaluation (redatuming, QC; validation keeps
-        the training's). Auto: :data:`EVAL_POOL` (40 steps, 1e-4) without the channel
-        shift, the training values with it: a redatuming run pools each datapoint once
-        and can converge (conv4d 2.5 / 3.3 % -> 2.1 / 2.7 % NRMS outside / inside the
-        changed zone), while with the channel shift a datapoint's channels form one
-        coupled system that 40 steps do not bring to convergence.
+    eval_pool_iters
+        Conjugate-gradient steps of the pooling in evaluation (redatuming, QC; validation
+        keeps the training's). Auto: 40 (:data:`EVAL_POOL`) without the channel shift,
+        ``pool_iters`` with it: a redatuming run pools each datapoint once and can
+        converge (conv4d 2.5 / 3.3 % -> 2.1 / 2.7 % NRMS outside / inside the changed
+        zone), while with the channel shift a datapoint's channels form one coupled system
+        that 40 steps do not bring to convergence.
+    eval_pool_eps
+        Damping of the pooling in evaluation. Auto: 1e-4 (:data:`EVAL_POOL`) without the
+        channel shift, ``pool_eps`` with it.
     coherent_pad
         Samples of the coherent gather below the record (events below the record whose
         wavelets reach into it). Auto: an eighth of the record (at least 8, raised to a

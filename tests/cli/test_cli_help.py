@@ -19,7 +19,7 @@ def test_every_model_and_data_option_has_help():
     text = out.stdout
     # option lines of the model and data groups, each with the text that follows it
     blocks = re.findall(
-        r"^  (--(?:model|data)\.\w+)[^\n]*\n((?:\s{20,}[^\n]*\n)*)", text, flags=re.M
+        r"^  (--(?:model|data)\.[\w.]+)[^\n]*\n((?:\s{20,}[^\n]*\n)*)", text, flags=re.M
     )
     assert len(blocks) >= 25
     undocumented = []

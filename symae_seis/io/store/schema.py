@@ -12,17 +12,15 @@ Layout (``SCHEMA_VERSION`` 1)::
     /datapoints/survey int16 (D,), /datapoints/key int64 (D, K) (attr ``names``)
     attrs: dt_ms, t0_ms, rms, surveys, channels (mseed), sources (path, size, mtime,
            sha256), catalog_entry, dataset, format, instance/channel/datapoint key names,
-           textual_header (SEG-Y), schema_version, toolkit_version
+           textual_header (SEG-Y), schema_version, toolkit_version, model_schema (JSON)
 
 Instances are stored in the order their first trace appears in the files, so a file
 sorted by instance is written in large contiguous slabs. The contiguous layout (not one
 chunk per instance as first designed) was measured faster to write and reads an instance
 as one contiguous byte range; the store is not compressed.
 
-Stores are built by :mod:`symae_seis.ingest` (which knows the catalog) through
-:class:`StoreWriter` and :func:`write_tables`; they are read with :class:`StoreReader`
-(a context manager; what the DataLoader uses, opening HDF5 lazily per worker) or
-:func:`open_store` (a lazy ``xarray.Dataset``).
+The model schema (:func:`model_schema`) is what a model trained on the store depends on;
+:func:`schema_mismatches` compares two of them.
 """
 
 from __future__ import annotations
