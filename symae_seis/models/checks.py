@@ -13,8 +13,9 @@ from .symae import SymAE
 __all__ = ["InvariantError", "check_permutation_invariance", "check_save_load"]
 
 
-class InvariantError(SymaeError):
-    """A model breaks one of its invariants (permutation invariance, save/load)."""
+class InvariantError(SymaeError, AssertionError):
+    """A model breaks one of its invariants (permutation invariance, save/load); an
+    ``AssertionError`` too, as the checks raised before."""
 
 
 def check_permutation_invariance(

@@ -129,6 +129,7 @@ class SymAE(nn.Module):
         codes ``(B, I, Dn)`` are known (the filter decoder pools through their filters;
         the generic one does not read them). Symmetric in the I axis."""
         if nuisance is None and self.decoder.needs_nuisance:
+            (x,) = canonical(self._check(x))  # the codes, too, from one order of the bag
             nuisance = self.encode_nuisance(x, noise=False)
         return self.decoder.coherent(x, nuisance, self.scale)
 
@@ -143,10 +144,7 @@ class SymAE(nn.Module):
         """Coherent representation of each datapoint, symmetric in the I axis: the
         coherent gather ``(B, C, L)`` in the data's units (filter decoder) or the
         coherent code ``(B, Dc)`` (generic decoder)."""
-        x = self._check(x)
-        if self.decoder.needs_nuisance:  # the codes, too, from one order of the batch
-            (x,) = canonical(x)
-        return self.pool(x)
+        return self.pool(self._check(x))
 
     def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
         """Gathers ``(B, I, C, T)`` from coherent representations and nuisance codes

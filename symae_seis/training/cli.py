@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import torch
+import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -17,7 +18,7 @@ from ..errors import SymaeWarning
 from ..models import SymAEConfig
 from .callbacks import ExportModel, LossCurvePlot
 from .datamodule import SymAEDataModule
-from .module import SymAELit
+from .module import SymAELit, upgrade_hparams
 
 __all__ = ["SymAECLI", "RunFolderError", "cli"]
 
@@ -113,42 +114,56 @@ def _trainer_defaults() -> dict:
 _MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
 
 
+def _upgrade_config_file(value: str) -> str | None:
+    """The YAML of config file ``value`` with a ``model`` section of releases before
+    :class:`SymAEConfig` (the model's options flat in it) upgraded; None when nothing
+    needs it (or ``value`` is not a readable YAML file)."""
+    path = Path(value)
+    if not path.is_file():
+        return None
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return None  # LightningCLI reports it
+    model = doc.get("model") if isinstance(doc, dict) else None
+    if not isinstance(model, dict) or not _MODEL_OPTIONS & set(model):
+        return None
+    return yaml.safe_dump({**doc, "model": upgrade_hparams(model)}, sort_keys=False)
+
+
 def upgrade_arguments(args: list[str]) -> list[str]:
-    """Command lines of releases before :class:`SymAEConfig` named the model's options
-    ``--model.width``; they are ``--model.config.width`` now. Rewrites the old names, with
-    a warning."""
+    """Command lines and config files of releases before :class:`SymAEConfig` named the
+    model's options ``--model.width`` (``model: {width: ...}``); they are
+    ``--model.config.width`` (``model: {config: {width: ...}}``) now. Rewrites the old
+    names, with a warning; an old config file is passed on as its upgraded YAML."""
     out, old = [], []
-    for a in args:
+    for k, a in enumerate(args):
         key, sep, value = a.partition("=")
         name = key[len("--model.") :] if key.startswith("--model.") else None
         if name in _MODEL_OPTIONS:
             old.append(key)
             a = f"--model.config.{name}{sep}{value}"
+        elif k and args[k - 1] in ("--config", "-c") or key == "--config" and sep:
+            text = _upgrade_config_file(value if sep else a)
+            if text is not None:
+                old.append(f"the model section of {value if sep else a}")
+                a = f"{key}={text}" if sep else text
         out.append(a)
     if old:
         warnings.warn(
             f"{', '.join(old)}: the model's options are --model.config.<name> "
-            "since the model config (SymAEConfig); rewritten",
+            "(model: {config: {...}} in a config file) since the model config "
+            "(SymAEConfig); rewritten",
             SymaeWarning,
             stacklevel=3,
         )
     return out
 
 
-def upgrade_hparams(hparams: dict) -> dict:
-    """Hyperparameters of a checkpoint written before :class:`SymAEConfig`, with the
-    model's options (then flat) moved under ``config``."""
-    flat = {k: hparams[k] for k in hparams if k in _MODEL_OPTIONS}
-    if not flat:
-        return hparams
-    rest = {k: v for k, v in hparams.items() if k not in flat}
-    return {**rest, "config": {**flat, **(rest.get("config") or {})}}
-
-
 def cli(args: list[str] | None = None, run: bool = True) -> SymAECLI:
     """Build (and by default run) the CLI; ``args`` as on the command line (default: the
     process's own)."""
-    if args is not None or any(a.startswith("--model.") for a in sys.argv[1:]):
+    if args is not None or any(a.startswith(("--model.", "--config", "-c")) for a in sys.argv[1:]):
         upgraded = upgrade_arguments(sys.argv[1:] if args is None else list(args))
         if args is not None or upgraded != sys.argv[1:]:
             args = upgraded

@@ -105,17 +105,34 @@ class SymAELit(pl.LightningModule):
         min_lr_ratio: float = 0.02,
     ):
         super().__init__()
-        if not isinstance(config, SymAEConfig):
-            raise OptionError(f"config must be a SymAEConfig, got {type(config).__name__}")
+        config = _as_config(config)
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
         if nuisance_view not in ("design", "split", "record"):
             raise OptionError(
                 f"nuisance_view must be 'design', 'split' or 'record', got {nuisance_view!r}"
             )
-        # plain types only: a checkpoint must load with torch.load(weights_only=True)
-        self.save_hyperparameters(ignore=["config"])
-        self.hparams["config"] = dataclasses.asdict(config)
+        # plain types only (a checkpoint must load with torch.load(weights_only=True)), the
+        # model's options included, so that the loggers record them too
+        self.save_hyperparameters(
+            {
+                "channels": channels,
+                "samples": samples,
+                "scale": scale,
+                "schema": schema,
+                "design_window": design_window,
+                "config": dataclasses.asdict(config),
+                "min_bag": min_bag,
+                "nuisance_view": nuisance_view,
+                "swap_weight": swap_weight,
+                "augment_weight": augment_weight,
+                "consistency_weight": consistency_weight,
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "warmup_epochs": warmup_epochs,
+                "min_lr_ratio": min_lr_ratio,
+            }
+        )
         window = None
         if (
             nuisance_view != "record"
@@ -124,11 +141,11 @@ class SymAELit(pl.LightningModule):
         ):
             window = tuple(design_window)
         if window is not None:
-            if config.nuisance_window is not None:
+            if config.nuisance_window is not None or config.nuisance_split:
                 raise OptionError(
-                    f"nuisance_view={nuisance_view!r} sets the nuisance window "
-                    "from the design window; leave config.nuisance_window "
-                    "unset"
+                    f"nuisance_view={nuisance_view!r} sets the nuisance window (and split) "
+                    "from the design window; leave config.nuisance_window and "
+                    "config.nuisance_split unset"
                 )
             config = config.replace(nuisance_window=window, nuisance_split=nuisance_view == "split")
         self.model = SymAE(channels, samples, config, scale=scale, schema=schema)
@@ -158,6 +175,32 @@ class SymAELit(pl.LightningModule):
         )
         lit.model = model
         return lit
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **overrides: Any) -> SymAELit:
+        """The LightningModule of a training checkpoint (any release), its options from the
+        checkpoint's hyperparameters (those of older releases upgraded) unless
+        ``overrides`` replace them; in evaluation mode.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file does not exist.
+        ModelFileError
+            If it is not a symae-seis checkpoint, or holds another model.
+        """
+        from pathlib import Path
+
+        path = Path(checkpoint_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+        ckpt = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        hparams = upgrade_hparams(dict(ckpt.get("hyper_parameters") or {}))
+        hparams.pop("_instantiator", None)
+        lit = cls(**{**hparams, **overrides})
+        lit.on_load_checkpoint(ckpt)  # upgrades older weights' names, checks the model
+        lit.load_state_dict(ckpt["state_dict"])
+        return lit.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -265,7 +308,10 @@ class SymAELit(pl.LightningModule):
         # called before the weights are loaded: refuse a checkpoint of another model/store
         # and name the weights of older checkpoints as this release does
         if "state_dict" in checkpoint:
+            v1_shift = "model.shift_field" in checkpoint["state_dict"]
             checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"], "model.")
+            if v1_shift:
+                self._upgrade_optimizer_state(checkpoint)
         self._upgrade_scheduler_state(checkpoint)
         blob = checkpoint.get("symae")
         if blob is None:
@@ -297,11 +343,21 @@ class SymAELit(pl.LightningModule):
                 f"({'; '.join(bad)}); resume on the same dataset"
             )
 
+    def _upgrade_optimizer_state(self, checkpoint: dict[str, Any]) -> None:
+        """Checkpoints written before the model's parts were named held the channel
+        shift's phase field as the model's first parameter; it now comes after the
+        nuisance encoder's. The optimiser's per-parameter state follows it."""
+        names = [n for n, _ in self.named_parameters()]
+        old = sorted(range(len(names)), key=lambda k: names[k] != "model.decoder.shift_field")
+        for opt in checkpoint.get("optimizer_states") or []:
+            state = opt.get("state", {})
+            opt["state"] = {new: state[pos] for pos, new in enumerate(old) if pos in state}
+
     def _upgrade_scheduler_state(self, checkpoint: dict[str, Any]) -> None:
         """Checkpoints written before :func:`warmup_cosine` hold a ``LambdaLR``'s state
         (``lr_lambdas``): the same schedule's state at the same epoch replaces it."""
         states = checkpoint.get("lr_schedulers") or []
-        if len(states) != 1 or "lr_lambdas" not in states[0] or self.trainer is None:
+        if len(states) != 1 or "lr_lambdas" not in states[0] or self._trainer is None:
             return
         hp = self.hparams
         dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=hp.lr)
@@ -314,6 +370,32 @@ class SymAELit(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a plain-model record, so SymAE.load() reads any checkpoint without Lightning
         checkpoint["symae"] = self.model.export()
+
+
+def _as_config(config: Any) -> SymAEConfig:
+    """A :class:`SymAEConfig`, from itself or from its fields as a mapping (a checkpoint's
+    hyperparameters)."""
+    if isinstance(config, SymAEConfig):
+        return config
+    if isinstance(config, dict):
+        fields = dict(config)
+        if fields.get("nuisance_window") is not None:
+            fields["nuisance_window"] = tuple(fields["nuisance_window"])
+        return SymAEConfig().replace(**fields)
+    raise OptionError(f"config must be a SymAEConfig, got {type(config).__name__}")
+
+
+_MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
+
+
+def upgrade_hparams(hparams: dict) -> dict:
+    """Hyperparameters of a checkpoint written before :class:`SymAEConfig`, with the
+    model's options (then flat) moved under ``config``."""
+    flat = {k: hparams[k] for k in hparams if k in _MODEL_OPTIONS}
+    if not flat:
+        return hparams
+    rest = {k: v for k, v in hparams.items() if k not in flat}
+    return {**rest, "config": {**flat, **(rest.get("config") or {})}}
 
 
 def warmup_cosine(

@@ -43,15 +43,12 @@ def test_files_of_the_previous_release_load_and_decode_the_same(name, tmp_path):
         assert np.array_equal(again(x).numpy(), out)
 
 
-def test_checkpoint_of_the_previous_release_resumes(tmp_path):
-    """``--ckpt_path`` on a checkpoint written before the model's parts were renamed:
-    its weights load into today's module and training goes on."""
-    from symae_seis.cli.train import cli
+def _tiny_catalog(folder: Path) -> Path:
     from symae_seis.synth import make_conv4d_survey
 
-    s = make_conv4d_survey(tmp_path / "s", TINY)
-    cat = write_catalog(
-        tmp_path,
+    s = make_conv4d_survey(folder / "s", TINY)
+    return write_catalog(
+        folder,
         {
             "tiny": {
                 "surveys": {"baseline": str(s["baseline"]), "monitor": str(s["monitor"])},
@@ -60,11 +57,36 @@ def test_checkpoint_of_the_previous_release_resumes(tmp_path):
             }
         },
     )
+
+
+TINY_FIT = [
+    "--data.dataset",
+    "tiny",
+    "--data.instances",
+    "2",
+    "--data.batch_size",
+    "2",
+    "--data.val_fraction",
+    "0.34",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+]
+
+
+@pytest.mark.parametrize("name, shift", [("tiny_last", "false"), ("tiny_shift_last", "true")])
+def test_checkpoint_of_the_previous_release_resumes(tmp_path, name, shift):
+    """``--ckpt_path`` on a checkpoint written before the model's parts were renamed:
+    its weights load into today's module, the optimiser's state follows its parameters
+    (the channel shift's phase field moved), and training goes on."""
+    from symae_seis.cli.train import cli
+
+    cat = _tiny_catalog(tmp_path)
     c = cli(
         [
             "fit",
-            "--data.dataset",
-            "tiny",
+            *TINY_FIT,
             "--data.catalog",
             str(cat),
             "--run_dir",
@@ -75,29 +97,61 @@ def test_checkpoint_of_the_previous_release_resumes(tmp_path):
             "8",
             "--model.config.nuisance_dim",
             "4",
-            "--data.instances",
-            "2",
-            "--data.batch_size",
-            "2",
-            "--data.val_fraction",
-            "0.34",
+            "--model.config.filter_shift",
+            shift,
             "--trainer.max_epochs",
             "2",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.enable_model_summary",
-            "false",
             "--ckpt_path",
-            str(LEGACY / "tiny_last.ckpt"),
+            str(LEGACY / f"{name}.ckpt"),
         ]
     )
     assert c.trainer.current_epoch == 2
-    old = SymAE.load(LEGACY / "tiny_last.ckpt")
-    new = c.model.model
+    old = SymAE.load(LEGACY / f"{name}.ckpt")
     moved = [
-        k for k, v in new.state_dict().items() if not torch.equal(v.cpu(), old.state_dict()[k])
+        k
+        for k, v in c.model.model.state_dict().items()
+        if not torch.equal(v.cpu(), old.state_dict()[k])
     ]
     assert moved, "resumed training changed no weight"
+    # the same checkpoint through Lightning's own loader, without a Trainer
+    lit = SymAELit.load_from_checkpoint(LEGACY / f"{name}.ckpt")
+    x = torch.from_numpy(np.load(LEGACY / "input.npy"))
+    with torch.no_grad():
+        out = lit.model.double()(x).numpy()
+    assert np.array_equal(out, np.load(LEGACY / f"{name}_out.npy"))
+
+
+def test_config_file_of_the_previous_release_is_upgraded(tmp_path):
+    """An old config file (the model's options flat under ``model``) still trains, with
+    its options, and says it was rewritten."""
+    import yaml
+
+    from symae_seis.cli.train import cli
+    from symae_seis.errors import SymaeWarning
+
+    doc = yaml.safe_load((LEGACY / "demo4d_config.yaml").read_text())
+    doc["model"].update(width=4, hidden=8, nuisance_dim=4)
+    doc["trainer"]["max_epochs"] = 1
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(doc))
+    cat = _tiny_catalog(tmp_path)
+    with pytest.warns(SymaeWarning, match="model section of"):
+        c = cli(
+            [
+                "fit",
+                "--config",
+                str(old),
+                *TINY_FIT,
+                "--data.catalog",
+                str(cat),
+                "--run_dir",
+                str(tmp_path / "run"),
+            ]
+        )
+    cfg = c.model.model.config
+    assert (cfg["width"], cfg["hidden"], cfg["nuisance_dim"]) == (4, 8, 4)
+    assert c.model.hparams_initial["config"]["width"] == 4  # what the loggers record
+    assert "width: 4" in (tmp_path / "run" / "hparams.yaml").read_text()
 
 
 def test_one_default_per_option():
@@ -126,6 +180,18 @@ def test_config_checks_and_overrides():
     m = SymAE(8, 64, cfg, nuisance_dim=5)  # keyword options replace the config's
     assert m.options == cfg.replace(nuisance_dim=5) and m.config["nuisance_dim"] == 5
     assert SymAELit.from_model(m, lr=1e-3).model is m
+    with pytest.raises(OptionError, match="leave config.nuisance_window and"):
+        SymAELit(
+            8,
+            64,
+            design_window=(0, 30),
+            nuisance_view="design",
+            config=SymAEConfig(nuisance_split=True),
+        )
+    x = torch.randn(2, 5, 8, 64)
+    m.eval()
+    with torch.no_grad():  # the public pooling is symmetric bit for bit
+        assert torch.equal(m.pool(x), m.pool(x[:, torch.randperm(5)]))
 
 
 def test_old_command_line_names_are_rewritten():

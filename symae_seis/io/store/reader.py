@@ -56,8 +56,7 @@ class StoreReader:
             self.header_fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
             #: channel names of miniSEED stores (stream ids, or "a|b" station pairs)
             self.channel_names = tuple(json.loads(h5.attrs.get("channels", "[]")))
-            #: what a model trained on the store depends on (stored at ingest)
-            self.schema = model_schema(h5)
+            self._schema: dict[str, Any] | None = None
         except BaseException:
             self.close()
             raise
@@ -99,6 +98,15 @@ class StoreReader:
         rows = np.asarray(rows)
         uniq, inv = np.unique(rows, return_inverse=True)
         return self._file()["live"][uniq][inv.reshape(-1)]
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """What a model trained on the store depends on: stored at ingest; for stores
+        built before, computed on first use (a pass over two header fields; rebuild the
+        store with ``symae-ingest --rebuild`` to store it)."""
+        if self._schema is None:
+            self._schema = model_schema(self._file())
+        return self._schema
 
     def source_move(self) -> float:
         """How far sources move between the instances of a datapoint, in receiver
