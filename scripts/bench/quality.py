@@ -32,6 +32,16 @@ gather NRMS per method.
 
     python scripts/bench/quality.py                   # default sizes and budget (CPU)
     python scripts/bench/quality.py --surveys conv4d          # one survey
+    python scripts/bench/quality.py --zoo 12                  # 12 zoo draws, their distribution
+    python scripts/bench/quality.py --zoo 6 --zoo-start 6     # draws 6-11 (another process)
+    python scripts/bench/quality.py --zoo-report              # the distribution of both
+
+With ``--zoo N`` the surveys are draws of :mod:`symae_seis.synth.zoo` (physics drawn over the
+ranges a processor meets; the design window from each draw's reservoir depth), and the last
+lines give, per draw and as a distribution, SymAE / the best conventional method outside and
+inside the zone and on the 4D error, SymAE's reconstruction NRMS of its own recorded shots
+(whole gathers, far quarter of the channels, late half of the record), and
+``zoo_outside_ratio_median= zoo_outside_ratio_worst= zoo_d4_ratio_worst=``.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ import torch
 from symae_seis.bench.options import add_model_option, model_options
 from symae_seis.bench.quality import plot, run_4d, run_statics, table
 from symae_seis.bench.surveys import SURVEYS
+from symae_seis.bench.zoo import zoo_summary
 
 
 def _device_name() -> str:
@@ -54,7 +65,7 @@ def _device_name() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--surveys", nargs="+", default=list(SURVEYS), choices=SURVEYS)
+    ap.add_argument("--surveys", nargs="+", default=list(SURVEYS), choices=SURVEYS)  # or --zoo
     ap.add_argument(
         "--epochs",
         type=int,
@@ -69,8 +80,33 @@ def main() -> None:
         default="32-true",
         help="Lightning precision for training, e.g. bf16-mixed on a GPU (default: 32-true)",
     )
+    ap.add_argument(
+        "--zoo",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N draws of the survey zoo (symae_seis.synth.zoo) instead of --surveys, "
+        "the design window from each draw's reservoir depth; print their distribution last",
+    )
+    ap.add_argument(
+        "--zoo-start", type=int, default=0, metavar="K", help="the first zoo draw (default 0)"
+    )
+    ap.add_argument(
+        "--zoo-report",
+        action="store_true",
+        help="only print the zoo distribution of every quality*.csv under --out",
+    )
     add_model_option(ap, "override a shipped model option (repeatable), e.g. filter_shift=true")
     args = ap.parse_args()
+    if args.zoo_report:
+        rows = []
+        for f in sorted(args.out.glob("**/quality*.csv")):
+            with open(f, newline="") as fh:
+                rows += list(csv.DictReader(fh))
+        print(zoo_summary(rows))
+        return
+    if args.zoo:
+        args.surveys = [f"zoo{k}" for k in range(args.zoo_start, args.zoo_start + args.zoo)]
     overrides = model_options(ap, args.model)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     args.out = args.out.resolve()
@@ -84,11 +120,15 @@ def main() -> None:
             if s == "statics"
             else run_4d(s, args.out, args.epochs, args.small, args.seed, **kw)
         )
-        with open(args.out / "quality.csv", "w", newline="") as fh:  # after every survey
+        name = f"quality_zoo{args.zoo_start}.csv" if args.zoo else "quality.csv"
+        with open(args.out / name, "w", newline="") as fh:  # after every survey
             w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
     print(table(rows))
+    if args.zoo:
+        print(zoo_summary(rows))
+        return
     plot(rows, args.out / "quality.png")
     print(f"seed {args.seed}; wrote {args.out / 'quality.csv'} and {args.out / 'quality.png'}")
     print(

@@ -34,7 +34,15 @@ from .probes import disentanglement
 from .surveys import make_survey, no_change_top, survey_catalog
 from .training import train
 
-__all__ = ["run_4d", "run_statics", "rel_l2_4d", "plot", "table", "UNCERTAINTY_BAGS"]
+__all__ = [
+    "run_4d",
+    "run_statics",
+    "rel_l2_4d",
+    "reconstruction_scores",
+    "plot",
+    "table",
+    "UNCERTAINTY_BAGS",
+]
 
 #: Bootstrap bags of the SymAE redatuming (``virtual_std``; calibration of +-2 sigma).
 UNCERTAINTY_BAGS = 16
@@ -63,11 +71,11 @@ def run_4d(
     paths = make_survey(kind, folder, small, seed)
     truth = load_truth(paths["truth"])
     with h5py.File(paths["truth"], "r") as h5:
-        dt_ms = (
-            float(json.loads(h5.attrs["params"]).get("dt_ms", 4.0)) if "params" in h5.attrs else 4.0
-        )
-    top = no_change_top(truth)
-    cat = survey_catalog(folder, kind, paths, [0.0, (top - 1) * dt_ms])
+        params = json.loads(h5.attrs["params"]) if "params" in h5.attrs else {}
+    dt_ms = float(params.get("dt_ms", 4.0))
+    # the zoo's design window follows the draw's reservoir depth; the others', the truth's
+    design = params.get("design_window_ms") or [0.0, (no_change_top(truth) - 1) * dt_ms]
+    cat = survey_catalog(folder, kind, paths, [float(design[0]), float(design[1])])
     entry = load_catalog(cat)[kind]
     store = build_store(entry)
     with StoreReader(store) as reader:  # opened here, closed here
@@ -184,9 +192,38 @@ def run_4d(
             {"survey": kind, "method": "SymAE virtual", "zone": "all", "metric": k, "value": v}
             for k, v in dis.items()
         ]
+        rows += [
+            {
+                "survey": kind,
+                "method": "SymAE virtual",
+                "zone": zone,
+                "metric": metric,
+                "value": value,
+            }
+            for zone, metric, value in reconstruction_scores(recon, base_real)
+        ]
         for r in rows:
-            r.update({"seed": seed, "design_window_ms": f"0-{(top - 1) * dt_ms:g}"})
+            r.update({"seed": seed, "design_window_ms": f"{design[0]:g}-{design[1]:g}"})
         return rows
+
+
+def reconstruction_scores(recon: np.ndarray, recorded: np.ndarray) -> list[tuple]:
+    """How well the model rebuilds the recorded shots it redatums from: median
+    whole-gather NRMS (%), of every gather (``recon_gather``) and of each quarter of its
+    channels (``recon_q1`` .. ``recon_q4``, the far offsets last) and half of its samples
+    (``recon_early``, ``recon_late``); as ``(zone, metric, value)``."""
+    from ..qc.metrics import gather_nrms
+
+    c, t = recorded.shape[1:]
+    parts = {"recon_gather": (slice(None), slice(None))}
+    for q in range(4):
+        parts[f"recon_q{q + 1}"] = (slice(q * c // 4, (q + 1) * c // 4), slice(None))
+    parts["recon_early"] = (slice(None), slice(0, t // 2))
+    parts["recon_late"] = (slice(None), slice(t // 2, None))
+    return [
+        ("all", name, float(np.median(gather_nrms(recon[:, ch, ts], recorded[:, ch, ts]))))
+        for name, (ch, ts) in parts.items()
+    ]
 
 
 def run_statics(
@@ -340,7 +377,7 @@ def table(rows: list[dict]) -> str:
             extra = {
                 m: v
                 for (z, m), v in vals.items()
-                if m.startswith(("probe", "bag", "swap", "calib", "train"))
+                if m.startswith(("probe", "bag", "swap", "calib", "train", "recon"))
             }
             lines.append(
                 f"{sv} disentanglement: " + json.dumps({k: round(v, 3) for k, v in extra.items()})

@@ -35,8 +35,18 @@ DEEP4D = dict(
 
 
 def make_survey(kind: str, folder: Path, small: bool, seed: int) -> dict[str, Path]:
-    """Generate survey ``kind`` (one of :data:`SURVEYS`) into ``folder`` (replacing it);
-    ``small`` for a quick look. Returns the paths of its files and truth."""
+    """Generate survey ``kind`` (one of :data:`SURVEYS`, or ``zoo<K>``, draw K of
+    :mod:`symae_seis.synth.zoo`) into ``folder`` (replacing it); ``small`` for a quick
+    look. Returns the paths of its files and truth."""
+    if kind.startswith("zoo"):  # zoo<K>: draw K of the zoo (seed: the draw, not ``seed``)
+        from dataclasses import replace
+
+        from symae_seis.synth.zoo import draw_zoo, make_zoo_survey
+
+        draw = draw_zoo(int(kind[3:]))
+        if small:
+            draw = replace(draw, n_cdp=8, shots_per_cdp=min(draw.shots_per_cdp, 6))
+        return make_zoo_survey(folder, draw, overwrite=True)
     if kind == "deep4d":
         from symae_seis.synth import Conv4DParams, make_conv4d_survey
 

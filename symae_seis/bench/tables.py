@@ -69,7 +69,7 @@ def _quality_tables(rows: list[dict[str, str]]) -> str:
         checks = {
             m: v
             for (z, m), v in sym.items()
-            if m.startswith(("probe", "bag", "swap", "calib", "train"))
+            if m.startswith(("probe", "bag", "swap", "calib", "train", "recon"))
         }
         if checks:
             parts.append(

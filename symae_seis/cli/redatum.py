@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
         "spread plus the model's own misfit to the recording) and a figure "
         "of the residual in units of it (default 0: none)",
     )
+    ap.add_argument(
+        "--recon-warn",
+        type=float,
+        default=30.0,
+        metavar="PCT",
+        help="warn, naming them, about datapoints whose recorded shots the model "
+        "reconstructs worse than PCT %% NRMS, over the whole gather, a quarter of its "
+        "channels or a half of the record (qc.csv: nrms_recon_*; default 30; 0: never)",
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     ap.add_argument("--no-segy", action="store_true", help="skip the SEG-Y outputs")
@@ -109,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=True,
                 refine_steps=args.refine_steps,
                 uncertainty=args.uncertainty,
+                recon_warn=args.recon_warn or None,
             )
             files = dict(res.files)
             if not args.no_plots:

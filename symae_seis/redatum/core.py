@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from ..errors import SymaeWarning
 from ..io.store import StoreReader, schema_mismatches
 from ..models import SymAE, channels_are_receivers
 from ..typing import PathLike
 from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
+from .fit import RECON_WARN_NRMS
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
+from .uncertainty import Bootstrap, model_error_var
 from .writer import RedatumWriter
 
 __all__ = ["check_compatible", "default_refine_steps", "RedatumResult", "redatum_pairs", "redatum"]
@@ -39,32 +43,6 @@ def default_refine_steps(reader: StoreReader) -> int:
     return DEFAULT_REFINE_STEPS if channels_are_receivers(reader.schema) else 0
 
 
-#: Window (channels, samples) over which the recorded gather's misfit to its own
-#: reconstruction is averaged into the model-error variance of ``virtual_std`` (about one
-#: wavelet long, one trace either side).
-MISFIT_WINDOW = (3, 9)
-
-
-def model_error_var(
-    recorded: np.ndarray,
-    recon: np.ndarray,
-    live: np.ndarray,
-    window: tuple[int, int] = MISFIT_WINDOW,
-) -> np.ndarray:
-    """Local variance of the model's own error ``(N, C, T)``: the squared misfit between
-    recorded gathers and their reconstructions, averaged over a ``window`` of (channels,
-    samples). Dead traces (no recording to compare with) take the mean over the gather's
-    live traces at each time."""
-    from scipy.ndimage import uniform_filter
-
-    r2 = (recorded.astype(np.float64) - recon) ** 2
-    dead = ~live.astype(bool)
-    n_live = np.maximum(live.sum(axis=1), 1)[:, None]
-    fill = np.where(dead[..., None], 0.0, r2).sum(axis=1) / n_live  # (N, T)
-    r2 = np.where(dead[..., None], fill[:, None, :], r2)
-    return uniform_filter(r2, size=(1, *window), mode="nearest")
-
-
 def check_compatible(model: SymAE, reader: StoreReader) -> None:
     """Raise :class:`RedatumError` if the model was trained on a store of another layout
     (the rule :func:`~symae_seis.io.store.schema_mismatches` also applies on resume)."""
@@ -83,11 +61,15 @@ def check_compatible(model: SymAE, reader: StoreReader) -> None:
 
 @dataclass
 class RedatumResult:
-    """Paths of the outputs and the QC rows."""
+    """Paths of the outputs, the QC rows (``qc.csv``), their medians over the survey and
+    the datapoints the model reconstructs worse than the warning threshold (label, part
+    of the gather, NRMS %)."""
 
     out_dir: Path
     files: dict[str, Path]
     qc: list[dict]
+    summary: dict[str, float] = field(default_factory=dict)
+    poor: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 class _Codes:
@@ -122,43 +104,6 @@ class _Codes:
         return self.table[torch.as_tensor(idx, device=self.table.device)]
 
 
-class _Bootstrap:
-    """Coherent parts of bootstrap bags (instances drawn with replacement), per datapoint,
-    cached for the datapoints of the current batch only (memory stays one batch's)."""
-
-    def __init__(
-        self,
-        model: SymAE,
-        reader: StoreReader,
-        codes: _Codes,
-        n: int,
-        seed: int,
-        device: torch.device,
-    ):
-        self.model, self.reader, self.codes, self.n = model, reader, codes, n
-        self.seed, self.dev = seed, device
-        self.cache: dict[int, torch.Tensor] = {}
-
-    def _draws(self, d: int) -> torch.Tensor:
-        if d not in self.cache:
-            if len(self.cache) > 256:
-                self.cache.clear()
-            rows = self.reader.members[d]
-            x = torch.from_numpy(self.reader.read(rows)).to(self.dev)
-            if self.codes.nuisance is not None:
-                z = torch.from_numpy(self.codes.nuisance_of(rows)).to(self.dev)
-            else:
-                z = self.model.encode_nuisance(x[None], noise=False)[0]
-            rng = np.random.default_rng([self.seed, d])
-            pick = torch.from_numpy(rng.integers(0, len(rows), (self.n, len(rows))))
-            pick = pick.to(self.dev)
-            self.cache[d] = self.model.pool(x[pick], z[pick])
-        return self.cache[d]
-
-    def __call__(self, datapoints: np.ndarray, k: int) -> torch.Tensor:
-        return torch.stack([self._draws(int(d))[k] for d in datapoints])
-
-
 def redatum_pairs(
     model: SymAE,
     store: StoreReader | PathLike,
@@ -173,6 +118,7 @@ def redatum_pairs(
     refine_steps: int | None = None,
     uncertainty: int = 0,
     seed: int = 0,
+    recon_warn: float | None = RECON_WARN_NRMS,
 ) -> RedatumResult:
     """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
 
@@ -187,6 +133,10 @@ def redatum_pairs(
     ``refine_steps`` > 0: the encoder's codes of every datapoint involved are refined by
     fitting each instance to its own gather (:func:`symae_seis.prior.refine_codes`)
     before decoding; the nuisance codes then come from that fit.
+
+    ``recon_warn``: a :class:`~symae_seis.errors.SymaeWarning` names the datapoints whose
+    recorded shots the model reconstructs worse than this NRMS (%), over the whole gather
+    or a part of it (:mod:`symae_seis.redatum.fit`); None: no warning.
 
     Raises
     ------
@@ -233,7 +183,7 @@ def redatum_pairs(
         elif ref_row is not None:
             pairs.reference_code = codes.nuisance_of([ref_row])[0]
     n = len(pairs)
-    boot = _Bootstrap(model, reader, codes, uncertainty, seed, dev)
+    boot = Bootstrap(model, reader, codes, uncertainty, seed, dev)
     with writer, torch.no_grad():
         for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch", disable=not progress):
             b = min(n, a + batch_size)
@@ -273,7 +223,34 @@ def redatum_pairs(
                 std = np.sqrt(draws.var(axis=0, ddof=1) + model_error_var(recorded, recon, live))
             writer.write(a, b, recorded, live, virtual, recon, recon_same, std)
     log.info("redatumed %d gathers into %s", n, out_dir)
-    return RedatumResult(out_dir=Path(out_dir), files=writer.files, qc=writer.qc_rows())
+    return _result(Path(out_dir), writer, recon_warn)
+
+
+def _result(out_dir: Path, writer: RedatumWriter, recon_warn: float | None) -> RedatumResult:
+    """The outputs, the survey's QC medians (logged) and the warning of poorly
+    reconstructed datapoints."""
+    summary = writer.fit.summary()
+    if summary:
+        log.info(
+            "model fit over the survey (median NRMS %% of the reconstruction of the recorded "
+            "shots): whole gathers %.1f, far quarter of the channels %.1f, late half %.1f",
+            summary.get("nrms_recon_recorded", float("nan")),
+            summary.get("nrms_recon_q4", float("nan")),
+            summary.get("nrms_recon_late", float("nan")),
+        )
+    poor = writer.fit.poor(recon_warn) if recon_warn is not None else []
+    if poor:
+        shown = ", ".join(f"{label} ({part} {v:.0f} %)" for label, part, v in poor[:8])
+        more = f" and {len(poor) - 8} more" if len(poor) > 8 else ""
+        warnings.warn(
+            f"{out_dir / 'qc.csv'}: the model reconstructs the recorded shots of "
+            f"{len(poor)} of {len(writer.fit.sums)} datapoints worse than {recon_warn:g} % "
+            f"NRMS: {shown}{more}; residuals there are not 4D signal (see the "
+            "nrms_recon_* columns)",
+            SymaeWarning,
+            stacklevel=3,
+        )
+    return RedatumResult(out_dir, writer.files, writer.qc_rows(), summary, poor)
 
 
 def redatum(
@@ -293,6 +270,7 @@ def redatum(
     progress: bool = False,
     refine_steps: int | None = None,
     uncertainty: int = 0,
+    recon_warn: float | None = RECON_WARN_NRMS,
 ) -> RedatumResult:
     """Redatum a store with a trained model (see the package docstring for the modes).
 
@@ -321,6 +299,9 @@ def redatum(
         only). See :mod:`symae_seis.prior`.
     uncertainty
         Bootstrap bags per coherent donor for ``virtual_std`` (0: none).
+    recon_warn
+        Warn, naming them, about datapoints whose recorded shots the model reconstructs
+        worse than this NRMS (%) (None: never).
 
     Returns
     -------
@@ -368,4 +349,5 @@ def redatum(
         progress=progress,
         refine_steps=refine_steps,
         uncertainty=uncertainty,
+        recon_warn=recon_warn,
     )

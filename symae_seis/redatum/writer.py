@@ -19,7 +19,8 @@ from ..io.netcdf import cf_layout
 from ..io.segy import HEADER_FIELDS
 from ..io.segy_write import SegyWriter
 from ..io.store import StoreReader
-from ..qc.metrics import nrms, pred_lag, predictability
+from ..qc.metrics import pred_lag
+from .fit import QC_COLUMNS, FitQC
 from .pairs import Pairs
 
 __all__ = ["RedatumWriter", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
@@ -33,14 +34,6 @@ OUTPUT_NAMES = {
     "virtual": "virtual.sgy",
     "residual": "residual.sgy",
 }
-
-#: Per-datapoint QC columns: median over pairs of the mean over live traces.
-QC_COLUMNS = (
-    "nrms_virtual_recorded",
-    "pred_virtual_recorded",
-    "nrms_recon_recorded",
-    "pred_recon_recorded",
-)
 
 
 def _cf_name(field: str) -> str:
@@ -274,8 +267,7 @@ class RedatumWriter:
                     f"output exists: {', '.join(taken)}; pass --overwrite "
                     "to replace, or choose another --out"
                 )
-        self.max_lag = pred_lag(reader.dt_ms)
-        self.sums: dict[int, dict[str, list]] = {}
+        self.fit = FitQC(reader, pairs.coherent, pred_lag(reader.dt_ms))
         self._stack: contextlib.ExitStack | None = None
 
     def __enter__(self) -> RedatumWriter:
@@ -349,31 +341,11 @@ class RedatumWriter:
             start, t = self.segy.first_trace(a), recorded.shape[-1]
             self.segy_files["virtual"].write(start, virtual.reshape(-1, t)[keep], hdr)
             self.segy_files["residual"].write(start, resid.reshape(-1, t)[keep], hdr)
-        self._accumulate(a, b, recorded, live, virtual, recon)
-
-    def _accumulate(self, a, b, recorded, live, virtual, recon) -> None:
-        nv, nr = nrms(virtual, recorded), nrms(recon, recorded)
-        pv = predictability(virtual, recorded, self.max_lag)
-        pr = predictability(recon, recorded, self.max_lag)
-        for k, d in enumerate(self.pairs.coherent[a:b].tolist()):
-            acc = self.sums.setdefault(d, {key: [] for key in QC_COLUMNS})
-            ok = live[k]
-            if ok.any():
-                for key, values in zip(QC_COLUMNS, (nv, pv, nr, pr)):
-                    acc[key].append(values[k][ok].mean())
+        self.fit.add(a, b, recorded, live, virtual, recon)
 
     def qc_rows(self) -> list[dict]:
         """Per coherent datapoint: survey, key fields, pairs, medians of the QC columns."""
-        r, rows = self.reader, []
-        for d, acc in sorted(self.sums.items()):
-            row = {
-                "survey": r.surveys[r.dp_survey[d]],
-                **{name: int(v) for name, v in zip(r.dp_names, r.dp_key[d])},
-                "pairs": len(acc[QC_COLUMNS[0]]),
-            }
-            row.update({key: float(np.median(acc[key])) for key in QC_COLUMNS if acc[key]})
-            rows.append(row)
-        return rows
+        return self.fit.rows()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         stack, self._stack = self._stack, None

@@ -33,7 +33,14 @@ from ..io.atomic import atomic_path
 from ..io.segy_write import write_segy
 from ..typing import PathLike
 
-__all__ = ["Conv4DParams", "Earth", "Nuisance", "render_gather", "make_conv4d_survey"]
+__all__ = [
+    "Conv4DParams",
+    "Earth",
+    "Nuisance",
+    "render_gather",
+    "make_conv4d_survey",
+    "shot_headers",
+]
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,33 @@ def _nuisances(p: Conv4DParams, n: int, rng: np.random.Generator) -> list[Nuisan
     return out
 
 
+def shot_headers(
+    fr: np.ndarray, cdp: np.ndarray, offsets: np.ndarray, xs: np.ndarray
+) -> dict[str, np.ndarray | int]:
+    """SEG-Y trace headers of shot gathers ``(len(fr), len(offsets))`` sorted by offset:
+    FieldRecord ``fr`` and CDP ``cdp`` per shot, source at ``xs`` (m), receivers at
+    ``xs + offset``, midpoints at ``xs + offset / 2`` (coordinates in whole metres)."""
+    n, c = len(fr), len(offsets)
+    off = np.round(offsets).astype(int)
+    sx = np.round(xs).astype(int)
+    return {
+        "TRACE_SEQUENCE_LINE": np.arange(1, n * c + 1),
+        "TRACE_SEQUENCE_FILE": np.arange(1, n * c + 1),
+        "FieldRecord": np.repeat(fr, c),
+        "TraceNumber": np.tile(np.arange(1, c + 1), n),
+        "CDP": np.repeat(cdp, c),
+        "CDP_TRACE": np.tile(np.arange(1, c + 1), n),
+        "TraceIdentificationCode": 1,
+        "offset": np.tile(off, n),
+        "SourceGroupScalar": 1,
+        "ElevationScalar": 1,
+        "SourceX": np.repeat(sx, c),
+        "GroupX": np.repeat(sx, c) + np.tile(off, n),
+        "CDP_X": np.repeat(sx, c) + np.tile(np.round(offsets / 2).astype(int), n),
+        "CoordinateUnits": 1,
+    }
+
+
 def make_conv4d_survey(
     outdir: PathLike, params: Conv4DParams | None = None, *, overwrite: bool = False
 ) -> dict[str, Path]:
@@ -201,26 +235,7 @@ def make_conv4d_survey(
         cdp = np.repeat(np.arange(1, p.n_cdp + 1), p.shots_per_cdp)
         fr = fr0 + np.arange(n)
         xs = (cdp - 1) * p.cdp_spacing + rng.uniform(-5, 5, n)  # metres
-        hdr = {
-            "TRACE_SEQUENCE_LINE": np.arange(1, n * p.channels + 1),
-            "TRACE_SEQUENCE_FILE": np.arange(1, n * p.channels + 1),
-            "FieldRecord": np.repeat(fr, p.channels),
-            "TraceNumber": np.tile(np.arange(1, p.channels + 1), n),
-            "CDP": np.repeat(cdp, p.channels),
-            "CDP_TRACE": np.tile(np.arange(1, p.channels + 1), n),
-            "TraceIdentificationCode": 1,
-            "offset": np.tile(np.round(offsets).astype(int), n),
-            "SourceGroupScalar": 1,
-            "ElevationScalar": 1,
-            "SourceX": np.repeat(np.round(xs - 0).astype(int), p.channels),
-            "GroupX": (
-                np.repeat(np.round(xs).astype(int), p.channels)
-                + np.tile(np.round(offsets).astype(int), n)
-            ),
-            "CDP_X": np.repeat(np.round(xs).astype(int), p.channels)
-            + np.tile(np.round(offsets / 2).astype(int), n),
-            "CoordinateUnits": 1,
-        }
+        hdr = shot_headers(fr, cdp, offsets, xs)
         write_segy(
             paths[label],
             noisy.reshape(-1, p.samples),

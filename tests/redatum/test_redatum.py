@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -382,3 +383,65 @@ def test_codes_fitted_in_batches_match_one_datapoint_at_a_time(trained_run, stor
     codes = np.stack(list(one[1].values()))
     again = np.stack([many[1][row] for row in one[1]])
     np.testing.assert_allclose(again, codes, rtol=0, atol=2e-3 * np.abs(codes).max())
+
+
+def test_poorly_reconstructed_datapoints_are_named(store, tmp_path):
+    """Without truth, qc.csv says how well the model rebuilds the recorded shots (whole
+    gathers, channel quarters, record halves) and a warning names the datapoints it does
+    not explain: an untrained model explains none."""
+    import csv
+
+    import torch
+
+    from symae_seis.errors import SymaeWarning
+    from symae_seis.io.store import StoreReader
+    from symae_seis.redatum.fit import QC_COLUMNS
+
+    torch.manual_seed(0)
+    with StoreReader(store) as reader:
+        raw = SymAE(8, 64, width=4, hidden=8, scale=reader.rms, schema=reader.schema)
+    with pytest.warns(SymaeWarning, match=r"reconstructs the recorded shots of \d+ of \d+"):
+        res = redatum(raw, store, tmp_path / "a", write_segy=False, refine_steps=0)
+    assert res.poor and all(v > 30 for _, _, v in res.poor)
+    labels = {label for label, _, _ in res.poor}
+    assert any(label.startswith("monitor:CDP=") for label in labels)
+    with open(res.files["qc"], newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert set(QC_COLUMNS) <= set(rows[0]) and len(rows) == len(res.qc)
+    for row in rows:  # the parts are NRMS of the same reconstruction: finite, bounded
+        for col in ("nrms_recon_q1", "nrms_recon_q4", "nrms_recon_early", "nrms_recon_late"):
+            assert 0 <= float(row[col]) <= 200
+    assert res.summary["nrms_recon_recorded"] == pytest.approx(
+        float(np.median([float(r["nrms_recon_recorded"]) for r in rows]))
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SymaeWarning)
+        quiet = redatum(
+            raw, store, tmp_path / "b", write_segy=False, refine_steps=0, recon_warn=None
+        )
+    assert quiet.poor == []
+
+
+def test_fit_qc_scores_each_part():
+    """A reconstruction wrong only on the far quarter of the channels, late in the record,
+    is reported there and not elsewhere."""
+    from symae_seis.redatum.fit import FitQC
+
+    class _Reader:
+        surveys, dp_survey, dp_names = ["monitor"], np.array([0]), ["CDP"]
+        dp_key = np.array([[7]])
+
+        def datapoint_label(self, d):
+            return "monitor:CDP=7"
+
+    rng = np.random.default_rng(0)
+    rec = rng.normal(size=(3, 8, 40))
+    recon = rec.copy()
+    recon[:, 6:, 20:] = rng.normal(size=(3, 2, 20))  # the far quarter, late half
+    fit = FitQC(_Reader(), np.zeros(3, dtype=int), max_lag=3)
+    fit.add(0, 3, rec, np.ones((3, 8), bool), rec, recon)
+    (row,) = fit.rows()
+    assert row["nrms_recon_q1"] == row["nrms_recon_early"] == 0.0
+    assert row["nrms_recon_q4"] > 50 and row["nrms_recon_late"] > 10
+    assert fit.poor(30.0) == [("monitor:CDP=7", "q4", pytest.approx(row["nrms_recon_q4"]))]
+    assert fit.poor(150.0) == []

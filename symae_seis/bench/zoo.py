@@ -1,0 +1,101 @@
+"""The zoo benchmark: the shipped defaults on many surveys nobody tuned on
+(:mod:`symae_seis.synth.zoo`), scored per draw and as a distribution.
+
+For each draw: SymAE's whole-gather NRMS outside and inside the changed zone and its 4D
+error, each divided by the best conventional method's (the lowest over (a)-(e), designed
+in the draw's window or on the whole trace), and SymAE's reconstruction NRMS of the
+recorded shots it redatums from (:func:`symae_seis.bench.quality.reconstruction_scores`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["zoo_ratios", "zoo_summary"]
+
+
+def zoo_ratios(rows: list[dict]) -> list[dict]:
+    """One dict per zoo draw of the quality rows: ``draw``, ``outside``, ``inside``,
+    ``d4`` (SymAE / best conventional), ``recon`` (SymAE's reconstruction NRMS, %) and
+    the best conventional methods' names."""
+    by: dict[str, dict] = {}
+    for r in rows:
+        if str(r["survey"]).startswith("zoo"):
+            key = (r["method"], r["zone"], r["metric"])
+            by.setdefault(str(r["survey"]), {})[key] = float(r["value"])
+    out = []
+    for draw, v in sorted(by.items(), key=lambda kv: int(kv[0][3:])):
+        conv = sorted({m for m, _, _ in v if m.startswith("(")})
+
+        ours = {
+            k: v.get(("SymAE virtual", *k))
+            for k in (
+                ("outside", "gather"),
+                ("inside", "gather"),
+                ("inside", "rel_l2_4d"),
+                ("all", "recon_gather"),
+                ("all", "recon_q4"),
+                ("all", "recon_late"),
+            )
+        }
+        (b_out, n_out), (b_in, n_in), (b_d4, n_d4) = (
+            _best(v, conv, "outside", "gather"),
+            _best(v, conv, "inside", "gather"),
+            _best(v, conv, "inside", "rel_l2_4d"),
+        )
+        out.append(
+            {
+                "draw": draw,
+                "outside": ours[("outside", "gather")] / b_out,
+                "inside": ours[("inside", "gather")] / b_in,
+                "d4": ours[("inside", "rel_l2_4d")] / b_d4,
+                "recon": ours[("all", "recon_gather")],
+                "recon_far": ours[("all", "recon_q4")],
+                "recon_late": ours[("all", "recon_late")],
+                "symae_outside": ours[("outside", "gather")],
+                "best_outside": b_out,
+                "best_outside_method": n_out,
+                "best_inside_method": n_in,
+                "best_d4_method": n_d4,
+            }
+        )
+    return out
+
+
+def _best(v: dict, methods: list[str], zone: str, metric: str) -> tuple[float, str]:
+    """The lowest value of ``metric`` in ``zone`` over ``methods``, and its method."""
+    vals = {m: v[(m, zone, metric)] for m in methods if (m, zone, metric) in v}
+    name = min(vals, key=vals.get)
+    return vals[name], name
+
+
+def zoo_summary(rows: list[dict]) -> str:
+    """The per-draw ratios and their distribution as text; the last line holds
+    ``zoo_outside_ratio_median= zoo_outside_ratio_worst= zoo_d4_ratio_worst=``."""
+    ratios = zoo_ratios(rows)
+    if not ratios:
+        return "no zoo draw in the rows"
+    lines = [
+        f"{'draw':7} {'outside':>8} {'inside':>8} {'4D err':>8} {'recon %':>8} "
+        f"{'far q %':>8} {'late %':>8}  best conventional outside",
+        *(
+            f"{r['draw']:7} {r['outside']:8.2f} {r['inside']:8.2f} {r['d4']:8.2f} "
+            f"{r['recon']:8.1f} {r['recon_far']:8.1f} {r['recon_late']:8.1f}  "
+            f"{r['best_outside_method']} ({r['best_outside']:.1f} %)"
+            for r in ratios
+        ),
+    ]
+    col = {k: np.array([r[k] for r in ratios]) for k in ("outside", "inside", "d4", "recon")}
+    lines.append(
+        f"{len(ratios)} draws, SymAE / best conventional: outside median "
+        f"{np.median(col['outside']):.2f} worst {col['outside'].max():.2f}; inside "
+        f"median {np.median(col['inside']):.2f} worst {col['inside'].max():.2f}; "
+        f"4D error median {np.median(col['d4']):.2f} worst {col['d4'].max():.2f}; "
+        f"reconstruction NRMS median {np.median(col['recon']):.1f} %"
+    )
+    lines.append(
+        f"zoo_outside_ratio_median={np.median(col['outside']):.3f} "
+        f"zoo_outside_ratio_worst={col['outside'].max():.3f} "
+        f"zoo_d4_ratio_worst={col['d4'].max():.3f}"
+    )
+    return "\n".join(lines)

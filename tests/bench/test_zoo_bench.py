@@ -1,0 +1,57 @@
+"""The zoo benchmark's distribution: SymAE against the best conventional method per draw
+(the best over every method, zone by zone), and the printed target line."""
+
+from __future__ import annotations
+
+import pytest
+
+from symae_seis.bench.zoo import zoo_ratios, zoo_summary
+
+
+def _rows(draw: str, symae: tuple, conv: dict) -> list[dict]:
+    rows = []
+    for method, (out, ins, d4) in {"SymAE virtual": symae, **conv}.items():
+        for zone, metric, value in (
+            ("outside", "gather", out),
+            ("inside", "gather", ins),
+            ("inside", "rel_l2_4d", d4),
+        ):
+            rows.append(
+                {"survey": draw, "method": method, "zone": zone, "metric": metric, "value": value}
+            )
+    for part, value in (("recon_gather", 8.0), ("recon_q4", 20.0), ("recon_late", 10.0)):
+        rows.append(
+            {
+                "survey": draw,
+                "method": "SymAE virtual",
+                "zone": "all",
+                "metric": part,
+                "value": value,
+            }
+        )
+    return rows
+
+
+def test_ratios_against_the_best_method_zone_by_zone():
+    rows = _rows(
+        "zoo0", (5.0, 6.0, 0.2), {"(a) static": (20.0, 12.0, 2.0), "(e) whole": (10.0, 30.0, 0.5)}
+    )
+    rows += _rows("zoo1", (9.0, 9.0, 0.9), {"(e) whole": (10.0, 10.0, 1.0)})
+    rows.append(
+        {
+            "survey": "conv4d",
+            "method": "SymAE virtual",
+            "zone": "outside",
+            "metric": "gather",
+            "value": 1.0,
+        }
+    )  # not a zoo draw: left out
+    r0, r1 = zoo_ratios(rows)
+    assert (r0["outside"], r0["inside"], r0["d4"]) == (0.5, 0.5, 0.4)
+    assert r0["best_outside_method"] == "(e) whole" and r0["best_inside_method"] == "(a) static"
+    assert r0["recon"] == 8.0 and r0["recon_far"] == 20.0
+    text = zoo_summary(rows)
+    assert text.splitlines()[-1] == (
+        "zoo_outside_ratio_median=0.700 zoo_outside_ratio_worst=0.900 zoo_d4_ratio_worst=0.900"
+    )
+    assert r1["d4"] == pytest.approx(0.9)
