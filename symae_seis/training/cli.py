@@ -18,7 +18,8 @@ from ..errors import SymaeWarning
 from ..models import SymAEConfig
 from .callbacks import ExportModel, LossCurvePlot
 from .datamodule import SymAEDataModule
-from .module import SymAELit, upgrade_hparams
+from .module import SymAELit
+from .upgrade import upgrade_hparams
 
 __all__ = ["SymAECLI", "RunFolderError", "cli"]
 

@@ -21,6 +21,13 @@ from ..models import ModelFileError, SymAE, SymAEConfig
 from ..models.config import with_legacy_defaults
 from ..models.serialization import upgrade_state_dict
 from .objective import LossWeights, objective
+from .upgrade import (
+    as_config,
+    upgrade_hparams,
+    upgrade_optimizer_state,
+    upgrade_scheduler_state,
+    warmup_cosine,
+)
 
 __all__ = ["SymAELit", "NonFiniteLossError"]
 
@@ -105,7 +112,7 @@ class SymAELit(pl.LightningModule):
         min_lr_ratio: float = 0.02,
     ):
         super().__init__()
-        config = _as_config(config)
+        config = as_config(config)
         if min_bag < 1:
             raise OptionError(f"min_bag must be >= 1, got {min_bag}")
         if nuisance_view not in ("design", "split", "record"):
@@ -311,8 +318,16 @@ class SymAELit(pl.LightningModule):
             v1_shift = "model.shift_field" in checkpoint["state_dict"]
             checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"], "model.")
             if v1_shift:
-                self._upgrade_optimizer_state(checkpoint)
-        self._upgrade_scheduler_state(checkpoint)
+                upgrade_optimizer_state(checkpoint, [n for n, _ in self.named_parameters()])
+        if self._trainer is not None:
+            hp = self.hparams
+            upgrade_scheduler_state(
+                checkpoint,
+                lambda opt: warmup_cosine(
+                    opt, self.trainer.max_epochs, hp.warmup_epochs, hp.min_lr_ratio
+                ),
+                hp.lr,
+            )
         blob = checkpoint.get("symae")
         if blob is None:
             raise ModelFileError(
@@ -343,76 +358,9 @@ class SymAELit(pl.LightningModule):
                 f"({'; '.join(bad)}); resume on the same dataset"
             )
 
-    def _upgrade_optimizer_state(self, checkpoint: dict[str, Any]) -> None:
-        """Checkpoints written before the model's parts were named held the channel
-        shift's phase field as the model's first parameter; it now comes after the
-        nuisance encoder's. The optimiser's per-parameter state follows it."""
-        names = [n for n, _ in self.named_parameters()]
-        old = sorted(range(len(names)), key=lambda k: names[k] != "model.decoder.shift_field")
-        for opt in checkpoint.get("optimizer_states") or []:
-            state = opt.get("state", {})
-            opt["state"] = {new: state[pos] for pos, new in enumerate(old) if pos in state}
-
-    def _upgrade_scheduler_state(self, checkpoint: dict[str, Any]) -> None:
-        """Checkpoints written before :func:`warmup_cosine` hold a ``LambdaLR``'s state
-        (``lr_lambdas``): the same schedule's state at the same epoch replaces it."""
-        states = checkpoint.get("lr_schedulers") or []
-        if len(states) != 1 or "lr_lambdas" not in states[0] or self._trainer is None:
-            return
-        hp = self.hparams
-        dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=hp.lr)
-        sched = warmup_cosine(dummy, self.trainer.max_epochs, hp.warmup_epochs, hp.min_lr_ratio)
-        for _ in range(int(states[0]["last_epoch"])):
-            dummy.step()
-            sched.step()
-        checkpoint["lr_schedulers"] = [sched.state_dict()]
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a plain-model record, so SymAE.load() reads any checkpoint without Lightning
         checkpoint["symae"] = self.model.export()
-
-
-def _as_config(config: Any) -> SymAEConfig:
-    """A :class:`SymAEConfig`, from itself or from its fields as a mapping (a checkpoint's
-    hyperparameters)."""
-    if isinstance(config, SymAEConfig):
-        return config
-    if isinstance(config, dict):
-        fields = dict(config)
-        if fields.get("nuisance_window") is not None:
-            fields["nuisance_window"] = tuple(fields["nuisance_window"])
-        return SymAEConfig().replace(**fields)
-    raise OptionError(f"config must be a SymAEConfig, got {type(config).__name__}")
-
-
-_MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
-
-
-def upgrade_hparams(hparams: dict) -> dict:
-    """Hyperparameters of a checkpoint written before :class:`SymAEConfig`, with the
-    model's options (then flat) moved under ``config``."""
-    flat = {k: hparams[k] for k in hparams if k in _MODEL_OPTIONS}
-    if not flat:
-        return hparams
-    rest = {k: v for k, v in hparams.items() if k not in flat}
-    return {**rest, "config": {**flat, **(rest.get("config") or {})}}
-
-
-def warmup_cosine(
-    opt: torch.optim.Optimizer, epochs: int, warmup: int, min_ratio: float
-) -> torch.optim.lr_scheduler.LRScheduler:
-    """Linear warm-up over ``warmup`` epochs (from ``lr / (warmup + 1)``), then a cosine
-    decay to ``lr * min_ratio`` at ``epochs``, with torch's schedulers (stepped once per
-    epoch)."""
-    from torch.optim import lr_scheduler as S
-
-    warm = max(0, min(warmup, epochs - 1))
-    lr = opt.param_groups[0]["lr"]
-    cosine = S.CosineAnnealingLR(opt, T_max=max(1, epochs - warm), eta_min=lr * min_ratio)
-    if not warm:
-        return cosine
-    ramp = S.LinearLR(opt, start_factor=1 / (warm + 1), end_factor=1.0, total_iters=warm)
-    return S.SequentialLR(opt, [ramp, cosine], milestones=[warm])
 
 
 def _reseed(seed: int, device: torch.device) -> None:
