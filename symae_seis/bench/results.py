@@ -38,6 +38,7 @@ BENCHES = {
     "infill": "Infill",
     "train": "Training throughput",
     "demo": "Demo runs",
+    "zoo_statics": "Zoo: what per-trace statics leave of water-velocity changes",
     "ingest": "Ingest speed",
     "scale": "Scale",
 }

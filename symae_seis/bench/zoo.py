@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["zoo_ratios", "zoo_summary"]
+from ..qc.metrics import gather_nrms
+from ..synth.zoo import ZooDraw, render_zoo_gather
+
+__all__ = ["zoo_ratios", "zoo_summary", "static_fit_residual", "PARTS"]
 
 
 def zoo_ratios(rows: list[dict]) -> list[dict]:
@@ -99,3 +102,57 @@ def zoo_summary(rows: list[dict]) -> str:
         f"zoo_d4_ratio_worst={col['d4'].max():.3f}"
     )
     return "\n".join(lines)
+
+
+#: Parts of a gather scored apart: whole, channel quarters (far offsets last), halves.
+PARTS = ("whole", "q1", "q2", "q3", "q4", "early", "late")
+
+
+def _parts(c: int, t: int) -> dict[str, tuple[slice, slice]]:
+    out = {"whole": (slice(None), slice(None))}
+    for q in range(4):
+        out[f"q{q + 1}"] = (slice(q * c // 4, (q + 1) * c // 4), slice(None))
+    out["early"], out["late"] = (slice(None), slice(0, t // 2)), (slice(None), slice(t // 2, None))
+    return out
+
+
+def _best_static_gain(target: np.ndarray, source: np.ndarray, up: int = 32) -> np.ndarray:
+    """``source`` shifted (to 1 / ``up`` of a sample) and scaled trace by trace to fit
+    ``target`` best: what a per-trace static and gain can do."""
+    c, n = source.shape
+    f = np.fft.rfftfreq(2 * n)
+    out = np.zeros_like(target)
+    for k in range(c):
+        a, b = np.fft.rfft(target[k], 2 * n), np.fft.rfft(source[k], 2 * n)
+        cc = np.fft.irfft(np.conj(b) * a, up * 2 * n)
+        j = int(np.argmax(cc))
+        lag = (j if j < len(cc) // 2 else j - len(cc)) / up
+        shifted = np.fft.irfft(b * np.exp(-2j * np.pi * f * lag), 2 * n)[:n]
+        out[k] = shifted * (shifted @ target[k]) / max(shifted @ shifted, 1e-30)
+    return out
+
+
+def static_fit_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[str, float]:
+    """NRMS (%) by part of the gather of what a per-trace static and gain leave of a
+    water-velocity change (``water_dv`` m/s, default the draw's largest): one shot of the
+    draw's earth recorded with and without it, everything else equal. A water-velocity
+    change moves each event by its own water path (its ray parameter), so at far offsets
+    it is a time-variant shift that no static per trace follows."""
+    offsets = np.linspace(draw.offset_min, draw.offset_max, draw.channels)
+    shot = {
+        "freq": 25.0,
+        "phase_deg": 0.0,
+        "static_ms": 0.0,
+        "gain": 1.0,
+        "water_dv": 0.0,
+        "ghost_m": 7.0,
+        "bubble_s": 0.1,
+    }
+    dv = draw.water_dv_range[1] if water_dv is None else water_dv
+    plain = render_zoo_gather(draw, offsets, shot)
+    moved = render_zoo_gather(draw, offsets, {**shot, "water_dv": dv})
+    fit = _best_static_gain(moved, plain)
+    return {
+        name: float(gather_nrms(fit[None][:, ch, ts], moved[None][:, ch, ts])[0])
+        for name, (ch, ts) in _parts(*plain.shape).items()
+    }
