@@ -4,9 +4,9 @@ leave of a water-velocity change on the zoo's draws, by part of the gather.
 A shot of each draw's earth is recorded with and without the draw's largest water-velocity
 change, everything else equal; the best sub-sample static and gain per trace map one onto
 the other; the NRMS (%) left is printed for the whole gather, each quarter of the channels
-(the far offsets last) and each half of the record. A pure per-trace shift leaves about
-1-2 % (the fit's sub-sample resolution); more is the part of the water static that varies
-along the trace (each event's own water path).
+(the far offsets last) and each half of the record. A pure per-trace shift is fitted
+exactly; what is left is the part of the water static that varies along the trace (each
+event's own water path). ``--warp-order K`` fits a shift polynomial in time instead.
 
     python scripts/bench/zoo_statics.py --draws 12
 """
@@ -15,18 +15,30 @@ from __future__ import annotations
 
 import argparse
 
-from symae_seis.bench.zoo import PARTS, static_fit_residual
+from symae_seis.bench.zoo import PARTS, static_fit_residual, warp_fit_residual
 from symae_seis.synth.zoo import draw_zoo
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=12)
+    ap.add_argument(
+        "--warp-order",
+        type=int,
+        default=None,
+        metavar="K",
+        help="instead of a static, a per-trace shift polynomial in time of order K "
+        "(least squares, slow: about 10 s a draw)",
+    )
     args = ap.parse_args()
     print(f"{'draw':6} {'depth m':>8} {'dv m/s':>7} " + " ".join(f"{p:>6}" for p in PARTS))
     for k in range(args.draws):
         d = draw_zoo(k)
-        r = static_fit_residual(d)
+        r = (
+            static_fit_residual(d)
+            if args.warp_order is None
+            else warp_fit_residual(d, args.warp_order)
+        )
         print(
             f"zoo{k:<3} {d.water_depth_m:8.0f} {d.water_dv_range[1]:7.1f} "
             + " ".join(f"{r[p]:6.1f}" for p in PARTS)

@@ -14,7 +14,7 @@ import numpy as np
 from ..qc.metrics import gather_nrms
 from ..synth.zoo import ZooDraw, render_zoo_gather
 
-__all__ = ["zoo_ratios", "zoo_summary", "static_fit_residual", "PARTS"]
+__all__ = ["zoo_ratios", "zoo_summary", "static_fit_residual", "warp_fit_residual", "PARTS"]
 
 
 def zoo_ratios(rows: list[dict]) -> list[dict]:
@@ -152,6 +152,54 @@ def static_fit_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[st
     plain = render_zoo_gather(draw, offsets, shot)
     moved = render_zoo_gather(draw, offsets, {**shot, "water_dv": dv})
     fit = _best_static_gain(moved, plain)
+    return {
+        name: float(gather_nrms(fit[None][:, ch, ts], moved[None][:, ch, ts])[0])
+        for name, (ch, ts) in _parts(*plain.shape).items()
+    }
+
+
+def _best_warp(target: np.ndarray, source: np.ndarray, dt: float, order: int) -> np.ndarray:
+    """``source`` warped trace by trace by a shift polynomial in time of ``order`` (and
+    scaled) to fit ``target`` best (least squares from 9 starting statics)."""
+    from scipy.interpolate import CubicSpline
+    from scipy.optimize import least_squares
+
+    t = np.arange(source.shape[-1]) * dt
+    tn = (t - t.mean()) / np.ptp(t)
+    out = np.zeros_like(target, dtype=np.float64)
+    for k in range(source.shape[0]):
+        spline = CubicSpline(t, source[k], extrapolate=False)
+
+        def model(p, spline=spline):
+            shift = sum(p[j] * tn**j for j in range(order + 1))
+            return p[-1] * np.nan_to_num(spline(t - shift))
+
+        fits = [
+            least_squares(lambda p, m=model, y=target[k]: m(p) - y, np.r_[s0, np.zeros(order), 1.0])
+            for s0 in np.linspace(-0.02, 0.02, 9)
+        ]
+        out[k] = model(min(fits, key=lambda r: r.cost).x)
+    return out
+
+
+def warp_fit_residual(draw: ZooDraw, order: int, water_dv: float | None = None) -> dict[str, float]:
+    """As :func:`static_fit_residual`, with a per-trace shift that varies along the trace
+    as a polynomial in time of ``order`` (0: a static): how far a smooth time-variant
+    static would go."""
+    offsets = np.linspace(draw.offset_min, draw.offset_max, draw.channels)
+    shot = {
+        "freq": 25.0,
+        "phase_deg": 0.0,
+        "static_ms": 0.0,
+        "gain": 1.0,
+        "water_dv": 0.0,
+        "ghost_m": 7.0,
+        "bubble_s": 0.1,
+    }
+    dv = draw.water_dv_range[1] if water_dv is None else water_dv
+    plain = render_zoo_gather(draw, offsets, shot).astype(np.float64)
+    moved = render_zoo_gather(draw, offsets, {**shot, "water_dv": dv}).astype(np.float64)
+    fit = _best_warp(moved, plain, draw.dt_ms / 1000, order)
     return {
         name: float(gather_nrms(fit[None][:, ch, ts], moved[None][:, ch, ts])[0])
         for name, (ch, ts) in _parts(*plain.shape).items()
