@@ -132,12 +132,9 @@ def _best_static_gain(target: np.ndarray, source: np.ndarray, up: int = 32) -> n
     return out
 
 
-def static_fit_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[str, float]:
-    """NRMS (%) by part of the gather of what a per-trace static and gain leave of a
-    water-velocity change (``water_dv`` m/s, default the draw's largest): one shot of the
-    draw's earth recorded with and without it, everything else equal. A water-velocity
-    change moves each event by its own water path (its ray parameter), so at far offsets
-    it is a time-variant shift that no static per trace follows."""
+def _with_and_without(draw: ZooDraw, water_dv: float | None) -> tuple[np.ndarray, ...]:
+    """One shot of the draw's earth (25 Hz Ricker, no static) without and with a
+    water-velocity change (default: the draw's largest), ``(C, T)`` each, float64."""
     offsets = np.linspace(draw.offset_min, draw.offset_max, draw.channels)
     shot = {
         "freq": 25.0,
@@ -149,13 +146,28 @@ def static_fit_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[st
         "bubble_s": 0.1,
     }
     dv = draw.water_dv_range[1] if water_dv is None else water_dv
-    plain = render_zoo_gather(draw, offsets, shot)
-    moved = render_zoo_gather(draw, offsets, {**shot, "water_dv": dv})
-    fit = _best_static_gain(moved, plain)
+    return tuple(
+        render_zoo_gather(draw, offsets, {**shot, "water_dv": v}).astype(np.float64)
+        for v in (0.0, dv)
+    )
+
+
+def _scores(fit: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """NRMS (%) of ``fit`` against ``target`` by part of the gather (:data:`PARTS`)."""
     return {
-        name: float(gather_nrms(fit[None][:, ch, ts], moved[None][:, ch, ts])[0])
-        for name, (ch, ts) in _parts(*plain.shape).items()
+        name: float(gather_nrms(fit[None][:, ch, ts], target[None][:, ch, ts])[0])
+        for name, (ch, ts) in _parts(*target.shape).items()
     }
+
+
+def static_fit_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[str, float]:
+    """NRMS (%) by part of the gather of what a per-trace static and gain leave of a
+    water-velocity change (``water_dv`` m/s, default the draw's largest): one shot of the
+    draw's earth recorded with and without it, everything else equal. A water-velocity
+    change moves each event by its own water path (its ray parameter), so at far offsets
+    it is a time-variant shift that no static per trace follows."""
+    plain, moved = _with_and_without(draw, water_dv)
+    return _scores(_best_static_gain(moved, plain), moved)
 
 
 def _best_warp(target: np.ndarray, source: np.ndarray, dt: float, order: int) -> np.ndarray:
@@ -186,21 +198,5 @@ def warp_fit_residual(draw: ZooDraw, order: int, water_dv: float | None = None) 
     """As :func:`static_fit_residual`, with a per-trace shift that varies along the trace
     as a polynomial in time of ``order`` (0: a static): how far a smooth time-variant
     static would go."""
-    offsets = np.linspace(draw.offset_min, draw.offset_max, draw.channels)
-    shot = {
-        "freq": 25.0,
-        "phase_deg": 0.0,
-        "static_ms": 0.0,
-        "gain": 1.0,
-        "water_dv": 0.0,
-        "ghost_m": 7.0,
-        "bubble_s": 0.1,
-    }
-    dv = draw.water_dv_range[1] if water_dv is None else water_dv
-    plain = render_zoo_gather(draw, offsets, shot).astype(np.float64)
-    moved = render_zoo_gather(draw, offsets, {**shot, "water_dv": dv}).astype(np.float64)
-    fit = _best_warp(moved, plain, draw.dt_ms / 1000, order)
-    return {
-        name: float(gather_nrms(fit[None][:, ch, ts], moved[None][:, ch, ts])[0])
-        for name, (ch, ts) in _parts(*plain.shape).items()
-    }
+    plain, moved = _with_and_without(draw, water_dv)
+    return _scores(_best_warp(moved, plain, draw.dt_ms / 1000, order), moved)
