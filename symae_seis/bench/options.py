@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import inspect
 
 import yaml
 
-from ..models import SymAEConfig
+from ..models.config import OPTION_NAMES
 from ..training import SymAELit
 
 __all__ = ["add_model_option", "model_options", "MODEL_KEYS", "TRAINING_KEYS"]
 
-MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
+MODEL_KEYS = OPTION_NAMES
 #: SymAELit's own options (the data links and the model's config excluded).
 TRAINING_KEYS = frozenset(inspect.signature(SymAELit).parameters) - {
     "channels",

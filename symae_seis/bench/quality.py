@@ -213,16 +213,15 @@ def reconstruction_scores(recon: np.ndarray, recorded: np.ndarray) -> list[tuple
     channels (``recon_q1`` .. ``recon_q4``, the far offsets last) and half of its samples
     (``recon_early``, ``recon_late``); as ``(zone, metric, value)``."""
     from ..qc.metrics import gather_nrms
+    from .zoo import gather_parts
 
-    c, t = recorded.shape[1:]
-    parts = {"recon_gather": (slice(None), slice(None))}
-    for q in range(4):
-        parts[f"recon_q{q + 1}"] = (slice(q * c // 4, (q + 1) * c // 4), slice(None))
-    parts["recon_early"] = (slice(None), slice(0, t // 2))
-    parts["recon_late"] = (slice(None), slice(t // 2, None))
     return [
-        ("all", name, float(np.median(gather_nrms(recon[:, ch, ts], recorded[:, ch, ts]))))
-        for name, (ch, ts) in parts.items()
+        (
+            "all",
+            "recon_gather" if name == "whole" else f"recon_{name}",
+            float(np.median(gather_nrms(recon[:, ch, ts], recorded[:, ch, ts]))),
+        )
+        for name, (ch, ts) in gather_parts(*recorded.shape[1:]).items()
     ]
 
 

@@ -14,7 +14,14 @@ import numpy as np
 from ..qc.metrics import gather_nrms
 from ..synth.zoo import ZooDraw, render_zoo_gather
 
-__all__ = ["zoo_ratios", "zoo_summary", "static_fit_residual", "warp_fit_residual", "PARTS"]
+__all__ = [
+    "zoo_ratios",
+    "zoo_summary",
+    "static_fit_residual",
+    "warp_fit_residual",
+    "gather_parts",
+    "PARTS",
+]
 
 
 def zoo_ratios(rows: list[dict]) -> list[dict]:
@@ -108,7 +115,8 @@ def zoo_summary(rows: list[dict]) -> str:
 PARTS = ("whole", "q1", "q2", "q3", "q4", "early", "late")
 
 
-def _parts(c: int, t: int) -> dict[str, tuple[slice, slice]]:
+def gather_parts(c: int, t: int) -> dict[str, tuple[slice, slice]]:
+    """(channels, samples) slices of each part of a ``(c, t)`` gather (:data:`PARTS`)."""
     out = {"whole": (slice(None), slice(None))}
     for q in range(4):
         out[f"q{q + 1}"] = (slice(q * c // 4, (q + 1) * c // 4), slice(None))
@@ -156,7 +164,7 @@ def _scores(fit: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """NRMS (%) of ``fit`` against ``target`` by part of the gather (:data:`PARTS`)."""
     return {
         name: float(gather_nrms(fit[None][:, ch, ts], target[None][:, ch, ts])[0])
-        for name, (ch, ts) in _parts(*target.shape).items()
+        for name, (ch, ts) in gather_parts(*target.shape).items()
     }
 
 

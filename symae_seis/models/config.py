@@ -19,6 +19,7 @@ from .pooling import default_coherent_pad
 
 __all__ = [
     "SymAEConfig",
+    "OPTION_NAMES",
     "channels_are_receivers",
     "with_legacy_defaults",
     "DECODERS",
@@ -312,6 +313,10 @@ class SymAEConfig:
         if cfg.get("nuisance_window") is not None:
             cfg["nuisance_window"] = tuple(cfg["nuisance_window"])
         return cls().replace(**cfg), data
+
+
+#: Names of every option of :class:`SymAEConfig`.
+OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
 
 
 # -- checks of the options on their own (those that need the gathers are in resolve) --

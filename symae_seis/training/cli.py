@@ -3,7 +3,6 @@ links, run folders that are never overwritten, loggers, GPU precision defaults."
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -15,7 +14,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..errors import SymaeWarning
-from ..models import SymAEConfig
+from ..models.config import OPTION_NAMES
 from .callbacks import ExportModel, LossCurvePlot
 from .datamodule import SymAEDataModule
 from .module import SymAELit
@@ -112,9 +111,6 @@ def _trainer_defaults() -> dict:
     }
 
 
-_MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
-
-
 def _upgrade_config_file(value: str) -> str | None:
     """The YAML of config file ``value`` with a ``model`` section of releases before
     :class:`SymAEConfig` (the model's options flat in it) upgraded; None when nothing
@@ -127,7 +123,7 @@ def _upgrade_config_file(value: str) -> str | None:
     except yaml.YAMLError:
         return None  # LightningCLI reports it
     model = doc.get("model") if isinstance(doc, dict) else None
-    if not isinstance(model, dict) or not _MODEL_OPTIONS & set(model):
+    if not isinstance(model, dict) or not OPTION_NAMES & set(model):
         return None
     return yaml.safe_dump({**doc, "model": upgrade_hparams(model)}, sort_keys=False)
 
@@ -141,7 +137,7 @@ def upgrade_arguments(args: list[str]) -> list[str]:
     for k, a in enumerate(args):
         key, sep, value = a.partition("=")
         name = key[len("--model.") :] if key.startswith("--model.") else None
-        if name in _MODEL_OPTIONS:
+        if name in OPTION_NAMES:
             old.append(key)
             a = f"--model.config.{name}{sep}{value}"
         elif k and args[k - 1] in ("--config", "-c") or key == "--config" and sep:

@@ -5,7 +5,6 @@ itself (:func:`warmup_cosine`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 
 from ..errors import OptionError
 from ..models import SymAEConfig
+from ..models.config import OPTION_NAMES
 
 __all__ = [
     "as_config",
@@ -36,13 +36,10 @@ def as_config(config: Any) -> SymAEConfig:
     raise OptionError(f"config must be a SymAEConfig, got {type(config).__name__}")
 
 
-_MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
-
-
 def upgrade_hparams(hparams: dict) -> dict:
     """Hyperparameters of a checkpoint written before :class:`SymAEConfig`, with the
     model's options (then flat) moved under ``config``."""
-    flat = {k: hparams[k] for k in hparams if k in _MODEL_OPTIONS}
+    flat = {k: hparams[k] for k in hparams if k in OPTION_NAMES}
     if not flat:
         return hparams
     rest = {k: v for k, v in hparams.items() if k not in flat}
