@@ -6,7 +6,9 @@ change, everything else equal; the best sub-sample static and gain per trace map
 the other; the NRMS (%) left is printed for the whole gather, each quarter of the channels
 (the far offsets last) and each half of the record. A pure per-trace shift is fitted
 exactly; what is left is the part of the water static that varies along the trace (each
-event's own water path). ``--warp-order K`` fits a shift polynomial in time instead.
+event's own water path). ``--warp-order K`` fits a shift polynomial in time instead;
+``--oracle-warp`` moves every sample by the exact shift of the event nearest to it in
+time (the truth): what is left then is where events of different ray parameters overlap.
 
     python scripts/bench/zoo_statics.py --draws 12
 """
@@ -15,7 +17,12 @@ from __future__ import annotations
 
 import argparse
 
-from symae_seis.bench.zoo import PARTS, static_fit_residual, warp_fit_residual
+from symae_seis.bench.zoo import (
+    PARTS,
+    oracle_warp_residual,
+    static_fit_residual,
+    warp_fit_residual,
+)
 from symae_seis.synth.zoo import draw_zoo
 
 
@@ -30,15 +37,23 @@ def main() -> None:
         help="instead of a static, a per-trace shift polynomial in time of order K "
         "(least squares, slow: about 10 s a draw)",
     )
+    ap.add_argument(
+        "--oracle-warp",
+        action="store_true",
+        help="instead of a static, the exact shift of the nearest event at every sample",
+    )
     args = ap.parse_args()
+    if args.oracle_warp and args.warp_order is not None:
+        ap.error("--oracle-warp and --warp-order are two different fits: give one")
     print(f"{'draw':6} {'depth m':>8} {'dv m/s':>7} " + " ".join(f"{p:>6}" for p in PARTS))
     for k in range(args.draws):
         d = draw_zoo(k)
-        r = (
-            static_fit_residual(d)
-            if args.warp_order is None
-            else warp_fit_residual(d, args.warp_order)
-        )
+        if args.oracle_warp:
+            r = oracle_warp_residual(d)
+        elif args.warp_order is not None:
+            r = warp_fit_residual(d, args.warp_order)
+        else:
+            r = static_fit_residual(d)
         print(
             f"zoo{k:<3} {d.water_depth_m:8.0f} {d.water_dv_range[1]:7.1f} "
             + " ".join(f"{r[p]:6.1f}" for p in PARTS)

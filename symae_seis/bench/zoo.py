@@ -12,13 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..qc.metrics import gather_nrms
-from ..synth.zoo import ZooDraw, render_zoo_gather
+from ..synth.zoo import V_WATER, ZooDraw, event_moveout, render_zoo_gather
 
 __all__ = [
     "zoo_ratios",
     "zoo_summary",
     "static_fit_residual",
     "warp_fit_residual",
+    "oracle_warp_residual",
     "gather_parts",
     "PARTS",
 ]
@@ -208,3 +209,36 @@ def warp_fit_residual(draw: ZooDraw, order: int, water_dv: float | None = None) 
     static would go."""
     plain, moved = _with_and_without(draw, water_dv)
     return _scores(_best_warp(moved, plain, draw.dt_ms / 1000, order), moved)
+
+
+def _warp(source: np.ndarray, shift: np.ndarray, up: int = 16) -> np.ndarray:
+    """``source(c, t - shift(c, t))`` (``shift`` in samples), read from the traces
+    band-limited-interpolated ``up`` times finer (no loss below Nyquist)."""
+    c, n = source.shape
+    fine = np.fft.irfft(np.fft.rfft(source, 2 * n, axis=-1), 2 * n * up, axis=-1) * up
+    pos = (np.arange(n)[None, :] - shift) * up
+    out = np.zeros_like(source, dtype=np.float64)
+    for k in range(c):
+        out[k] = np.interp(pos[k], np.arange(fine.shape[-1]), fine[k], left=0.0, right=0.0)
+    return out
+
+
+def oracle_warp_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[str, float]:
+    """As :func:`static_fit_residual`, with the best any time warp of the trace can do
+    given the truth: every sample moved by the exact water-velocity shift of the event
+    nearest to it in time (then the best static and gain per trace). What it leaves is
+    where events of different ray parameters overlap on a trace (they cross at far
+    offsets, where deeper reflections approach their head waves): there no warp of the
+    recorded trace, however it is estimated, maps one shot onto the other."""
+    plain, moved = _with_and_without(draw, water_dv)
+    dv = draw.water_dv_range[1] if water_dv is None else water_dv
+    offsets = np.linspace(draw.offset_min, draw.offset_max, draw.channels)
+    t, p = event_moveout(draw, offsets)
+    dt = draw.dt_ms / 1000.0
+    t_water = draw.t_wb / np.sqrt(1 - np.clip(p * V_WATER, 0.0, 0.999) ** 2)
+    shift = t_water * (V_WATER / (V_WATER + dv) - 1.0) / dt  # (K, H) samples
+    arrival = (t - draw.delay_rec_ms / 1000.0) / dt
+    samples = np.arange(plain.shape[-1])
+    nearest = np.argmin(np.abs(samples[None, :, None] - arrival.T[:, None, :]), axis=-1)
+    field = np.take_along_axis(shift.T, nearest, axis=-1)  # (H, T)
+    return _scores(_best_static_gain(moved, _warp(plain, field)), moved)

@@ -32,7 +32,14 @@ from ..io.segy_write import write_segy
 from ..typing import PathLike
 from .convolutional import shot_headers
 
-__all__ = ["ZooDraw", "draw_zoo", "make_zoo_survey", "WAVELETS", "AVO_CLASSES"]
+__all__ = [
+    "ZooDraw",
+    "draw_zoo",
+    "make_zoo_survey",
+    "event_moveout",
+    "WAVELETS",
+    "AVO_CLASSES",
+]
 
 WAVELETS = ("ricker", "minimum", "bubble", "ghost")
 #: AVO classes: (intercept range, gradient range) of ``R = A + B sin^2(theta)``.
@@ -215,6 +222,17 @@ def _events(d: ZooDraw, monitor: bool, inside: float):
     return np.array(t0), np.array(vel), np.array(ab)
 
 
+def event_moveout(
+    d: ZooDraw, offsets: np.ndarray, *, monitor: bool = False, inside: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-way times (s) and ray parameters (s/m) ``(K, H)`` of the water bottom and every
+    reflector (K events) at ``offsets`` (H), before statics and water-velocity changes."""
+    t0, vel, _ = _events(d, monitor, inside)
+    h = np.asarray(offsets, dtype=np.float64)[None, :]
+    t = np.sqrt(t0[:, None] ** 2 + (h / vel[:, None]) ** 2)
+    return t, h / (vel[:, None] ** 2 * t)
+
+
 def render_zoo_gather(
     d: ZooDraw, offsets: np.ndarray, shot: dict, *, monitor: bool = False, inside: float = 0.0
 ) -> np.ndarray:
@@ -223,9 +241,7 @@ def render_zoo_gather(
     nfft = 2 * d.samples
     f = np.fft.rfftfreq(nfft, dt)
     t0, vel, ab = _events(d, monitor, inside)
-    h = offsets[None, :]
-    t = np.sqrt(t0[:, None] ** 2 + (h / vel[:, None]) ** 2)  # (K, H)
-    p = h / (vel[:, None] ** 2 * t)  # ray parameter (s/m)
+    t, p = event_moveout(d, offsets, monitor=monitor, inside=inside)  # (K, H)
     sin_w = np.clip(p * V_WATER, 0.0, 0.999)
     t_water = d.t_wb / np.sqrt(1 - sin_w**2)  # the ray's two water legs
     water = t_water * (V_WATER / (V_WATER + shot["water_dv"]) - 1.0)
