@@ -204,9 +204,29 @@ def _channels(
 
 
 def _textual(plan: _FilePlan, dt_us: int | None) -> str:
-    """The first file's textual header (copied into SEG-Y outputs)."""
-    with open_segy(plan.path, endian=plan.endian, su=False, dt_us=dt_us) as (fh, _):
-        return bytes(fh.text[0]).decode("ascii", errors="replace")
+    """The first file's textual header (copied into SEG-Y outputs), as printable text:
+    NUL and other control bytes (some writers pad with them) become spaces, so the store's
+    attribute and the outputs' headers hold 3200 printable characters."""
+    del dt_us  # the header's bytes do not depend on it
+    with open(plan.path, "rb") as fh:
+        raw = fh.read(3200)
+    return textual_text(raw)
+
+
+def textual_text(raw: bytes) -> str:
+    """A 3200-byte textual header as printable text, ASCII or EBCDIC (cp500), whichever
+    reads as more printable characters (segyio guesses from the bytes and turns an ASCII
+    header padded with NULs into EBCDIC noise); control bytes become spaces."""
+    best = ""
+    for codec in ("ascii", "cp500"):
+        text = raw.decode(codec, errors="replace")
+        if sum(ch.isprintable() and ch != "\ufffd" for ch in text) > sum(
+            ch.isprintable() and ch != "\ufffd" for ch in best
+        ):
+            best = text
+    return "".join(ch if ch.isprintable() and ch != "\ufffd" else " " for ch in best).ljust(
+        len(raw)
+    )
 
 
 def _ingest_segy(

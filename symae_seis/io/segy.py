@@ -191,14 +191,6 @@ def _segy_layout(
             "(variable count, -1) which segyio cannot read; rewrite the file "
             "with a fixed count"
         )
-    extra = int.from_bytes(head[3506:3510], endian, signed=True)
-    if head[3500] >= 2 and extra > 0:
-        raise SegyError(
-            f"{path}: SEG-Y revision {head[3500]} file with {extra} trace "
-            "header extension(s) (240-byte headers after each trace header, "
-            "binary bytes 3507-3510); trace header extensions are not "
-            "supported: rewrite the file without them"
-        )
     tr0 = 3600 + 3200 * ext
     if size <= tr0:
         raise SegyError(f"{path}: holds no traces ({size} bytes of file headers only)")
@@ -209,7 +201,48 @@ def _segy_layout(
         raise SegyError(f"{path}: truncated inside the first trace header")
     tr_ns = _u16(th, 114, endian)
     ns = _u16(head, 3220, endian) or tr_ns
+    extra = _trace_extensions(head, endian, size - tr0, ns, fmt)
+    if extra:
+        raise SegyError(
+            f"{path}: SEG-Y revision {_revision(head, endian)} file with {extra} trace "
+            "header extension(s) (240-byte headers after each trace header, binary "
+            "bytes 3507-3508); trace header extensions are not supported: rewrite the "
+            "file without them"
+        )
     return fmt, tr0, ns, tr_ns, th
+
+
+def _revision(head: bytes, endian: str) -> str | None:
+    """The binary header's SEG-Y revision (bytes 3501-3502) where it names one (1.0, 2.0,
+    2.1), else None: a word that is not a revision says the bytes after it are not
+    revision-2 fields either. Rev 2 gives each of the two bytes its own meaning (major,
+    minor); older writers wrote one 2-byte word, byte-swapped in little-endian files."""
+    major, minor = head[3500], head[3501]
+    if endian == "little" and major in (0, 1) and minor in (1, 2):
+        major, minor = minor, major  # a little-endian 2-byte word 0x0100 / 0x0200
+    if (major, minor) in ((1, 0), (2, 0), (2, 1)):
+        return f"{major}.{minor}"
+    return None
+
+
+def _trace_extensions(head: bytes, endian: str, body: int, ns: int, fmt: int) -> int:
+    """Trace header extensions per trace a revision-2 file declares (0 for others, as
+    segyio reads them). Rev 2.1 gives the count 2 bytes (3507-3508), rev 2.0 4 bytes
+    (3507-3510), and writers of either kind exist; the reading the file's size agrees
+    with wins, so a count written 2 bytes wide is not read as 65536."""
+    rev = _revision(head, endian)
+    if rev is None or not rev.startswith("2"):
+        return 0
+    narrow = int.from_bytes(head[3506:3508], endian, signed=True)
+    wide = int.from_bytes(head[3506:3510], endian, signed=True)
+    counts = [n for n in dict.fromkeys((narrow, wide) if rev == "2.1" else (wide, narrow)) if n > 0]
+    size = _FORMAT_SIZE.get(fmt, 4) * ns
+    for n in counts:
+        if ns and body % (240 * (1 + n) + size) == 0:
+            return n
+    if ns and body % (240 + size) == 0:
+        return 0  # the size fits traces without extensions: what segyio reads
+    return counts[0] if counts else 0
 
 
 def _trace_count(path: Path, size: int, tr0: int, ns: int, fmt: int, tr_ns: int) -> int:

@@ -259,15 +259,82 @@ def test_su_without_interval_needs_dt_ms(tmp_path):
     np.testing.assert_array_equal(r.read_all().reshape(-1, NS), x)
 
 
-def test_rev2_trace_header_extensions_named(tmp_path):
-    p = _segyio_file(tmp_path / "r2.sgy", _gathers(2))
-    b = bytearray(p.read_bytes())
-    b[3500] = 2  # revision 2.0
-    b[3506:3510] = struct.pack(">i", 1)  # one extension header per trace
-    p.write_bytes(bytes(b))
+def _with_extensions(p, x, fields: bytes):
+    """The segyio file ``p`` rewritten as revision 2 with one 240-byte trace header
+    extension after every trace header, ``fields`` in binary bytes 3501-3510."""
+    raw = p.read_bytes()
+    trace = 240 + 4 * x.shape[1]
+    head = bytearray(raw[:3600])
+    head[3500:3510] = fields
+    body = b"".join(
+        raw[3600 + k * trace : 3600 + k * trace + 240]
+        + bytes(240)
+        + raw[3600 + k * trace + 240 : 3600 + (k + 1) * trace]
+        for k in range(x.shape[0])
+    )
+    p.write_bytes(bytes(head) + body)
+    return p
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        bytes([2, 0, 0, 1, 0, 0]) + struct.pack(">i", 1),  # rev 2.0: 4 bytes wide
+        bytes([2, 1, 0, 1, 0, 0]) + struct.pack(">h", 1) + bytes(2),  # rev 2.1: 2 bytes
+        bytes([2, 0, 0, 1, 0, 0]) + struct.pack(">h", 1) + struct.pack(">h", 7),  # 2.0, 2 bytes
+    ],
+    ids=["rev2.0", "rev2.1", "rev2.0-written-2-bytes"],
+)
+def test_rev2_trace_header_extensions_named_with_their_count(tmp_path, fields):
+    x = _gathers(2)
+    p = _with_extensions(_segyio_file(tmp_path / "r2.sgy", x), x, fields)
     with pytest.raises(SegyError) as err:
         segy_info(p)
-    assert_message(err, "r2.sgy", "trace header extension", "not supported")
+    assert_message(err, "r2.sgy", "with 1 trace header extension", "not supported")
+    assert "65536" not in str(err.value)
+
+
+@pytest.mark.parametrize("endian", ["big", "little"])
+def test_revision_word_that_is_no_revision_ignores_rev2_fields(tmp_path, endian):
+    """Bytes 3501-3502 holding 218 / 36 name no revision: 3507-3510 are not rev-2 fields
+    there (32726 'extensions' is garbage) and the file reads as segyio reads it."""
+    x = _gathers(2)
+    p = tmp_path / f"odd_{endian}.sgy"
+    spec = segyio.spec()
+    spec.samples, spec.tracecount, spec.format, spec.endian = np.arange(NS) * 4.0, len(x), 5, endian
+    with segyio.create(str(p), spec) as f:
+        f.bin.update(hdt=4000, hns=NS)
+        for i in range(len(x)):
+            f.header[i] = {segyio.TraceField.FieldRecord: 1 + i // C, segyio.TraceField.CDP: 1}
+            f.trace[i] = x[i]
+    b = bytearray(p.read_bytes())
+    order = ">" if endian == "big" else "<"
+    b[3500:3502] = bytes([218, 36])
+    b[3506:3510] = struct.pack(order + "i", 32726 << 16)
+    p.write_bytes(bytes(b))
+    info = segy_info(p)
+    assert (info.endian, info.tracecount, info.samples) == (endian, len(x), NS)
+    traces, _, _ = read_segy(p)
+    with segyio.open(str(p), ignore_geometry=True, endian=endian) as f:
+        np.testing.assert_array_equal(traces, f.trace.raw[:])
+    np.testing.assert_array_equal(traces, x)
+
+
+def test_textual_header_with_nul_bytes_ingests(tmp_path):
+    """Some writers pad the textual header with NUL bytes: the ingest stores it as
+    printable text (NULs as spaces) instead of failing inside h5py."""
+    x = _gathers(2)
+    p = _segyio_file(tmp_path / "nul.sgy", x)
+    b = bytearray(p.read_bytes())
+    text = b"C 1 CLIENT NUL PADDED" + b"\x00" * 59 + b"C 2 LINE 7".ljust(80)
+    b[0:3200] = text.ljust(3200, b"\x00")
+    p.write_bytes(bytes(b))
+    store, _ = _store(tmp_path, {"b": p})
+    r = StoreReader(store)
+    assert r.textual_header.startswith("C 1 CLIENT NUL PADDED ")
+    assert "\x00" not in r.textual_header and "C 2 LINE 7" in r.textual_header
+    assert len(r.textual_header) == 3200
+    np.testing.assert_array_equal(r.read_all().reshape(-1, NS), x)
 
 
 # --------------------------------------------------------------------------- outputs
