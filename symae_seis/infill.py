@@ -112,7 +112,7 @@ def infill_store(
     FileExistsError
         If an output exists and ``overwrite`` is false (nothing is written then).
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     if not isinstance(model, SymAE):
         model = SymAE.load(model)
@@ -195,7 +195,7 @@ def infill_store(
                 )
             )
         pos, trace0 = 0, 0
-        for d in tqdm(chosen, desc="infill", unit="dp", disable=not progress):
+        for d in progress_bar(chosen, desc="infill", unit="dp", disable=not progress):
             rows = reader.members[d]
             x = reader.read(rows)
             known = _known_masks(reader, rows, chan_mask, inst_missing)

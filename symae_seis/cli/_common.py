@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ..errors import SymaeError
 
 __all__ = [
+    "command_parser",
     "setup_logging",
     "run_main",
     "dataset_parser",
+    "progress_on",
     "KNOWN_ERRORS",
     "add_store_source",
     "store_from_args",
@@ -28,15 +32,66 @@ class _CliHandler(logging.StreamHandler):
     """The one handler the commands put on the package's logger."""
 
 
-def setup_logging(verbose: bool = False) -> None:
+class _FileHandler(logging.FileHandler):
+    """The ``--log-file`` handler (one per file, whatever the number of calls)."""
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def command_parser(prog: str, doc: str, **kwargs) -> argparse.ArgumentParser:
+    """The argument parser every command starts from: no abbreviated options (a typo
+    such as ``--overwrit`` is an error, not a guess), ``--version``, ``-q/--quiet``,
+    ``-v/--verbose`` and ``--log-file``. ``kwargs`` go to :class:`argparse.ArgumentParser`
+    (``description`` defaults to the first line of ``doc``)."""
+    kwargs.setdefault("description", doc.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog, allow_abbrev=False, **kwargs)
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    talk = ap.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q", "--quiet", action="store_true", help="print warnings and errors only, no progress"
+    )
+    talk.add_argument("-v", "--verbose", action="store_true", help="print debugging messages")
+    ap.add_argument(
+        "--log-file", metavar="PATH", help="also write the messages to PATH (appended, plain)"
+    )
+    return ap
+
+
+def setup_logging(args: argparse.Namespace | bool | None = None) -> None:
     """Log the package's messages to stderr (once: a second call, e.g. the demo calling
-    the steps of other commands in one process, changes only the level)."""
+    the steps of other commands in one process, changes only the level), at the level
+    ``args.quiet`` / ``args.verbose`` ask for (a bool: verbose or not), and also into
+    ``args.log_file`` where given."""
+    verbose = bool(args) if isinstance(args, bool) else bool(getattr(args, "verbose", False))
+    quiet = bool(getattr(args, "quiet", False))
     root = logging.getLogger("symae_seis")
     if not any(isinstance(h, _CliHandler) for h in root.handlers):
         handler = _CliHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log_file = getattr(args, "log_file", None)
+    if log_file and not any(
+        isinstance(h, _FileHandler) and h.baseFilename == str(Path(log_file).resolve())
+        for h in root.handlers
+    ):
+        try:
+            handler = _FileHandler(log_file, mode="a", encoding="utf-8")
+        except OSError as err:
+            raise SystemExit(f"error: --log-file {log_file}: {err.strerror}") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    if quiet:
+        os.environ["SYMAE_PROGRESS"] = "0"  # progress bars off (symae_seis.progress)
+
+
+def progress_on(args: argparse.Namespace) -> bool:
+    """Whether a command shows progress (not with ``--quiet``)."""
+    return not getattr(args, "quiet", False)
 
 
 def run_main(prog: str, fn: Callable[[], int | None]) -> int:
@@ -54,7 +109,7 @@ def run_main(prog: str, fn: Callable[[], int | None]) -> int:
 
 def dataset_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     """An argument parser for commands that act on one catalog dataset."""
-    ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    ap = command_parser(prog, doc)
     ap.add_argument("dataset", help="dataset name in the catalog")
     ap.add_argument("--catalog", default="data_catalog.yaml", help="catalog file")
     return ap
@@ -69,7 +124,7 @@ def add_store_source(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--catalog", default="data_catalog.yaml")
 
 
-def store_from_args(args: argparse.Namespace):
+def store_from_args(args: argparse.Namespace, progress: bool = True):
     """The store path :func:`add_store_source`'s options name (built if stale/missing)."""
     from pathlib import Path
 
@@ -77,5 +132,8 @@ def store_from_args(args: argparse.Namespace):
     from ..ingest import ensure_store
 
     if args.dataset:
-        return ensure_store(load_catalog(args.catalog)[args.dataset], progress=True)
-    return Path(args.store)
+        return ensure_store(load_catalog(args.catalog)[args.dataset], progress=progress)
+    store = Path(args.store)
+    if not store.is_file():
+        raise FileNotFoundError(f"store {store} does not exist (build one with symae-ingest)")
+    return store

@@ -6,7 +6,6 @@ plus a score against the survey's ground truth. Everything lands in ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
@@ -14,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..catalog import load_catalog
-from ._common import run_main, setup_logging
+from ._common import command_parser, run_main, setup_logging
 
 __all__ = ["main"]
 
@@ -95,7 +94,7 @@ def _redatum_and_qc(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="symae-demo", description=__doc__.splitlines()[0])
+    ap = command_parser("symae-demo", __doc__)
     ap.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     ap.add_argument("--catalog", default="data_catalog.yaml")
     ap.add_argument("--dataset", default="demo4d")
@@ -114,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     args = ap.parse_args(argv)
-    setup_logging()
+    setup_logging(args)
 
     def run():
         from ..ingest import ensure_store

@@ -21,15 +21,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_store_source, run_main, setup_logging, store_from_args
+from ._common import (
+    add_store_source,
+    command_parser,
+    progress_on,
+    run_main,
+    setup_logging,
+    store_from_args,
+)
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="symae-infill",
-        description=__doc__.splitlines()[0],
+    ap = command_parser(
+        "symae-infill",
+        __doc__,
         epilog="\n".join(__doc__.splitlines()[2:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -64,13 +71,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    setup_logging()
+    setup_logging(args)
 
     def run():
         from ..infill import infill_store
         from ..io.store import StoreReader
+        from ..models import SymAE
+        from ..redatum import resolve_device
 
-        store = store_from_args(args)
+        # the cheap checks first: the device and the model, before a store is built
+        resolve_device(args.device)
+        SymAE.load(args.model)
+        store = store_from_args(args, progress=progress_on(args))
         with StoreReader(store) as reader:
             res = infill_store(
                 args.model,
@@ -83,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 device=args.device,
                 overwrite=args.overwrite,
                 write_segy=not args.no_segy,
-                progress=True,
+                progress=progress_on(args),
             )
         print(f"filled {res.n_filled} of {res.n_traces} trace slots")
         for name, path in res.files.items():

@@ -7,7 +7,7 @@ import sys
 from ..catalog import load_catalog
 from ..ingest import build_store, store_is_fresh
 from ..io.store import open_store
-from ._common import dataset_parser, run_main, setup_logging
+from ._common import dataset_parser, progress_on, run_main, setup_logging
 
 __all__ = ["main"]
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = dataset_parser("symae-ingest", __doc__)
     ap.add_argument("--rebuild", action="store_true", help="rebuild even if the store is fresh")
     args = ap.parse_args(argv)
-    setup_logging()
+    setup_logging(args)
 
     def run():
         entry = load_catalog(args.catalog)[args.dataset]
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{entry.store} is up to date")
         else:
             print(f"building {entry.store}: {why if not fresh else 'rebuild asked'}")
-            build_store(entry, overwrite=True, progress=True)
+            build_store(entry, overwrite=True, progress=progress_on(args))
         ds = open_store(entry.store)
         print(
             f"{ds.sizes['instance']} instances x {ds.sizes['channel']} channels x "

@@ -19,15 +19,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_store_source, run_main, setup_logging, store_from_args
+from ._common import (
+    add_store_source,
+    command_parser,
+    progress_on,
+    run_main,
+    setup_logging,
+    store_from_args,
+)
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="symae-redatum",
-        description=__doc__.splitlines()[0],
+    ap = command_parser(
+        "symae-redatum",
+        __doc__,
         epilog="\n".join(__doc__.splitlines()[2:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -89,17 +96,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    setup_logging()
+    ap = _parser()
+    args = ap.parse_args(argv)
+    if args.surveys and args.reference is None:
+        ap.error("--surveys chooses the surveys redatumed to one --reference; give --reference")
+    setup_logging(args)
 
     def run():
         from ..io.store import StoreReader
         from ..models import SymAE
         from ..qc.report import qc_report
-        from ..redatum import redatum
+        from ..redatum import redatum, resolve_device
 
-        store = store_from_args(args)
+        # the cheap checks first: the device and the model, before a store is built
+        resolve_device(args.device)
         model = SymAE.load(args.model)
+        store = store_from_args(args, progress=progress_on(args))
         mode = "reference" if args.reference is not None else "4d"
         with StoreReader(store) as reader:  # the store is opened once
             res = redatum(
@@ -115,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 device=args.device,
                 overwrite=args.overwrite,
                 write_segy=not args.no_segy,
-                progress=True,
+                progress=progress_on(args),
                 refine_steps=args.refine_steps,
                 uncertainty=args.uncertainty,
                 recon_warn=args.recon_warn or None,

@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = dataset_parser("symae-synth", __doc__)
     ap.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = ap.parse_args(argv)
-    setup_logging()
+    setup_logging(args)
 
     def run():
         for p in generate(load_catalog(args.catalog)[args.dataset], overwrite=args.overwrite):

@@ -16,6 +16,7 @@ resumes with ``--ckpt_path last`` and the same ``--run_dir``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..training.cli import SymAECLI, cli
@@ -29,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         # args=None lets LightningCLI read sys.argv itself (passing it warns on every call)
-        cli(argv)
+        try:
+            cli(argv)
+        except argparse.ArgumentError as err:  # one line, then where the options are
+            msg = " ".join(str(err).split()) or "bad arguments"
+            print(f"symae-train: error: {msg}", file=sys.stderr)
+            print("symae-train: the options: symae-train fit --help", file=sys.stderr)
+            return 2
         return 0
 
     return run_main("symae-train", run)

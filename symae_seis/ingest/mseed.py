@@ -141,7 +141,7 @@ def ingest_mseed(
     entry: MseedEntry, files: dict[str, list[Path]], h5, *, progress: bool = False
 ) -> dict[str, Any]:
     """Write every window of every survey into an open store file (used by build_store)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     surveys = list(files)
     heads = {s: read_mseed(files[s], entry.streams, headonly=True) for s in surveys}
@@ -176,7 +176,7 @@ def ingest_mseed(
     keys, surv, fidx, dps = [], [], [], []
     row = 0
     file_index = {str(p): i for i, p in enumerate(p for s in surveys for p in files[s])}
-    bar = tqdm(total=writer.x.shape[0], desc="ingest", unit="win", disable=not progress)
+    bar = progress_bar(total=writer.x.shape[0], desc="ingest", unit="win", disable=not progress)
     try:
         for si, s in enumerate(surveys):
             st = prepare(read_mseed(files[s], entry.streams), sr, entry.resample_hz is not None)

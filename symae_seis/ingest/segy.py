@@ -135,7 +135,7 @@ def _plan_file(entry: SegyEntry, path: Path, survey: int, row0: int):
 
 def _plan_segy(entry: SegyEntry, files: dict[str, list[Path]], progress: bool):
     """First pass over the headers: instances, channels, datapoints, the time axis."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     surveys = list(files)
     all_files = [(s, p) for s, lst in files.items() for p in lst]
@@ -143,7 +143,7 @@ def _plan_segy(entry: SegyEntry, files: dict[str, list[Path]], progress: bool):
     seen: dict[tuple[int, int], Path] = {}
     dt_us, row0 = None, 0
     for fi, (label, path) in enumerate(
-        tqdm(all_files, desc="scan headers", unit="file", disable=not progress)
+        progress_bar(all_files, desc="scan headers", unit="file", disable=not progress)
     ):
         sidx = surveys.index(label)
         plan, info, k, dp, cnt = _plan_file(entry, path, sidx, row0)
@@ -232,10 +232,10 @@ def textual_text(raw: bytes) -> str:
 def _ingest_segy(
     writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, c: int, progress: bool
 ) -> None:
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     total = sum(p.ntr for p in plans)
-    bar = tqdm(total=total, desc="ingest", unit="tr", disable=not progress)
+    bar = progress_bar(total=total, desc="ingest", unit="tr", disable=not progress)
     t = i1 - i0
     for plan in plans:
         info = segy_info(plan.path, endian=plan.endian, su=plan.su, dt_us=plan.dt_us)

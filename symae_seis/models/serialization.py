@@ -8,6 +8,7 @@ files of version 1 (one flat module) are read by renaming their weights
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,8 +128,20 @@ def read_blob(path: str | Path, map_location: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] != b"PK" and magic[:1] != b"\x80":  # a zip archive, or a legacy pickle
+        raise ModelFileError(
+            f"{path}: not a model file (a symae-seis model.pt or a training .ckpt is a "
+            f"PyTorch archive; this file starts with {magic!r})"
+        )
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelFileError(
+            f"{path}: a PyTorch file that holds more than a symae-seis model (objects "
+            "that are not loaded, for safety); give a model.pt or a training .ckpt"
+        ) from None
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
         raise ModelFileError(
             f"{path}: not a readable model file (truncated or corrupt?): "

@@ -62,9 +62,8 @@ def conventional_estimates(
     ``window`` is not the whole trace). ``gathers``: the output of
     :func:`real_gathers_for_truth` when already read.
     """
-    from tqdm.auto import tqdm
-
     from .. import baselines as B
+    from ..progress import progress_bar
 
     base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
     out = {}
@@ -81,7 +80,7 @@ def conventional_estimates(
         if key not in methods:
             continue
         est = np.empty(base.shape, dtype=np.float64)
-        for j in tqdm(range(len(base)), desc=name, unit="shot", disable=not progress):
+        for j in progress_bar(range(len(base)), desc=name, unit="shot", disable=not progress):
             cdp = int(truth["virtual_cdp"][j])
             if cdp not in shots:
                 shots[cdp] = reader.read(mon_sets[j])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import OptionError
 from ..io.store import StoreReader
 from ..models import SymAE
 
@@ -12,12 +13,37 @@ __all__ = ["resolve_device", "coherent_codes", "nuisance_codes", "refined_codes"
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"``: the GPU when there is one, else the CPU."""
-    if isinstance(device, torch.device):
-        return device
+    """``None``/``"auto"``: the GPU when there is one, else the CPU; else the device
+    named, checked to exist here.
+
+    Raises
+    ------
+    OptionError
+        If ``device`` names no device kind, or one this machine does not have (CUDA
+        asked without a GPU or a CUDA build of torch, an index past the last GPU).
+    """
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(str(device))
+    except (RuntimeError, ValueError):
+        raise OptionError(
+            f"device {device!r} is not a device: use auto, cpu, cuda or cuda:N"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "no CUDA GPU" if torch.version.cuda else "a torch built without CUDA"
+            raise OptionError(
+                f"device {device!r}: this machine has {why}; use --device cpu (or auto)"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise OptionError(
+                f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA "
+                f"GPU(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise OptionError(f"device {device!r}: no Apple MPS device here; use --device cpu")
+    return dev
 
 
 @torch.no_grad()
@@ -33,12 +59,14 @@ def coherent_codes(
     """Coherent representation of each datapoint, pooled over its instances (all of
     them, or the first ``max_instances``): ``(len(datapoints), C, T)`` coherent gathers
     for the filter decoder, ``(len(datapoints), Dc)`` codes for the generic one."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     dev = resolve_device(device)
     model = model.to(dev).eval()
     out = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
-    for k, d in enumerate(tqdm(datapoints, desc="coherent codes", unit="dp", disable=not progress)):
+    for k, d in enumerate(
+        progress_bar(datapoints, desc="coherent codes", unit="dp", disable=not progress)
+    ):
         rows = reader.members[int(d)]
         if max_instances:
             rows = rows[:max_instances]
@@ -58,12 +86,12 @@ def nuisance_codes(
     progress: bool = False,
 ) -> np.ndarray:
     """Nuisance code ``(len(rows), Dn)`` of each instance (eval mode: no noise)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     dev = resolve_device(device)
     model = model.to(dev).eval()
     out = np.zeros((len(rows), model.code_dim), dtype=np.float32)
-    for a in tqdm(
+    for a in progress_bar(
         range(0, len(rows), batch_size), desc="nuisance codes", unit="batch", disable=not progress
     ):
         x = torch.from_numpy(reader.read(rows[a : a + batch_size]))[None].to(dev)
@@ -104,15 +132,16 @@ def refined_codes(
 
     Returns ``(coherent (len(datapoints), ...), {store row: nuisance code})``.
     """
-    from tqdm.auto import tqdm
-
     from ..prior import refine_codes
+    from ..progress import progress_bar
 
     dev = resolve_device(device)
     model = model.to(dev).eval()
     coh = np.zeros((len(datapoints), *model.coherent_shape), dtype=np.float32)
     nui: dict[int, np.ndarray] = {}
-    with tqdm(total=len(datapoints), desc="fit codes", unit="dp", disable=not progress) as bar:
+    with progress_bar(
+        total=len(datapoints), desc="fit codes", unit="dp", disable=not progress
+    ) as bar:
         for pos in _same_size_batches(reader, datapoints, batch_size):
             rows = [reader.members[int(datapoints[k])] for k in pos]
             x = torch.from_numpy(np.stack([reader.read(r) for r in rows])).to(dev)

@@ -145,7 +145,7 @@ def redatum_pairs(
     FileExistsError
         If an output exists and ``overwrite`` is false (nothing is written then).
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     if len(pairs) == 0:
         raise RedatumError("the pairing selects no instance; nothing to redatum")
@@ -185,7 +185,9 @@ def redatum_pairs(
     n = len(pairs)
     boot = Bootstrap(model, reader, codes, uncertainty, seed, dev)
     with writer, torch.no_grad():
-        for a in tqdm(range(0, n, batch_size), desc="redatum", unit="batch", disable=not progress):
+        for a in progress_bar(
+            range(0, n, batch_size), desc="redatum", unit="batch", disable=not progress
+        ):
             b = min(n, a + batch_size)
             if pairs.real_codes is not None:
                 own = torch.from_numpy(pairs.real_codes[a:b]).to(dev)

@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 
 from ..models import SymAE
 
-__all__ = ["LossCurvePlot", "ExportModel", "plot_loss_curve"]
+__all__ = ["LossCurvePlot", "ExportModel", "EpochLines", "plot_loss_curve"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,48 @@ class LossCurvePlot(pl.Callback):
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self._plot(trainer)
+
+
+class EpochLines(pl.Callback):
+    """One plain log line per epoch (losses, seconds) where the trainer shows no progress
+    bar: ``symae-train`` turns the bar off when its output is not a terminal, so logs
+    and pipes get lines instead of carriage-return spam. An epoch's line is written when
+    its training loss is known (the module logs it after the epoch's validation)."""
+
+    def __init__(self) -> None:
+        self._pending: tuple[int, float] | None = None
+        self._t0 = 0.0
+
+    def _flush(self, trainer: pl.Trainer) -> None:
+        import time
+
+        if self._pending is None:
+            return
+        epoch, t0 = self._pending
+        self._pending = None
+        if trainer.progress_bar_callback is not None or not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+        parts = [f"{k} {float(m[k]):.5g}" for k in ("train_loss", "val_loss") if k in m]
+        log.info(
+            "epoch %d/%d: %s (%.0f s)",
+            epoch + 1,
+            trainer.max_epochs,
+            ", ".join(parts) or "no losses",
+            time.perf_counter() - t0,
+        )
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        import time
+
+        self._flush(trainer)
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._pending = (trainer.current_epoch, self._t0)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self._flush(trainer)
 
 
 class ExportModel(pl.Callback):

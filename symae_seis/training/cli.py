@@ -3,6 +3,7 @@ links, run folders that are never overwritten, loggers, GPU precision defaults."
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..errors import SymaeWarning
 from ..models.config import OPTION_NAMES
-from .callbacks import ExportModel, LossCurvePlot
+from .callbacks import EpochLines, ExportModel, LossCurvePlot
 from .datamodule import SymAEDataModule
 from .module import SymAELit
 from .upgrade import upgrade_hparams
@@ -53,11 +54,10 @@ class SymAECLI(LightningCLI):
         hparams = upgrade_hparams(hparams)
         try:
             self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
-        except SystemExit:
-            sys.stderr.write(
-                f"{ckpt_path}: its hyperparameters do not fit this release's options\n"
-            )
-            raise
+        except argparse.ArgumentError as err:
+            raise argparse.ArgumentError(
+                None, f"{ckpt_path}: its hyperparameters do not fit this release's options: {err}"
+            ) from None
 
     def instantiate_trainer(self, **kwargs):
         cfg = self.config[self.subcommand] if self.subcommand else self.config
@@ -89,6 +89,8 @@ class SymAECLI(LightningCLI):
             accel = str(trainer_cfg.get("accelerator", "auto"))
             if torch.cuda.is_available() and accel in ("auto", "gpu", "cuda"):
                 kwargs["precision"] = "bf16-mixed"
+        if trainer_cfg.get("enable_progress_bar") is None and not sys.stderr.isatty():
+            kwargs["enable_progress_bar"] = False  # EpochLines logs a line per epoch
         kwargs.setdefault("default_root_dir", str(run_dir))
         return super().instantiate_trainer(**kwargs)
 
@@ -107,6 +109,7 @@ def _trainer_defaults() -> dict:
             ),
             LossCurvePlot(),
             ExportModel(),
+            EpochLines(),
         ],
     }
 
@@ -170,6 +173,9 @@ def cli(args: list[str] | None = None, run: bool = True) -> SymAECLI:
         trainer_defaults=_trainer_defaults(),
         seed_everything_default=0,
         save_config_kwargs={"overwrite": False},
+        # no abbreviated options (--trainer.max_epoch is a typo, not max_epochs), and a
+        # bad argument raised to symae-train, which prints it as one line
+        parser_kwargs={"allow_abbrev": False, "exit_on_error": False},
         args=args,
         run=run,
     )

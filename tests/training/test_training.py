@@ -142,10 +142,14 @@ def _cli_error(argv, capsys):
 
 
 def test_config_typo_and_unknown_dataset(small_catalog, tmp_path, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(_fit(small_catalog, tmp_path / "r", "--model.widht", "3"))
-    assert ex.value.code == 2
-    assert "widht" in capsys.readouterr().err
+    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--model.widht", "3"), capsys)
+    assert code == 2 and "widht" in err
+    ours = [line for line in err.splitlines() if line.startswith("symae-train:")]
+    assert ours[0].startswith("symae-train: error:") and len(ours) == 2 and "usage:" not in err
+    # an abbreviated option is a typo, not a guess
+    code, err = _cli_error(_fit(small_catalog, tmp_path / "r", "--trainer.max_epoch", "1"), capsys)
+    assert code == 2 and "unrecognized arguments: --trainer.max_epoch" in err
+    assert not (tmp_path / "r").exists()
     code, err = _cli_error(
         [
             "fit",
