@@ -58,13 +58,18 @@ __all__ = [
 ]
 
 
-def load_catalog(path: PathLike = "data_catalog.yaml") -> Catalog:
+def load_catalog(path: PathLike = "data_catalog.yaml", *, strict: bool = False) -> Catalog:
     """Read and validate a catalog file.
+
+    A malformed entry does not block the others: its error is kept and raised when that
+    dataset is asked for (``catalog[name]``), unless ``strict``.
 
     Parameters
     ----------
     path
         The YAML file. Relative paths inside it are taken relative to its folder.
+    strict
+        Raise the first malformed entry's error at once (a catalog check).
 
     Returns
     -------
@@ -75,8 +80,8 @@ def load_catalog(path: PathLike = "data_catalog.yaml") -> Catalog:
     FileNotFoundError
         If the file does not exist.
     CatalogError
-        If the YAML is invalid, or an entry has an unknown key, a wrong type or a header
-        field that SEG-Y does not have.
+        If the YAML is invalid, or (``strict``) an entry has an unknown key, a wrong type or
+        a header field that SEG-Y does not have.
 
     Examples
     --------
@@ -96,10 +101,12 @@ def load_catalog(path: PathLike = "data_catalog.yaml") -> Catalog:
     if extra:
         raise CatalogError(f"{path}: unknown top-level key(s) {sorted(extra)}; only 'datasets'")
     root = path.resolve().parent
-    datasets = {}
+    datasets, broken = {}, {}
     for name, raw in doc["datasets"].items():
         try:
             datasets[str(name)] = parse_entry(str(name), raw, root)
         except CatalogError as err:
-            raise CatalogError(f"{path}: {err}") from None
-    return Catalog(path=path.resolve(), datasets=datasets)
+            if strict:
+                raise CatalogError(f"{path}: {err}") from None
+            broken[str(name)] = f"{path}: {err}"
+    return Catalog(path=path.resolve(), datasets=datasets, broken=broken)

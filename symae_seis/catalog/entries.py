@@ -97,7 +97,10 @@ class SegyEntry(DatasetEntry):
     @property
     def header_keys(self) -> tuple[str, ...]:
         """SEG-Y header fields this entry groups and sorts by."""
+        from ..io.segy import SCALED_BY
+
         keys = [self.instance_key, *self.datapoint_key, *self.datapoint_bin]
+        keys += [SCALED_BY[k] for k in self.datapoint_bin if k in SCALED_BY]  # bins in m
         if self.channel_key:
             keys.append(self.channel_key)
         return tuple(dict.fromkeys(keys))
@@ -124,10 +127,14 @@ class Catalog:
 
     path: Path
     datasets: dict[str, DatasetEntry]
+    #: Malformed entries: name -> the error raised when that dataset is asked for.
+    broken: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> DatasetEntry:
+        if name in self.broken:
+            raise CatalogError(self.broken[name])
         if name not in self.datasets:
-            close = difflib.get_close_matches(name, list(self.datasets), n=1)
+            close = difflib.get_close_matches(name, [*self.datasets, *self.broken], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise CatalogError(
                 f"{self.path}: no dataset named {name!r}{hint} "

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, get_args
 
-from ..io.segy import HEADER_FIELDS
+from ..io.segy import HEADER_FIELDS, canonical_header_field, header_aliases
 from ..typing import DataFormat, DatapointBy, Endian, GapPolicy, TimeAxes, UnequalPolicy
 from .entries import CatalogError, DatasetEntry, MseedEntry, SegyEntry
 
@@ -52,13 +52,22 @@ def check_keys(name: str, raw: dict, allowed: set[str]) -> None:
 
 
 def check_header_field(name: str, key: str, value: Any) -> str:
-    if not isinstance(value, str):
+    """segyio's name of the header field ``value`` names: segyio's (``FieldRecord``), a
+    Seismic Unix name (``fldr``), ObsPy's (``original_field_record_number``) or the
+    field's first byte (``9``)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _fail(name, f"{key} must be a SEG-Y header field name, got {value!r}")
-    if value not in HEADER_FIELDS:
+    field = canonical_header_field(value)
+    if field is None:
+        names = [*HEADER_FIELDS, *header_aliases()]
+        hint = "" if str(value).isdigit() else _hint(str(value), names)
         raise _fail(
-            name, f"{key}: {value!r} is not a SEG-Y trace header field{_hint(value, HEADER_FIELDS)}"
+            name,
+            f"{key}: {value!r} is not a SEG-Y trace header field{hint} (segyio names such "
+            "as FieldRecord, CDP, offset, SourceX; Seismic Unix names such as fldr, cdp, "
+            "offset, sx, gx; ObsPy names; or the first byte, e.g. 9)",
         )
-    return value
+    return field
 
 
 def check_positive(name: str, key: str, value: Any) -> float:

@@ -21,10 +21,12 @@ from ..errors import SymaeWarning
 from ..io.checks import first_nonfinite
 from ..io.segy import (
     HEADER_FIELDS,
+    SCALED_BY,
     SegyError,
     open_segy,
     read_all_headers,
     read_traces,
+    scaled_values,
     segy_info,
 )
 from ..io.store import StoreWriter
@@ -86,8 +88,10 @@ def _datapoint_values(
     out = np.zeros((keys.size, len(fields)), dtype=np.int64)
     for j, fld in enumerate(fields):
         v = hdr[fld]
-        if fld in entry.datapoint_bin:
-            v = np.floor(v / entry.datapoint_bin[fld]).astype(np.int64)
+        if fld in entry.datapoint_bin:  # in the field's units: coordinates in m
+            if fld in SCALED_BY:
+                v = scaled_values(fld, v, hdr[SCALED_BY[fld]])
+            v = np.floor(v / entry.datapoint_bin[fld] + 1e-9).astype(np.int64)
         lo = np.full(keys.size, np.iinfo(np.int64).max)
         hi = np.full(keys.size, np.iinfo(np.int64).min)
         np.minimum.at(lo, local, v)

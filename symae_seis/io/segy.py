@@ -13,6 +13,7 @@ Samples are read with ``f.trace.raw[a:b]`` on a memory-mapped file and headers w
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import Iterator
@@ -36,6 +37,10 @@ __all__ = [
     "read_traces",
     "read_segy",
     "delay_ms",
+    "canonical_header_field",
+    "SCALED_BY",
+    "scaled_values",
+    "header_aliases",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,64 @@ _FORMAT_NAME = {
     15: "3-byte uint",
     16: "1-byte uint",
 }
+
+
+#: Trace header fields stored as integers times a scalar, and the field of that scalar
+#: (SEG-Y rev 1: coordinates by bytes 71-72, elevations and depths by bytes 69-70).
+SCALED_BY = {
+    **dict.fromkeys(
+        ("SourceX", "SourceY", "GroupX", "GroupY", "CDP_X", "CDP_Y"), "SourceGroupScalar"
+    ),
+    **dict.fromkeys(
+        (
+            "ReceiverGroupElevation",
+            "SourceSurfaceElevation",
+            "SourceDepth",
+            "ReceiverDatumElevation",
+            "SourceDatumElevation",
+            "SourceWaterDepth",
+            "GroupWaterDepth",
+        ),
+        "ElevationScalar",
+    ),
+}
+
+
+def scaled_values(field: str, values: np.ndarray, scalar: np.ndarray) -> np.ndarray:
+    """A scaled field's values in its units (m), its scalar applied as SEG-Y says and
+    segyio users apply it: positive multiplies, negative divides, 0 means 1."""
+    return np.asarray(delay_ms(values, scalar), dtype=np.float64)
+
+
+@functools.cache
+def header_aliases() -> dict[str, str]:
+    """Every name a trace header field goes by, mapped to segyio's: segyio's own
+    (``FieldRecord``), Seismic Unix's (``fldr``, ``cdp``, ``sx``, ``gx``, ``scalco``, ...),
+    ObsPy's (``original_field_record_number``) and the first byte's position (``"9"``).
+    Keys are lower case (segyio's names are matched without case too)."""
+    from segyio.su import words
+
+    by_byte = {int(f): str(f) for f in segyio.TraceField.enums()}
+    out = {str(b): name for b, name in by_byte.items()}
+    for name in dir(words):
+        byte = getattr(words, name)
+        if not name.startswith("_") and isinstance(byte, int) and byte in by_byte:
+            out[name.lower()] = by_byte[byte]
+    try:
+        from obspy.io.segy.header import TRACE_HEADER_FORMAT
+    except ImportError:  # pragma: no cover - obspy is a dependency
+        TRACE_HEADER_FORMAT = []
+    for _, name, _, start in TRACE_HEADER_FORMAT:
+        if start + 1 in by_byte:
+            out[name.lower()] = by_byte[start + 1]
+    out.update({name.lower(): name for name in by_byte.values()})
+    return out
+
+
+def canonical_header_field(name: str | int) -> str | None:
+    """segyio's name of the trace header field ``name`` (any of :func:`header_aliases`,
+    or a byte position as an int), None if no field goes by it."""
+    return header_aliases().get(str(name).strip().lower())
 
 
 class SegyError(SymaeError):

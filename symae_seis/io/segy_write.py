@@ -68,9 +68,11 @@ def _set_times(rows: np.ndarray, delay: int, scalar: int) -> None:
     rows[:, _SCALAR_COL] = scalar
 
 
-def textual_header(source: str | bytes | None, note: str) -> bytes:
-    """3200-byte textual header: the source file's (``source``, 40 lines of 80 characters)
-    with ``note`` on line 39, or a new header holding the note."""
+def textual_header(source: str | bytes | None, note: str | list[str]) -> bytes:
+    """3200-byte textual header: the source file's (``source``, 40 lines of 80
+    characters) or a new one, with ``note`` (a line, or several: provenance) on the lines
+    just above line 39, line 39 ``C39 SEG-Y REV1`` and line 40 ``C40 END TEXTUAL HEADER``
+    as SEG-Y rev 1 asks. Every line starts with ``C`` and its number."""
     if isinstance(source, bytes):
         source = source.decode("ascii", errors="replace")
     if source and source.strip():
@@ -78,8 +80,13 @@ def textual_header(source: str | bytes | None, note: str) -> bytes:
         lines = [text[i : i + 80] for i in range(0, 3200, 80)]
     else:
         lines = [f"C{i + 1:2d}".ljust(80) for i in range(40)]
-        lines[39] = "C40 END TEXTUAL HEADER".ljust(80)
-    lines[38] = f"C39 {note}"[:80].ljust(80)
+    notes = [note] if isinstance(note, str) else list(note)
+    notes = notes[-30:]  # lines 9-38 at most: the source's first lines stay
+    for k, text in enumerate(notes):
+        n = 39 - len(notes) + k  # 1-based line number
+        lines[n - 1] = f"C{n:2d} {text}"[:80].ljust(80)
+    lines[38] = "C39 SEG-Y REV1".ljust(80)
+    lines[39] = "C40 END TEXTUAL HEADER".ljust(80)
     return "".join(lines).encode("ascii", errors="replace")
 
 
@@ -109,7 +116,7 @@ class SegyWriter:
         *,
         t0_ms: float = 0.0,
         textual: str | bytes | None = None,
-        note: str = "written by symae-seis",
+        note: str | list[str] = "written by symae-seis",
         overwrite: bool = False,
     ):
         if n < 1 or samples < 1:

@@ -137,7 +137,12 @@ def read_blob(path: str | Path, map_location: str | torch.device = "cpu") -> dic
         )
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as err:
+        if "unsupported global" not in str(err).lower():
+            raise ModelFileError(
+                f"{path}: not a readable model file (truncated or corrupt?): "
+                f"{str(err).splitlines()[0][:200]}"
+            ) from None
         raise ModelFileError(
             f"{path}: a PyTorch file that holds more than a symae-seis model (objects "
             "that are not loaded, for safety); give a model.pt or a training .ckpt"

@@ -235,5 +235,6 @@ class SymAE(nn.Module):
             If it is truncated, corrupt, or holds another kind of model.
         """
         model = cls.from_export(serialization.read_blob(path, map_location), str(path))
+        model.source_path = Path(path)  # where it was read from (outputs' provenance)
         model.eval()
         return model

@@ -23,20 +23,24 @@ Work is batched and streamed: codes are computed in batches, virtual gathers dec
 and written batch by batch into the outputs (memory does not grow with the survey).
 
 Outputs (atomic; existing files are kept unless ``overwrite``):
-``virtual.sgy``, ``residual.sgy``: SEG-Y rev 1.0 with the source's textual header (line
-C39 says what the file holds) and the nuisance donor's trace headers, with the coherent
-donor's datapoint index in bytes 233-236 (segyio ``UnassignedInt1``) and its survey index
-in bytes 237-240 (``UnassignedInt2``). Every trace carries the store's time axis: first
+``virtual.sgy``, ``residual.sgy``: SEG-Y rev 1.0 with the source's textual header (the
+lines above C39 say what the file holds and where it came from: toolkit version, model
+file and its SHA-256, store, dataset, options; C39 ``SEG-Y REV1``, C40 ``END TEXTUAL
+HEADER``) and the nuisance donor's trace headers as recorded (the coherent donor of each
+trace is in ``redatum.nc``; bytes 233-240, which SEG-Y rev 2 gives a meaning, are left as
+the recording had them). Every trace carries the store's time axis: first
 sample time as DelayRecordingTime with its scalar (bytes 215-216), sample count and
 interval. Padded slots (no recorded trace) are left out; recorded dead traces are
 written with trace identification code 2 and zero samples.
 ``redatum.nc`` (NetCDF4, CF-1.8): ``recorded``, ``virtual``, ``residual``,
 ``reconstruction``, ``residual_decoder`` on (pair, channel, twt), with ``twt`` in ms,
 the datapoint key (e.g. ``cdp``), the channel key's values (e.g. ``offset`` in m),
-surveys as strings and the ``live`` mask as coordinates.
+surveys as strings and the ``live`` mask as coordinates; its global attributes record
+the provenance (CF ``history``, ``symae_model`` and ``symae_model_sha256``,
+``symae_store``, ``symae_dataset``, ``symae_options``, ``date_created``).
 ``qc.csv``: per coherent datapoint, ``survey`` and one column per datapoint key field,
 then NRMS and PRED of the virtual and of the reconstruction against the recorded gathers
-(live traces only).
+(live traces only); ``qc.json`` beside it: the same provenance and the table's columns.
 """
 
 from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
@@ -49,7 +53,7 @@ from .core import (
     redatum_pairs,
 )
 from .pairs import Pairs, RedatumError, pair_4d, pair_reference
-from .writer import DONOR_FIELDS, QC_COLUMNS, RedatumWriter
+from .writer import QC_COLUMNS, RedatumWriter
 
 __all__ = [
     "DEFAULT_REFINE_STEPS",
@@ -67,6 +71,5 @@ __all__ = [
     "RedatumResult",
     "RedatumWriter",
     "check_compatible",
-    "DONOR_FIELDS",
     "QC_COLUMNS",
 ]

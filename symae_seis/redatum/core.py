@@ -14,6 +14,7 @@ import torch
 from ..errors import SymaeWarning
 from ..io.store import StoreReader, schema_mismatches
 from ..models import SymAE, channels_are_receivers
+from ..provenance import provenance
 from ..typing import PathLike
 from .codes import coherent_codes, nuisance_codes, refined_codes, resolve_device
 from .fit import RECON_WARN_NRMS
@@ -119,6 +120,7 @@ def redatum_pairs(
     uncertainty: int = 0,
     seed: int = 0,
     recon_warn: float | None = RECON_WARN_NRMS,
+    options: dict | None = None,
 ) -> RedatumResult:
     """Decode ``pairs`` and write virtual gathers, residuals and QC into ``out_dir``.
 
@@ -137,6 +139,9 @@ def redatum_pairs(
     ``recon_warn``: a :class:`~symae_seis.errors.SymaeWarning` names the datapoints whose
     recorded shots the model reconstructs worse than this NRMS (%), over the whole gather
     or a part of it (:mod:`symae_seis.redatum.fit`); None: no warning.
+
+    ``options``: the caller's own options (mode, donors), recorded with these in the
+    outputs' provenance (:mod:`symae_seis.provenance`).
 
     Raises
     ------
@@ -158,6 +163,23 @@ def redatum_pairs(
     check_compatible(model, reader)
     if uncertainty < 0 or uncertainty == 1:
         raise RedatumError(f"uncertainty needs at least 2 bootstrap bags, got {uncertainty}")
+    record = provenance(
+        "redatum",
+        model=getattr(model, "source_path", None),
+        store=reader.path,
+        dataset=reader.dataset,
+        options={
+            "mode": pairs.mode,
+            **(options or {}),
+            "batch_size": batch_size,
+            "device": str(device or "auto"),
+            "refine_steps": refine_steps,
+            "uncertainty": uncertainty,
+            "seed": seed,
+            "recon_warn": recon_warn,
+            "write_segy": write_segy,
+        },
+    )
     writer = RedatumWriter(
         reader,
         pairs,
@@ -165,6 +187,7 @@ def redatum_pairs(
         overwrite=overwrite,
         write_segy=write_segy,
         uncertainty=uncertainty > 0,
+        provenance=record,
     )
     dev = resolve_device(device)
     model = model.to(dev).eval()

@@ -19,18 +19,18 @@ from ..io.netcdf import cf_layout
 from ..io.segy import HEADER_FIELDS
 from ..io.segy_write import SegyWriter
 from ..io.store import StoreReader
+from ..provenance import netcdf_attrs, textual_lines, write_sidecar
 from ..qc.metrics import pred_lag
 from .fit import QC_COLUMNS, FitQC
 from .pairs import Pairs
 
-__all__ = ["RedatumWriter", "QC_COLUMNS", "DONOR_FIELDS", "OUTPUT_NAMES"]
+__all__ = ["RedatumWriter", "QC_COLUMNS", "OUTPUT_NAMES"]
 
-#: Header fields that carry the coherent donor (datapoint index, survey index).
-DONOR_FIELDS = ("UnassignedInt1", "UnassignedInt2")
 #: Output files by role.
 OUTPUT_NAMES = {
     "netcdf": "redatum.nc",
     "qc": "qc.csv",
+    "qc_meta": "qc.json",
     "virtual": "virtual.sgy",
     "residual": "residual.sgy",
 }
@@ -233,8 +233,6 @@ class _SegyLayout:
         hdr[:, f.index("TraceIdentifier")] = np.where(
             live.reshape(-1), np.where(tid == 0, 1, tid), 2
         )
-        hdr[:, f.index(DONOR_FIELDS[0])] = np.repeat(pairs.coherent[a:b], c)
-        hdr[:, f.index(DONOR_FIELDS[1])] = np.repeat(reader.dp_survey[pairs.coherent[a:b]], c)
         keep = self.present[a:b].reshape(-1)
         return hdr[keep], keep
 
@@ -254,11 +252,13 @@ class RedatumWriter:
         overwrite: bool = False,
         write_segy: bool = True,
         uncertainty: bool = False,
+        provenance: dict | None = None,
     ):
         self.reader, self.pairs, self.out_dir = reader, pairs, Path(out_dir)
+        self.provenance = provenance
         self.uncertainty = uncertainty
         self.overwrite, self.write_segy = overwrite, write_segy
-        roles = ("netcdf", "qc", "virtual", "residual") if write_segy else ("netcdf", "qc")
+        roles = ("netcdf", "qc", "qc_meta") + (("virtual", "residual") if write_segy else ())
         self.files = {k: self.out_dir / OUTPUT_NAMES[k] for k in roles}
         if not overwrite:
             taken = [str(p) for p in self.files.values() if p.exists()]
@@ -282,6 +282,8 @@ class RedatumWriter:
             nc = stack.enter_context(h5netcdf.File(tmp, "w"))
             present, chan = _scan_donor_headers(r, pairs, c)
             self.variables = _netcdf_layout(nc, r, pairs, c, t, chan, self.uncertainty)
+            if self.provenance is not None:
+                nc.attrs.update(netcdf_attrs(self.provenance))
             self.segy = None
             if self.write_segy:
                 self.segy = _SegyLayout(r, pairs, c, present)
@@ -295,8 +297,7 @@ class RedatumWriter:
                             t0_ms=r.t0_ms,
                             overwrite=self.overwrite,
                             textual=r.textual_header,
-                            note=f"symae-seis {pairs.mode} redatum: {key}; coherent donor in "
-                            "bytes 233-240",
+                            note=self._notes(key),
                         )
                     )
                     for key in ("virtual", "residual")
@@ -306,6 +307,14 @@ class RedatumWriter:
             raise
         self._stack = stack
         return self
+
+    def _notes(self, key: str) -> list[str]:
+        """Textual-header lines of the SEG-Y output ``key``: what it holds, and where it
+        came from (the coherent donor of each trace is in redatum.nc)."""
+        what = f"symae-seis {self.pairs.mode} redatum: {key}; coherent donors in redatum.nc"
+        if self.provenance is None:
+            return [what]
+        return textual_lines(self.provenance, what)
 
     def write(
         self,
@@ -363,3 +372,9 @@ class RedatumWriter:
                 )
                 w.writeheader()
                 w.writerows(self.qc_rows())
+            write_sidecar(
+                self.files["qc_meta"],
+                self.provenance or {},
+                table=self.files["qc"].name,
+                columns=["survey", *self.reader.dp_names, "pairs", *QC_COLUMNS],
+            )

@@ -28,7 +28,7 @@ def test_malformed_catalogs(case, tmp_path):
     raw, parts = CATALOG_CASES[case]
     path = write_catalog(tmp_path, {"ds": raw})
     with pytest.raises(CatalogError) as err:
-        load_catalog(path)
+        load_catalog(path, strict=True)
     for p in [str(path), "'ds'", *parts]:
         assert p in str(err.value)
 

@@ -44,6 +44,10 @@ def test_globs_expand_sorted(tmp_path):
         ),
         (
             {"surveys": {"s": "a.sgy"}, "datapoint_key": ["CDP", 3]},
+            ["datapoint_key: 3 is not a SEG-Y trace header field", "first byte"],
+        ),
+        (
+            {"surveys": {"s": "a.sgy"}, "datapoint_key": ["CDP", 2.5]},
             ["datapoint_key must be a SEG-Y header field name"],
         ),
         ({"surveys": ["a.sgy"]}, ["surveys must be a mapping"]),
@@ -63,7 +67,7 @@ def test_globs_expand_sorted(tmp_path):
 def test_bad_entries_name_dataset_and_problem(tmp_path, raw, parts):
     path = write_catalog(tmp_path, {"d": raw})
     with pytest.raises(CatalogError) as err:
-        load_catalog(path)
+        load_catalog(path, strict=True)
     assert_message(err, str(path), *parts)
 
 
@@ -104,3 +108,24 @@ def test_invalid_yaml_and_missing_catalog(tmp_path):
     with pytest.raises(CatalogError) as err:
         load_catalog(p)
     assert_message(err, "datasets")
+
+
+def test_one_bad_entry_blocks_only_itself(tmp_path):
+    """A malformed entry is reported when it is the one asked for; the others load."""
+    path = write_catalog(
+        tmp_path,
+        {
+            "good": {"surveys": {"s": "a.sgy"}},
+            "bad": {"surveys": {"s": "a.sgy"}, "channel_key": "ofset"},
+        },
+    )
+    cat = load_catalog(path)
+    assert cat["good"].channel_key == "offset"
+    with pytest.raises(CatalogError) as err:
+        cat["bad"]
+    assert_message(err, str(path), "'bad'", "ofset", "did you mean 'offset'")
+    with pytest.raises(CatalogError) as err:
+        cat["bda"]
+    assert_message(err, "no dataset named 'bda'", "did you mean 'bad'")
+    with pytest.raises(CatalogError):
+        load_catalog(path, strict=True)

@@ -264,3 +264,86 @@ def test_synth_and_ingest_commands(tmp_path, capsys):
     )
     assert synth_main(["s", "--catalog", str(bad)]) == 2
     assert "n_cdps" in capsys.readouterr().err
+
+
+def _shot_gathers_spanning_cdps(path, scalar: int, writer: str = "segyio"):
+    """Three shots at 0, 60 and 170 m, 4 channels each (every trace its own CDP), the
+    source positions stored in units of the coordinate scalar (bytes 71-72)."""
+    x = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    sx_m = np.repeat([0.0, 60.0, 170.0], 4)
+    stored = sx_m * (abs(scalar) if scalar < 0 else 1.0 / max(scalar, 1))
+    hdr = {
+        "FieldRecord": np.repeat([1, 2, 3], 4),
+        "offset": np.tile([100, 200, 300, 400], 3),
+        "CDP": np.arange(12) + 1,
+        "SourceX": stored.astype(np.int64),
+        "SourceGroupScalar": np.full(12, scalar),
+    }
+    if writer == "segyio":
+        return write_segy(path, x, hdr, 4000), x
+    from obspy import Stream, Trace
+    from obspy.core import AttribDict
+    from obspy.io.segy.segy import SEGYBinaryFileHeader, SEGYTraceHeader
+
+    st = Stream()
+    for i in range(12):
+        tr = Trace(x[i].copy())
+        tr.stats.delta = 0.004
+        th = SEGYTraceHeader()
+        th.original_field_record_number = int(hdr["FieldRecord"][i])
+        th.distance_from_center_of_the_source_point_to_the_center_of_the_receiver_group = int(
+            hdr["offset"][i]
+        )
+        th.ensemble_number = int(hdr["CDP"][i])
+        th.source_coordinate_x = int(hdr["SourceX"][i])
+        th.scalar_to_be_applied_to_all_coordinates = scalar
+        th.number_of_samples_in_this_trace = 10
+        th.sample_interval_in_ms_for_this_trace = 4000
+        tr.stats.segy = AttribDict(trace_header=th)
+        st.append(tr)
+    st.stats = AttribDict(
+        textual_file_header=b"C 1 OBSPY".ljust(3200), binary_file_header=SEGYBinaryFileHeader()
+    )
+    st.stats.binary_file_header.number_of_samples_per_data_trace = 10
+    st.stats.binary_file_header.sample_interval_in_microseconds = 4000
+    st.write(str(path), format="SEGY", data_encoding=5)
+    return path, x
+
+
+@pytest.mark.parametrize("writer", ["segyio", "obspy"])
+@pytest.mark.parametrize("scalar", [-100, 1, 0])
+def test_datapoint_bin_in_metres_applies_the_coordinate_scalar(tmp_path, writer, scalar):
+    """A shot gather spans many CDPs: datapoints are bins of the source position in
+    metres, whatever unit the file stores it in (SourceGroupScalar applied), with the
+    Seismic Unix name of the field."""
+    p, x = _shot_gathers_spanning_cdps(tmp_path / "shots.sgy", scalar, writer)
+    e = entry(tmp_path, surveys={"s": str(p)}, datapoint_bin={"sx": 80})
+    assert e.datapoint_bin == {"SourceX": 80.0}
+    ds = open_store(build_store(e))
+    np.testing.assert_array_equal(ds.SourceX.values, [0, 0, 2])  # 0 and 60 m: one bin
+    np.testing.assert_array_equal(ds.datapoint.values, [0, 0, 1])
+    np.testing.assert_array_equal(ds.gathers.values.reshape(12, 10), x)
+
+
+@pytest.mark.parametrize(
+    "alias, field",
+    [
+        ("fldr", "FieldRecord"),
+        ("cdp", "CDP"),
+        ("gx", "GroupX"),
+        ("original_field_record_number", "FieldRecord"),
+        ("ensemble_number", "CDP"),
+        (9, "FieldRecord"),
+        ("21", "CDP"),
+        ("fieldrecord", "FieldRecord"),
+    ],
+)
+def test_header_field_aliases(tmp_path, alias, field):
+    e = entry(tmp_path, surveys={"s": "a.sgy"}, instance_key=alias, datapoint_key=[alias])
+    assert e.instance_key == field and e.datapoint_key == (field,)
+
+
+def test_unknown_header_field_lists_the_kinds_of_names(tmp_path):
+    with pytest.raises(CatalogError) as err:
+        entry(tmp_path, surveys={"s": "a.sgy"}, channel_key="ofset")
+    assert_message(err, "'ofset'", "did you mean 'offset'", "Seismic Unix", "ObsPy", "first byte")

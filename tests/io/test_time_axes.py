@@ -415,7 +415,12 @@ def test_segy_out_textual_header_and_revision(windowed_out):
         assert f.bin[segyio.BinField.SEGYRevision] == 1
         assert f.bin[segyio.BinField.SEGYRevisionMinor] == 0
     lines = [text[i : i + 80] for i in range(0, 3200, 80)]
-    assert lines[38].startswith("C39 symae-seis 4d redatum: virtual")
+    assert all(line.startswith(f"C{k + 1:2d}") for k, line in enumerate(lines))
+    assert lines[38].rstrip() == "C39 SEG-Y REV1"
+    assert lines[39].rstrip() == "C40 END TEXTUAL HEADER"  # as rev 1 asks
+    body = "\n".join(lines)
+    assert "symae-seis 4d redatum: virtual" in body and "MODEL SHA256 in memory" not in body
+    assert "OPTIONS " in body and "coherent_from=monitor" in body
     import obspy
 
     st = obspy.read(str(res.files["virtual"]), format="SEGY")
@@ -435,7 +440,7 @@ def test_textual_header_copied_from_source(tmp_path):
     with segyio.open(str(res.files["residual"]), ignore_geometry=True) as f:
         text = bytes(f.text[0]).decode("ascii")
     assert "CLIENT ACME  AREA NORTH SEA" in text[:80] and "LINE 42" in text[80:160]
-    assert "symae-seis 4d redatum: residual" in text[38 * 80 : 39 * 80]
+    assert "symae-seis 4d redatum: residual" in text[28 * 80 : 38 * 80]
 
 
 def test_redatum_netcdf_follows_cf(windowed_out):

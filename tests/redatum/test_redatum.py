@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from symae_seis.io.store import StoreReader
 from symae_seis.models import SymAE
 from symae_seis.qc import nrms
 from symae_seis.qc.truth import score_4d_against_truth
-from symae_seis.redatum import DONOR_FIELDS, RedatumError, redatum
+from symae_seis.redatum import RedatumError, redatum
 
 from ..conftest import SMALL, assert_message, leftovers
 
@@ -78,8 +79,11 @@ def test_segy_outputs_carry_donor_headers(out4d, small_survey, store):
     for name in ("FieldRecord", "offset", "CDP", "SourceX", "GroupX", "TraceNumber"):
         j = HEADER_FIELDS.index(name)
         np.testing.assert_array_equal(h[:, j], donor[:, j], err_msg=name)
-    j = HEADER_FIELDS.index(DONOR_FIELDS[0])
-    np.testing.assert_array_equal(h[:, j], np.repeat(ds["coherent_datapoint"].values, c))
+    # bytes 233-240 (SEG-Y rev 2: the header's name) stay as recorded; the coherent
+    # donor is in the NetCDF
+    for name in ("UnassignedInt1", "UnassignedInt2"):
+        j = HEADER_FIELDS.index(name)
+        np.testing.assert_array_equal(h[:, j], donor[:, j], err_msg=name)
     assert set(ds["coherent_survey"].values) == {"monitor"}
     # the same file through segyio directly and through ObsPy's independent reader
     with segyio.open(out4d.files["residual"], ignore_geometry=True) as f:
@@ -445,3 +449,33 @@ def test_fit_qc_scores_each_part():
     assert row["nrms_recon_q4"] > 50 and row["nrms_recon_late"] > 10
     assert fit.poor(30.0) == [("monitor:CDP=7", "q4", pytest.approx(row["nrms_recon_q4"]))]
     assert fit.poor(150.0) == []
+
+
+def test_outputs_record_their_provenance(out4d, trained_run, store):
+    """redatum.nc's attributes, the SEG-Y textual header (a line each) and qc.json name
+    the toolkit version, the model file and its SHA-256, the store, the dataset, every
+    option and the date."""
+    import hashlib
+    import json
+
+    import symae_seis
+
+    model = trained_run / "model.pt"
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    ds = xr.open_dataset(out4d.files["netcdf"], engine="h5netcdf")
+    a = ds.attrs
+    ds.close()
+    assert a["symae_model_sha256"] == sha and a["symae_model"] == str(model.resolve())
+    assert a["symae_toolkit_version"] == symae_seis.__version__
+    assert a["symae_store"] == str(Path(store).resolve()) and a["symae_dataset"] == "small"
+    opts = json.loads(a["symae_options"])
+    assert opts["mode"] == "4d" and opts["coherent_from"] == "monitor"
+    assert opts["nuisance_from"] == "baseline" and "refine_steps" in opts
+    assert "symae-seis" in a["history"] and a["history"].startswith(a["date_created"])
+    with segyio.open(str(out4d.files["virtual"]), ignore_geometry=True) as f:
+        text = bytes(f.text[0]).decode("ascii")
+    assert f"MODEL SHA256 {sha[:63]}" in text and "DATASET small" in text
+    meta = json.loads(out4d.files["qc_meta"].read_text())
+    assert meta["model_sha256"] == sha and meta["table"] == "qc.csv"
+    with open(out4d.files["qc"]) as fh:
+        assert fh.readline().strip().split(",") == meta["columns"]

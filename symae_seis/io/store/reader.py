@@ -50,6 +50,8 @@ class StoreReader:
             self.t0_ms = float(h5.attrs["t0_ms"])
             self.rms = float(h5.attrs["rms"])
             self.textual_header = str(h5.attrs.get("textual_header", ""))
+            #: the catalog dataset the store was ingested from
+            self.dataset = str(h5.attrs.get("dataset", ""))
             self.instance_key_name = str(h5.attrs["instance_key_name"])
             self.channel_key_name = str(h5.attrs["channel_key_name"])
             self.n_header_fields = int(h5["headers"].shape[-1])
