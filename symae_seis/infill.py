@@ -112,7 +112,7 @@ def infill_store(
     FileExistsError
         If an output exists and ``overwrite`` is false (nothing is written then).
     """
-    from ..progress import progress_bar
+    from .progress import progress_bar
 
     if not isinstance(model, SymAE):
         model = SymAE.load(model)

@@ -100,10 +100,13 @@ def textual_lines(rec: dict[str, Any], what: str) -> list[str]:
         "STORE " + tail(rec["store"], 70),
         "DATASET " + tail(rec["dataset"], 68),
     ]
-    opts = " ".join(f"{k}={v}" for k, v in sorted(rec["options"].items()))
-    while opts:
-        lines.append(("OPTIONS " if len(lines) == 6 else "  ") + opts[:66])
-        opts = opts[66:]
+    line = "OPTIONS"
+    for word in (f"{k}={v}" for k, v in sorted(rec["options"].items())):
+        if len(line) + 1 + len(word) > 76 and line.strip():
+            lines.append(line)
+            line = " "
+        line = f"{line} {word}"[:76]
+    lines.append(line)
     return lines
 
 

@@ -8,7 +8,6 @@ files of version 1 (one flat module) are read by renaming their weights
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +136,11 @@ def read_blob(path: str | Path, map_location: str | torch.device = "cpu") -> dic
         )
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "unsupported global" not in str(err).lower():
+    except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
+        objects = (
+            type(err).__name__ == "UnpicklingError" and "unsupported global" in str(err).lower()
+        )  # weights_only refused objects: no need to import pickle for its type
+        if not objects:
             raise ModelFileError(
                 f"{path}: not a readable model file (truncated or corrupt?): "
                 f"{str(err).splitlines()[0][:200]}"
@@ -146,11 +148,6 @@ def read_blob(path: str | Path, map_location: str | torch.device = "cpu") -> dic
         raise ModelFileError(
             f"{path}: a PyTorch file that holds more than a symae-seis model (objects "
             "that are not loaded, for safety); give a model.pt or a training .ckpt"
-        ) from None
-    except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        raise ModelFileError(
-            f"{path}: not a readable model file (truncated or corrupt?): "
-            f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
         ) from None
     if isinstance(blob, dict) and "symae" in blob:  # Lightning checkpoint
         blob = blob["symae"]

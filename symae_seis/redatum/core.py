@@ -375,4 +375,7 @@ def redatum(
         refine_steps=refine_steps,
         uncertainty=uncertainty,
         recon_warn=recon_warn,
+        options={"coherent_from": coherent_from, "nuisance_from": nuisance_from}
+        if mode == "4d"
+        else {"reference": str(reference), "surveys": surveys},
     )

@@ -420,7 +420,7 @@ def test_segy_out_textual_header_and_revision(windowed_out):
     assert lines[39].rstrip() == "C40 END TEXTUAL HEADER"  # as rev 1 asks
     body = "\n".join(lines)
     assert "symae-seis 4d redatum: virtual" in body and "MODEL SHA256 in memory" not in body
-    assert "OPTIONS " in body and "coherent_from=monitor" in body
+    assert "OPTIONS " in body and " mode=4d " in body and "coherent_from=monitor" in body
     import obspy
 
     st = obspy.read(str(res.files["virtual"]), format="SEGY")
