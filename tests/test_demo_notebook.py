@@ -4,7 +4,6 @@ executed headless on its output."""
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import nbformat
@@ -14,6 +13,18 @@ from nbclient import NotebookClient
 from symae_seis.cli.demo import main as demo_main
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _with_paths(redatum_dir, store, truth):
+    """The QC notebook with its one paths cell (tagged ``parameters``) set, as a user (or
+    papermill) sets it."""
+    nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1 and "redatum_dir =" in cells[0].source
+    cells[0].source = f"redatum_dir = {str(redatum_dir)!r}\nstore = {str(store)!r}\n" + (
+        f"truth = {str(truth)!r}" if truth is not None else "truth = None"
+    )
+    return nb
 
 
 def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
@@ -65,13 +76,9 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
     assert demo_main(["--catalog", str(cat), "--out", str(out), "--epochs", "1"]) == 2
     assert "--overwrite" in capsys.readouterr().err
 
-    nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
-    env = {
-        "SYMAE_REDATUM_DIR": str(out / "redatum"),
-        "SYMAE_STORE": str(tmp_path / "stores" / "demo4d.h5"),
-        "SYMAE_TRUTH": str(tmp_path / "data" / "demo4d" / "truth.h5"),
-    }
-    monkeypatch.setattr(os, "environ", {**os.environ, **env})
+    nb = _with_paths(
+        out / "redatum", tmp_path / "stores" / "demo4d.h5", tmp_path / "data/demo4d/truth.h5"
+    )
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
@@ -95,8 +102,7 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
     other = make_conv4d_survey(
         tmp_path / "other", Conv4DParams(n_cdp=3, shots_per_cdp=2, channels=6, samples=40)
     )
-    monkeypatch.setattr(os, "environ", {**os.environ, "SYMAE_TRUTH": str(other["truth"])})
-    nb = nbformat.read(REPO / "notebooks" / "residual_qc.ipynb", as_version=4)
+    nb = _with_paths(out / "redatum", tmp_path / "stores" / "demo4d.h5", other["truth"])
     NotebookClient(
         nb,
         timeout=600,

@@ -1,7 +1,8 @@
 """``symae-demo``: the whole job on the embedded default survey.
 
-generate the synthetic 4D survey -> ingest -> train -> redatum -> QC figures and CSV,
-plus a score against the survey's ground truth. Everything lands in ``--out``.
+generate the synthetic 4D survey -> ingest -> train -> redatum -> QC figures and CSV
+(``redatum/qc``: the products of ``symae-qc``, without truth), plus a score against the
+survey's ground truth. Everything lands in ``--out``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _redatum_and_qc(
 
     from ..catalog import design_window_samples
     from ..io.store import StoreReader
+    from ..qc.products import write_qc
     from ..qc.report import qc_report
     from ..qc.truth import write_truth_scores
     from ..redatum import redatum
@@ -78,6 +80,14 @@ def _redatum_and_qc(
             with h5py.File(truth, "r") as h5:
                 changed = h5["changed"][:]
         figs = qc_report(res.out_dir, reader, changed=changed)
+        # the 4D processor's QC, as symae-qc makes it (no truth: what a field run has)
+        win = entry.design_window_ms if isinstance(entry.design_window_ms, tuple) else None
+        figs.update(
+            {
+                f"qc/{k}": v
+                for k, v in write_qc(res.out_dir, reader, design_ms=win, progress=True).items()
+            }
+        )
         if truth.exists():
             win = design_window_samples(entry, reader.t0_ms, reader.dt_ms, reader.shape[-1])
             _print_scores(

@@ -29,13 +29,25 @@ def cf_variable(
 
 
 def cf_layout(
-    nc, reader, *, dims: dict[str, int], title: str, history: str, **attrs: Any
+    nc,
+    reader,
+    *,
+    dims: dict[str, int],
+    title: str,
+    history: str,
+    channel_values: tuple[str, np.ndarray, str | None] | None = None,
+    **attrs: Any,
 ) -> Callable:
     """Dimensions ``dims`` (with ``channel`` and ``twt``), the CF-1.8 global attributes
     (``title``, ``history``, the store as ``source``, ``attrs``, the store's key names) and
     the ``twt`` (ms, from the store's first-sample time and interval) and ``channel``
     coordinates of an output of the store ``reader``. Returns :func:`cf_variable` bound to
-    ``nc``."""
+    ``nc``.
+
+    ``channel_values`` ``(name, values, units)``: every gather shares the channel key's
+    values, so the channel dimension is named by the key and indexed by them (segysak's
+    way: ``ds.sel(offset=1200)``); ``dims`` then names that dimension instead of
+    ``channel``, and ``channel`` is the trace slot along it."""
     nc.dimensions = dims
     nc.attrs.update(
         {
@@ -60,5 +72,11 @@ def cf_layout(
         axis="T",
         positive="down",
     )
-    var("channel", ("channel",), "i8", np.arange(dims["channel"]), "trace slot inside the gather")
+    if channel_values is None:
+        c = dims["channel"]
+        var("channel", ("channel",), "i8", np.arange(c), "trace slot inside the gather")
+    else:
+        name, values, units = channel_values
+        var(name, (name,), "i8", values, f"{reader.channel_key_name} (SEG-Y header)", units)
+        var("channel", (name,), "i8", np.arange(len(values)), "trace slot inside the gather")
     return var

@@ -19,13 +19,20 @@ __all__ = ["load_redatum", "nrms_before_after", "qc_report"]
 
 def load_redatum(out_dir: PathLike):
     """Open ``redatum.nc`` of a redatum output folder as a lazy ``xarray.Dataset``
-    (arrays load on indexing, so reports stay within one datapoint's memory)."""
+    (arrays load on indexing, so reports stay within one datapoint's memory), with the
+    datapoint key's coordinates (e.g. ``cdp``) indexed along ``pair``, so that
+    ``ds.sel(cdp=12)`` selects that datapoint's gathers (and, where every gather shares
+    the channel key's values, ``ds.sel(offset=1200)`` one offset plane)."""
     import xarray as xr
 
     path = Path(out_dir) / "redatum.nc"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; run symae-redatum first")
-    return xr.open_dataset(path, engine="h5netcdf")
+    ds = xr.open_dataset(path, engine="h5netcdf")
+    for name in json.loads(ds.attrs.get("datapoint_keys", "[]")):
+        if name in ds.coords and ds[name].dims == ("pair",):
+            ds = ds.set_xindex(name)
+    return ds
 
 
 def nrms_before_after(ds, reader: StoreReader) -> dict[str, np.ndarray]:

@@ -16,7 +16,12 @@ __all__ = ["QC_COLUMNS", "RECON_PARTS", "FitQC", "RECON_WARN_NRMS"]
 #: The parts of a gather whose reconstruction is scored apart: channel quarters, the
 #: early and the late half of the record.
 RECON_PARTS = ("q1", "q2", "q3", "q4", "early", "late")
-#: Per-datapoint QC columns: median over pairs of the mean over live traces.
+#: Per-datapoint QC columns: median over pairs. The virtual's NRMS and PRED are means over
+#: live traces (the field's trace-by-trace repeatability); the reconstruction's are taken
+#: over the live traces of the gather (or of its part) as one series, so weak traces and
+#: windows with little energy weigh as little as they hold, and an empty early half does
+#: not read as a misfit (trace by trace, the embedded default's early half read 76 % where
+#: the gather-level figure is 1.6 %).
 QC_COLUMNS = (
     "nrms_virtual_recorded",
     "pred_virtual_recorded",
@@ -25,8 +30,14 @@ QC_COLUMNS = (
     *(f"nrms_recon_{p}" for p in RECON_PARTS),
 )
 #: Default reconstruction NRMS (%) above which a datapoint (or a part of its gathers) is
-#: reported as not explained by the model (the embedded default's is about 10 %).
+#: reported as not explained by the model (the embedded default's is about 2 %).
 RECON_WARN_NRMS = 30.0
+
+
+def _part_nrms(a: np.ndarray, b: np.ndarray) -> float:
+    """NRMS (%) of the traces ``a`` against ``b`` taken as one series (0 for two empty
+    parts)."""
+    return float(nrms(np.ravel(a), np.ravel(b)))
 
 
 class FitQC:
@@ -52,12 +63,10 @@ class FitQC:
         per = {
             "nrms_virtual_recorded": nrms(virtual, recorded),
             "pred_virtual_recorded": predictability(virtual, recorded, self.max_lag),
-            "nrms_recon_recorded": nrms(recon, recorded),
             "pred_recon_recorded": predictability(recon, recorded, self.max_lag),
-            "nrms_recon_early": nrms(recon[..., : t // 2], recorded[..., : t // 2]),
-            "nrms_recon_late": nrms(recon[..., t // 2 :], recorded[..., t // 2 :]),
         }
         quarter = np.minimum(np.arange(c) * 4 // max(c, 1), 3)  # channel -> quarter
+        halves = {"early": slice(0, t // 2), "late": slice(t // 2, None)}
         for k, d in enumerate(self.coherent[a:b].tolist()):
             acc = self.sums.setdefault(d, {key: [] for key in QC_COLUMNS})
             ok = live[k]
@@ -65,12 +74,14 @@ class FitQC:
                 continue
             for key, values in per.items():
                 acc[key].append(float(values[k][ok].mean()))
+            rk, ck = recon[k], recorded[k]
+            acc["nrms_recon_recorded"].append(_part_nrms(rk[ok], ck[ok]))
+            for name, ts in halves.items():
+                acc[f"nrms_recon_{name}"].append(_part_nrms(rk[ok, ts], ck[ok, ts]))
             for q in range(4):
                 sel = ok & (quarter == q)
                 if sel.any():
-                    acc[f"nrms_recon_q{q + 1}"].append(
-                        float(per["nrms_recon_recorded"][k][sel].mean())
-                    )
+                    acc[f"nrms_recon_q{q + 1}"].append(_part_nrms(rk[sel], ck[sel]))
 
     def rows(self) -> list[dict]:
         """Per coherent datapoint: survey, key fields, pairs, medians of the QC columns."""

@@ -450,15 +450,29 @@ def test_redatum_netcdf_follows_cf(windowed_out):
     assert "real" not in ds.variables and "recorded" in ds
     for name, v in ds.variables.items():
         assert "long_name" in v.attrs, name
+    # every gather shares the offsets: the channel dimension is named and indexed by them
     for name in ("recorded", "virtual", "residual", "reconstruction", "residual_decoder"):
         assert ds[name].attrs["units"] == "1"
-        assert ds[name].dims == ("pair", "channel", "twt")
+        assert ds[name].dims == ("pair", "offset", "twt")
     assert ds["twt"].attrs["units"] == "ms"
-    assert ds["offset"].attrs["units"] == "m"
+    assert ds["offset"].attrs["units"] == "m" and ds["offset"].dims == ("offset",)
+    np.testing.assert_array_equal(ds["offset"].values, [100, 200, 300, 400])
+    np.testing.assert_array_equal(ds["channel"].values, [0, 1, 2, 3])  # the trace slots
+    plane = ds["virtual"].sel(offset=300)
+    np.testing.assert_array_equal(plane.values, ds["virtual"].values[:, 2])
     assert {"cdp", "offset", "recorded_survey", "coherent_survey"} <= set(ds.coords)
     assert set(ds["coherent_survey"].values) == {"monitor"}
     assert set(ds["recorded_survey"].values) == {"baseline"}
-    np.testing.assert_array_equal(ds["offset"].values[0], [100, 200, 300, 400])
+    # load_redatum indexes the datapoint key along pair: ds.sel(cdp=...) as segysak users do
+    from symae_seis.qc.report import load_redatum
+
+    lazy = load_redatum(res.out_dir)
+    one = lazy.sel(cdp=2)
+    assert one.sizes["pair"] == int((ds["cdp"].values == 2).sum()) > 0
+    np.testing.assert_array_equal(
+        one["virtual"].values, ds["virtual"].values[ds["cdp"].values == 2]
+    )
+    lazy.close()
 
 
 def test_qc_table_has_numeric_keys_and_pred(windowed_out):

@@ -415,7 +415,6 @@ def test_symae_redatumed_days_track_dvv(passive_run):
 def test_passive_notebook(passive_run, tmp_path, monkeypatch):
     """notebooks/passive_qc.ipynb executed headless on the run: dv/v curves (truth, anchor,
     SymAE) and the daily stacks; with another survey's truth it says so and leaves it out."""
-    import os
 
     import nbformat
     from nbclient import NotebookClient
@@ -424,13 +423,12 @@ def test_passive_notebook(passive_run, tmp_path, monkeypatch):
 
     def run(truth):
         nb = nbformat.read(repo / "notebooks" / "passive_qc.ipynb", as_version=4)
-        env = {
-            "SYMAE_REDATUM_DIR": str(passive_run["redatum"]),
-            "SYMAE_STORE": str(passive_run["store"]),
-            "SYMAE_TRUTH": str(truth),
-            "SYMAE_CODA_S": "2,12",
-        }
-        monkeypatch.setattr(os, "environ", {**os.environ, **env})
+        cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1 and "redatum_dir =" in cells[0].source
+        cells[0].source = (  # the one cell a user edits
+            f"redatum_dir = {str(passive_run['redatum'])!r}\n"
+            f"store = {str(passive_run['store'])!r}\ntruth = {str(truth)!r}\ncoda_s = (2, 12)"
+        )
         NotebookClient(
             nb,
             timeout=600,

@@ -449,6 +449,17 @@ def test_fit_qc_scores_each_part():
     assert row["nrms_recon_q4"] > 50 and row["nrms_recon_late"] > 10
     assert fit.poor(30.0) == [("monitor:CDP=7", "q4", pytest.approx(row["nrms_recon_q4"]))]
     assert fit.poor(150.0) == []
+    # a part that holds little energy weighs as little as it holds: a quiet early half
+    # and weak traces reconstructed to round-off-sized errors are not a misfit
+    quiet = rec.copy()
+    quiet[:, :, :20] *= 1e-4
+    quiet[:, :4] *= 1e-3
+    near = quiet + 1e-6 * rng.normal(size=quiet.shape)
+    fit = FitQC(_Reader(), np.zeros(3, dtype=int), max_lag=3)
+    fit.add(0, 3, quiet, np.ones((3, 8), bool), quiet, near)
+    (row,) = fit.rows()
+    assert row["nrms_recon_recorded"] < 0.1 and row["nrms_recon_late"] < 0.1
+    assert fit.poor(30.0) == []
 
 
 def test_outputs_record_their_provenance(out4d, trained_run, store):
