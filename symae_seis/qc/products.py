@@ -48,6 +48,8 @@ __all__ = [
     "shift_strain",
     "disentangle_probe",
     "TABLE_COLUMNS",
+    "channel_values",
+    "write_qc",
 ]
 
 #: Columns of ``repeatability.csv`` after the datapoint's survey and key fields.
@@ -482,7 +484,7 @@ def _sections(ds, reader, table, windows, progress):
         live = ds["live"][sel].values.astype(bool)
         ch = 0
         if var and var in ds.variables:
-            vals = _channel_values(ds, var, sel)
+            vals = channel_values(ds, var, sel)
             ch = int(np.argmin(np.median(np.where(live, np.abs(vals), np.inf), axis=0)))
             plane = f"nearest {ck} (about {np.median(vals[:, ch]):g})"
         w = live[:, ch].astype(np.float64)
@@ -496,7 +498,7 @@ def _sections(ds, reader, table, windows, progress):
     return section, {"centre": cen, "shift": np.array(sh), "coef": np.array(co)}
 
 
-def _channel_values(ds, var: str, sel) -> np.ndarray:
+def channel_values(ds, var: str, sel) -> np.ndarray:
     """The channel key's values ``(len(sel), C)`` of pairs ``sel``: the channel
     dimension's index where every gather shares them, else the per-trace coordinate."""
     v = ds[var]
@@ -570,7 +572,7 @@ def _strongest_gathers(ds, reader, table, out_png):
     sel = int(np.flatnonzero(ds["coherent_datapoint"].values == d)[0])
     ck = reader.channel_key_name
     var = ck.lower() if ck else None
-    x = _channel_values(ds, var, [sel])[0] if var and var in ds.variables else None
+    x = channel_values(ds, var, [sel])[0] if var and var in ds.variables else None
     panels = {
         "real baseline": ds["recorded"][sel].values,
         "real monitor": reader.read(reader.members[d][:1])[0],

@@ -13,6 +13,7 @@ from ..io.store import StoreReader
 from ..typing import PathLike
 from .metrics import nrms, pred_lag, predictability, time_shift
 from .plots import plot_nrms_along_key, plot_nrms_map, plot_redatum_panels, plot_uncertainty
+from .products import channel_values
 
 __all__ = ["load_redatum", "nrms_before_after", "qc_report"]
 
@@ -156,10 +157,14 @@ def _report_4d(
         }
         label = reader.datapoint_label(d).replace(":", "_").replace("=", "").replace(",", "_")
         name = f"gathers_{'highest' if rank == 0 else 'lowest'}_nrms_{label}.png"
+        ck = reader.channel_key_name
+        x = channel_values(ds, ck.lower(), [sel])[0] if ck and ck.lower() in ds else None
         files[name] = plot_redatum_panels(
             panels,
             time_ms,
             out_dir / name,
+            x=x,
+            xlabel=(f"{ck} (m)" if ck == "offset" else ck) if x is not None else "channel",
             title=f"{reader.datapoint_label(d)}: NRMS after {ba['after'][k]:.1f}%",
         )
         if rank == 0 and "virtual_std" in ds:
