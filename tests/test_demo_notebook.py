@@ -53,6 +53,10 @@ def test_demo_then_notebook(tmp_path, capsys, monkeypatch):
         "redatum/qc.csv",
         "redatum/nrms_along_key.png",
         "redatum/truth_scores.csv",
+        "redatum/qc/repeatability.csv",  # symae-qc's products, made without truth
+        "redatum/qc/qc4d.nc",
+        "redatum/qc/residual_section.png",
+        "redatum/qc/time_shift_strain.png",
     ):
         assert (out / rel).is_file(), rel
     with open(out / "redatum" / "truth_scores.csv") as fh:

@@ -26,6 +26,12 @@ __all__ = ["SymAECLI", "cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:  # as every command (LightningCLI has no such option)
+        from .. import __version__
+
+        print(f"symae-train {__version__}")
+        return 0
     setup_logging()
 
     def run() -> int:

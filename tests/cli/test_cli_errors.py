@@ -85,7 +85,7 @@ def test_options_that_would_do_nothing_and_abbreviations_are_errors(model_file):
     _one_error_line(res, "symae-ingest", "--rebuil")
 
 
-@pytest.mark.parametrize("module", ["redatum", "infill", "ingest", "synth", "demo"])
+@pytest.mark.parametrize("module", ["redatum", "infill", "ingest", "synth", "demo", "qc", "train"])
 def test_version(module):
     res = _run(module, "--version")
     assert res.returncode == 0 and res.stdout.strip().endswith(symae_seis.__version__)
