@@ -17,6 +17,9 @@ filters are smoothed).
     monitor shot of a location is equalised to the baseline shot (per-trace static and
     scalar, then one least-squares matching filter per shot pair) and the equalised
     shots are stacked.
+(f) :func:`bin_4d`: 4D binning, the monitor shots nearest in position to a baseline shot
+    (whatever their datapoint), equalised and stacked as in (e): what a processor does
+    when the vintages' shots did not land on the same positions.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "dynamic_warp",
     "warp_then_match",
     "equalize_and_stack",
+    "bin_4d",
 ]
 
 
@@ -227,13 +231,15 @@ def equalize_and_stack(
     window: slice | None = None,
     max_lag: int | None = None,
     eps: float = 1e-3,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """(e) Cross-equalise every shot of a location to ``ref`` and stack them.
 
     Each shot ``(C, T)`` of ``shots (S, C, T)`` gets a per-trace cross-correlation static
     and RMS scalar (a), then one least-squares matching filter designed over all its
     traces against ``ref`` in ``window`` (one filter per shot pair); the ``S`` equalised
-    shots are averaged, which also averages out what the filters cannot match.
+    shots are averaged (with ``weights`` where given, e.g. :func:`bin_4d`'s), which also
+    averages out what the filters cannot match.
 
     Returns
     -------
@@ -250,8 +256,13 @@ def equalize_and_stack(
     # cross-correlation of noise would move them at random); the shot's filter still acts
     energy = np.sqrt(np.mean(ref[:, w] ** 2, axis=-1))
     live = energy > 0.05 * max(float(energy.max()), 1e-30)
+    w_shot = np.ones(len(shots)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w_shot.shape != (len(shots),) or not np.all(w_shot >= 0) or w_shot.sum() <= 0:
+        raise ValueError(f"weights must be {len(shots)} non-negative numbers, not all 0")
     out = np.zeros_like(ref)
-    for shot in shots:
+    for shot, ws in zip(shots, w_shot):
+        if ws == 0:
+            continue
         moved = shot.copy()
         if live.any():
             moved[live] = static_and_scalar(shot[live], ref[live], window=window, max_lag=max_lag)[
@@ -264,5 +275,35 @@ def equalize_and_stack(
             window=window,
             eps=eps,
         )
-        out += apply_filter(moved, f)
-    return out / len(shots)
+        out += ws * apply_filter(moved, f)
+    return out / w_shot.sum()
+
+
+def bin_4d(
+    ref_position: np.ndarray, positions: np.ndarray, *, nearest: int = 2, soft: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(f) 4D binning: the monitor shots a 4D processor pairs with a baseline shot, those
+    nearest in position, and their weights.
+
+    ``ref_position`` ``(D,)`` is the baseline shot's position (source x, y, and any other
+    coordinate that should match: a receiver's, the midpoint's; metres), ``positions``
+    ``(S, D)`` the candidate monitor shots'. Returns the indices of the ``nearest`` closest
+    and their weights: equal (``soft`` 0), or ``1 / (distance + soft)`` (``soft`` in
+    metres: how close counts as the same position).
+
+    Examples
+    --------
+    >>> idx, w = bin_4d(np.array([100.0]), np.array([[90.0], [300.0], [104.0]]))
+    >>> idx.tolist(), w.tolist()
+    ([2, 0], [1.0, 1.0])
+    """
+    ref_position = np.atleast_1d(np.asarray(ref_position, dtype=np.float64))
+    positions = np.asarray(positions, dtype=np.float64).reshape(len(positions), -1)
+    if positions.shape[1] != ref_position.size or len(positions) == 0:
+        raise ValueError(f"positions must be (S >= 1, {ref_position.size}), got {positions.shape}")
+    if nearest < 1:
+        raise ValueError(f"nearest must be >= 1, got {nearest}")
+    dist = np.sqrt(((positions - ref_position) ** 2).sum(axis=1))
+    idx = np.argsort(dist, kind="stable")[:nearest]
+    w = np.ones(len(idx)) if soft <= 0 else 1.0 / (dist[idx] + soft)
+    return idx, w

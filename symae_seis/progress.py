@@ -1,6 +1,6 @@
-"""Progress bars that suit where they are written: a live bar (tqdm) on a terminal,
-plain lines (every tenth of the work, through logging) in a log file or a pipe, nothing
-with ``--quiet`` (environment ``SYMAE_PROGRESS=0``)."""
+"""Progress bars that suit where they are written: a live bar (tqdm) on a terminal or in
+a notebook, plain lines (every tenth of the work, through logging) in a log file or a
+pipe, nothing with ``--quiet`` (environment ``SYMAE_PROGRESS=0``)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def progress_bar(
     """A progress bar over ``iterable`` (or one updated by hand, ``total`` steps): tqdm
     on a terminal, plain log lines elsewhere, off when ``disable`` or ``SYMAE_PROGRESS=0``."""
     off = disable or os.environ.get("SYMAE_PROGRESS", "1") == "0"
-    if not off and not sys.stderr.isatty():
+    notebook = "ipykernel" in sys.modules  # Jupyter: tqdm's widget, not log lines
+    if not off and not notebook and not sys.stderr.isatty():
         return _Lines(iterable, total, desc, unit)
     from tqdm.auto import tqdm
 

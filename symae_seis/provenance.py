@@ -96,7 +96,7 @@ def textual_lines(rec: dict[str, Any], what: str) -> list[str]:
         tail(what, 76),
         f"SYMAE-SEIS {rec['toolkit_version']} {rec['action'].upper()} {rec['date']}",
         "MODEL " + tail(rec["model"], 70),
-        "MODEL SHA256 " + rec["model_sha256"][:63],
+        "SHA256 " + rec["model_sha256"],  # 64 hex digits: the whole hash, checkable
         "STORE " + tail(rec["store"], 70),
         "DATASET " + tail(rec["dataset"], 68),
     ]

@@ -105,7 +105,12 @@ def run_4d(
             seconds[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
         eq = conventional_estimates(
-            reader, truth, window=win, max_lag=max_lag, methods=("e", "e_whole"), gathers=gathers
+            reader,
+            truth,
+            window=win,
+            max_lag=max_lag,
+            methods=("e", "e_whole", "f"),
+            gathers=gathers,
         )
         for name, est in eq.items():
             estimates[name] = est

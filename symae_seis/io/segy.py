@@ -268,9 +268,9 @@ def _segy_layout(
     if extra:
         raise SegyError(
             f"{path}: SEG-Y revision {_revision(head, endian)} file with {extra} trace "
-            "header extension(s) (240-byte headers after each trace header, binary "
-            "bytes 3507-3508); trace header extensions are not supported: rewrite the "
-            "file without them"
+            "header extension(s) (240-byte headers after each trace header; binary bytes "
+            "3507-3510 in rev 2.0, 3507-3508 in rev 2.1); trace header extensions are not "
+            "supported: rewrite the file without them"
         )
     return fmt, tr0, ns, tr_ns, th
 

@@ -81,7 +81,7 @@ def textual_header(source: str | bytes | None, note: str | list[str]) -> bytes:
     else:
         lines = [f"C{i + 1:2d}".ljust(80) for i in range(40)]
     notes = [note] if isinstance(note, str) else list(note)
-    notes = notes[-30:]  # lines 9-38 at most: the source's first lines stay
+    notes = notes[:30]  # lines 9-38 at most, the first notes kept (what the file holds)
     for k, text in enumerate(notes):
         n = 39 - len(notes) + k  # 1-based line number
         lines[n - 1] = f"C{n:2d} {text}"[:80].ljust(80)

@@ -6,7 +6,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["real_gathers_for_truth", "conventional_estimates"]
+__all__ = ["real_gathers_for_truth", "conventional_estimates", "shot_positions"]
+
+
+def shot_positions(reader, rows: np.ndarray) -> np.ndarray | None:
+    """Source positions ``(len(rows), 2)`` (x, y in metres, the coordinate scalar
+    applied) of the instances at ``rows``, from the first recorded trace of each; None
+    where the store keeps no SEG-Y headers or every source sits at 0."""
+    from ..io.segy import HEADER_FIELDS, SCALED_BY, scaled_values
+
+    if reader.n_header_fields != len(HEADER_FIELDS):
+        return None
+    f = reader.header_fields
+    out = np.zeros((len(rows), 2))
+    for a in range(0, len(rows), 256):
+        h = reader.headers(np.asarray(rows)[a : a + 256])
+        first = np.argmax(np.any(h != 0, axis=-1), axis=1)
+        row = h[np.arange(len(h)), first]
+        for j, fld in enumerate(("SourceX", "SourceY")):
+            out[a : a + 256, j] = scaled_values(
+                fld, row[:, f.index(fld)], row[:, f.index(SCALED_BY[fld])]
+            )
+    return out if np.any(out != 0) else None
 
 
 def real_gathers_for_truth(
@@ -51,6 +72,7 @@ def conventional_estimates(
     methods: tuple[str, ...] = ("a", "e", "e_whole"),
     progress: bool = False,
     gathers: tuple | None = None,
+    nearest: int = 2,
 ) -> dict[str, np.ndarray]:
     """Conventional 4D cross-equalisation of the monitor to every baseline shot of the
     truth (see :mod:`symae_seis.baselines`), designed in ``window``.
@@ -59,8 +81,10 @@ def conventional_estimates(
     monitor shot of the location equalised and stacked), ``"e_whole"`` (the same
     designed on the whole trace: the strongest outside the changed zone, where nothing
     changes, but it also matches away part of the 4D signal inside; only computed when
-    ``window`` is not the whole trace). ``gathers``: the output of
-    :func:`real_gathers_for_truth` when already read.
+    ``window`` is not the whole trace), ``"f"`` (4D binning: the ``nearest`` monitor
+    shots of the whole survey nearest to the baseline shot in source position, whatever
+    their datapoint, equalised and stacked; where the store has source positions).
+    ``gathers``: the output of :func:`real_gathers_for_truth` when already read.
     """
     from .. import baselines as B
     from ..progress import progress_bar
@@ -88,4 +112,35 @@ def conventional_estimates(
                 shots[cdp], base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
             )
         out[name] = est
+    if "f" in methods:
+        out.update(_binned(reader, truth, base, window, max_lag, nearest, progress))
     return out
+
+
+def _binned(reader, truth, base, window, max_lag, nearest, progress) -> dict[str, np.ndarray]:
+    """(f) 4D binning (see :func:`conventional_estimates`); {} without source positions."""
+    from .. import baselines as B
+    from ..progress import progress_bar
+
+    sb, sm = reader.surveys.index("baseline"), reader.surveys.index("monitor")
+    key_row = {
+        (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
+    }
+    b_rows = np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
+    m_rows = np.flatnonzero(reader.survey == sm)
+    pos_b, pos_m = shot_positions(reader, b_rows), shot_positions(reader, m_rows)
+    if pos_b is None or pos_m is None:
+        return {}
+    name = f"(f) 4D binning: {nearest} nearest monitor shots, equalised + stack"
+    est = np.empty(base.shape, dtype=np.float64)
+    for j in progress_bar(range(len(base)), desc=name, unit="shot", disable=not progress):
+        idx, w = B.bin_4d(pos_b[j], pos_m, nearest=nearest)
+        est[j] = B.equalize_and_stack(
+            reader.read(m_rows[idx]),
+            base[j],
+            length=4 * max_lag + 1,
+            window=window,
+            max_lag=max_lag,
+            weights=w,
+        )
+    return {name: est}

@@ -21,9 +21,10 @@ __all__ = [
 ]
 
 PRED_NOTE = (
-    "PRED: peak of the normalised cross-correlation squared within a short lag; it forgives "
-    "shifts within that lag and any gain, so it stays high where NRMS is large from a static "
-    "or an amplitude, and drops only when waveforms differ."
+    "PRED (Kragh & Christie): summed squared cross-correlation over lags within a period, over "
+    "the summed products of the autocorrelations; it forgives any gain and, largely, shifts "
+    "within that lag, so it stays high where NRMS is large from a static or an amplitude, "
+    "and drops when waveforms differ."
 )
 
 

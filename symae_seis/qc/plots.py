@@ -30,10 +30,16 @@ def _plt():
 
 
 def _save(plt, fig, out_png: PathLike, **kw) -> Path:
-    """Write ``fig`` to ``out_png``, close it, return the path."""
+    """Write ``fig`` to ``out_png`` atomically (a temporary renamed into place), close it,
+    return the path."""
+    from ..io.atomic import atomic_path
+
     out_png = Path(out_png)
-    fig.savefig(out_png, **kw)
-    plt.close(fig)
+    try:
+        with atomic_path(out_png, overwrite=True) as tmp, open(tmp, "wb") as fh:
+            fig.savefig(fh, format=out_png.suffix.lstrip(".") or "png", **kw)
+    finally:
+        plt.close(fig)
     return out_png
 
 

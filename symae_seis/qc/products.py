@@ -5,9 +5,9 @@ Per coherent datapoint of a ``4d`` redatum run (``redatum.nc``) and the store it
 * **repeatability where nothing changed**: NRMS and PRED (over the live traces of the
   window as one series: weak traces weigh as little as they hold) in the *design window*
   (above the reservoir), before (every real monitor shot of the datapoint against every
-  real baseline shot) and after (each virtual gather against its real baseline), and the
-  same over the whole trace, named as such (there the 4D signal counts as
-  non-repeatability);
+  real baseline shot, at most 8 of each) and after (each virtual gather against its
+  real baseline), and the same over the whole trace, named as such (there the 4D signal
+  counts as non-repeatability);
 * **the 4D signal**: RMS of the residual (virtual - baseline) in the *reservoir window*, in
   percent of the baseline's RMS there;
 * **time shift and time strain** of the virtual against the baseline along two-way time,
@@ -19,11 +19,12 @@ Per coherent datapoint of a ``4d`` redatum run (``redatum.nc``) and the store it
   their nuisance codes, inside and outside the zone where the earth changed, against the
   chance level (:func:`disentangle_probe`).
 
-Reading PRED: predictability (Kragh & Christie, 2002) is the peak of the normalised
-cross-correlation squared within a short lag. It forgives a time shift within that lag and
-any gain, so two traces that differ by a static and an amplitude are nearly 100 %
-predictable while their NRMS is large; it drops only when the waveforms differ. It is
-reported here in the design window, as the field computes it.
+Reading PRED: predictability (Kragh & Christie, 2002) is the sum of the squared
+cross-correlation over lags within about a period, divided by the sum of the products of
+the two autocorrelations there (:func:`symae_seis.qc.metrics.predictability`). It forgives
+any gain and, largely, a time shift within that lag, so two traces that differ by a
+static and an amplitude stay highly predictable while their NRMS is large; it drops when
+the waveforms differ. It is reported here in the design window, as the field computes it.
 
 Every array is read one datapoint at a time (memory does not grow with the survey).
 """
@@ -106,8 +107,16 @@ def qc_windows(
     t = np.asarray(time_ms, dtype=np.float64)
     design_ms = (float(t[0]), float(t[-1])) if design_ms is None else tuple(map(float, design_ms))
     if reservoir_ms is None:
-        start = design_ms[1] if design_ms[1] < t[-1] - 4 * (t[1] - t[0]) else float(t[0])
-        reservoir_ms = (start, float(t[-1]))
+        if design_ms[1] < t[-1] - 4 * (t[1] - t[0]):
+            reservoir_ms = (design_ms[1], float(t[-1]))
+        else:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "the design window reaches the record's end: the 4D signal is measured "
+                "over the whole record (give --reservoir-window)"
+            )
+            reservoir_ms = (float(t[0]), float(t[-1]))
     reservoir_ms = tuple(map(float, reservoir_ms))
     return QCWindows(
         _samples("design", design_ms, t),
@@ -239,11 +248,12 @@ def shift_strain(
     window, as a stack would give), with parabolic interpolation of the peak.
 
     Returns ``(centre sample of each window, shift_ms, coefficient)``; the coefficient is
-    the peak of the normalised cross-correlation (1: identical up to the shift)."""
-    n = max(8, int(round(window_ms / dt_ms)))
-    step = max(1, n // 2)
-    lag = max(1, int(round(max_shift_ms / dt_ms)))
+    the peak of the normalised cross-correlation (1: identical up to the shift); both NaN
+    in a window where nothing was recorded."""
     t = virtual.shape[-1]
+    n = min(t, max(8, int(round(window_ms / dt_ms))))
+    step = max(1, n // 2)
+    lag = max(1, min(int(round(max_shift_ms / dt_ms)), n - 1))
     taper = np.hanning(n + 2)[1:-1]
     v = np.asarray(virtual, dtype=np.float64)[live]
     b = np.asarray(baseline, dtype=np.float64)[live]
@@ -257,13 +267,17 @@ def shift_strain(
                 for k in range(-lag, lag + 1)
             ]
         )
-        cc = cc / norm if norm > 0 else np.zeros_like(cc)
+        centres.append(a + n // 2)
+        if not norm > 0:  # nothing recorded in the window: no shift to measure
+            shifts.append(np.nan)
+            coefs.append(np.nan)
+            continue
+        cc = cc / norm
         j = int(np.argmax(cc))
         frac = 0.0
         if 0 < j < len(cc) - 1:
             den = cc[j - 1] - 2 * cc[j] + cc[j + 1]
             frac = 0.5 * (cc[j - 1] - cc[j + 1]) / den if den < 0 else 0.0
-        centres.append(a + n // 2)
         shifts.append((j - lag + frac) * dt_ms)
         coefs.append(cc[j])
     return np.asarray(centres), np.asarray(shifts), np.asarray(coefs)
@@ -275,10 +289,10 @@ def disentangle_probe(
     """How well a linear probe tells the surveys apart from the nuisance codes ``(N, D)``
     of shots of two surveys (``survey``: label per shot), among the shots inside the
     changed zone (``inside`` per shot) and outside it, against the chance level (the
-    larger survey's share). A nuisance code that carries no earth cannot tell them apart
-    better outside than inside; well above chance inside says the earth's change leaked
-    into the codes, where the acquisitions of the surveys themselves differ it is above
-    chance everywhere."""
+    larger survey's share). A nuisance code that carries no earth tells them apart no
+    better inside the zone than outside it; well above chance inside only says the
+    earth's change leaked into the codes (where the surveys' acquisitions themselves
+    differ, it is above chance everywhere)."""
     from .disentangle import probe_accuracy
 
     out = []
@@ -401,6 +415,14 @@ def write_qc(
             )
         if int(ds["coherent_datapoint"].max()) >= len(reader.dp_survey):
             raise QCError(f"{run_dir} names datapoints that {reader.path} does not have")
+        row = int(ds["recorded_instance"].values[0])
+        if row >= reader.shape[0] or not np.allclose(
+            reader.read(np.array([row]))[0], ds["recorded"][0].values, rtol=1e-5, atol=0
+        ):
+            raise QCError(
+                f"{run_dir} was not made from {reader.path}: its recorded gathers are not "
+                "the store's (another dataset, or the store was rebuilt since)"
+            )
         time_ms = ds["twt"].values
         windows = qc_windows(time_ms, design_ms, reservoir_ms)
         gt = None
@@ -417,11 +439,12 @@ def write_qc(
         keys = list(reader.dp_names) or ["datapoint"]
         changed, zone_from = _zone(ds, table, gt, zone, keys)
         section, shifts = _sections(ds, reader, table, windows, progress)
+        probe, probe_model = _probe(ds, reader, table, changed, model, progress)
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_table(files, table, keys, reader, changed)
         rec = provenance(
             "qc",
-            model=None,
+            model=probe_model,
             store=reader.path,
             dataset=reader.dataset,
             options={
@@ -436,8 +459,9 @@ def write_qc(
         write_sidecar(
             files["table_meta"], rec, table=files["table"].name, columns=TABLE_COLUMNS,
             pred=(
-                "PRED (Kragh & Christie 2002): peak of the normalised cross-correlation "
-                "squared within a lag of " + f"{pred_lag(reader.dt_ms) * reader.dt_ms:g} ms"
+                "PRED (Kragh & Christie 2002): sum of the squared cross-correlation over "
+                "lags within +-" + f"{pred_lag(reader.dt_ms) * reader.dt_ms:g} ms over the "
+                "sum of the products of the autocorrelations there, in %"
             ),
         )  # fmt: skip
         centre_ms = time_ms[shifts["centre"]]
@@ -457,7 +481,6 @@ def write_qc(
             key_name=keys[0], threshold=coherence,
         )  # fmt: skip
         files["gathers"] = _strongest_gathers(ds, reader, table, files["gathers"])
-        probe = _probe(ds, reader, table, changed, model, run_dir, progress)
         if probe is None:
             files.pop("disentangle")
         else:
@@ -589,35 +612,48 @@ def _strongest_gathers(ds, reader, table, out_png):
     )
 
 
-def _probe(ds, reader, table, changed, model, run_dir, progress):
-    """Probe rows, or None when no model is at hand."""
+def _probe(ds, reader, table, changed, model, progress):
+    """Probe rows and the model file used, or ``(None, None)`` when no model is at hand:
+    ``model`` (a SymAE or its file), else the run's own file if it still holds the model
+    the run was made with (its SHA-256 in ``redatum.nc``)."""
     import logging
 
+    from ..models import SymAE
+    from ..provenance import file_sha256
+    from ..redatum import check_compatible
+    from ..redatum.codes import nuisance_codes
+
     log = logging.getLogger(__name__)
+    path = None
     if model is None:
         path = ds.attrs.get("symae_model")
         if not path or path == "in memory" or not Path(path).is_file():
             log.info("no model file at hand (--model): the disentanglement probe is skipped")
-            return None
+            return None, None
+        if file_sha256(path) != ds.attrs.get("symae_model_sha256"):
+            log.warning(
+                "%s changed since the run (SHA-256 differs): the disentanglement probe is "
+                "skipped (give --model)",
+                path,
+            )
+            return None, None
         model = path
-    from ..models import SymAE
-    from ..redatum.codes import nuisance_codes
-
     if not isinstance(model, SymAE):
+        path = model
         model = SymAE.load(model)
+    check_compatible(model, reader)
     if changed is None:  # the datapoints whose 4D signal is above the median
         changed = table["signal_4d"] > np.nanmedian(table["signal_4d"])
-    surveys = sorted(
-        set(ds["coherent_survey"].values.astype(str))
-        | set(ds["recorded_survey"].values.astype(str))
+    names = set(ds["coherent_survey"].values.astype(str)) | set(
+        ds["recorded_survey"].values.astype(str)
     )
-    sid = [reader.surveys.index(s) for s in surveys if s in reader.surveys]
+    sid = [reader.surveys.index(s) for s in sorted(names) if s in reader.surveys]
     key_of = {tuple(reader.dp_key[int(d)]): bool(c) for d, c in zip(table["datapoint"], changed)}
     rows = np.flatnonzero(np.isin(reader.survey, sid))
     inside = np.array([key_of.get(tuple(reader.dp_key[reader.datapoint[r]]), False) for r in rows])
     codes = nuisance_codes(model, reader, rows, progress=progress)
     labels = np.array([reader.surveys[s] for s in reader.survey[rows]])
-    return disentangle_probe(codes, labels, inside)
+    return disentangle_probe(codes, labels, inside), path
 
 
 def _write_probe(path, rows, zone_from) -> None:

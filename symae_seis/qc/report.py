@@ -29,10 +29,21 @@ def load_redatum(out_dir: PathLike):
     path = Path(out_dir) / "redatum.nc"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; run symae-redatum first")
-    ds = xr.open_dataset(path, engine="h5netcdf")
-    for name in json.loads(ds.attrs.get("datapoint_keys", "[]")):
-        if name in ds.coords and ds[name].dims == ("pair",):
-            ds = ds.set_xindex(name)
+    raw = xr.open_dataset(path, engine="h5netcdf")
+    keys = [
+        k
+        for k in json.loads(raw.attrs.get("datapoint_keys", "[]"))
+        if k in raw.coords and raw[k].dims == ("pair",)
+    ]
+    if not keys:
+        return raw
+    if len(keys) == 1:
+        ds = raw.set_xindex(keys[0])
+    else:  # one index over every key: ds.sel(iline=.., xline=..)
+        from xarray.indexes import PandasMultiIndex
+
+        ds = raw.set_xindex(keys, PandasMultiIndex)
+    ds.set_close(raw.close)  # closing the indexed view closes the file
     return ds
 
 
@@ -207,7 +218,11 @@ def qc_report(
     mode = ds.attrs.get("mode", "4d")
     surveys = json.loads(ds.attrs.get("surveys", "[]"))
     if mode == "4d":
-        files.update(_report_4d(ds, reader, out_dir, surveys, time_ms, changed, n_examples))
+        try:
+            files.update(_report_4d(ds, reader, out_dir, surveys, time_ms, changed, n_examples))
+        finally:
+            ds.close()
+        return files
     else:
         k = 0
         panels = {

@@ -172,7 +172,10 @@ def _coordinates(
     )
     var("recorded_instance", ("pair",), "i8", pairs.real, "store row of the recorded gather")
     aux += ["recorded_instance_key", "recorded_survey", "coherent_survey"]
+    taken = set(aux) | {_cf_name(reader.channel_key_name or "")}
     for name, values in positions.items():
+        if name in taken:  # a datapoint key of that name already holds it (binned)
+            continue
         var(
             name,
             ("pair",),

@@ -110,10 +110,11 @@ class EpochLines(pl.Callback):
             return
         m = trainer.callback_metrics
         parts = [f"{k} {float(m[k]):.5g}" for k in ("train_loss", "val_loss") if k in m]
+        total = trainer.max_epochs if (trainer.max_epochs or -1) > 0 else "?"
         log.info(
-            "epoch %d/%d: %s (%.0f s)",
+            "epoch %d/%s: %s (%.0f s)",
             epoch + 1,
-            trainer.max_epochs,
+            total,
             ", ".join(parts) or "no losses",
             time.perf_counter() - t0,
         )

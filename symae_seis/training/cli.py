@@ -89,7 +89,8 @@ class SymAECLI(LightningCLI):
             accel = str(trainer_cfg.get("accelerator", "auto"))
             if torch.cuda.is_available() and accel in ("auto", "gpu", "cuda"):
                 kwargs["precision"] = "bf16-mixed"
-        if trainer_cfg.get("enable_progress_bar") is None and not sys.stderr.isatty():
+        notebook = "ipykernel" in sys.modules
+        if trainer_cfg.get("enable_progress_bar") is None and not (sys.stderr.isatty() or notebook):
             kwargs["enable_progress_bar"] = False  # EpochLines logs a line per epoch
         kwargs.setdefault("default_root_dir", str(run_dir))
         return super().instantiate_trainer(**kwargs)

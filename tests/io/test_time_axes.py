@@ -419,7 +419,7 @@ def test_segy_out_textual_header_and_revision(windowed_out):
     assert lines[38].rstrip() == "C39 SEG-Y REV1"
     assert lines[39].rstrip() == "C40 END TEXTUAL HEADER"  # as rev 1 asks
     body = "\n".join(lines)
-    assert "symae-seis 4d redatum: virtual" in body and "MODEL SHA256 in memory" not in body
+    assert "symae-seis 4d redatum: virtual" in body and "MODEL in memory" in body
     assert "OPTIONS " in body and " mode=4d " in body and "coherent_from=monitor" in body
     import obspy
 
@@ -534,3 +534,32 @@ def test_real_f3_with_stale_trace_sample_count_ingests(tmp_path, real_data):
     np.testing.assert_array_equal(
         np.sort(r.read_all().reshape(-1, 75), axis=0), np.sort(ref, axis=0)
     )
+
+
+def test_binned_cdp_x_and_the_positions_do_not_clash(tmp_path):
+    """Datapoints binned on CDP_X: the datapoint key is named cdp_x in redatum.nc, and the
+    gathers' CDP_X position (also cdp_x) is not written twice."""
+    n_shot = 4
+    x = _gathers(n_shot)
+    hdr_x = np.repeat([1000, 1000, 1030, 1030], C)  # two 25 m bins, two shots each
+    files = {}
+    for label, fr0, seed in (("baseline", 1, 0), ("monitor", 11, 5)):
+        p = _segyio_file(tmp_path / f"{label}.sgy", _gathers(n_shot, seed=seed), fr0=fr0)
+        with segyio.open(str(p), "r+", ignore_geometry=True) as f:
+            for i in range(len(x)):
+                f.header[i] = {segyio.TraceField.CDP_X: int(hdr_x[i])}
+        files[label] = p
+    e = entry(tmp_path, surveys={k: str(v) for k, v in files.items()}, datapoint_bin={"CDP_X": 25})
+    store = build_store(e)
+    res = redatum(_untrained(store), store, tmp_path / "out", write_segy=False)
+    ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
+    np.testing.assert_array_equal(np.unique(ds["cdp_x"].values), [40, 41])  # the bins
+    from symae_seis.qc.report import load_redatum
+
+    lazy = load_redatum(res.out_dir)
+    assert lazy.sel(cdp_x=41).sizes["pair"] > 0
+    lazy.close()
+    import h5py
+
+    with h5py.File(res.files["netcdf"], "r+"):  # closed: the file can be opened for writing
+        pass

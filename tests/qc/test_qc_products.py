@@ -140,3 +140,15 @@ def test_windows_and_probe_chance():
     assert all(abs(r["accuracy"] - 50) < 25 for r in rows)  # random codes: near chance
     codes[:40, 0] += 6.0  # the surveys' codes differ: the probe sees it
     assert all(r["accuracy"] > 90 for r in disentangle_probe(codes, survey, inside))
+
+
+def test_shift_strain_on_short_records_and_empty_windows():
+    """A record shorter than the window is one window; a window with nothing recorded
+    gives no shift (NaN), not the lag's edge."""
+    g = np.zeros((1, 2, 10))
+    g[0, :, 4] = 1.0
+    centre, shift, coef = shift_strain(g, g, np.ones((1, 2), bool), dt_ms=4.0)
+    assert len(centre) == 1 and abs(shift[0]) < 1e-9 and coef[0] == pytest.approx(1.0)
+    quiet = np.zeros((1, 2, 60))
+    centre, shift, coef = shift_strain(quiet, quiet, np.ones((1, 2), bool), dt_ms=4.0)
+    assert np.isnan(shift).all() and np.isnan(coef).all()
