@@ -9,6 +9,9 @@ exactly; what is left is the part of the water static that varies along the trac
 event's own water path). ``--warp-order K`` fits a shift polynomial in time instead;
 ``--oracle-warp`` moves every sample by the exact shift of the event nearest to it in
 time (the truth): what is left then is where events of different ray parameters overlap.
+``--signature`` asks the other question: what the shot filter's spectral terms leave of
+a change of source signature alone (per draw: 6 terms zero-phase, the shipped family, and
+24 / 48 / 96 terms minimum-phase).
 
     python scripts/bench/zoo_statics.py --draws 12
 """
@@ -20,6 +23,7 @@ import argparse
 from symae_seis.bench.zoo import (
     PARTS,
     oracle_warp_residual,
+    signature_fit_residual,
     static_fit_residual,
     warp_fit_residual,
 )
@@ -42,7 +46,21 @@ def main() -> None:
         action="store_true",
         help="instead of a static, the exact shift of the nearest event at every sample",
     )
+    ap.add_argument(
+        "--signature",
+        action="store_true",
+        help="what the spectral terms leave of shot-to-shot source-signature changes",
+    )
     args = ap.parse_args()
+    if args.signature:
+        families = [(6, False), (24, True), (48, True), (96, True)]
+        names = [f"{k}{'mp' if mp else 'zp'}" for k, mp in families]
+        print(f"{'draw':6} {'wavelet':8} " + " ".join(f"{n:>6}" for n in names))
+        for k in range(args.draws):
+            d = draw_zoo(k)
+            r = [signature_fit_residual(d, t, min_phase=mp) for t, mp in families]
+            print(f"zoo{k:<3} {d.wavelet:8} " + " ".join(f"{v:6.1f}" for v in r))
+        return
     if args.oracle_warp and args.warp_order is not None:
         ap.error("--oracle-warp and --warp-order are two different fits: give one")
     print(f"{'draw':6} {'depth m':>8} {'dv m/s':>7} " + " ".join(f"{p:>6}" for p in PARTS))
