@@ -56,6 +56,7 @@ LEGACY_CONFIG = {
     "time_terms": True,
     "nuisance_window": None,
     "nuisance_split": False,
+    "min_phase": False,
 }
 
 
@@ -122,7 +123,15 @@ class SymAEConfig:
         0.4 for the generic decoder, 0 for the filter decoder, whose structure is its
         bottleneck.
     filter_terms
-        Cosine terms of the filter decoder's log-amplitude spectrum.
+        Cosine terms of the filter decoder's log-amplitude spectrum (a cepstrum: term k
+        is quefrency k samples of the record's sample interval).
+    min_phase
+        Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
+        a source signature's echoes (a bubble train, a ghost) vary from shot to shot as a
+        causal filter. With about ``filter_terms=96`` (quefrencies past twice a bubble
+        period) it expresses the bubble draws of the survey zoo (16.5-35 % left by the
+        shipped terms, 1.5-13 % by these; ``zoo_statics.py --signature``). Off by
+        default until measured on the zoo and the benchmarks. Needs ``time_terms``.
     pool
         How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
         squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the
@@ -203,6 +212,7 @@ class SymAEConfig:
     time_terms: bool | None = None
     nuisance_window: tuple[int, int] | None = None
     nuisance_split: bool = False
+    min_phase: bool = False
 
     def __post_init__(self) -> None:
         for check in (_check_decoder, _check_pool, _check_dropout, _check_sizes):
@@ -272,6 +282,8 @@ class SymAEConfig:
         window = (
             None if self.nuisance_window is None else _check_window(self.nuisance_window, samples)
         )
+        if self.min_phase and not (filt and time_terms):
+            raise OptionError("min_phase needs decoder='filter' and time_terms")
         if self.nuisance_split and (window is None or not trace):
             raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
         fold = default_fold(samples) if self.time_fold is None else self.time_fold
@@ -302,6 +314,7 @@ class SymAEConfig:
             "time_terms": bool(time_terms),
             "nuisance_window": window,
             "nuisance_split": bool(self.nuisance_split),
+            "min_phase": bool(self.min_phase),
         }
 
     @classmethod

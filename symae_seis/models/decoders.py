@@ -152,6 +152,7 @@ class FilterDecoder(Decoder):
             self.cfg["filter_terms"],
             inverse=inverse,
             trace=self.cfg["trace_terms"],
+            min_phase=self.cfg.get("min_phase", False),
         )
 
     def trace_params(self, theta: torch.Tensor) -> torch.Tensor | None:

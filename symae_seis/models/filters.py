@@ -7,7 +7,11 @@ static never wraps around):
 ``H_c(f) = exp(logA(f) + g0 + g(c)) * exp(-i phi) * exp(-2 pi i f (s0 + s(c)) dt)``
 
 * ``logA(f) = sum_k a_k cos(k pi f / f_N)``, k = 1..K: a smooth log-amplitude spectrum
-  (the wavelet's peak frequency and bandwidth), bounded to ``+-LOGAMP_MAX`` nats;
+  (the wavelet's peak frequency and bandwidth), bounded to ``+-LOGAMP_MAX`` nats. The
+  terms are a cepstrum (quefrency k samples); with ``min_phase`` the filter also gets the
+  phase of the minimum-phase filter of that log-amplitude, ``-sum_k a_k sin(k pi f /
+  f_N)``, so that a source signature's echoes (a bubble train, a ghost) change from shot
+  to shot as a causal filter (``SymAEConfig(min_phase=True, filter_terms=96)``);
 * ``phi``: a constant phase rotation (radians);
 * ``s0``: a bulk static (samples), ``g0``: a gain (log);
 * ``s(c) = s1 u + s2 (u^2 - 1/3)``, ``g(c) = g1 u + g2 (u^2 - 1/3)`` with ``u`` the
@@ -106,20 +110,31 @@ def response(
     *,
     inverse: bool = False,
     trace: bool = False,
+    min_phase: bool = False,
 ) -> torch.Tensor:
     """Complex response ``(..., C, F)`` of filters with parameters ``theta (..., P)``.
 
     ``F = samples + 1`` bins of a real FFT of length ``2 * samples``. ``inverse`` gives
-    the exact inverse filter; ``trace`` reads the per-trace statics and gains.
+    the exact inverse filter; ``trace`` reads the per-trace statics and gains;
+    ``min_phase`` adds the minimum-phase filter's phase of the log-amplitude terms.
     """
     if theta.dtype not in (torch.float32, torch.float64):
         theta = theta.float()  # FFTs and exponentials in full precision
     with torch.autocast(theta.device.type, enabled=False):  # the spectrum's matmul too
-        return _response(theta, channels, samples, terms, inverse=inverse, trace=trace)
+        return _response(
+            theta, channels, samples, terms, inverse=inverse, trace=trace, min_phase=min_phase
+        )
 
 
 def _response(
-    theta: torch.Tensor, channels: int, samples: int, terms: int, *, inverse: bool, trace: bool
+    theta: torch.Tensor,
+    channels: int,
+    samples: int,
+    terms: int,
+    *,
+    inverse: bool,
+    trace: bool,
+    min_phase: bool = False,
 ) -> torch.Tensor:
     dtype = theta.dtype
     p = _split(theta, terms)
@@ -151,6 +166,9 @@ def _response(
     omega = 2.0 * torch.pi * torch.arange(nf, device=dev, dtype=dtype) / nfft
     log_mag = logamp[..., None, :] + gain[..., None]  # (..., C, F)
     phase = p["phase"][..., None, None] + static[..., None] * omega  # (..., C, F)
+    if min_phase:  # the causal cepstrum's phase, with the sign of exp(-i phase) below
+        sine = torch.sin(torch.pi * k[:, None] * fn[None, :])  # (K, F)
+        phase = phase + (p["logamp"] @ sine)[..., None, :]
     if inverse:
         log_mag, phase = -log_mag, -phase
     return torch.polar(torch.exp(log_mag), -phase)

@@ -222,3 +222,36 @@ def test_a_file_of_an_unknown_format_version_is_refused(tmp_path):
     torch.save(blob, tmp_path / "future.pt")
     with pytest.raises(ModelFileError, match="format version 99"):
         SymAE.load(tmp_path / "future.pt")
+
+
+def test_min_phase_terms_are_a_causal_cepstrum():
+    """min_phase: the filter of a log-amplitude cosine series gets the phase of its
+    minimum-phase filter, exp(sum a_k e^{-i k w}): causal, where the zero-phase filter of
+    the same amplitude is symmetric about 0; a model with it trains (finite gradients);
+    it needs the filter decoder's time terms."""
+    from symae_seis.errors import OptionError
+    from symae_seis.models import SymAEConfig, filters
+
+    n, terms = 64, 12
+    theta = torch.zeros(filters.n_params(terms), dtype=torch.float64)
+    theta[:terms] = 0.3 * torch.randn(terms, generator=torch.Generator().manual_seed(0)).double()
+    hm = filters.response(theta, 1, n, terms, min_phase=True)[0]
+    hz = filters.response(theta, 1, n, terms)[0]
+    w = torch.pi * torch.arange(n + 1, dtype=torch.float64) / n
+    k = torch.arange(1, terms + 1, dtype=torch.float64)
+    exact = torch.exp((theta[:terms, None] * torch.exp(-1j * k[:, None] * w[None])).sum(0))
+    # the same up to the log-amplitude's soft bound (8 tanh(x / 8): 1.7 % at 1.47 nats)
+    assert torch.allclose(hm, exact, rtol=3e-2, atol=0)
+    assert torch.allclose(hm.angle(), exact.angle(), atol=1e-9)  # the phase exactly
+    im, iz = torch.fft.irfft(hm, 2 * n), torch.fft.irfft(hz, 2 * n)
+    assert im[n:].abs().max() < 5e-3 * im.abs().max()  # (almost) nothing before time 0
+    assert iz[n + 1 :].abs().max() > 0.05 * iz.abs().max()  # zero phase: symmetric
+    m = SymAE(8, 64, width=4, hidden=8, filter_terms=24, min_phase=True)
+    assert m.config["min_phase"] is True
+    x = torch.randn(2, 3, 8, 64)
+    loss = (m(x) - x).pow(2).mean()
+    loss.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in m.parameters())
+    with pytest.raises(OptionError, match="min_phase needs"):
+        SymAEConfig(min_phase=True, time_terms=False).resolve(8, 64)
+    assert SymAEConfig.from_saved({"channels": 8, "samples": 64})[0].min_phase is False
