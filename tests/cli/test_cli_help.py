@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
 
-def test_every_model_and_data_option_has_help():
+def test_every_model_and_data_option_has_help(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "symae_seis.cli.train", "fit", "--help"],
         capture_output=True,
         text=True,
         timeout=120,
-        env=None,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},
     )
     assert out.returncode == 0, out.stderr
     text = out.stdout
@@ -72,3 +73,24 @@ def test_gpu_overlay_config_trains_longer_and_keeps_the_survey_config(tmp_path):
     assert both["trainer"]["max_epochs"] == 40 and both["trainer"]["accelerator"] == "gpu"
     assert both["model"] == plain["model"] and both["data"] == plain["data"]
     assert asked["trainer"]["max_epochs"] == 5 and asked["trainer"]["accelerator"] == "auto"
+
+
+def test_help_is_cached_and_then_needs_no_lightning(tmp_path):
+    """symae-train --help builds LightningCLI's help once (seconds: torch and Lightning
+    imported, every class introspected) and prints the cached text after, the same,
+    without importing Lightning."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    probe = (
+        "import sys; from symae_seis.cli.train import main; main(['fit', '--help']); "
+        "print('LIGHTNING', 'lightning' in sys.modules, file=sys.stderr)"
+    )
+    first = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert "--model.config.width" in first.stdout and again.stdout == first.stdout
+    assert "LIGHTNING True" in first.stderr and "LIGHTNING False" in again.stderr
+    assert len(list((tmp_path / "symae-seis").glob("train-help-*.txt"))) == 1
