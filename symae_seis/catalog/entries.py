@@ -97,7 +97,7 @@ class SegyEntry(DatasetEntry):
     @property
     def header_keys(self) -> tuple[str, ...]:
         """SEG-Y header fields this entry groups and sorts by."""
-        from ..io.segy import SCALED_BY
+        from ..io.segy_spec import SCALED_BY
 
         keys = [self.instance_key, *self.datapoint_key, *self.datapoint_bin]
         keys += [SCALED_BY[k] for k in self.datapoint_bin if k in SCALED_BY]  # bins in m

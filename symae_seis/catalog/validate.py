@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, get_args
 
-from ..io.segy import HEADER_FIELDS, canonical_header_field, header_aliases
+from ..io.segy import HEADER_FIELDS
+from ..io.segy_spec import canonical_header_field, header_aliases
 from ..typing import DataFormat, DatapointBy, Endian, GapPolicy, TimeAxes, UnequalPolicy
 from .entries import CatalogError, DatasetEntry, MseedEntry, SegyEntry
 

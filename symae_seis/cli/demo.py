@@ -67,9 +67,9 @@ def _redatum_and_qc(
 
     from ..catalog import design_window_samples
     from ..io.store import StoreReader
-    from ..qc.products import write_qc
     from ..qc.report import qc_report
     from ..qc.truth import write_truth_scores
+    from ..qc.write4d import write_qc
     from ..redatum import redatum
 
     with StoreReader(store) as reader:

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     def run():
         from pathlib import Path
 
-        from ..qc.products import write_qc
+        from ..qc.write4d import write_qc
 
         design = tuple(args.design_window) if args.design_window else None
         if not (Path(args.run) / "redatum.nc").is_file():

@@ -55,7 +55,7 @@ def _entry_json(entry: DatasetEntry) -> str:
     """The entry as the store records it (a change makes the store stale). Bins of
     scaled header fields are in metres since this rule was added; stores binned before
     it (in the header's raw integers) lack the mark and are rebuilt."""
-    from ..io.segy import SCALED_BY
+    from ..io.segy_spec import SCALED_BY
 
     raw = {k: v for k, v in entry.raw.items() if k not in _NOT_STORED}
     if any(k in SCALED_BY for k in getattr(entry, "datapoint_bin", {}) or {}):

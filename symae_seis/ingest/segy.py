@@ -21,14 +21,13 @@ from ..errors import SymaeWarning
 from ..io.checks import first_nonfinite
 from ..io.segy import (
     HEADER_FIELDS,
-    SCALED_BY,
     SegyError,
     open_segy,
     read_all_headers,
     read_traces,
-    scaled_values,
     segy_info,
 )
+from ..io.segy_spec import SCALED_BY, apply_scalar
 from ..io.store import StoreWriter
 from .segy_headers import (
     BLOCK_BYTES,
@@ -90,7 +89,7 @@ def _datapoint_values(
         v = hdr[fld]
         if fld in entry.datapoint_bin:  # in the field's units: coordinates in m
             if fld in SCALED_BY:
-                v = scaled_values(fld, v, hdr[SCALED_BY[fld]])
+                v = apply_scalar(v, hdr[SCALED_BY[fld]])
             v = np.floor(v / entry.datapoint_bin[fld] + 1e-9).astype(np.int64)
         lo = np.full(keys.size, np.iinfo(np.int64).max)
         hi = np.full(keys.size, np.iinfo(np.int64).min)

@@ -13,7 +13,6 @@ Samples are read with ``f.trace.raw[a:b]`` on a memory-mapped file and headers w
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import warnings
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import segyio
 
 from ..errors import SymaeError, SymaeWarning
 from ..typing import PathLike
+from .segy_spec import apply_scalar, revision, trace_extensions
 
 __all__ = [
     "SegyError",
@@ -37,10 +37,6 @@ __all__ = [
     "read_traces",
     "read_segy",
     "delay_ms",
-    "canonical_header_field",
-    "SCALED_BY",
-    "scaled_values",
-    "header_aliases",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,64 +63,6 @@ _FORMAT_NAME = {
     15: "3-byte uint",
     16: "1-byte uint",
 }
-
-
-#: Trace header fields stored as integers times a scalar, and the field of that scalar
-#: (SEG-Y rev 1: coordinates by bytes 71-72, elevations and depths by bytes 69-70).
-SCALED_BY = {
-    **dict.fromkeys(
-        ("SourceX", "SourceY", "GroupX", "GroupY", "CDP_X", "CDP_Y"), "SourceGroupScalar"
-    ),
-    **dict.fromkeys(
-        (
-            "ReceiverGroupElevation",
-            "SourceSurfaceElevation",
-            "SourceDepth",
-            "ReceiverDatumElevation",
-            "SourceDatumElevation",
-            "SourceWaterDepth",
-            "GroupWaterDepth",
-        ),
-        "ElevationScalar",
-    ),
-}
-
-
-def scaled_values(field: str, values: np.ndarray, scalar: np.ndarray) -> np.ndarray:
-    """A scaled field's values in its units (m), its scalar applied as SEG-Y says and
-    segyio users apply it: positive multiplies, negative divides, 0 means 1."""
-    return np.asarray(delay_ms(values, scalar), dtype=np.float64)
-
-
-@functools.cache
-def header_aliases() -> dict[str, str]:
-    """Every name a trace header field goes by, mapped to segyio's: segyio's own
-    (``FieldRecord``), Seismic Unix's (``fldr``, ``cdp``, ``sx``, ``gx``, ``scalco``, ...),
-    ObsPy's (``original_field_record_number``) and the first byte's position (``"9"``).
-    Keys are lower case (segyio's names are matched without case too)."""
-    from segyio.su import words
-
-    by_byte = {int(f): str(f) for f in segyio.TraceField.enums()}
-    out = {str(b): name for b, name in by_byte.items()}
-    for name in dir(words):
-        byte = getattr(words, name)
-        if not name.startswith("_") and isinstance(byte, int) and byte in by_byte:
-            out[name.lower()] = by_byte[byte]
-    try:
-        from obspy.io.segy.header import TRACE_HEADER_FORMAT
-    except ImportError:  # pragma: no cover - obspy is a dependency
-        TRACE_HEADER_FORMAT = []
-    for _, name, _, start in TRACE_HEADER_FORMAT:
-        if start + 1 in by_byte:
-            out[name.lower()] = by_byte[start + 1]
-    out.update({name.lower(): name for name in by_byte.values()})
-    return out
-
-
-def canonical_header_field(name: str | int) -> str | None:
-    """segyio's name of the trace header field ``name`` (any of :func:`header_aliases`,
-    or a byte position as an int), None if no field goes by it."""
-    return header_aliases().get(str(name).strip().lower())
 
 
 class SegyError(SymaeError):
@@ -168,10 +106,7 @@ def _i16(buf: bytes, offset: int, endian: str) -> int:
 def delay_ms(delay: int | np.ndarray, scalar: int | np.ndarray) -> float | np.ndarray:
     """Recording delay in ms from DelayRecordingTime (bytes 109-110) and its scalar (bytes
     215-216), as segyio applies it: a scalar of 0 means 1, a negative one divides."""
-    scalar = np.asarray(scalar, dtype=np.float64)
-    scalar = np.where(scalar == 0, 1.0, scalar)
-    factor = np.where(scalar < 0, 1.0 / np.abs(scalar), scalar)
-    out = np.asarray(delay, dtype=np.float64) * factor
+    out = apply_scalar(delay, scalar)
     return float(out) if out.ndim == 0 else out
 
 
@@ -264,48 +199,15 @@ def _segy_layout(
         raise SegyError(f"{path}: truncated inside the first trace header")
     tr_ns = _u16(th, 114, endian)
     ns = _u16(head, 3220, endian) or tr_ns
-    extra = _trace_extensions(head, endian, size - tr0, ns, fmt)
+    extra = trace_extensions(head, endian, size - tr0, ns * _FORMAT_SIZE[fmt])
     if extra:
         raise SegyError(
-            f"{path}: SEG-Y revision {_revision(head, endian)} file with {extra} trace "
+            f"{path}: SEG-Y revision {revision(head, endian)} file with {extra} trace "
             "header extension(s) (240-byte headers after each trace header; binary bytes "
             "3507-3510 in rev 2.0, 3507-3508 in rev 2.1); trace header extensions are not "
             "supported: rewrite the file without them"
         )
     return fmt, tr0, ns, tr_ns, th
-
-
-def _revision(head: bytes, endian: str) -> str | None:
-    """The binary header's SEG-Y revision (bytes 3501-3502) where it names one (1.0, 2.0,
-    2.1), else None: a word that is not a revision says the bytes after it are not
-    revision-2 fields either. Rev 2 gives each of the two bytes its own meaning (major,
-    minor); older writers wrote one 2-byte word, byte-swapped in little-endian files."""
-    major, minor = head[3500], head[3501]
-    if endian == "little" and major in (0, 1) and minor in (1, 2):
-        major, minor = minor, major  # a little-endian 2-byte word 0x0100 / 0x0200
-    if (major, minor) in ((1, 0), (2, 0), (2, 1)):
-        return f"{major}.{minor}"
-    return None
-
-
-def _trace_extensions(head: bytes, endian: str, body: int, ns: int, fmt: int) -> int:
-    """Trace header extensions per trace a revision-2 file declares (0 for others, as
-    segyio reads them). Rev 2.1 gives the count 2 bytes (3507-3508), rev 2.0 4 bytes
-    (3507-3510), and writers of either kind exist; the reading the file's size agrees
-    with wins, so a count written 2 bytes wide is not read as 65536."""
-    rev = _revision(head, endian)
-    if rev is None or not rev.startswith("2"):
-        return 0
-    narrow = int.from_bytes(head[3506:3508], endian, signed=True)
-    wide = int.from_bytes(head[3506:3510], endian, signed=True)
-    counts = [n for n in dict.fromkeys((narrow, wide) if rev == "2.1" else (wide, narrow)) if n > 0]
-    size = _FORMAT_SIZE.get(fmt, 4) * ns
-    for n in counts:
-        if ns and body % (240 * (1 + n) + size) == 0:
-            return n
-    if ns and body % (240 + size) == 0:
-        return 0  # the size fits traces without extensions: what segyio reads
-    return counts[0] if counts else 0
 
 
 def _trace_count(path: Path, size: int, tr0: int, ns: int, fmt: int, tr_ns: int) -> int:

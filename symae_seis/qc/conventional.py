@@ -13,20 +13,20 @@ def shot_positions(reader, rows: np.ndarray) -> np.ndarray | None:
     """Source positions ``(len(rows), 2)`` (x, y in metres, the coordinate scalar
     applied) of the instances at ``rows``, from the first recorded trace of each; None
     where the store keeps no SEG-Y headers or every source sits at 0."""
-    from ..io.segy import HEADER_FIELDS, SCALED_BY, scaled_values
+    from ..io.segy import HEADER_FIELDS
+    from ..io.segy_spec import first_trace_values
 
     if reader.n_header_fields != len(HEADER_FIELDS):
         return None
-    f = reader.header_fields
-    out = np.zeros((len(rows), 2))
-    for a in range(0, len(rows), 256):
-        h = reader.headers(np.asarray(rows)[a : a + 256])
-        first = np.argmax(np.any(h != 0, axis=-1), axis=1)
-        row = h[np.arange(len(h)), first]
-        for j, fld in enumerate(("SourceX", "SourceY")):
-            out[a : a + 256, j] = scaled_values(
-                fld, row[:, f.index(fld)], row[:, f.index(SCALED_BY[fld])]
+    rows = np.asarray(rows)
+    out = np.concatenate(
+        [
+            first_trace_values(
+                reader.headers(rows[a : a + 256]), reader.header_fields, ("SourceX", "SourceY")
             )
+            for a in range(0, len(rows), 256)
+        ]
+    )
     return out if np.any(out != 0) else None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..qc.metrics import nrms, predictability
+from ..qc.metrics import gather_nrms, nrms, predictability
 
 __all__ = ["QC_COLUMNS", "RECON_PARTS", "FitQC", "RECON_WARN_NRMS"]
 
@@ -37,7 +37,7 @@ RECON_WARN_NRMS = 30.0
 def _part_nrms(a: np.ndarray, b: np.ndarray) -> float:
     """NRMS (%) of the traces ``a`` against ``b`` taken as one series (0 for two empty
     parts)."""
-    return float(nrms(np.ravel(a), np.ravel(b)))
+    return float(gather_nrms(a, b))
 
 
 class FitQC:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from symae_seis.qc.products import QC_FILES, disentangle_probe, qc_windows, shift_strain
+from symae_seis.qc.products import disentangle_probe, qc_windows, shift_strain
+from symae_seis.qc.write4d import QC_FILES
 
 
 @pytest.fixture(scope="module")
