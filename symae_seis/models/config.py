@@ -26,6 +26,8 @@ __all__ = [
     "POOLS",
     "FOLD_FROM",
     "SHIFT_FROM",
+    "RIPPLE_FROM",
+    "FILTER_TERMS",
     "EVAL_POOL",
     "LEGACY_CONFIG",
 ]
@@ -39,6 +41,15 @@ FOLD_FROM = 256
 #: receivers) move by 0.67 and need it (NRMS 9.9 -> 5.4 % outside the zone); conv4d and
 #: deep4d, whose headers jitter by +-5 m without moving the data (0.07-0.09), do not.
 SHIFT_FROM = 0.25
+#: Signature ripple (nats, the schema's ``signature_ripple``) from which the filter
+#: family gets the minimum-phase signature terms by default. Measured over the survey
+#: zoo's first 24 draws and the project's surveys: 0.002-0.017 without a bubble train,
+#: 0.094-0.135 with one.
+RIPPLE_FROM = 0.05
+#: Log-amplitude terms of the filter family by default: ``(smooth, signature)``, the
+#: second with the minimum-phase terms (quefrencies to 96 samples, past twice a bubble
+#: period at 4 ms).
+FILTER_TERMS = (6, 96)
 #: Conjugate-gradient steps and damping of the least-squares pooling in evaluation (see
 #: ``eval_pool_iters``), where the model has no channel shift.
 EVAL_POOL = (40, 1e-4)
@@ -124,16 +135,19 @@ class SymAEConfig:
         bottleneck.
     filter_terms
         Cosine terms of the filter decoder's log-amplitude spectrum (a cepstrum: term k
-        is quefrency k samples of the record's sample interval).
+        is quefrency k samples of the record's sample interval). Auto: 6, or 96 (at most
+        the record's samples) with the minimum-phase terms (:data:`FILTER_TERMS`).
     min_phase
         Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
         a source signature's echoes (a bubble train, a ghost) vary from shot to shot as a
         causal filter. With about ``filter_terms=96`` (quefrencies past twice a bubble
         period) it expresses the bubble draws of the survey zoo (16.5-35 % left by the
-        shipped terms, 1.5-13 % by these; ``zoo_statics.py --signature``). Trained: zoo
+        smooth terms, 1.5-13 % by these; ``zoo_statics.py --signature``). Trained: zoo
         draws 2 and 9 from 0.93-0.95x the best conventional method outside the changed
-        zone to 0.16-0.32x, but conv4d from 2.08 / 2.64 % to 3.51 / 4.31 % NRMS: off by
-        default (``docs/decisions/far-offsets.md``). Needs ``time_terms``.
+        zone to 0.16-0.32x, but conv4d, which has no bubble, from 2.08 / 2.64 % to 3.51 /
+        4.31 % NRMS. Auto: on where the store's source signatures ripple (the schema's
+        ``signature_ripple`` at least :data:`RIPPLE_FROM`) with the filter decoder and
+        time terms (``docs/decisions/far-offsets.md``). Needs ``time_terms``.
     pool
         How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
         squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the
@@ -201,7 +215,7 @@ class SymAEConfig:
     levels: int | None = None
     hidden: int = 128
     nuisance_dropout: float | None = None
-    filter_terms: int = 6
+    filter_terms: int | None = None
     pool: Literal["wiener", "mean"] = "wiener"
     pool_eps: float = 1e-3
     pool_iters: int = 5
@@ -214,7 +228,7 @@ class SymAEConfig:
     time_terms: bool | None = None
     nuisance_window: tuple[int, int] | None = None
     nuisance_split: bool = False
-    min_phase: bool = False
+    min_phase: bool | None = None
 
     def __post_init__(self) -> None:
         for check in (_check_decoder, _check_pool, _check_dropout, _check_sizes):
@@ -284,8 +298,15 @@ class SymAEConfig:
         window = (
             None if self.nuisance_window is None else _check_window(self.nuisance_window, samples)
         )
-        if self.min_phase and not (filt and time_terms):
+        min_phase = self.min_phase
+        if min_phase is None:
+            ripple = float((schema or {}).get("signature_ripple", 0.0))
+            min_phase = filt and time_terms and ripple >= RIPPLE_FROM
+        if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
+        terms = self.filter_terms
+        if terms is None:
+            terms = min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
         if self.nuisance_split and (window is None or not trace):
             raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
         fold = default_fold(samples) if self.time_fold is None else self.time_fold
@@ -303,7 +324,7 @@ class SymAEConfig:
             "nuisance_dropout": float(dropout),
             "scale": float(scale),
             "decoder": self.decoder,
-            "filter_terms": int(self.filter_terms),
+            "filter_terms": int(terms),
             "pool": self.pool,
             "pool_eps": float(self.pool_eps),
             "pool_iters": int(self.pool_iters),
@@ -316,7 +337,7 @@ class SymAEConfig:
             "time_terms": bool(time_terms),
             "nuisance_window": window,
             "nuisance_split": bool(self.nuisance_split),
-            "min_phase": bool(self.min_phase),
+            "min_phase": bool(min_phase),
         }
 
     @classmethod
@@ -338,7 +359,7 @@ OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
 def _check_decoder(c: SymAEConfig) -> None:
     if c.decoder not in DECODERS:
         raise OptionError(f"decoder must be one of {DECODERS}, got {c.decoder!r}")
-    if c.filter_terms < 1:
+    if c.filter_terms is not None and c.filter_terms < 1:
         raise OptionError(f"filter_terms must be >= 1, got {c.filter_terms}")
 
 

@@ -144,7 +144,8 @@ def objective(
         terms_k = model.config["filter_terms"]
         aug = aug_params(model)
         delta = random_transforms(n * i, terms_k, bags.device, generator, aug).reshape(n, i, -1)
-        xa = FF.apply(bags, FF.response(delta, c, t, terms_k))
+        min_phase = model.config.get("min_phase", False)  # known transforms of the family
+        xa = FF.apply(bags, FF.response(delta, c, t, terms_k, min_phase=min_phase))
         za = model.encode_nuisance(xa)
         tha = model.filter_params(za)
         cols = _aug_columns(terms_k, aug)

@@ -34,6 +34,7 @@ import numpy as np
 
 from ...errors import SymaeError
 from ...typing import PathLike
+from .signature import signature_ripple
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -97,10 +98,16 @@ def schema_mismatches(
 
 def model_schema(h5: h5py.File) -> dict[str, Any]:
     """What a model trained on the open store ``h5`` depends on: gather shape, sampling,
-    how gathers were made, and how far sources move (``source_move``). Written as the
-    ``model_schema`` attribute at ingest; stores built before get it computed here."""
+    how gathers were made, how far sources move (``source_move``) and how much the
+    source signatures ripple (``signature_ripple``,
+    :func:`~symae_seis.io.store.signature.signature_ripple`). Written as the
+    ``model_schema`` attribute at ingest; stores built before get it (or the entries
+    they lack) computed here."""
     if "model_schema" in h5.attrs:
-        return json.loads(h5.attrs["model_schema"])
+        schema = json.loads(h5.attrs["model_schema"])
+        if "signature_ripple" not in schema:  # stores built before the entry
+            schema["signature_ripple"] = round(signature_ripple(h5), 4)
+        return schema
     n, c, t = h5["instances"].shape
     fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
     return {
@@ -114,6 +121,7 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
         "source_move": round(
             source_move(h5["headers"], fields, h5["datapoint"][:], len(h5["datapoints/survey"])), 3
         ),
+        "signature_ripple": round(signature_ripple(h5), 4),
     }
 
 
