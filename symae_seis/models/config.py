@@ -140,14 +140,11 @@ class SymAEConfig:
     min_phase
         Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
         a source signature's echoes (a bubble train, a ghost) vary from shot to shot as a
-        causal filter. With about ``filter_terms=96`` (quefrencies past twice a bubble
-        period) it expresses the bubble draws of the survey zoo (16.5-35 % left by the
-        smooth terms, 1.5-13 % by these; ``zoo_statics.py --signature``). Trained: zoo
-        draws 2 and 9 from 0.93-0.95x the best conventional method outside the changed
-        zone to 0.16-0.32x, but conv4d, which has no bubble, from 2.08 / 2.64 % to 3.51 /
-        4.31 % NRMS. Auto: on where the store's source signatures ripple (the schema's
-        ``signature_ripple`` at least :data:`RIPPLE_FROM`) with the filter decoder and
-        time terms (``docs/decisions/far-offsets.md``). Needs ``time_terms``.
+        causal filter (with about 96 terms: quefrencies past twice a bubble period). It
+        costs conv4d, which has no bubble, 1.4 NRMS points. Auto: on where the store's
+        signatures ripple (the schema's ``signature_ripple`` at least
+        :data:`RIPPLE_FROM`) with the filter decoder and time terms
+        (``docs/decisions/far-offsets.md``). Needs ``time_terms``.
     pool
         How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
         squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the

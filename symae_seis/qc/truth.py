@@ -85,6 +85,7 @@ def score_4d_against_truth(
         truth = h5["virtual"][:]
         cdp_truth = h5["virtual_cdp"][:]
         changed = h5["changed"][:]
+        pos = changed_index(h5["changed_key"][:] if "changed_key" in h5 else None, len(changed))
         params = json.loads(h5.attrs["params"])
         mon = h5["monitor_clean"][:]
     spc = params["shots_per_cdp"]
@@ -101,7 +102,7 @@ def score_4d_against_truth(
         cdp = int(cdp_truth[i])
         nv.append(float(nrms(virtual[p], tr).mean()))
         nr.append(float(np.median([nrms(m, tr).mean() for m in mon_by_cdp[cdp]])))
-        ch.append(bool(changed[cdp - 1]))
+        ch.append(bool(changed[pos[cdp]]))
     nv, nr, ch = np.array(nv), np.array(nr), np.array(ch)
     ds.close()
 
@@ -130,8 +131,17 @@ def load_truth(truth_h5: PathLike) -> dict[str, np.ndarray]:
             k: h5[k][:]
             for k in ("virtual", "virtual_fieldrecord", "virtual_cdp", "changed", "baseline_clean")
         }
-    out["changed_pair"] = out["changed"][out["virtual_cdp"] - 1]
+        keys = h5["changed_key"][:] if "changed_key" in h5 else None
+    pos = changed_index(keys, len(out["changed"]))
+    out["changed_pair"] = np.array([out["changed"][pos[int(k)]] for k in out["virtual_cdp"]], bool)
     return out
+
+
+def changed_index(keys: np.ndarray | None, n: int) -> dict[int, int]:
+    """Row of a truth's ``changed`` array for each datapoint key: its ``changed_key``
+    array where it has one (surveys binned by position), else CDP ``k`` at row ``k - 1``."""
+    keys = np.arange(1, n + 1) if keys is None else keys
+    return {int(k): i for i, k in enumerate(keys)}
 
 
 def live_traces(truth: np.ndarray, fraction: float = LIVE_FRACTION) -> np.ndarray:

@@ -46,6 +46,16 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
         out = make_passive_survey(folder, params, overwrite=overwrite)
         return [*out["mseed"], out["truth"]]
+    if kind == "marine4d":
+        from .marine import Marine4DParams, make_marine4d_survey
+
+        try:
+            params = Marine4DParams(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
+            )
+        except TypeError as err:
+            raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
+        return list(make_marine4d_survey(folder, params, overwrite=overwrite).values())
     if kind in ("wave4d", "statics"):
         from .wave import Wave4DParams, make_statics_survey, make_wave4d_survey
 
@@ -57,5 +67,5 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
         return list(make(folder, params, overwrite=overwrite).values())
     raise CatalogError(
         f"dataset {entry.name!r}: generate.kind must be one of 'conv4d', "
-        f"'wave4d', 'statics', 'mseed', 'passive'; got {kind!r}"
+        f"'wave4d', 'statics', 'marine4d', 'mseed', 'passive'; got {kind!r}"
     )

@@ -1,0 +1,157 @@
+"""The towed-streamer 4D survey (``symae-synth marine4d``): geometry and time as segyio
+reads them back, a free surface, noise where it was put, and a truth that lines up with
+the store the catalog builds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import h5py
+import numpy as np
+import pytest
+import segyio
+from scipy.signal import hilbert
+
+from symae_seis.catalog import CatalogError, load_catalog
+from symae_seis.errors import OptionError
+from symae_seis.ingest import build_store
+from symae_seis.io import StoreReader
+from symae_seis.qc.conventional import real_gathers_for_truth
+from symae_seis.qc.truth import load_truth
+
+from ..conftest import write_catalog
+
+deepwave = pytest.importorskip("deepwave")
+
+from symae_seis.synth.marine import Marine4DParams, make_marine4d_survey  # noqa: E402
+
+SMALL = Marine4DParams(n_bins=6, shots_per_bin=2, channels=12, samples=300, lens_bins=(2, 4))
+
+
+@pytest.fixture(scope="module")
+def marine(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("marine4d")
+    return folder, make_marine4d_survey(folder, SMALL)
+
+
+def _read(path):
+    with segyio.open(path, ignore_geometry=True) as f:
+        h = {
+            k: f.attributes(getattr(segyio.TraceField, k))[:]
+            for k in (
+                "FieldRecord",
+                "EnergySourcePoint",
+                "SourceX",
+                "GroupX",
+                "offset",
+                "SourceGroupScalar",
+            )
+        }
+        return f.trace.raw[:].reshape(-1, SMALL.channels, SMALL.samples), h, f.bin
+
+
+def test_streamer_geometry_in_the_headers(marine):
+    folder, paths = marine
+    x, h, binary = _read(paths["baseline"])
+    xm, hm, _ = _read(paths["monitor"])
+    assert binary[segyio.BinField.Interval] == 4000 and x.shape[0] == 12
+    assert (h["SourceGroupScalar"] == -10).all()
+    src, grp = h["SourceX"] / 10.0, h["GroupX"] / 10.0
+    assert np.abs(h["offset"] - (src - grp)).max() <= 0.5 + 1e-6  # whole metres
+    # the streamer trails the source and moves with it: near offset ~100 m on every shot
+    near = (src - grp).reshape(-1, SMALL.channels)[:, 0]
+    assert np.all((near <= 100.0) & (near >= 100.0 * (1 - SMALL.feather) - 0.1))
+    assert np.ptp(grp.reshape(-1, SMALL.channels)[:, 0]) > 300.0
+    # monitor shots land positioning_m off the baseline shot of the same nominal position
+    sb = dict(zip(h["EnergySourcePoint"], src))
+    moved = [abs(s / 10.0 - sb[e]) for e, s in zip(hm["EnergySourcePoint"], hm["SourceX"])]
+    assert 8.0 <= min(moved) and max(moved) <= 22.0
+
+
+def test_free_surface_and_time_of_the_water_bottom(marine):
+    """The clean near trace's water-bottom reflection arrives when geometry, the shot's
+    water velocity and timing say, delayed by its ghosts (a free surface: both legs reflect
+    with inverted polarity from 10 m above source and receiver)."""
+    folder, paths = marine
+    with h5py.File(paths["truth"], "r") as h5:
+        clean = h5["baseline_clean"][:]
+        acq = {
+            k: h5[f"nuisance/baseline/{k}"][:]
+            for k in ("source_x", "feather", "water_v", "timing", "freq")
+        }
+        vel = h5["velocity/baseline"][:]
+    dt = SMALL.dt_ms / 1000
+    for i in range(0, len(clean), 3):
+        h = SMALL.near_offset_m * (1 - acq["feather"][i])
+        xm = acq["source_x"][i] - h / 2
+        col = int(round(xm / SMALL.dx))
+        depth = np.argmax(vel[:, col] > SMALL.water_v + 50) * SMALL.dx  # the sea bed
+        v = acq["water_v"][i]
+        t = np.sqrt((2 * depth / v) ** 2 + (h / v) ** 2) + 1.5 / acq["freq"][i] + acq["timing"][i]
+        ghost = 2 * SMALL.dx / v  # source and receiver ghosts centre the pulse one delay on
+        env = np.abs(hilbert(clean[i, 0]))
+        lo = int((t - 0.1) / dt)
+        peak = (lo + np.argmax(env[lo : lo + int(0.2 / dt)])) * dt
+        assert abs(peak - (t + ghost)) < 1.5 * dt, (i, peak, t + ghost)
+
+
+def test_noise_where_it_was_put(marine):
+    folder, paths = marine
+    x, _, _ = _read(paths["baseline"])
+    with h5py.File(paths["truth"], "r") as h5:
+        clean, dead, swell = (
+            h5[k][:] for k in ("baseline_clean", "dead/baseline", "swell/baseline")
+        )
+    assert (x[dead] == 0).all()
+    rms = np.sqrt((clean.astype(np.float64) ** 2).mean(axis=(1, 2)))
+    noise = np.sqrt(((x - clean) ** 2).mean(axis=-1)) / rms[:, None]  # (N, C)
+    quiet = ~dead & ~swell
+    np.testing.assert_allclose(np.median(noise[quiet]), SMALL.noise, rtol=0.2)
+    if swell.any():
+        assert np.median(noise[swell & ~dead]) > 1.0
+
+
+def test_truth_lines_up_with_the_catalog_store(marine, tmp_path):
+    folder, paths = marine
+    cat = write_catalog(
+        tmp_path,
+        {
+            "m": {
+                "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
+                "channel_key": "TraceNumber",
+                "datapoint_bin": {"SourceX": SMALL.bin_m},
+                "store": str(tmp_path / "m.h5"),
+            }
+        },
+    )
+    store = build_store(load_catalog(cat)["m"])
+    truth = load_truth(paths["truth"])
+    assert truth["changed_pair"].shape == (len(truth["virtual"]),)
+    with StoreReader(store) as r:
+        base, mon, sets = real_gathers_for_truth(r, truth)
+        x, _, _ = _read(paths["baseline"])
+        np.testing.assert_array_equal(base, x)
+        sb = r.surveys.index("baseline")
+        keys = {int(k) for k, s in zip(r.dp_key[:, 0], r.dp_survey) if s == sb}
+    assert keys == set(truth["virtual_cdp"].tolist())
+
+
+def test_options_out_of_range_are_named(tmp_path):
+    with pytest.raises(OptionError, match="shots_per_bin"):
+        dataclasses.replace(SMALL, shots_per_bin=0)
+    with pytest.raises(OptionError, match="lens_bins"):
+        dataclasses.replace(SMALL, lens_bins=(4, 9))
+    from symae_seis.synth.generate import generate
+
+    cat = write_catalog(
+        tmp_path,
+        {
+            "m": {
+                "surveys": {"baseline": "b.sgy", "monitor": "m.sgy"},
+                "generate": {"kind": "marine4d", "shots_per_bn": 2},
+                "store": "m.h5",
+            }
+        },
+    )
+    with pytest.raises(CatalogError, match="shots_per_bn"):
+        generate(load_catalog(cat)["m"])
