@@ -3,14 +3,18 @@ and the design window a survey's truth implies."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import yaml
 
 __all__ = ["DEEP4D", "SURVEYS", "make_survey", "no_change_top", "survey_catalog"]
 
-SURVEYS = ("conv4d", "deep4d", "wave4d", "statics")
+SURVEYS = ("conv4d", "deep4d", "wave4d", "statics", "marine4d")
+#: A quick look at the marine survey (``--small``): 12 bins of 2 shots, 16 channels.
+MARINE_SMALL = dict(n_bins=12, shots_per_bin=2, channels=16, lens_bins=(4, 7))
 
 #: A survey the defaults were never tuned on (issue 9, "defaults that travel"): more and
 #: longer traces, 600 ms of silent water on top, a deeper and weaker 4D change, and
@@ -47,6 +51,11 @@ def make_survey(kind: str, folder: Path, small: bool, seed: int) -> dict[str, Pa
         if small:
             draw = replace(draw, n_cdp=8, shots_per_cdp=min(draw.shots_per_cdp, 6))
         return make_zoo_survey(folder, draw, overwrite=True)
+    if kind == "marine4d":
+        from symae_seis.synth.marine import Marine4DParams, make_marine4d_survey
+
+        p = Marine4DParams(seed=seed, **(MARINE_SMALL if small else {}))
+        return make_marine4d_survey(folder, p, overwrite=True)
     if kind == "deep4d":
         from symae_seis.synth import Conv4DParams, make_conv4d_survey
 
@@ -94,13 +103,19 @@ def survey_catalog(
     design_window_ms: list[float] | str | None = None,
 ) -> Path:
     """``folder/catalog.yaml`` with one dataset ``name``: the survey's baseline and monitor
-    files (``paths``, from :func:`make_survey`) by CDP, its store in ``folder``, and the
-    design window (None: none)."""
+    files (``paths``, from :func:`make_survey`) by CDP (the marine survey: by bins of
+    SourceX, channels by TraceNumber, as its truth's parameters say), its store in
+    ``folder``, and the design window (None: none)."""
     entry = {
         "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
         "datapoint_key": ["CDP"],
         "store": str(folder / "store.h5"),
     }
+    with h5py.File(paths["truth"], "r") as h5:
+        params = json.loads(h5.attrs.get("params", "{}"))
+    if params.get("kind") == "marine4d":  # shots binned by position, streamer channels
+        entry.pop("datapoint_key")
+        entry.update(channel_key="TraceNumber", datapoint_bin={"SourceX": params["bin_m"]})
     if design_window_ms is not None:
         entry["design_window_ms"] = design_window_ms
     cat = folder / "catalog.yaml"

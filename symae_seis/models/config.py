@@ -43,8 +43,8 @@ FOLD_FROM = 256
 SHIFT_FROM = 0.25
 #: Signature ripple (nats, the schema's ``signature_ripple``) from which the filter
 #: family gets the minimum-phase signature terms by default. Measured over the survey
-#: zoo's first 24 draws and the project's surveys: 0.002-0.017 without a bubble train,
-#: 0.094-0.135 with one.
+#: zoo's draws and the project's surveys: 0.000 without a bubble train, 0.085-0.120 with
+#: one; 0.000-0.028 on the towed-streamer survey (noise, swell, shots binned).
 RIPPLE_FROM = 0.05
 #: Log-amplitude terms of the filter family by default: ``(smooth, signature)``, the
 #: second with the minimum-phase terms (quefrencies to 96 samples, past twice a bubble

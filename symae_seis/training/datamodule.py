@@ -89,10 +89,10 @@ class DatapointDataset(Dataset):
         d = int(self.datapoints[k % len(self.datapoints)])
         members = self.train_members[d]
         if self.fixed:
-            pick = np.random.default_rng([self.seed, k]).permutation(len(members))
-            return np.concatenate([members[pick[: self.instances]], self.held_members[d]])
-        pick = np.random.default_rng([self.seed, epoch, k, 1]).permutation(len(members))
-        return members[pick[: self.instances]]
+            pick = _bag(np.random.default_rng([self.seed, k]), len(members), self.instances)
+            return np.concatenate([members[pick], self.held_members[d]])
+        pick = _bag(np.random.default_rng([self.seed, epoch, k, 1]), len(members), self.instances)
+        return members[pick]
 
     def partner_rows(self, index: int) -> np.ndarray | None:
         epoch, k = divmod(int(index), len(self))
@@ -103,7 +103,7 @@ class DatapointDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, k, 2])
         p = int(options[rng.integers(options.size)])
         members = self.train_members[p]
-        return members[rng.permutation(len(members))[: self.instances]]
+        return members[_bag(rng, len(members), self.instances)]
 
     def __getitem__(self, index: int):
         x = self._read(self.rows(index))
@@ -112,6 +112,46 @@ class DatapointDataset(Dataset):
         prow = self.partner_rows(index)
         partner = x if prow is None else self._read(prow)
         return {"x": x, "partner": partner, "has_partner": torch.tensor(prow is not None)}
+
+
+def _bag(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """``size`` of ``n`` members in random order: each once, and where ``n < size`` (a
+    datapoint with few shots) again in that order until the bag is full."""
+    return np.resize(rng.permutation(n), size)
+
+
+def _hold_out(counts: np.ndarray, val_fraction: float) -> tuple[int, np.ndarray]:
+    """Instances held out for validation per datapoint and which datapoints hold them:
+    ``val_fraction`` of the median datapoint's (at least 1), from every datapoint that
+    keeps one to train."""
+    if val_fraction <= 0:
+        return 0, np.zeros(counts.size, bool)
+    n_hold = max(1, int(round(val_fraction * float(np.median(counts)))))
+    return n_hold, counts - n_hold >= 1
+
+
+def _bag_size(dataset: str, reader: StoreReader, train: np.ndarray, instances: int) -> int:
+    """Instances per bag: ``instances``, at most the largest datapoint's training
+    instances; warns, naming them, about datapoints whose bags repeat shots."""
+    size = int(min(instances, train.max()))
+    if size < instances:
+        warnings.warn(
+            f"dataset {dataset!r}: no datapoint has more than {size} training instances; "
+            f"drawing {size} per datapoint instead of instances={instances}",
+            SymaeWarning,
+            stacklevel=3,
+        )
+    few = np.flatnonzero(train < size)
+    if few.size:
+        names = ", ".join(reader.datapoint_label(int(d)) for d in few[:5])
+        warnings.warn(
+            f"dataset {dataset!r}: {few.size} datapoint(s) have fewer than {size} training "
+            f"instances ({names}{', ...' if few.size > 5 else ''}; the fewest "
+            f"{int(train.min())}): their bags repeat shots",
+            SymaeWarning,
+            stacklevel=3,
+        )
+    return size
 
 
 class EpochSampler(DistributedSampler):
@@ -206,7 +246,7 @@ class SymAEDataModule(pl.LightningDataModule):
     Raises
     ------
     InstancesError
-        If validation would hold out every instance of a datapoint.
+        If no datapoint has enough instances to hold some out for validation.
     DesignWindowError
         If the swap loss is asked of a dataset without a usable design window, with one
         survey, or with no key common to two surveys.
@@ -245,38 +285,29 @@ class SymAEDataModule(pl.LightningDataModule):
             _wait_for_store(entry)
         self.reader = StoreReader(self.store_path)
         counts = np.array([len(m) for m in self.reader.members])
-        n_hold = int(round(val_fraction * counts.min())) if val_fraction > 0 else 0
-        if val_fraction > 0:
-            n_hold = max(1, n_hold)
-        smallest = int(np.argmin(counts))
-        if counts[smallest] - n_hold < 1:
+        n_hold, hold = _hold_out(counts, val_fraction)
+        if val_fraction > 0 and not hold.any():
+            smallest = int(np.argmin(counts))
             raise InstancesError(
-                f"dataset {dataset!r}: datapoint {self.reader.datapoint_label(smallest)} has "
-                f"{counts[smallest]} instance(s), all held out for validation; lower "
+                f"dataset {dataset!r}: no datapoint has the {n_hold + 1} instances that "
+                f"validation needs ({n_hold} held out, 1 to train; datapoint "
+                f"{self.reader.datapoint_label(smallest)} has {counts[smallest]}); lower "
                 "--data.val_fraction (0 holds none out)"
             )
-        if counts[smallest] - n_hold < instances:
-            warnings.warn(
-                f"dataset {dataset!r}: datapoint "
-                f"{self.reader.datapoint_label(smallest)} has {counts[smallest]} "
-                f"instances besides the {n_hold} held out for validation; drawing "
-                f"{counts[smallest] - n_hold} per datapoint instead of "
-                f"instances={instances}",
-                SymaeWarning,
-                stacklevel=2,
-            )
-            instances = int(counts[smallest] - n_hold)
-        self.instances = instances
+        self.instances = _bag_size(dataset, self.reader, counts - n_hold * hold, instances)
         if repeats is None:
             repeats = max(1, int(np.ceil(DRAWS_PER_EPOCH / counts.size)))
         self.repeats = int(repeats)
         rng = np.random.default_rng(seed)
         self.train_members, self.held_members = [], []
-        for members in self.reader.members:
+        for members, h in zip(self.reader.members, hold):
             perm = rng.permutation(len(members))
-            self.held_members.append(np.sort(members[perm[:n_hold]]))
-            self.train_members.append(np.sort(members[perm[n_hold:]]))
+            k = n_hold if h else 0
+            self.held_members.append(np.sort(members[perm[:k]]))
+            self.train_members.append(np.sort(members[perm[k:]]))
         self.n_held = n_hold
+        #: Datapoints validated (those with held-out instances).
+        self.validated = np.flatnonzero(hold)
         _, self.channels, self.samples = self.reader.shape
         self.scale = self.reader.rms
         # how far sources move between a datapoint's shots (receiver intervals): the
@@ -324,7 +355,7 @@ class SymAEDataModule(pl.LightningDataModule):
     def _loader(self, train: bool) -> DataLoader:
         ds = DatapointDataset(
             self.reader,
-            self.datapoints,
+            self.datapoints if train else self.validated,
             self.instances,
             train_members=self.train_members,
             held_members=self.held_members,

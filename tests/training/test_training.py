@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -176,7 +177,44 @@ def test_too_many_instances(small_catalog, tmp_path, capsys):
         _fit(small_catalog, tmp_path / "r", "--data.val_fraction", "0.99"), capsys
     )
     assert code == 2
-    assert "all held out for validation" in err and "--data.val_fraction" in err
+    assert "validation needs" in err and "--data.val_fraction" in err
+
+
+def test_datapoints_with_few_shots_train_with_repeated_shots(tmp_path):
+    """Bins of a towed-streamer survey hold different numbers of shots (1 to 5 here):
+    every datapoint trains, bags of the small ones repeat their shots (named in a
+    warning), and validation holds out shots only where some are left to train."""
+    from symae_seis.errors import SymaeWarning
+    from symae_seis.io import write_segy
+    from symae_seis.training import SymAEDataModule
+
+    from ..conftest import write_catalog
+
+    counts = {1: 1, 2: 2, 3: 5, 4: 5}  # CDP: shots
+    cdp = np.repeat(list(counts), list(counts.values()))
+    c, t = 4, 32
+    x = np.random.default_rng(0).normal(size=(cdp.size * c, t)).astype(np.float32)
+    hdr = {
+        "FieldRecord": np.repeat(np.arange(1, cdp.size + 1), c),
+        "offset": np.tile(100 * np.arange(1, c + 1), cdp.size),
+        "CDP": np.repeat(cdp, c),
+    }
+    write_segy(tmp_path / "s.sgy", x, hdr, 4000)
+    cat = write_catalog(
+        tmp_path,
+        {"few": {"surveys": {"s": "s.sgy"}, "datapoint_key": ["CDP"], "store": "few.h5"}},
+    )
+    with pytest.warns(SymaeWarning, match=r"2 datapoint\(s\) have fewer than 4 .*CDP=1, s:CDP=2"):
+        dm = SymAEDataModule("few", str(cat), instances=4, batch_size=4, val_fraction=0.2)
+    assert dm.instances == 4 and dm.n_held == 1
+    assert [len(m) for m in dm.held_members] == [0, 1, 1, 1]
+    assert list(dm.validated) == [1, 2, 3]
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["x"].shape == (4, 4, c, t)
+    first = dm._loader(train=True).dataset.rows(0)
+    assert (first == dm.train_members[0][0]).all()  # one shot, four times
+    val = next(iter(dm.val_dataloader()))
+    assert val.shape == (3, 5, c, t)
 
 
 def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):
