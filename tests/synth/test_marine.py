@@ -15,8 +15,8 @@ from scipy.signal import hilbert
 from symae_seis.catalog import CatalogError, load_catalog
 from symae_seis.errors import OptionError
 from symae_seis.ingest import build_store
-from symae_seis.models.config import RIPPLE_FROM
 from symae_seis.io import StoreReader
+from symae_seis.models.config import RIPPLE_FROM
 from symae_seis.qc.conventional import real_gathers_for_truth
 from symae_seis.qc.truth import load_truth
 
