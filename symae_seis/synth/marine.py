@@ -106,8 +106,9 @@ class Marine4DParams:
 
     @property
     def x0(self) -> float:
-        """First bin's left edge (m): the streamer of the first shot fits on the grid."""
-        return self.far_m + 300.0
+        """First bin's left edge (m), a multiple of ``bin_m`` (the catalog's bins are
+        ``floor(SourceX / bin_m)``): the streamer of the first shot fits on the grid."""
+        return float(np.ceil((self.far_m + 300.0) / self.bin_m) * self.bin_m)
 
     @property
     def nx(self) -> int:

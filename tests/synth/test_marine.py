@@ -158,3 +158,29 @@ def test_options_out_of_range_are_named(tmp_path):
     )
     with pytest.raises(CatalogError, match="shots_per_bn"):
         generate(load_catalog(cat)["m"])
+
+
+def test_symae_synth_writes_a_marine_survey_from_the_catalog(tmp_path, capsys):
+    from symae_seis.cli.synth import main
+
+    spec = {"kind": "marine4d", "n_bins": 4, "shots_per_bin": 2, "channels": 8}
+    spec.update(samples=200, lens_bins=[1, 3], seed=3)
+    cat = write_catalog(
+        tmp_path,
+        {
+            "m": {
+                "surveys": {"baseline": "m/baseline.sgy", "monitor": "m/monitor.sgy"},
+                "generate": spec,
+                "channel_key": "TraceNumber",
+                "datapoint_bin": {"SourceX": 80},
+                "store": "m.h5",
+            }
+        },
+    )
+    assert main(["m", "--catalog", str(cat)]) == 0
+    written = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[-1] for p in written] == ["baseline.sgy", "monitor.sgy", "truth.h5"]
+    with segyio.open(tmp_path / "m" / "monitor.sgy", ignore_geometry=True) as f:
+        assert f.tracecount == 4 * 2 * 8 and len(f.samples) == 200
+    assert main(["m", "--catalog", str(cat)]) != 0  # files exist: not overwritten
+    assert "--overwrite" in capsys.readouterr().err
