@@ -53,7 +53,7 @@ from pathlib import Path
 
 import torch
 
-from symae_seis.bench.options import add_model_option, model_options
+from symae_seis.bench.options import add_model_option, marine_options, model_options
 from symae_seis.bench.quality import plot, run_4d, run_statics, table
 from symae_seis.bench.surveys import SURVEYS
 from symae_seis.bench.zoo import zoo_summary
@@ -97,7 +97,16 @@ def main() -> None:
         help="only print the zoo distribution of every quality*.csv under --out",
     )
     add_model_option(ap, "override a shipped model option (repeatable), e.g. filter_shift=true")
+    ap.add_argument(
+        "--marine",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a marine4d survey option (repeatable; symae_seis.synth.marine.Marine4DParams), "
+        "e.g. shots_per_bin=2 or positioning_m=[0,25]",
+    )
     args = ap.parse_args()
+    marine = marine_options(ap, args.marine)
     if args.zoo_report:
         rows = []
         for f in sorted(args.out.glob("**/quality*.csv")):
@@ -115,6 +124,8 @@ def main() -> None:
     cols = ["survey", "method", "zone", "metric", "value", "seed", "design_window_ms"]
     for s in args.surveys:
         kw = {"model": overrides, "precision": args.precision}
+        if s == "marine4d":
+            kw["survey_options"] = marine
         rows += (
             run_statics(args.out, args.epochs, args.small, args.seed, **kw)
             if s == "statics"

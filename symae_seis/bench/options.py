@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 
 import yaml
@@ -11,7 +12,7 @@ import yaml
 from ..models.config import OPTION_NAMES
 from ..training import SymAELit
 
-__all__ = ["add_model_option", "model_options", "MODEL_KEYS", "TRAINING_KEYS"]
+__all__ = ["marine_options", "add_model_option", "model_options", "MODEL_KEYS", "TRAINING_KEYS"]
 
 MODEL_KEYS = OPTION_NAMES
 #: SymAELit's own options (the data links and the model's config excluded).
@@ -41,4 +42,23 @@ def model_options(ap: argparse.ArgumentParser, items: list[str]) -> dict:
                 f"({', '.join(sorted(MODEL_KEYS | TRAINING_KEYS))})"
             )
         out[key] = yaml.safe_load(value)
+    return out
+
+
+def marine_options(ap: argparse.ArgumentParser, items: list[str]) -> dict:
+    """``{KEY: value}`` of ``--marine KEY=VALUE`` items (values read as YAML, lists as
+    tuples); an item that is not ``KEY=VALUE`` with KEY a field of
+    :class:`~symae_seis.synth.marine.Marine4DParams` stops the parser."""
+    from ..synth.marine import Marine4DParams
+
+    fields = {f.name for f in dataclasses.fields(Marine4DParams)} - {"seed"}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            ap.error(
+                f"--marine {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}"
+            )
+        v = yaml.safe_load(value)
+        out[key] = tuple(v) if isinstance(v, list) else v
     return out

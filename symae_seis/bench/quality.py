@@ -63,12 +63,14 @@ def run_4d(
     model: dict | None = None,
     precision: str = "32-true",
     bags: int = UNCERTAINTY_BAGS,
+    survey_options: dict | None = None,
 ) -> list[dict]:
     """Survey ``kind`` generated into ``out/kind``, every method scored against its truth
     (rows); SymAE trained ``epochs`` (default: the shipped config's) with the shipped
-    options and ``model``'s overrides, redatumed with ``bags`` bootstrap bags."""
+    options and ``model``'s overrides, redatumed with ``bags`` bootstrap bags;
+    ``survey_options`` replace the marine survey's parameters."""
     folder = out / kind
-    paths = make_survey(kind, folder, small, seed)
+    paths = make_survey(kind, folder, small, seed, survey_options)
     truth = load_truth(paths["truth"])
     with h5py.File(paths["truth"], "r") as h5:
         params = json.loads(h5.attrs["params"]) if "params" in h5.attrs else {}
@@ -141,7 +143,8 @@ def run_4d(
             ]
         m = truth["changed_pair"]
         rows = []
-        for r in score_methods(estimates, truth["virtual"], m):
+        scored = ~truth["dead"] if "dead" in truth else None  # not the dead baseline channels
+        for r in score_methods(estimates, truth["virtual"], m, scored):
             rows.append(
                 {
                     "survey": kind,
@@ -157,7 +160,9 @@ def run_4d(
                 "method": name,
                 "zone": "inside",
                 "metric": "rel_l2_4d",
-                "value": rel_l2_4d(est, base_real, truth["virtual"], m) if m.any() else np.nan,
+                "value": rel_l2_4d(est, truth["baseline_clean"], truth["virtual"], m)
+                if m.any()
+                else np.nan,
             }
             rows.append(extra)
             if m.any():

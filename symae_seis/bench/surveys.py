@@ -38,10 +38,13 @@ DEEP4D = dict(
 )
 
 
-def make_survey(kind: str, folder: Path, small: bool, seed: int) -> dict[str, Path]:
+def make_survey(
+    kind: str, folder: Path, small: bool, seed: int, options: dict | None = None
+) -> dict[str, Path]:
     """Generate survey ``kind`` (one of :data:`SURVEYS`, or ``zoo<K>``, draw K of
     :mod:`symae_seis.synth.zoo`) into ``folder`` (replacing it); ``small`` for a quick
-    look. Returns the paths of its files and truth."""
+    look; ``options`` replace the marine survey's parameters. Returns the paths of its
+    files and truth."""
     if kind.startswith("zoo"):  # zoo<K>: draw K of the zoo (seed: the draw, not ``seed``)
         from dataclasses import replace
 
@@ -54,7 +57,7 @@ def make_survey(kind: str, folder: Path, small: bool, seed: int) -> dict[str, Pa
     if kind == "marine4d":
         from symae_seis.synth.marine import Marine4DParams, make_marine4d_survey
 
-        p = Marine4DParams(seed=seed, **(MARINE_SMALL if small else {}))
+        p = Marine4DParams(seed=seed, **{**(MARINE_SMALL if small else {}), **(options or {})})
         return make_marine4d_survey(folder, p, overwrite=True)
     if kind == "deep4d":
         from symae_seis.synth import Conv4DParams, make_conv4d_survey

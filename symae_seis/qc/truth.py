@@ -125,13 +125,16 @@ def score_4d_against_truth(
 def load_truth(truth_h5: PathLike) -> dict[str, np.ndarray]:
     """The arrays of a synthetic survey's ``truth.h5`` used for scoring: ``virtual``
     ``(N, C, T)``, ``virtual_fieldrecord``, ``virtual_cdp``, ``changed`` (per CDP, and
-    ``changed_pair`` per truth gather) and ``baseline_clean``."""
+    ``changed_pair`` per truth gather), ``baseline_clean`` and, where the survey has
+    dead channels, ``dead`` ``(N, C)``: the baseline's."""
     with h5py.File(truth_h5, "r") as h5:
         out = {
             k: h5[k][:]
             for k in ("virtual", "virtual_fieldrecord", "virtual_cdp", "changed", "baseline_clean")
         }
         keys = h5["changed_key"][:] if "changed_key" in h5 else None
+        if "dead/baseline" in h5:  # the baseline's dead channels
+            out["dead"] = h5["dead/baseline"][:]
     pos = changed_index(keys, len(out["changed"]))
     out["changed_pair"] = np.array([out["changed"][pos[int(k)]] for k in out["virtual_cdp"]], bool)
     return out
@@ -152,7 +155,10 @@ def live_traces(truth: np.ndarray, fraction: float = LIVE_FRACTION) -> np.ndarra
 
 
 def score_methods(
-    estimates: dict[str, np.ndarray], truth: np.ndarray, changed: np.ndarray
+    estimates: dict[str, np.ndarray],
+    truth: np.ndarray,
+    changed: np.ndarray,
+    scored: np.ndarray | None = None,
 ) -> list[dict]:
     """Median NRMS (%) of each estimate against the truth, per zone and metric.
 
@@ -164,6 +170,9 @@ def score_methods(
         True gathers ``(N, C, T)``.
     changed
         ``(N,)`` bool: gathers inside the changed zone.
+    scored
+        ``(N, C)`` bool: the traces scored (None: all); e.g. not the baseline's dead
+        channels, where a processor has no recording to compare with.
 
     Returns
     -------
@@ -171,12 +180,14 @@ def score_methods(
     """
     truth = np.asarray(truth, dtype=np.float64)
     changed = np.asarray(changed, dtype=bool)
-    live = live_traces(truth)
+    scored = np.ones(truth.shape[:2], bool) if scored is None else np.asarray(scored, bool)
+    truth = truth * scored[..., None]
+    live = live_traces(truth) & scored
     zones = {"all": np.ones(len(truth), bool), "outside": ~changed, "inside": changed}
     rows = []
     for name, est in estimates.items():
-        est = np.asarray(est, dtype=np.float64)
-        per_trace = nrms(est, truth)  # (N, C)
+        est = np.asarray(est, dtype=np.float64) * scored[..., None]
+        per_trace = np.where(scored, nrms(est, truth), np.nan)  # (N, C)
         per_gather = gather_nrms(est, truth)
         for zone, m in zones.items():
             if not m.any():
@@ -184,7 +195,7 @@ def score_methods(
             vals = {
                 "gather": np.median(per_gather[m]),
                 "live_trace": np.median(per_trace[m][live[m]]),
-                "trace": np.median(per_trace[m].mean(axis=-1)),
+                "trace": np.median(np.nanmean(per_trace[m], axis=-1)),
             }
             rows += [
                 {"method": name, "zone": zone, "metric": k, "value": float(v)}
