@@ -36,19 +36,18 @@ DECODERS = ("filter", "generic")
 POOLS = ("wiener", "mean")
 #: Traces of at least this many samples are folded by 2 into the encoders (``time_fold``).
 FOLD_FROM = 256
-#: Sources moving by at least this many receiver intervals between a datapoint's
-#: instances turn the channel shift on by default. wave4d's sources (+-10 m against 30 m
-#: receivers) move by 0.67 and need it (NRMS 9.9 -> 5.4 % outside the zone); conv4d and
-#: deep4d, whose headers jitter by +-5 m without moving the data (0.07-0.09), do not.
+#: Sources moving past the receivers by at least this many receiver intervals between a
+#: datapoint's instances turn the channel shift on by default. wave4d's sources (+-10 m
+#: against 30 m fixed receivers) move by 0.67 and need it (NRMS 9.9 -> 5.4 % outside the
+#: zone); conv4d, deep4d (0.0) and marine4d (0.03: the streamer moves with it) do not.
 SHIFT_FROM = 0.25
 #: Signature ripple (nats, the schema's ``signature_ripple``) from which the filter
 #: family gets the minimum-phase signature terms by default. Measured over the survey
 #: zoo's draws and the project's surveys: 0.000 without a bubble train, 0.085-0.120 with
 #: one; 0.000-0.028 on the towed-streamer survey (noise, swell, shots binned).
 RIPPLE_FROM = 0.05
-#: Log-amplitude terms of the filter family by default: ``(smooth, signature)``, the
-#: second with the minimum-phase terms (quefrencies to 96 samples, past twice a bubble
-#: period at 4 ms).
+#: Log-amplitude terms by default: ``(smooth, signature)``, the second with the
+#: minimum-phase terms (quefrencies to 96 samples: twice a bubble period at 4 ms).
 FILTER_TERMS = (6, 96)
 #: Conjugate-gradient steps and damping of the least-squares pooling in evaluation (see
 #: ``eval_pool_iters``), where the model has no channel shift.

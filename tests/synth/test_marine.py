@@ -16,7 +16,7 @@ from symae_seis.catalog import CatalogError, load_catalog
 from symae_seis.errors import OptionError
 from symae_seis.ingest import build_store
 from symae_seis.io import StoreReader
-from symae_seis.models.config import RIPPLE_FROM
+from symae_seis.models.config import RIPPLE_FROM, SHIFT_FROM
 from symae_seis.qc.conventional import real_gathers_for_truth
 from symae_seis.qc.truth import load_truth
 
@@ -134,8 +134,10 @@ def test_truth_lines_up_with_the_catalog_store(marine, tmp_path):
         np.testing.assert_array_equal(base, x)
         sb = r.surveys.index("baseline")
         keys = {int(k) for k, s in zip(r.dp_key[:, 0], r.dp_survey) if s == sb}
-        # noise, swell and shots binned by position are no bubble train
+        # noise, swell and shots binned by position are no bubble train, and a streamer
+        # moving with its source moves no source past its receivers: no channel shift
         assert r.schema["signature_ripple"] < RIPPLE_FROM
+        assert r.schema["source_move"] < SHIFT_FROM
     assert keys == set(truth["virtual_cdp"].tolist())
 
 

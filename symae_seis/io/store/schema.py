@@ -132,14 +132,16 @@ def source_move(
     n_dp: int,
     block: int = 4096,
 ) -> float:
-    """How far sources move between the instances of a datapoint, in receiver
-    intervals: for each datapoint the largest spread (max - min) of a channel's
-    ``SourceX`` over the datapoint's instances, median over datapoints with two
-    instances or more, divided by the median spacing of ``GroupX`` along the
-    channels. 0 where the store has no source and receiver coordinates (miniSEED,
-    headers without coordinates) or the receivers do not move along the gather.
-    Headers ``(N, C, F)`` are read in blocks of instances (memory bounded by the
-    datapoints)."""
+    """How far sources move past the receivers between the instances of a datapoint, in
+    receiver intervals: for each datapoint and channel the spread (max - min) of
+    ``SourceX - GroupX`` over the datapoint's instances; per datapoint the 10th percentile
+    over channels (a source moving past fixed receivers moves every channel's offset
+    alike; a towed streamer moves with its source, and feathering changes the far
+    channels' offsets only); the median over datapoints with two instances or more,
+    divided by the median spacing of ``GroupX`` along the channels. 0 where the store has
+    no source and receiver coordinates (miniSEED, headers without coordinates) or the
+    receivers do not move along the gather. Headers ``(N, C, F)`` are read in blocks of
+    instances (memory bounded by the datapoints)."""
     c = headers.shape[1]
     if "SourceX" not in fields or "GroupX" not in fields or c < 2:
         return 0.0
@@ -151,12 +153,13 @@ def source_move(
     for a in range(0, headers.shape[0], block):
         h = headers[a : a + block, :, cols].astype(np.float64)  # the two fields alone
         dp = datapoint[a : a + block]
-        np.minimum.at(lo, dp, h[:, :, js])
-        np.maximum.at(hi, dp, h[:, :, js])
+        rel = h[:, :, js] - h[:, :, jg]  # the source's position from the channel's receiver
+        np.minimum.at(lo, dp, rel)
+        np.maximum.at(hi, dp, rel)
         spacing.append(np.median(np.abs(np.diff(h[:, :, jg], axis=1)), axis=1))
     step = float(np.median(np.concatenate(spacing)))
     counts = np.bincount(datapoint, minlength=n_dp)
-    spread = (hi - lo).max(axis=1)[counts >= 2]
+    spread = np.percentile(hi - lo, 10, axis=1)[counts >= 2]
     if step <= 0 or spread.size == 0:
         return 0.0
     return float(np.median(spread) / step)
