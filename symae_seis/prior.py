@@ -97,27 +97,33 @@ def fit_nuisance(
     coherent, z0 = coherent.detach(), z0.detach()
     x = x.detach().to(z0.device, torch.float32)
     m = _expand_mask(mask, x)
-    z = z0.clone().requires_grad_(True)
+    d = z0.shape[1] - model.geometry_dim  # the known geometry at the end is not fitted
+    known = z0[:, d:]
+    z = z0[:, :d].clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     params = [p for p in model.parameters() if p.requires_grad]
     for p in params:
         p.requires_grad_(False)
+
+    def codes() -> torch.Tensor:
+        return torch.cat([z, known], dim=1) if known.shape[1] else z
+
     try:
         with torch.no_grad():
             start = _misfit(model.decode(coherent, z0[:, None])[:, 0], x, m)
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
-            pred = model.decode(coherent, z[:, None])[:, 0]
-            loss = _misfit(pred, x, m) + penalty * (z - z0).pow(2).mean(1)
+            pred = model.decode(coherent, codes()[:, None])[:, 0]
+            loss = _misfit(pred, x, m) + penalty * (z - z0[:, :d]).pow(2).mean(1)
             loss.sum().backward()
             opt.step()
         with torch.no_grad():
-            fitted = model.decode(coherent, z[:, None])[:, 0]
+            fitted = model.decode(coherent, codes()[:, None])[:, 0]
             final = _misfit(fitted, x, m)
     finally:
         for p in params:
             p.requires_grad_(True)
-    return FitResult(z.detach(), fitted, start, final)
+    return FitResult(codes().detach(), fitted, start, final)
 
 
 @torch.no_grad()
@@ -134,16 +140,18 @@ def refine_codes(
     steps: int = 60,
     lr: float = 0.02,
     penalty: float = 1e-4,
+    geometry: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Coherent parts and nuisance codes of bags ``x`` ``(B, I, C, T)``, the encoder's
     codes refined by fitting every instance to its own gather (``rounds`` alternations
-    of pooling and :func:`fit_nuisance`; ``live`` ``(B, I, C)`` masks dead traces).
+    of pooling and :func:`fit_nuisance`; ``live`` ``(B, I, C)`` masks dead traces;
+    ``geometry`` ``(B, I, K)``: the instances' known geometry, for models that read it).
 
     Returns ``(coherent (B, C, T) or (B, Dc), nuisance (B, I, Dn))``.
     """
     b, i, c, t = x.shape
     with torch.no_grad():
-        z = model.encode_nuisance(x, noise=False)
+        z = model.encode_nuisance(x, noise=False, geometry=geometry)
     flat_mask = None if live is None else live.reshape(b * i, c)
     coherent = _pool(model, x, z)
     for _ in range(rounds):

@@ -122,8 +122,9 @@ def disentanglement(
     for mem in reader.members:
         if len(mem) >= 4:
             gathers = reader.read(mem)  # once for both spaces
+            geo = reader.geometry(mem) if model.geometry_dim else None
             for space in spaces_bag:
-                bags[space].append(Q.bag_invariance(model, gathers, space=space))
+                bags[space].append(Q.bag_invariance(model, gathers, space=space, geometry=geo))
     for space, key in spaces_bag.items():
         out[key] = float(np.median(bags[space]))
     return out

@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import OptionError
+from .config_checks import (
+    DECODERS,
+    POOLS,
+    check_decoder,
+    check_dropout,
+    check_pool,
+    check_sizes,
+    check_window,
+)
 from .pooling import default_coherent_pad
 
 __all__ = [
@@ -32,8 +41,6 @@ __all__ = [
     "LEGACY_CONFIG",
 ]
 
-DECODERS = ("filter", "generic")
-POOLS = ("wiener", "mean")
 #: Traces of at least this many samples are folded by 2 into the encoders (``time_fold``).
 FOLD_FROM = 256
 #: Sources moving past the receivers by at least this many receiver intervals between a
@@ -67,6 +74,7 @@ LEGACY_CONFIG = {
     "nuisance_window": None,
     "nuisance_split": False,
     "min_phase": False,
+    "geometry_terms": False,
 }
 
 
@@ -191,6 +199,15 @@ class SymAEConfig:
         ``(start, stop)`` samples: the nuisance encoder sees only this part of the record
         (tapered at its inner edges); None (default) the whole record. Training sets it
         from the design window with ``SymAELit(nuisance_view="design")``.
+    geometry_terms
+        Use each shot's known position in its datapoint (datapoints binned by source
+        position: the catalog's ``datapoint_bin: {SourceX: size}``): the coherent part is
+        two gathers, the earth at the bin's centre and its rate of change with the
+        shot's position, and a shot sees ``G_0 + d G_1`` through its filter, ``d`` its
+        position from the bin's centre in half-bins, read from its headers (not a
+        nuisance to learn). Redatuming places the monitor earth where the baseline shot
+        was fired. Auto: on with the filter decoder and Wiener pooling where the schema's
+        ``position_bin`` says datapoints are bins of source position.
     nuisance_split
         With a ``nuisance_window``: two nuisance encoders, one of the whole record (the
         spectrum, phase, bulk static, gain and their quadratics), one of the window (the
@@ -225,9 +242,10 @@ class SymAEConfig:
     nuisance_window: tuple[int, int] | None = None
     nuisance_split: bool = False
     min_phase: bool | None = None
+    geometry_terms: bool | None = None
 
     def __post_init__(self) -> None:
-        for check in (_check_decoder, _check_pool, _check_dropout, _check_sizes):
+        for check in (check_decoder, check_pool, check_dropout, check_sizes):
             check(self)
 
     def replace(self, **changes: Any) -> SymAEConfig:
@@ -292,7 +310,7 @@ class SymAEConfig:
         if eps is None:
             eps = EVAL_POOL[1] if converge else self.pool_eps
         window = (
-            None if self.nuisance_window is None else _check_window(self.nuisance_window, samples)
+            None if self.nuisance_window is None else check_window(self.nuisance_window, samples)
         )
         min_phase = self.min_phase
         if min_phase is None:
@@ -300,6 +318,11 @@ class SymAEConfig:
             min_phase = filt and time_terms and ripple >= RIPPLE_FROM
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
+        geometry = self.geometry_terms
+        if geometry is None:
+            geometry = filt and wiener and bool((schema or {}).get("position_bin"))
+        if geometry and not (filt and wiener):
+            raise OptionError("geometry_terms needs decoder='filter' and pool='wiener'")
         terms = self.filter_terms
         if terms is None:
             terms = min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
@@ -334,6 +357,7 @@ class SymAEConfig:
             "nuisance_window": window,
             "nuisance_split": bool(self.nuisance_split),
             "min_phase": bool(min_phase),
+            "geometry_terms": bool(geometry),
         }
 
     @classmethod
@@ -349,52 +373,3 @@ class SymAEConfig:
 
 #: Names of every option of :class:`SymAEConfig`.
 OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(SymAEConfig))
-
-
-# -- checks of the options on their own (those that need the gathers are in resolve) --
-def _check_decoder(c: SymAEConfig) -> None:
-    if c.decoder not in DECODERS:
-        raise OptionError(f"decoder must be one of {DECODERS}, got {c.decoder!r}")
-    if c.filter_terms is not None and c.filter_terms < 1:
-        raise OptionError(f"filter_terms must be >= 1, got {c.filter_terms}")
-
-
-def _check_pool(c: SymAEConfig) -> None:
-    if c.pool not in POOLS:
-        raise OptionError(f"pool must be one of {POOLS}, got {c.pool!r}")
-    if not 0.0 < c.pool_eps < 1.0:
-        raise OptionError(f"pool_eps must be in (0, 1), got {c.pool_eps}")
-    if c.pool_iters < 0:
-        raise OptionError(f"pool_iters must be >= 0, got {c.pool_iters}")
-    if c.eval_pool_iters is not None and c.eval_pool_iters < 0:
-        raise OptionError(f"eval_pool_iters must be >= 0 (or null), got {c.eval_pool_iters}")
-    if c.eval_pool_eps is not None and not 0.0 < c.eval_pool_eps < 1.0:
-        raise OptionError(f"eval_pool_eps must be in (0, 1) (or null), got {c.eval_pool_eps}")
-
-
-def _check_dropout(c: SymAEConfig) -> None:
-    if c.nuisance_dropout is not None and not 0.0 <= c.nuisance_dropout < 1.0:
-        raise OptionError(f"nuisance_dropout must be in [0, 1), got {c.nuisance_dropout}")
-
-
-def _check_sizes(c: SymAEConfig) -> None:
-    for name in ("coherent_dim", "nuisance_dim", "width", "hidden"):
-        if getattr(c, name) < 1:
-            raise OptionError(f"{name} must be >= 1, got {getattr(c, name)}")
-    if c.levels is not None and c.levels < 1:
-        raise OptionError(f"levels must be >= 1 (or null), got {c.levels}")
-
-
-def _check_window(window, samples: int) -> list[int]:
-    try:
-        a, b = (int(v) for v in window)
-    except (TypeError, ValueError):
-        raise OptionError(
-            f"nuisance_window must be [start, stop] samples, got {window!r}"
-        ) from None
-    if not 0 <= a < b <= samples or b - a < 4:
-        raise OptionError(
-            f"nuisance_window {[a, b]} must hold at least 4 samples inside "
-            f"the record [0, {samples}]"
-        )
-    return [a, b]

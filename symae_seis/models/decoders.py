@@ -84,6 +84,8 @@ class FilterDecoder(Decoder):
         c, width, hidden, terms = cfg["channels"], cfg["width"], cfg["hidden"], cfg["filter_terms"]
         self.support = cfg["samples"] + cfg["coherent_pad"]
         self.trace_channels = c if cfg["trace_terms"] else 0
+        #: Known geometry coordinates at the end of each nuisance code (geometry_terms).
+        self.geometry = int(bool(cfg.get("geometry_terms", False)))
         self.training_pool = False  # SymAE.training_pool(): evaluate as in training
         n_out = filters.n_params(terms, cfg["filter_shift"], self.trace_channels)
         d = cfg["nuisance_dim"]
@@ -117,13 +119,31 @@ class FilterDecoder(Decoder):
 
     @property
     def coherent_shape(self) -> tuple[int, ...]:
-        return (self.cfg["channels"], self.support)
+        c, n = self.cfg["channels"], self.support
+        return (1 + self.geometry, c, n) if self.geometry else (c, n)
+
+    def split(self, nuisance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The learned part of nuisance codes and their known geometry ``(..., 1)``
+        (None without ``geometry_terms``)."""
+        if not self.geometry:
+            return nuisance, None
+        return nuisance[..., : -self.geometry], nuisance[..., -self.geometry :]
+
+    def basis(self, nuisance: torch.Tensor) -> torch.Tensor | None:
+        """Coefficients ``(B, I, 1 + K)`` of the coherent gathers for each instance: 1,
+        then its geometry (None without ``geometry_terms``)."""
+        _, geo = self.split(nuisance)
+        if geo is None:
+            return None
+        geo = geo.float() if geo.dtype not in (torch.float32, torch.float64) else geo
+        return torch.cat([torch.ones_like(geo[..., :1]), geo], dim=-1)
 
     # -------------------------------------------------------------- filter parameters
     def params(self, nuisance: torch.Tensor) -> torch.Tensor:
         """Filter parameters ``(..., P)`` of nuisance codes ``(..., Dn)``, always in full
         precision (a static read to bf16's 3 digits would move the virtual gather by
         hundredths of a sample; these MLPs are a negligible share of a step)."""
+        nuisance, _ = self.split(nuisance)
         if nuisance.dtype not in (torch.float32, torch.float64):
             nuisance = nuisance.float()
         with torch.autocast(nuisance.device.type, enabled=False):
@@ -196,21 +216,31 @@ class FilterDecoder(Decoder):
                 eps=eps,
                 sigma=self.sigma(nuisance),
                 field=self.field,
+                basis=self.basis(nuisance),
             )
+        if self.geometry:  # the earth at the bin's centre, then its geometry terms
+            mean, rest = mean[:, 0], mean[:, 1:]
         feats = torch.stack([mean, spread], dim=1) / scale  # (B, 2, C, L)
-        return mean + self.refine(feats)[:, 0] * scale
+        mean = mean + self.refine(feats)[:, 0] * scale
+        return torch.cat([mean[:, None], rest], dim=1) if self.geometry else mean
 
     def decode(
         self, coherent: torch.Tensor, nuisance: torch.Tensor, scale: torch.Tensor
     ) -> torch.Tensor:
-        c, n = self.coherent_shape
-        if tuple(coherent.shape[1:]) != (c, n):
+        shape = self.coherent_shape
+        if tuple(coherent.shape[1:]) != shape:
             raise ValueError(
-                f"the filter decoder takes coherent gathers (B, {c}, {n}), got "
-                f"{tuple(coherent.shape)}"
+                f"the filter decoder takes coherent gathers (B, {', '.join(map(str, shape))}), "
+                f"got {tuple(coherent.shape)}"
             )
+        n = shape[-1]
+        basis = self.basis(nuisance)
+        if basis is None:
+            earth = coherent[:, None]
+        else:  # each instance's earth where it was fired
+            earth = torch.einsum("bik,bkcl->bicl", basis.to(coherent.dtype), coherent)
         return filters.apply(
-            coherent[:, None], self.response(nuisance, samples=n), self.sigma(nuisance), self.field
+            earth, self.response(nuisance, samples=n), self.sigma(nuisance), self.field
         )[..., : self.cfg["samples"]]
 
 

@@ -77,10 +77,15 @@ def wiener_pool(
     eps: float,
     sigma: torch.Tensor | None = None,
     field: torch.Tensor | None = None,
+    basis: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Least-squares coherent gathers ``(B, C, L)`` of bags ``x (B, I, C, T)`` seen through
     filters ``h (B, I, C, L + 1)`` (responses for ``L`` samples, ``L >= T``), and the RMS
     misfit of the bag's live traces ``(B, C, L)`` (zero below the record).
+
+    With ``basis (B, I, K)`` (known coefficients of each instance: the geometry terms,
+    first column ones) the coherent part is ``K`` gathers ``(B, K, C, L)`` and instance
+    ``i`` sees ``sum_k basis[i, k] G_k`` through its filter.
 
     Fits ``crop_T(H_i G) = x_i`` on the live traces of every instance (all-zero traces are
     left out). The first estimate is the Wiener solution ``G(f) = sum_i conj(H_i) X_i /
@@ -96,18 +101,27 @@ def wiener_pool(
     n = h.shape[-1] - 1  # rfft bins of 2 L samples
     nfft = 2 * n
     live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]  # (B, I, C, 1)
-    den = ((h.real**2 + h.imag**2) * live).sum(dim=1)  # symmetric in I
+    power = (h.real**2 + h.imag**2) * live
+    den = power.sum(dim=1)  # symmetric in I
     lam = eps * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
+    if basis is not None:  # each geometry term by its own coefficients' power
+        basis = basis.to(x.dtype)
+        den = torch.einsum("bik,bicf->bkcf", basis**2, power)
+        lam = lam[:, None]
     inv = 1.0 / (den + lam)
 
-    def adjoint(r: torch.Tensor) -> torch.Tensor:  # (B, I, C, T) -> (B, C, L)
+    def adjoint(r: torch.Tensor) -> torch.Tensor:  # (B, I, C, T) -> (B, [K,] C, L)
         spec = h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1)
         if sigma is not None:  # the shift's adjoint: -sigma
             spec = filters.shift_spectra(spec, -sigma, field)
-        return torch.fft.irfft(spec.sum(dim=1), n=nfft, dim=-1)[..., :n]
+        if basis is None:
+            return torch.fft.irfft(spec.sum(dim=1), n=nfft, dim=-1)[..., :n]
+        spec = torch.einsum("bik,bicf->bkcf", basis.to(spec.dtype), spec)
+        return torch.fft.irfft(spec, n=nfft, dim=-1)[..., :n]
 
-    def forward(g: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, I, C, T)
-        return filters.apply(g[:, None], h, sigma, field)[..., :t] * live
+    def forward(g: torch.Tensor) -> torch.Tensor:  # (B, [K,] C, L) -> (B, I, C, T)
+        g = g[:, None] if basis is None else torch.einsum("bik,bkcl->bicl", basis, g)
+        return filters.apply(g, h, sigma, field)[..., :t] * live
 
     def precond(v: torch.Tensor) -> torch.Tensor:
         return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft, dim=-1)[..., :n]
@@ -116,6 +130,8 @@ def wiener_pool(
         return adjoint(forward(g)) + lam.mean(dim=-1, keepdim=True) * g
 
     axes = (-1,) if sigma is None else (-2, -1)
+    if basis is not None:  # the K gathers of a (datapoint, channel) are one system
+        axes = (-3, *axes)
 
     def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return (a * b).sum(dim=axes, keepdim=True)

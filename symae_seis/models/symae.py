@@ -92,8 +92,16 @@ class SymAE(nn.Module):
     # ------------------------------------------------------------------ properties
     @property
     def code_dim(self) -> int:
-        """Size of one instance's nuisance code (twice ``nuisance_dim`` when split)."""
-        return self.config["nuisance_dim"] * (2 if self.config["nuisance_split"] else 1)
+        """Size of one instance's nuisance code (twice ``nuisance_dim`` when split), its
+        known geometry included (:attr:`geometry_dim`)."""
+        learned = self.config["nuisance_dim"] * (2 if self.config["nuisance_split"] else 1)
+        return learned + self.geometry_dim
+
+    @property
+    def geometry_dim(self) -> int:
+        """Known geometry coordinates at the end of each nuisance code (``geometry_terms``:
+        the shot's position in its bin), 0 without."""
+        return int(bool(self.config.get("geometry_terms", False)))
 
     @property
     def is_filter(self) -> bool:
@@ -112,11 +120,24 @@ class SymAE(nn.Module):
         return x
 
     # ------------------------------------------------------------------ codes
-    def encode_nuisance(self, x: torch.Tensor, *, noise: bool = True) -> torch.Tensor:
+    def encode_nuisance(
+        self, x: torch.Tensor, *, noise: bool = True, geometry: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Nuisance code ``(B, I, Dn)`` of each instance; in training the Gaussian
-        dropout noise is added unless ``noise`` is false."""
+        dropout noise is added unless ``noise`` is false. A model with ``geometry_terms``
+        appends each instance's known geometry ``(B, I, 1)`` (its position in its bin,
+        :meth:`~symae_seis.io.store.StoreReader.geometry`), which it needs."""
         z = self.nuisance(self._check(x), self.scale)
-        return self._noisy(z) if noise else z
+        z = self._noisy(z) if noise else z
+        if not self.geometry_dim:
+            return z
+        if geometry is None or tuple(geometry.shape) != (*z.shape[:-1], self.geometry_dim):
+            got = None if geometry is None else tuple(geometry.shape)
+            raise ValueError(
+                f"this model reads each shot's position in its bin (geometry_terms): pass "
+                f"geometry of shape {(*z.shape[:-1], self.geometry_dim)}, got {got}"
+            )
+        return torch.cat([z, geometry.to(z.dtype)], dim=-1)
 
     def _noisy(self, z: torch.Tensor) -> torch.Tensor:
         p = self.config["nuisance_dropout"]
@@ -124,27 +145,43 @@ class SymAE(nn.Module):
             z = z * (1 + math.sqrt(p / (1 - p)) * torch.randn_like(z))
         return z
 
-    def pool(self, x: torch.Tensor, nuisance: torch.Tensor | None = None) -> torch.Tensor:
+    def pool(
+        self,
+        x: torch.Tensor,
+        nuisance: torch.Tensor | None = None,
+        geometry: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Coherent representation of bags ``x (B, I, C, T)`` whose noise-free nuisance
         codes ``(B, I, Dn)`` are known (the filter decoder pools through their filters;
         the generic one does not read them). Symmetric in the I axis."""
         if nuisance is None and self.decoder.needs_nuisance:
-            (x,) = canonical(self._check(x))  # the codes, too, from one order of the bag
-            nuisance = self.encode_nuisance(x, noise=False)
+            if geometry is None:
+                (x,) = canonical(self._check(x))  # the codes, too, from one order of the bag
+            else:
+                x, geometry = canonical(self._check(x), geometry)
+            nuisance = self.encode_nuisance(x, noise=False, geometry=geometry)
         return self.decoder.coherent(x, nuisance, self.scale)
 
-    def encode(self, x: torch.Tensor, bag: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, x: torch.Tensor, bag: int | None = None, geometry: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Coherent part pooled over the first ``bag`` instances (default all) and the
         nuisance codes of every instance, encoding each instance once."""
         k = x.shape[1] if bag is None else int(bag)
-        z = self.encode_nuisance(x, noise=False)
-        return self.pool(x[:, :k], z[:, :k]), self._noisy(z)
+        z = self.encode_nuisance(x, noise=False, geometry=geometry)
+        if not self.geometry_dim:
+            return self.pool(x[:, :k], z[:, :k]), self._noisy(z)
+        d = z.shape[-1] - self.geometry_dim  # the known geometry gets no dropout noise
+        noisy = torch.cat([self._noisy(z[..., :d]), z[..., d:]], dim=-1)
+        return self.pool(x[:, :k], z[:, :k]), noisy
 
-    def encode_coherent(self, x: torch.Tensor) -> torch.Tensor:
+    def encode_coherent(
+        self, x: torch.Tensor, geometry: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Coherent representation of each datapoint, symmetric in the I axis: the
-        coherent gather ``(B, C, L)`` in the data's units (filter decoder) or the
-        coherent code ``(B, Dc)`` (generic decoder)."""
-        return self.pool(self._check(x))
+        coherent gather ``(B, C, L)`` in the data's units (filter decoder; ``(B, 2, C,
+        L)`` with ``geometry_terms``) or the coherent code ``(B, Dc)`` (generic decoder)."""
+        return self.pool(self._check(x), geometry=geometry)
 
     def decode(self, coherent: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
         """Gathers ``(B, I, C, T)`` from coherent representations and nuisance codes
@@ -157,10 +194,12 @@ class SymAE(nn.Module):
             )
         return self.decoder.decode(coherent, nuisance, self.scale)
 
-    def forward(self, x: torch.Tensor, bag: int | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, bag: int | None = None, geometry: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Reconstruct ``x`` ``(B, I, C, T)`` from its own codes; the coherent part is
         pooled over the first ``bag`` instances (default all)."""
-        return self.decode(*self.encode(x, bag))
+        return self.decode(*self.encode(x, bag, geometry))
 
     # ------------------------------------------------------------------ filter decoder
     def _filter(self):

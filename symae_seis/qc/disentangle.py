@@ -94,7 +94,14 @@ def probe_accuracy(
     return 100.0 * hits / len(y)
 
 
-def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0, space: str = "coherent") -> float:
+def bag_invariance(
+    model,
+    gathers: np.ndarray,
+    *,
+    seed: int = 0,
+    space: str = "coherent",
+    geometry: np.ndarray | None = None,
+) -> float:
     """Relative difference (%) of what two disjoint random halves of one datapoint's
     instances ``(I, C, T)`` give: ``200 |a - b| / (|a| + |b|)`` (L2 norms).
 
@@ -104,7 +111,8 @@ def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0, space: str = "c
     the datapoint, i.e. what redatuming outputs. A filter model's coherent gather is a
     deconvolved earth: frequencies outside every wavelet's band are barely constrained
     by the data and differ between halves, yet no decoded gather contains them; the
-    data-space figure leaves that null space out."""
+    data-space figure leaves that null space out. ``geometry`` ``(I, K)``: the instances'
+    known geometry, for models that read it."""
     import torch
 
     if space not in ("coherent", "data"):
@@ -117,10 +125,14 @@ def bag_invariance(model, gathers: np.ndarray, *, seed: int = 0, space: str = "c
     model.eval()
     w = next(model.parameters())
     x = torch.from_numpy(np.ascontiguousarray(gathers))[None].to(w.device, w.dtype)
+    geo = None if geometry is None else torch.from_numpy(np.asarray(geometry))[None].to(w.device)
     with torch.no_grad():
-        a, b = (model.encode_coherent(x[:, h]) for h in halves)
+        a, b = (
+            model.encode_coherent(x[:, h], geometry=None if geo is None else geo[:, h])
+            for h in halves
+        )
         if space == "data":
-            z = model.encode_nuisance(x, noise=False)
+            z = model.encode_nuisance(x, noise=False, geometry=geo)
             a, b = model.decode(a, z), model.decode(b, z)
     a, b = (v.double().cpu().numpy() for v in (a, b))
     den = np.linalg.norm(a) + np.linalg.norm(b)

@@ -71,8 +71,34 @@ def coherent_codes(
         if max_instances:
             rows = rows[:max_instances]
         x = torch.from_numpy(reader.read(rows))[None].to(dev)
-        out[k] = model.encode_coherent(x)[0].float().cpu().numpy()
+        geo = known_geometry(model, reader, rows, dev)
+        out[k] = model.encode_coherent(x, geometry=geo)[0].float().cpu().numpy()
     return out
+
+
+def known_geometry(
+    model: SymAE, reader: StoreReader, rows: np.ndarray, device
+) -> torch.Tensor | None:
+    """Known geometry ``(1, len(rows), K)`` of the instances at ``rows`` for a model that
+    reads it (``geometry_terms``), else None.
+
+    Raises
+    ------
+    RedatumError
+        If the model reads geometry the store does not have.
+    """
+    if not model.geometry_dim:
+        return None
+    geo = reader.geometry(np.asarray(rows))
+    if geo is None:
+        from .pairs import RedatumError
+
+        raise RedatumError(
+            f"{reader.path}: the model places each shot in its bin (geometry_terms) but "
+            "this store's datapoints are not bins of SourceX with source coordinates; "
+            "ingest with datapoint_bin: {SourceX: size}"
+        )
+    return torch.from_numpy(geo)[None].to(device)
 
 
 @torch.no_grad()
@@ -95,7 +121,8 @@ def nuisance_codes(
         range(0, len(rows), batch_size), desc="nuisance codes", unit="batch", disable=not progress
     ):
         x = torch.from_numpy(reader.read(rows[a : a + batch_size]))[None].to(dev)
-        out[a : a + batch_size] = model.encode_nuisance(x)[0].float().cpu().numpy()
+        geo = known_geometry(model, reader, rows[a : a + batch_size], dev)
+        out[a : a + batch_size] = model.encode_nuisance(x, geometry=geo)[0].float().cpu().numpy()
     return out
 
 
@@ -145,7 +172,9 @@ def refined_codes(
         for pos in _same_size_batches(reader, datapoints, batch_size):
             rows = [reader.members[int(datapoints[k])] for k in pos]
             x = torch.from_numpy(np.stack([reader.read(r) for r in rows])).to(dev)
-            g, z = refine_codes(model, x, rounds=rounds, steps=steps)
+            geo = [known_geometry(model, reader, r, dev) for r in rows]
+            geo = None if geo[0] is None else torch.cat(geo)
+            g, z = refine_codes(model, x, rounds=rounds, steps=steps, geometry=geo)
             coh[pos] = g.float().cpu().numpy()
             for r, codes in zip(rows, z.float().cpu().numpy()):
                 nui.update(zip(r.tolist(), codes))

@@ -9,6 +9,7 @@ import torch
 
 from ..io.store import StoreReader
 from ..models import SymAE
+from .codes import known_geometry
 
 __all__ = ["MISFIT_WINDOW", "model_error_var", "Bootstrap"]
 
@@ -65,7 +66,8 @@ class Bootstrap:
             if self.codes.nuisance is not None:
                 z = torch.from_numpy(self.codes.nuisance_of(rows)).to(self.dev)
             else:
-                z = self.model.encode_nuisance(x[None], noise=False)[0]
+                geo = known_geometry(self.model, self.reader, rows, self.dev)
+                z = self.model.encode_nuisance(x[None], noise=False, geometry=geo)[0]
             rng = np.random.default_rng([self.seed, d])
             pick = torch.from_numpy(rng.integers(0, len(rows), (self.n, len(rows))))
             pick = pick.to(self.dev)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from typing import Any
 
 import lightning.pytorch as pl
@@ -14,9 +13,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..catalog import DesignWindowError, design_window_samples, load_catalog
-from ..errors import OptionError, SymaeError, SymaeWarning
+from ..errors import OptionError, SymaeError
 from ..ingest import ensure_store, store_is_fresh
 from ..io.store import StoreReader
+from .bags import bag_rows, bag_size, hold_out
 
 __all__ = [
     "SymAEDataModule",
@@ -42,8 +42,10 @@ class DatapointDataset(Dataset):
     Training items (``fixed=False``) are dicts: ``x`` = I instances of the datapoint
     ``(I, C, T)`` drawn from its training instances, ``partner`` = I instances of the
     datapoint with the same key in another survey (or a copy of ``x``) and
-    ``has_partner``. Validation items (``fixed=True``) are ``(I + H, C, T)``: the first I
-    are a fixed bag of training instances, the last H the datapoint's held-out instances.
+    ``has_partner``; with a ``geometry`` table, also ``geometry`` and
+    ``partner_geometry`` ``(I, K)``. Validation items (``fixed=True``) are ``(I + H, C,
+    T)``: the first I are a fixed bag of training instances, the last H the datapoint's
+    held-out instances (with a ``geometry`` table, a dict of ``x`` and ``geometry``).
 
     Indices at or above ``len(self)`` encode an epoch (``index = epoch * len + k``, as
     :class:`EpochSampler` yields them): the draw for item ``k`` in epoch ``e`` is a
@@ -64,8 +66,10 @@ class DatapointDataset(Dataset):
         fixed: bool = False,
         data: np.ndarray | None = None,
         seed: int = 0,
+        geometry: np.ndarray | None = None,
     ):
         self.reader = reader
+        self.geometry = geometry  # (N, K) known geometry of every store row, or None
         self.datapoints = np.asarray(datapoints)
         self.instances = instances
         self.train_members = train_members
@@ -89,9 +93,11 @@ class DatapointDataset(Dataset):
         d = int(self.datapoints[k % len(self.datapoints)])
         members = self.train_members[d]
         if self.fixed:
-            pick = _bag(np.random.default_rng([self.seed, k]), len(members), self.instances)
+            pick = bag_rows(np.random.default_rng([self.seed, k]), len(members), self.instances)
             return np.concatenate([members[pick], self.held_members[d]])
-        pick = _bag(np.random.default_rng([self.seed, epoch, k, 1]), len(members), self.instances)
+        pick = bag_rows(
+            np.random.default_rng([self.seed, epoch, k, 1]), len(members), self.instances
+        )
         return members[pick]
 
     def partner_rows(self, index: int) -> np.ndarray | None:
@@ -103,55 +109,23 @@ class DatapointDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, k, 2])
         p = int(options[rng.integers(options.size)])
         members = self.train_members[p]
-        return members[_bag(rng, len(members), self.instances)]
+        return members[bag_rows(rng, len(members), self.instances)]
+
+    def _geometry(self, rows: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.geometry[rows]))
 
     def __getitem__(self, index: int):
-        x = self._read(self.rows(index))
+        rows = self.rows(index)
+        x = self._read(rows)
         if self.fixed:
-            return x
+            return x if self.geometry is None else {"x": x, "geometry": self._geometry(rows)}
         prow = self.partner_rows(index)
         partner = x if prow is None else self._read(prow)
-        return {"x": x, "partner": partner, "has_partner": torch.tensor(prow is not None)}
-
-
-def _bag(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """``size`` of ``n`` members in random order: each once, and where ``n < size`` (a
-    datapoint with few shots) again in that order until the bag is full."""
-    return np.resize(rng.permutation(n), size)
-
-
-def _hold_out(counts: np.ndarray, val_fraction: float) -> tuple[int, np.ndarray]:
-    """Instances held out for validation per datapoint and which datapoints hold them:
-    ``val_fraction`` of the median datapoint's (at least 1), from every datapoint that
-    keeps one to train."""
-    if val_fraction <= 0:
-        return 0, np.zeros(counts.size, bool)
-    n_hold = max(1, int(round(val_fraction * float(np.median(counts)))))
-    return n_hold, counts - n_hold >= 1
-
-
-def _bag_size(dataset: str, reader: StoreReader, train: np.ndarray, instances: int) -> int:
-    """Instances per bag: ``instances``, at most the largest datapoint's training
-    instances; warns, naming them, about datapoints whose bags repeat shots."""
-    size = int(min(instances, train.max()))
-    if size < instances:
-        warnings.warn(
-            f"dataset {dataset!r}: no datapoint has more than {size} training instances; "
-            f"drawing {size} per datapoint instead of instances={instances}",
-            SymaeWarning,
-            stacklevel=3,
-        )
-    few = np.flatnonzero(train < size)
-    if few.size:
-        names = ", ".join(reader.datapoint_label(int(d)) for d in few[:5])
-        warnings.warn(
-            f"dataset {dataset!r}: {few.size} datapoint(s) have fewer than {size} training "
-            f"instances ({names}{', ...' if few.size > 5 else ''}; the fewest "
-            f"{int(train.min())}): their bags repeat shots",
-            SymaeWarning,
-            stacklevel=3,
-        )
-    return size
+        item = {"x": x, "partner": partner, "has_partner": torch.tensor(prow is not None)}
+        if self.geometry is not None:
+            item["geometry"] = self._geometry(rows)
+            item["partner_geometry"] = self._geometry(rows if prow is None else prow)
+        return item
 
 
 class EpochSampler(DistributedSampler):
@@ -285,7 +259,7 @@ class SymAEDataModule(pl.LightningDataModule):
             _wait_for_store(entry)
         self.reader = StoreReader(self.store_path)
         counts = np.array([len(m) for m in self.reader.members])
-        n_hold, hold = _hold_out(counts, val_fraction)
+        n_hold, hold = hold_out(counts, val_fraction)
         if val_fraction > 0 and not hold.any():
             smallest = int(np.argmin(counts))
             raise InstancesError(
@@ -294,7 +268,7 @@ class SymAEDataModule(pl.LightningDataModule):
                 f"{self.reader.datapoint_label(smallest)} has {counts[smallest]}); lower "
                 "--data.val_fraction (0 holds none out)"
             )
-        self.instances = _bag_size(dataset, self.reader, counts - n_hold * hold, instances)
+        self.instances = bag_size(dataset, self.reader, counts - n_hold * hold, instances)
         if repeats is None:
             repeats = max(1, int(np.ceil(DRAWS_PER_EPOCH / counts.size)))
         self.repeats = int(repeats)
@@ -316,6 +290,9 @@ class SymAEDataModule(pl.LightningDataModule):
         self.datapoints = np.arange(counts.size)
         self.partners = partner_datapoints(self.reader)
         self.design_window = self._design_window(entry, swap)
+        #: Known geometry ``(N, 1)`` of every instance (each shot's position in its bin)
+        #: where datapoints are bins of source position, else None.
+        self.geometry = self.reader.geometry(np.arange(self.reader.shape[0]))
         self._data: np.ndarray | None = None
 
     def _design_window(self, entry, swap: bool | None) -> tuple[int, int] | None:
@@ -364,6 +341,7 @@ class SymAEDataModule(pl.LightningDataModule):
             fixed=not train,
             data=self._data,
             seed=self.hparams.seed,
+            geometry=self.geometry,
         )
         sampler = EpochSampler(ds, seed=self.hparams.seed, shuffle=train)
         workers = self.workers()

@@ -232,6 +232,8 @@ class SymAELit(pl.LightningModule):
             has_partner=batch["has_partner"] if host is None else torch.from_numpy(host),
             window=self.design_window,
             weights=self.weights,
+            geometry=batch.get("geometry"),
+            partner_geometry=batch.get("partner_geometry"),
         )
         loss = terms["loss"]
         # checked after the backward pass is queued (on_before_optimizer_step): a check
@@ -282,15 +284,19 @@ class SymAELit(pl.LightningModule):
                 "checkpoints/ folder; lower --model.lr or check the data for outliers"
             )
 
-    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+    def validation_step(self, batch: torch.Tensor | dict, batch_idx: int) -> None:
         """Predict each datapoint's held-out instances from a bag of its training
         instances (coherent part) and their own nuisance codes."""
         held = self.trainer.datamodule.n_held if self.trainer.datamodule is not None else 1
+        geo = None
+        if isinstance(batch, dict):  # with the instances' known geometry
+            batch, geo = batch["x"], batch["geometry"]
         bag, target = batch[:, :-held], batch[:, -held:]
+        geo_bag, geo_target = (None, None) if geo is None else (geo[:, :-held], geo[:, -held:])
         model, scale = self.model, self.model.scale
         with model.training_pool():  # cheap: the evaluation pooling is for outputs
-            coh = model.encode_coherent(bag)
-        pred = model.decode(coh, model.encode_nuisance(target))
+            coh = model.encode_coherent(bag, geometry=geo_bag)
+        pred = model.decode(coh, model.encode_nuisance(target, geometry=geo_target))
         loss = F.mse_loss(pred.float() / scale, target.float() / scale)
         mean = bag.mean(dim=1, keepdim=True).expand_as(target)
         baseline = F.mse_loss(mean.float() / scale, target.float() / scale)

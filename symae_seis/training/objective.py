@@ -83,6 +83,8 @@ def objective(
     weights: LossWeights = LossWeights(),
     augment: bool = True,
     generator: torch.Generator | None = None,
+    geometry: torch.Tensor | None = None,
+    partner_geometry: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Loss terms for one batch.
 
@@ -103,6 +105,9 @@ def objective(
         Weights of the swap, augmentation and consistency terms.
     augment
         Add the known-transform terms (filter decoder only).
+    geometry, partner_geometry
+        Known geometry ``(B, I, K)`` of the bags' and the partners' instances (models
+        with ``geometry_terms``).
 
     Returns
     -------
@@ -122,9 +127,11 @@ def objective(
         # caller passes it there, as SymAELit does)
         idx = torch.nonzero(has_partner.cpu()).flatten().to(x.device)
         bags = torch.cat([x, partner.index_select(0, idx)], dim=0)
+        if geometry is not None:
+            geometry = torch.cat([geometry, partner_geometry.index_select(0, idx)], dim=0)
     else:
         bags = x
-    coh, z = model.encode(bags, bag)
+    coh, z = model.encode(bags, bag, geometry)
     theta = model.filter_params(z) if model.is_filter else None  # once, for every term
     terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
     total = terms["recon"]
@@ -146,7 +153,7 @@ def objective(
         delta = random_transforms(n * i, terms_k, bags.device, generator, aug).reshape(n, i, -1)
         min_phase = model.config.get("min_phase", False)  # known transforms of the family
         xa = FF.apply(bags, FF.response(delta, c, t, terms_k, min_phase=min_phase))
-        za = model.encode_nuisance(xa)
+        za = model.encode_nuisance(xa, geometry=geometry)
         tha = model.filter_params(za)
         cols = _aug_columns(terms_k, aug)
         terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols], delta[..., cols])

@@ -605,3 +605,37 @@ def test_bf16_autocast_keeps_the_filters_in_full_precision():
     )
     np.testing.assert_allclose(h16.detach(), h.detach(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(theta16.detach(), theta.detach(), rtol=0, atol=0.05)
+
+
+def test_geometry_terms_place_the_earth_where_each_shot_was_fired():
+    """With geometry_terms the coherent part is two gathers (the earth at the bin's
+    centre and its change with the shot's position) and each shot sees ``G0 + d G1``:
+    a bag made that way is pooled back to G0 and G1 and rebuilt, symmetric in the bag;
+    the model without the terms cannot rebuild it, and a model that needs the geometry
+    says so when it is missing."""
+    from symae_seis.errors import OptionError
+
+    torch.manual_seed(0)
+    c, t = 6, 64
+    kw = dict(width=4, hidden=8, coherent_pad=0, trace_terms=False)
+    m = SymAE(c, t, geometry_terms=True, **kw).double().eval()
+    assert m.coherent_shape == (2, c, t) and m.code_dim == m.config["nuisance_dim"] + 1
+    g0, g1 = torch.randn(2, c, t, dtype=torch.float64), torch.randn(2, c, t, dtype=torch.float64)
+    d = torch.tensor([[-0.8, -0.2, 0.3, 0.9], [-0.5, 0.0, 0.4, 0.7]], dtype=torch.float64)
+    d = d[..., None]
+    x = g0[:, None] + d[..., None] * g1[:, None]
+    with torch.no_grad():
+        coh = m.encode_coherent(x, geometry=d)
+        assert float((coh[:, 0] - g0).abs().max()) < 5e-3
+        assert float((coh[:, 1] - g1).abs().max()) < 5e-3
+        assert float((m(x, geometry=d) - x).abs().max()) < 5e-3
+        perm = [2, 0, 3, 1]
+        assert torch.equal(m.encode_coherent(x[:, perm], geometry=d[:, perm]), coh)
+        plain = SymAE(c, t, **kw).double().eval()
+        assert float((plain(x) - x).abs().max() / x.abs().max()) > 0.3
+        with pytest.raises(ValueError, match="geometry"):
+            m(x)
+    with pytest.raises(OptionError, match="geometry_terms needs"):
+        SymAE(c, t, geometry_terms=True, pool="mean", **kw)
+    auto = SymAE(c, t, schema={"position_bin": 80.0}, **kw)
+    assert auto.config["geometry_terms"] and not SymAE(c, t, **kw).config["geometry_terms"]

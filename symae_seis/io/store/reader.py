@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 
 from ...typing import PathLike
+from .geometry import bin_positions, position_binned
 from .schema import model_schema, open_h5
 
 __all__ = ["StoreReader", "store_schema"]
@@ -58,6 +59,8 @@ class StoreReader:
             self.header_fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
             #: channel names of miniSEED stores (stream ids, or "a|b" station pairs)
             self.channel_names = tuple(json.loads(h5.attrs.get("channels", "[]")))
+            #: SourceX bin size (m) where datapoints are bins of source position, else None
+            self.position_bin = position_binned(h5.attrs.get("catalog_entry"))
             self._schema: dict[str, Any] | None = None
         except BaseException:
             self.close()
@@ -115,6 +118,12 @@ class StoreReader:
         intervals (:func:`~symae_seis.io.store.schema.source_move`): stored at ingest,
         measured here for stores built before."""
         return float(self.schema["source_move"])
+
+    def geometry(self, rows: np.ndarray) -> np.ndarray | None:
+        """Known geometry ``(len(rows), 1)`` of the instances at ``rows``: each shot's
+        position in its bin (:func:`~symae_seis.io.store.geometry.bin_positions`); None
+        where datapoints are not bins of source position."""
+        return bin_positions(self, rows)
 
     def datapoint_label(self, d: int) -> str:
         key = ",".join(f"{n}={v}" for n, v in zip(self.dp_names, self.dp_key[d].tolist()))

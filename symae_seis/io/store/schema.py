@@ -34,6 +34,7 @@ import numpy as np
 
 from ...errors import SymaeError
 from ...typing import PathLike
+from .geometry import position_binned
 from .signature import signature_ripple
 
 __all__ = [
@@ -107,6 +108,7 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
         schema = json.loads(h5.attrs["model_schema"])
         if "signature_ripple" not in schema:  # stores built before the entry
             schema["signature_ripple"] = round(signature_ripple(h5), 4)
+        schema.setdefault("position_bin", position_binned(h5.attrs.get("catalog_entry")))
         return schema
     n, c, t = h5["instances"].shape
     fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
@@ -122,6 +124,7 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
             source_move(h5["headers"], fields, h5["datapoint"][:], len(h5["datapoints/survey"])), 3
         ),
         "signature_ripple": round(signature_ripple(h5), 4),
+        "position_bin": position_binned(h5.attrs.get("catalog_entry")),
     }
 
 

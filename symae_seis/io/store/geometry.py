@@ -1,0 +1,45 @@
+"""Known geometry of a store's instances: where each shot was fired within its bin.
+
+Datapoints binned by source position (the catalog's ``datapoint_bin: {SourceX: size}``)
+gather shots fired at different places: one earth seen from a few positions. The
+headers record each shot's position, so the model need not guess it
+(``SymAEConfig.geometry_terms``): :func:`bin_positions` gives each instance's source
+position from its bin's centre in half-bins (-1 and 1 at the bin's edges; a shot that
+positioning moved into the next bin of the other survey is placed in its own bin).
+The same centre serves both surveys, so a baseline shot's position is known in the
+monitor's bin: redatuming places the monitor earth where the baseline shot was fired.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+__all__ = ["bin_positions", "position_binned"]
+
+
+def position_binned(entry_json: str | dict | None) -> float | None:
+    """The SourceX bin size (m) of a store's catalog entry (its ``catalog_entry``
+    attribute), or None where its datapoints are not bins of source position."""
+    entry = json.loads(entry_json) if isinstance(entry_json, str) else (entry_json or {})
+    size = (entry.get("datapoint_bin") or {}).get("SourceX")
+    return float(size) if size else None
+
+
+def bin_positions(reader, rows: np.ndarray) -> np.ndarray | None:
+    """Source positions ``(len(rows), 1)`` (float32) of the instances at ``rows`` from
+    their bins' centres, in half-bins; None where the store's datapoints are not bins of
+    SourceX or it keeps no source coordinates."""
+    from ...qc.conventional import shot_positions
+
+    size = reader.position_bin
+    if size is None or "SourceX" not in reader.dp_names:
+        return None
+    rows = np.asarray(rows)
+    xy = shot_positions(reader, rows)
+    if xy is None:
+        return None
+    key = reader.dp_key[reader.datapoint[rows], reader.dp_names.index("SourceX")]
+    centre = (key + 0.5) * size
+    return ((xy[:, :1] - centre[:, None]) / (0.5 * size)).astype(np.float32)
