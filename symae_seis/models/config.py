@@ -75,6 +75,7 @@ LEGACY_CONFIG = {
     "nuisance_split": False,
     "min_phase": False,
     "geometry_terms": False,
+    "coherent_terms": 0,
 }
 
 
@@ -208,6 +209,11 @@ class SymAEConfig:
         nuisance to learn). Redatuming places the monitor earth where the baseline shot
         was fired. Auto: on with the filter decoder and Wiener pooling where the schema's
         ``position_bin`` says datapoints are bins of source position.
+    coherent_terms
+        Learned coordinates per instance along as many extra coherent gathers: a shot
+        sees ``G_0 + sum_k a_k G_k`` through its filter, ``a`` from its nuisance code (a
+        first-order expansion of the earth's response in a nuisance no filter
+        expresses: a water-velocity change moves each event by its own water path).
     nuisance_split
         With a ``nuisance_window``: two nuisance encoders, one of the whole record (the
         spectrum, phase, bulk static, gain and their quadratics), one of the window (the
@@ -243,6 +249,7 @@ class SymAEConfig:
     nuisance_split: bool = False
     min_phase: bool | None = None
     geometry_terms: bool | None = None
+    coherent_terms: int = 0
 
     def __post_init__(self) -> None:
         for check in (check_decoder, check_pool, check_dropout, check_sizes):
@@ -323,6 +330,11 @@ class SymAEConfig:
             geometry = filt and wiener and bool((schema or {}).get("position_bin"))
         if geometry and not (filt and wiener):
             raise OptionError("geometry_terms needs decoder='filter' and pool='wiener'")
+        if self.coherent_terms and not (filt and wiener) or not 0 <= self.coherent_terms <= 4:
+            raise OptionError(
+                f"coherent_terms must be in [0, 4] (and 0 unless decoder='filter' and "
+                f"pool='wiener'), got {self.coherent_terms}"
+            )
         terms = self.filter_terms
         if terms is None:
             terms = min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
@@ -358,6 +370,7 @@ class SymAEConfig:
             "nuisance_split": bool(self.nuisance_split),
             "min_phase": bool(min_phase),
             "geometry_terms": bool(geometry),
+            "coherent_terms": int(self.coherent_terms),
         }
 
     @classmethod

@@ -86,6 +86,10 @@ class FilterDecoder(Decoder):
         self.trace_channels = c if cfg["trace_terms"] else 0
         #: Known geometry coordinates at the end of each nuisance code (geometry_terms).
         self.geometry = int(bool(cfg.get("geometry_terms", False)))
+        #: Learned coordinates of each instance along the coherent part's extra gathers
+        #: (coherent_terms): a first-order expansion in a nuisance the filters do not
+        #: express (a water-velocity change moves each event by its own water path).
+        self.learned = int(cfg.get("coherent_terms", 0))
         self.training_pool = False  # SymAE.training_pool(): evaluate as in training
         n_out = filters.n_params(terms, cfg["filter_shift"], self.trace_channels)
         d = cfg["nuisance_dim"]
@@ -97,6 +101,13 @@ class FilterDecoder(Decoder):
             nn.init.zeros_(self.trace_head[-1].weight)
             nn.init.zeros_(self.trace_head[-1].bias)
         self.filter_head = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, n_out))
+        if self.learned:  # not zero at initialisation: a zero coordinate has no gradient
+            self.term_head = nn.Sequential(
+                nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, self.learned)
+            )
+            with torch.no_grad():
+                self.term_head[-1].weight.mul_(0.1)
+                self.term_head[-1].bias.zero_()
         if cfg["filter_shift"]:
             self.shift_field = nn.Parameter(filters.shift_field(c, self.support + 1))
         nn.init.zeros_(self.filter_head[-1].weight)  # identity filters at initialisation
@@ -120,7 +131,8 @@ class FilterDecoder(Decoder):
     @property
     def coherent_shape(self) -> tuple[int, ...]:
         c, n = self.cfg["channels"], self.support
-        return (1 + self.geometry, c, n) if self.geometry else (c, n)
+        k = self.geometry + self.learned
+        return (1 + k, c, n) if k else (c, n)
 
     def split(self, nuisance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The learned part of nuisance codes and their known geometry ``(..., 1)``
@@ -131,12 +143,21 @@ class FilterDecoder(Decoder):
 
     def basis(self, nuisance: torch.Tensor) -> torch.Tensor | None:
         """Coefficients ``(B, I, 1 + K)`` of the coherent gathers for each instance: 1,
-        then its geometry (None without ``geometry_terms``)."""
-        _, geo = self.split(nuisance)
-        if geo is None:
+        its known geometry (``geometry_terms``), its learned coordinates
+        (``coherent_terms``, in (-1, 1)); None without either."""
+        if not (self.geometry or self.learned):
             return None
-        geo = geo.float() if geo.dtype not in (torch.float32, torch.float64) else geo
-        return torch.cat([torch.ones_like(geo[..., :1]), geo], dim=-1)
+        learned, geo = self.split(nuisance)
+        if learned.dtype not in (torch.float32, torch.float64):
+            learned = learned.float()
+        parts = [torch.ones_like(learned[..., :1])]
+        if geo is not None:
+            parts.append(geo.to(learned.dtype))
+        if self.learned:
+            with torch.autocast(learned.device.type, enabled=False):
+                d = self.cfg["nuisance_dim"]
+                parts.append(torch.tanh(self.term_head(learned[..., :d])))
+        return torch.cat(parts, dim=-1)
 
     # -------------------------------------------------------------- filter parameters
     def params(self, nuisance: torch.Tensor) -> torch.Tensor:
@@ -218,11 +239,12 @@ class FilterDecoder(Decoder):
                 field=self.field,
                 basis=self.basis(nuisance),
             )
-        if self.geometry:  # the earth at the bin's centre, then its geometry terms
+        extra = self.geometry + self.learned
+        if extra:  # the earth (at the bin's centre), then its geometry and learned terms
             mean, rest = mean[:, 0], mean[:, 1:]
         feats = torch.stack([mean, spread], dim=1) / scale  # (B, 2, C, L)
         mean = mean + self.refine(feats)[:, 0] * scale
-        return torch.cat([mean[:, None], rest], dim=1) if self.geometry else mean
+        return torch.cat([mean[:, None], rest], dim=1) if extra else mean
 
     def decode(
         self, coherent: torch.Tensor, nuisance: torch.Tensor, scale: torch.Tensor
