@@ -11,7 +11,9 @@ event's own water path). ``--warp-order K`` fits a shift polynomial in time inst
 time (the truth): what is left then is where events of different ray parameters overlap.
 ``--signature`` asks the other question: what the shot filter's spectral terms leave of
 a change of source signature alone (per draw: 6 terms zero-phase, the shipped family, and
-24 / 48 / 96 terms minimum-phase).
+24 / 48 / 96 terms minimum-phase). ``--rank`` asks what learned coherent terms could do
+(``SymAEConfig.coherent_terms``): 9 shots differing only by their water velocity,
+approximated by 1, 2 or 3 gathers with a coordinate per shot (no static fitted).
 
     python scripts/bench/zoo_statics.py --draws 12
 """
@@ -23,6 +25,7 @@ import argparse
 from symae_seis.bench.zoo import (
     PARTS,
     oracle_warp_residual,
+    rank_residual,
     signature_fit_residual,
     static_fit_residual,
     warp_fit_residual,
@@ -51,7 +54,23 @@ def main() -> None:
         action="store_true",
         help="what the spectral terms leave of shot-to-shot source-signature changes",
     )
+    ap.add_argument(
+        "--rank",
+        action="store_true",
+        help="what 1, 2 or 3 coherent gathers with a coordinate per shot leave of the "
+        "water-velocity changes",
+    )
     args = ap.parse_args()
+    if args.rank:
+        print(f"{'draw':6} {'depth m':>8} {'dv m/s':>7} {'rank 1':>7} {'rank 2':>7} {'rank 3':>7}")
+        for k in range(args.draws):
+            d = draw_zoo(k)
+            r = rank_residual(d)
+            print(
+                f"zoo{k:<3} {d.water_depth_m:8.0f} {d.water_dv_range[1]:7.1f} "
+                + " ".join(f"{r[j]:7.1f}" for j in (1, 2, 3))
+            )
+        return
     if args.signature:
         families = [(6, False), (24, True), (48, True), (96, True)]
         names = [f"{k}{'mp' if mp else 'zp'}" for k, mp in families]

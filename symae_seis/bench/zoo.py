@@ -21,6 +21,7 @@ __all__ = [
     "warp_fit_residual",
     "oracle_warp_residual",
     "signature_fit_residual",
+    "rank_residual",
     "gather_parts",
     "PARTS",
 ]
@@ -243,6 +244,31 @@ def oracle_warp_residual(draw: ZooDraw, water_dv: float | None = None) -> dict[s
     nearest = np.argmin(np.abs(samples[None, :, None] - arrival.T[:, None, :]), axis=-1)
     field = np.take_along_axis(shift.T, nearest, axis=-1)  # (H, T)
     return _scores(_best_static_gain(moved, _warp(plain, field)), moved)
+
+
+def rank_residual(draw: ZooDraw, ranks=(1, 2, 3), shots: int = 9) -> dict[int, float]:
+    """Median NRMS (%) over ``shots`` shots of the draw's earth, differing only by their
+    water velocity (evenly over the draw's range), of their best approximation by
+    ``rank`` gathers: rank 1 is one gather for all (no nuisance term), rank 2 ``G0 + a
+    G1`` with one coordinate ``a`` per shot (one learned coherent term), rank 3 two. No
+    static or gain is fitted, so this bounds ``coherent_terms`` from above where a
+    water-velocity change also moves the whole trace."""
+    offsets = np.linspace(draw.offset_min, draw.offset_max, draw.channels)
+    dv = draw.water_dv_range[1]
+    plain = {"freq": 25.0, "phase_deg": 0.0, "static_ms": 0.0, "gain": 1.0}
+    plain.update(water_dv=0.0, ghost_m=7.0, bubble_s=0.1)
+    x = np.stack(
+        [
+            render_zoo_gather(draw, offsets, {**plain, "water_dv": v}).astype(np.float64)
+            for v in np.linspace(-dv, dv, shots)
+        ]
+    )
+    u, sv, vt = np.linalg.svd(x.reshape(shots, -1), full_matrices=False)
+    out = {}
+    for r in ranks:
+        fit = ((u[:, :r] * sv[:r]) @ vt[:r]).reshape(x.shape)
+        out[r] = float(np.median(gather_nrms(fit, x)))
+    return out
 
 
 def _signature_filter(
