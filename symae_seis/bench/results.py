@@ -39,6 +39,7 @@ BENCHES = {
     "train": "Training throughput",
     "demo": "Demo runs",
     "zoo_statics": "Zoo: what per-trace statics leave of water-velocity changes",
+    "marine_geometry": "Marine: what position terms explain within a bin",
     "ingest": "Ingest speed",
     "scale": "Scale",
 }
