@@ -290,6 +290,8 @@ class SymAEDataModule(pl.LightningDataModule):
         self.datapoints = np.arange(counts.size)
         self.partners = partner_datapoints(self.reader)
         self.design_window = self._design_window(entry, swap)
+        #: Whether some traces are dead (all zero): the misfits then leave them out.
+        self.has_dead = not bool(self.reader.live(np.arange(self.reader.shape[0])).all())
         #: Known geometry ``(N, 1)`` of every instance (each shot's position in its bin)
         #: where datapoints are bins of source position, else None.
         self.geometry = self.reader.geometry(np.arange(self.reader.shape[0]))

@@ -234,6 +234,7 @@ class SymAELit(pl.LightningModule):
             weights=self.weights,
             geometry=batch.get("geometry"),
             partner_geometry=batch.get("partner_geometry"),
+            masked=bool(getattr(getattr(self._trainer, "datamodule", None), "has_dead", False)),
         )
         loss = terms["loss"]
         # checked after the backward pass is queued (on_before_optimizer_step): a check

@@ -68,8 +68,22 @@ def _aug_columns(terms: int, params: tuple = AUG_PARAMS) -> list[int]:
     return [0 if off < 0 else terms + off for _, off, _ in params]
 
 
-def _mse(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(a.float() / scale, b.float() / scale)
+def _mse(
+    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, live: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared misfit of ``a`` to ``b`` ``(..., C, T)`` in the data's scale, over the
+    ``live`` traces ``(..., C)`` only where some are dead (a dead channel records
+    nothing: nothing to fit)."""
+    if live is None:
+        return F.mse_loss(a.float() / scale, b.float() / scale)
+    w = live[..., None].to(torch.float32)
+    sq = ((a.float() - b.float()) / scale).pow(2) * w
+    return sq.sum() / (w.sum() * a.shape[-1]).clamp_min(1.0)
+
+
+def _live(x: torch.Tensor) -> torch.Tensor:
+    """Traces ``(..., C)`` that recorded something (dead channels are all zero)."""
+    return x.abs().amax(dim=-1) > 0
 
 
 def objective(
@@ -85,6 +99,7 @@ def objective(
     generator: torch.Generator | None = None,
     geometry: torch.Tensor | None = None,
     partner_geometry: torch.Tensor | None = None,
+    masked: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Loss terms for one batch.
 
@@ -108,6 +123,8 @@ def objective(
     geometry, partner_geometry
         Known geometry ``(B, I, K)`` of the bags' and the partners' instances (models
         with ``geometry_terms``).
+    masked
+        Leave dead traces (all zero) out of the misfits (a store with dead channels).
 
     Returns
     -------
@@ -133,7 +150,8 @@ def objective(
         bags = x
     coh, z = model.encode(bags, bag, geometry)
     theta = model.filter_params(z) if model.is_filter else None  # once, for every term
-    terms = {"recon": _mse(model.decode(coh, z), bags, scale)}
+    live = _live(bags) if masked else None
+    terms = {"recon": _mse(model.decode(coh, z), bags, scale, live)}
     total = terms["recon"]
     if use_swap:
         b = x.shape[0]
@@ -143,7 +161,8 @@ def objective(
         swap_a = model.decode(own_coh, par_z)[..., a:e]  # survey A earth, B shots
         swap_b = model.decode(par_coh, own_z)[..., a:e]  # and the reverse
         terms["swap"] = 0.5 * (
-            _mse(swap_a, bags[b:][..., a:e], scale) + _mse(swap_b, x[idx][..., a:e], scale)
+            _mse(swap_a, bags[b:][..., a:e], scale, None if live is None else live[b:])
+            + _mse(swap_b, x[idx][..., a:e], scale, None if live is None else live[idx])
         )
         total = total + weights.swap * terms["swap"]
     if augment and model.is_filter and (weights.augment > 0 or weights.consistency > 0):
@@ -157,7 +176,7 @@ def objective(
         tha = model.filter_params(za)
         cols = _aug_columns(terms_k, aug)
         terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols], delta[..., cols])
-        terms["augment"] = _mse(model.decode(coh, za), xa, scale)
+        terms["augment"] = _mse(model.decode(coh, za), xa, scale, live)
         total = (
             total + weights.consistency * terms["consistency"] + weights.augment * terms["augment"]
         )

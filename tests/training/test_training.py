@@ -424,3 +424,23 @@ def test_time_terms_off_for_mseed_stores_hold_statics_and_phase_at_zero(tmp_path
     )
     with pytest.raises(Exception, match="time_terms=False needs decoder='filter'"):
         SymAELit(8, 64, schema=pairs, config=SymAEConfig(decoder="generic", time_terms=False))
+
+
+def test_dead_traces_are_left_out_of_the_misfit():
+    """A dead channel records nothing: with ``masked`` the reconstruction misfit is the
+    mean over the live traces only, so what the model predicts there costs nothing;
+    without it (stores with no dead trace) the plain mean."""
+    from symae_seis.training.objective import objective
+
+    torch.manual_seed(0)
+    m = SymAE(4, 32, width=4, hidden=8)
+    x = torch.randn(2, 3, 4, 32)
+    x[0, 1, 2] = 0.0  # one dead trace
+    plain = objective(m, x, augment=False)["recon"]
+    masked = objective(m, x, augment=False, masked=True)["recon"]
+    with torch.no_grad():
+        pred = m(x)
+    live = (x.abs().amax(-1) > 0)[..., None].float()
+    expect = (((pred - x) / m.scale) ** 2 * live).sum() / (live.sum() * 32)
+    torch.testing.assert_close(masked, expect)
+    assert not torch.isclose(plain, masked)
