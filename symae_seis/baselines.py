@@ -30,6 +30,7 @@ from scipy import linalg, ndimage, signal
 from .qc.metrics import time_shift
 
 __all__ = [
+    "low_cut",
     "shift_traces",
     "static_and_scalar",
     "design_filter",
@@ -307,3 +308,16 @@ def bin_4d(
     idx = np.argsort(dist, kind="stable")[:nearest]
     w = np.ones(len(idx)) if soft <= 0 else 1.0 / (dist[idx] + soft)
     return idx, w
+
+
+def low_cut(x: np.ndarray, dt_ms: float, hz: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-cut of traces ``x (..., T)`` at ``hz``: the swell-noise
+    attenuation a marine processor applies before matching (swell lives below a few
+    hertz, the reflections above). Zero phase: no event moves."""
+    from scipy.signal import butter, sosfiltfilt
+
+    nyquist = 500.0 / dt_ms
+    if not 0 < hz < nyquist:
+        raise ValueError(f"low-cut at {hz} Hz must be inside (0, {nyquist:g}) Hz")
+    sos = butter(order, hz, "highpass", fs=2 * nyquist, output="sos")
+    return sosfiltfilt(sos, np.asarray(x, dtype=np.float64), axis=-1)

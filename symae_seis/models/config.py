@@ -76,6 +76,7 @@ LEGACY_CONFIG = {
     "min_phase": False,
     "geometry_terms": False,
     "coherent_terms": 0,
+    "robust": False,
 }
 
 
@@ -214,6 +215,10 @@ class SymAEConfig:
         sees ``G_0 + sum_k a_k G_k`` through its filter, ``a`` from its nuisance code (a
         first-order expansion of the earth's response in a nuisance no filter
         expresses: a water-velocity change moves each event by its own water path).
+    robust
+        Noise bursts on a few channels of a shot (swell) do not bend the fit: the pooling
+        is done again with each trace weighted down by its misfit against the bag's
+        median at that channel (Cauchy), and the training's misfits weigh traces alike.
     nuisance_split
         With a ``nuisance_window``: two nuisance encoders, one of the whole record (the
         spectrum, phase, bulk static, gain and their quadratics), one of the window (the
@@ -250,6 +255,7 @@ class SymAEConfig:
     min_phase: bool | None = None
     geometry_terms: bool | None = None
     coherent_terms: int = 0
+    robust: bool = False
 
     def __post_init__(self) -> None:
         for check in (check_decoder, check_pool, check_dropout, check_sizes):
@@ -330,6 +336,8 @@ class SymAEConfig:
             geometry = filt and wiener and bool((schema or {}).get("position_bin"))
         if geometry and not (filt and wiener):
             raise OptionError("geometry_terms needs decoder='filter' and pool='wiener'")
+        if self.robust and not (filt and wiener):
+            raise OptionError("robust needs decoder='filter' and pool='wiener'")
         if self.coherent_terms and not (filt and wiener) or not 0 <= self.coherent_terms <= 4:
             raise OptionError(
                 f"coherent_terms must be in [0, 4] (and 0 unless decoder='filter' and "
@@ -371,6 +379,7 @@ class SymAEConfig:
             "min_phase": bool(min_phase),
             "geometry_terms": bool(geometry),
             "coherent_terms": int(self.coherent_terms),
+            "robust": bool(self.robust),
         }
 
     @classmethod

@@ -238,6 +238,7 @@ class FilterDecoder(Decoder):
                 sigma=self.sigma(nuisance),
                 field=self.field,
                 basis=self.basis(nuisance),
+                robust=self.cfg.get("robust", False),
             )
         extra = self.geometry + self.learned
         if extra:  # the earth (at the bin's centre), then its geometry and learned terms

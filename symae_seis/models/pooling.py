@@ -69,6 +69,13 @@ def _ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, q, torch.zeros_like(q)).to(a.dtype)
 
 
+#: Cauchy scale of the robust pooling's trace weights, in units of the median trace misfit
+#: of the bag at that channel: a trace whose misfit is k^2 times the median counts half.
+ROBUST_K = 3.0
+#: Reweighted least-squares passes of the robust pooling after the plain one.
+ROBUST_PASSES = 2
+
+
 def wiener_pool(
     x: torch.Tensor,
     h: torch.Tensor,
@@ -78,6 +85,7 @@ def wiener_pool(
     sigma: torch.Tensor | None = None,
     field: torch.Tensor | None = None,
     basis: torch.Tensor | None = None,
+    robust: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Least-squares coherent gathers ``(B, C, L)`` of bags ``x (B, I, C, T)`` seen through
     filters ``h (B, I, C, L + 1)`` (responses for ``L`` samples, ``L >= T``), and the RMS
@@ -96,12 +104,35 @@ def wiener_pool(
     record's end (what a filter shifts or smears across it) and for dead traces. Every
     (datapoint, channel) is its own small system, solved in parallel; a channel shift
     ``sigma (B, I)`` with its phase ``field`` couples a datapoint's channels into one.
+
+    ``robust``: the fit is done again with each trace weighted by ``1 / (1 + m / (k^2
+    m_0))``, ``m`` its misfit, ``m_0`` the median misfit of the bag's traces at that
+    channel and ``k`` :data:`ROBUST_K` (Cauchy): a burst of noise on a few channels of
+    one shot (swell) does not bend the coherent gather.
     """
     t = x.shape[-1]
     n = h.shape[-1] - 1  # rfft bins of 2 L samples
-    nfft = 2 * n
     live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]  # (B, I, C, 1)
-    power = (h.real**2 + h.imag**2) * live
+    g, resid = _weighted_solve(x, h, live, iters, eps, sigma, field, basis, binary=True)
+    for _ in range(ROBUST_PASSES if robust else 0):  # reweighted least squares
+        m = resid.detach().pow(2).mean(dim=-1, keepdim=True)  # (B, I, C, 1)
+        ref = torch.where(live > 0, m, torch.full_like(m, float("nan"))).nanmedian(dim=1)[0]
+        ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
+        weight = live / (1.0 + m / (ROBUST_K**2 * ref))
+        g, resid = _weighted_solve(x, h, weight, iters, eps, sigma, field, basis, binary=False)
+    spread = F.pad((resid.pow(2).mean(dim=1) + 1e-20).sqrt(), (0, n - t))  # finite grad at 0
+    return g, spread
+
+
+def _weighted_solve(x, h, weight, iters, eps, sigma, field, basis, *, binary: bool):
+    """The damped least-squares gathers of :func:`wiener_pool` with trace weights
+    ``weight (B, I, C, 1)`` (0 for dead traces; ``binary``: only 0 and 1, the live
+    mask), and the residual of the live traces (not weighted)."""
+    t = x.shape[-1]
+    n = h.shape[-1] - 1  # rfft bins of 2 L samples
+    nfft = 2 * n
+    root = weight if binary else weight.sqrt()
+    power = (h.real**2 + h.imag**2) * weight
     den = power.sum(dim=1)  # symmetric in I
     lam = eps * den.mean(dim=-1, keepdim=True).clamp_min(1e-12)
     if basis is not None:  # each geometry term by its own coefficients' power
@@ -111,7 +142,7 @@ def wiener_pool(
     inv = 1.0 / (den + lam)
 
     def adjoint(r: torch.Tensor) -> torch.Tensor:  # (B, I, C, T) -> (B, [K,] C, L)
-        spec = h.conj() * torch.fft.rfft(r * live, n=nfft, dim=-1)
+        spec = h.conj() * torch.fft.rfft(r * root, n=nfft, dim=-1)
         if sigma is not None:  # the shift's adjoint: -sigma
             spec = filters.shift_spectra(spec, -sigma, field)
         if basis is None:
@@ -121,7 +152,7 @@ def wiener_pool(
 
     def forward(g: torch.Tensor) -> torch.Tensor:  # (B, [K,] C, L) -> (B, I, C, T)
         g = g[:, None] if basis is None else torch.einsum("bik,bkcl->bicl", basis, g)
-        return filters.apply(g, h, sigma, field)[..., :t] * live
+        return filters.apply(g, h, sigma, field)[..., :t] * root
 
     def precond(v: torch.Tensor) -> torch.Tensor:
         return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft, dim=-1)[..., :n]
@@ -136,7 +167,7 @@ def wiener_pool(
     def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return (a * b).sum(dim=axes, keepdim=True)
 
-    r = adjoint(x)
+    r = adjoint(x if binary else x * root)
     g = precond(r)  # the Wiener estimate
     r = r - normal(g)
     z = precond(r)
@@ -150,6 +181,5 @@ def wiener_pool(
         rz_new = dot(r, z)
         p = z + _ratio(rz_new, rz) * p
         rz = rz_new
-    resid = forward(g) - x * live
-    spread = F.pad((resid.pow(2).mean(dim=1) + 1e-20).sqrt(), (0, n - t))  # finite grad at 0
-    return g, spread
+    full = g[:, None] if basis is None else torch.einsum("bik,bkcl->bicl", basis, g)
+    return g, (filters.apply(full, h, sigma, field)[..., :t] - x) * (weight > 0)

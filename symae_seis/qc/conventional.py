@@ -83,7 +83,8 @@ def conventional_estimates(
     changes, but it also matches away part of the 4D signal inside; only computed when
     ``window`` is not the whole trace), ``"f"`` (4D binning: the ``nearest`` monitor
     shots of the whole survey nearest to the baseline shot in source position, whatever
-    their datapoint, equalised and stacked; where the store has source positions).
+    their datapoint, equalised and stacked; where the store has source positions; also
+    designed on the whole trace where ``window`` is not).
     ``gathers``: the output of :func:`real_gathers_for_truth` when already read.
     """
     from .. import baselines as B
@@ -132,15 +133,53 @@ def _binned(reader, truth, base, window, max_lag, nearest, progress) -> dict[str
     if pos_b is None or pos_m is None:
         return {}
     name = f"(f) 4D binning: {nearest} nearest monitor shots, equalised + stack"
-    est = np.empty(base.shape, dtype=np.float64)
-    for j in progress_bar(range(len(base)), desc=name, unit="shot", disable=not progress):
-        idx, w = B.bin_4d(pos_b[j], pos_m, nearest=nearest)
-        est[j] = B.equalize_and_stack(
-            reader.read(m_rows[idx]),
-            base[j],
-            length=4 * max_lag + 1,
-            window=window,
-            max_lag=max_lag,
-            weights=w,
-        )
-    return {name: est}
+    t = base.shape[-1]
+    designs = {name: window}
+    if window is not None and (window.start or 0, window.stop or t) != (0, t):
+        designs[f"{name}, whole-trace design"] = None
+    out = {}
+    for label, win in designs.items():
+        est = np.empty(base.shape, dtype=np.float64)
+        for j in progress_bar(range(len(base)), desc=label, unit="shot", disable=not progress):
+            idx, w = B.bin_4d(pos_b[j], pos_m, nearest=nearest)
+            est[j] = B.equalize_and_stack(
+                reader.read(m_rows[idx]),
+                base[j],
+                length=4 * max_lag + 1,
+                window=win,
+                max_lag=max_lag,
+                weights=w,
+            )
+        out[label] = est
+    return out
+
+
+class _Filtered:
+    """A store reader whose gathers come out through ``fn`` (everything else as is)."""
+
+    def __init__(self, reader, fn):
+        self._reader, self._fn = reader, fn
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        return self._fn(self._reader.read(rows))
+
+
+def low_cut_estimates(
+    reader, truth: dict[str, np.ndarray], *, hz: float, gathers: tuple, **kw
+) -> dict[str, np.ndarray]:
+    """:func:`conventional_estimates` of the recorded gathers after a zero-phase low-cut
+    at ``hz`` (:func:`symae_seis.baselines.low_cut`, the swell-noise attenuation a
+    marine processor runs first), named with ``", after a <hz> Hz low-cut"``."""
+    from ..baselines import low_cut
+
+    def fn(x):
+        return low_cut(x, reader.dt_ms, hz)
+
+    base, raw, mon_sets = gathers
+    out = conventional_estimates(
+        _Filtered(reader, fn), truth, gathers=(fn(base), fn(raw), mon_sets), **kw
+    )
+    return {f"{name}, after a {hz:g} Hz low-cut": est for name, est in out.items()}

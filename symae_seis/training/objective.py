@@ -81,6 +81,22 @@ def _mse(
     return sq.sum() / (w.sum() * a.shape[-1]).clamp_min(1.0)
 
 
+def robust_weights(
+    pred: torch.Tensor, target: torch.Tensor, live: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Trace weights ``(B, I, C)`` in [0, 1], without gradient: ``1 / (1 + m / (k^2
+    m_0))`` with ``m`` a trace's misfit, ``m_0`` the median over the bag's live traces at
+    that channel and ``k`` the robust pooling's (Cauchy); 0 for dead traces."""
+    from ..models.pooling import ROBUST_K
+
+    with torch.no_grad():
+        live = _live(target) if live is None else live > 0
+        m = (pred.float() - target.float()).pow(2).mean(dim=-1)
+        ref = torch.where(live, m, torch.full_like(m, float("nan"))).nanmedian(dim=1)[0]
+        ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
+        return live.float() / (1.0 + m / (ROBUST_K**2 * ref))
+
+
 def _live(x: torch.Tensor) -> torch.Tensor:
     """Traces ``(..., C)`` that recorded something (dead channels are all zero)."""
     return x.abs().amax(dim=-1) > 0
@@ -151,7 +167,10 @@ def objective(
     coh, z = model.encode(bags, bag, geometry)
     theta = model.filter_params(z) if model.is_filter else None  # once, for every term
     live = _live(bags) if masked else None
-    terms = {"recon": _mse(model.decode(coh, z), bags, scale, live)}
+    recon = model.decode(coh, z)
+    if model.config.get("robust", False):  # noise bursts weigh little (see robust_weights)
+        live = robust_weights(recon, bags, live)
+    terms = {"recon": _mse(recon, bags, scale, live)}
     total = terms["recon"]
     if use_swap:
         b = x.shape[0]
