@@ -231,3 +231,34 @@ def test_geometry_model_trains_and_redatums_on_the_marine_survey(marine, tmp_pat
         moved = z.clone()
         moved[..., -1] += 0.5  # the same shots, fired a quarter bin further on
         assert not torch.allclose(model.decode(coh, z), model.decode(coh, moved))
+
+
+def test_bins_of_source_position_without_coordinates_are_refused(tmp_path):
+    """A catalog that bins shots by SourceX over files whose SourceX are all 0: the store's
+    bins are meaningless, and the geometry the model would read with them is refused,
+    naming the store and the header."""
+    from symae_seis.io import StoreError, write_segy
+
+    rng = np.random.default_rng(0)
+    n, c, t = 6, 4, 32
+    hdr = {
+        "FieldRecord": np.repeat(np.arange(1, n + 1), c),
+        "TraceNumber": np.tile(np.arange(1, c + 1), n),
+        "SourceX": 0,
+        "GroupX": 0,
+    }
+    write_segy(tmp_path / "s.sgy", rng.normal(size=(n * c, t)).astype(np.float32), hdr, 4000)
+    cat = write_catalog(
+        tmp_path,
+        {
+            "z": {
+                "surveys": {"s": "s.sgy"},
+                "channel_key": "TraceNumber",
+                "datapoint_bin": {"SourceX": 80},
+                "store": "z.h5",
+            }
+        },
+    )
+    store = build_store(load_catalog(cat)["z"])
+    with StoreReader(store) as r, pytest.raises(StoreError, match="z.h5.*SourceX"):
+        r.geometry(np.arange(n))

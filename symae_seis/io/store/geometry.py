@@ -30,8 +30,16 @@ def position_binned(entry_json: str | dict | None) -> float | None:
 def bin_positions(reader, rows: np.ndarray) -> np.ndarray | None:
     """Source positions ``(len(rows), 1)`` (float32) of the instances at ``rows`` from
     their bins' centres, in half-bins; None where the store's datapoints are not bins of
-    SourceX or it keeps no source coordinates."""
+    SourceX.
+
+    Raises
+    ------
+    StoreError
+        If they are, but the store keeps no source coordinates (every SourceX 0, or no
+        SEG-Y headers): the bins themselves would then be wrong.
+    """
     from ...qc.conventional import shot_positions
+    from .schema import StoreError
 
     size = reader.position_bin
     if size is None or "SourceX" not in reader.dp_names:
@@ -39,7 +47,11 @@ def bin_positions(reader, rows: np.ndarray) -> np.ndarray | None:
     rows = np.asarray(rows)
     xy = shot_positions(reader, rows)
     if xy is None:
-        return None
+        raise StoreError(
+            f"{reader.path}: datapoints are bins of SourceX (datapoint_bin) but the "
+            "instances' SourceX headers are all 0 or missing; check the coordinates and "
+            "their scalar (SourceGroupScalar), or bin by another key"
+        )
     key = reader.dp_key[reader.datapoint[rows], reader.dp_names.index("SourceX")]
     centre = (key + 0.5) * size
     return ((xy[:, :1] - centre[:, None]) / (0.5 * size)).astype(np.float32)
