@@ -208,8 +208,10 @@ class SymAEConfig:
         shot's position, and a shot sees ``G_0 + d G_1`` through its filter, ``d`` its
         position from the bin's centre in half-bins, read from its headers (not a
         nuisance to learn). Redatuming places the monitor earth where the baseline shot
-        was fired. Auto: on with the filter decoder and Wiener pooling where the schema's
-        ``position_bin`` says datapoints are bins of source position.
+        was fired. Off by default: on marine4d it rebuilt the recorded shots better (38 ->
+        24 % NRMS) but its virtual gathers were further from the truth (72 -> 83 %
+        outside the zone): the position term fits swell noise too
+        (``docs/decisions/field-geometry.md``).
     coherent_terms
         Learned coordinates per instance along as many extra coherent gathers: a shot
         sees ``G_0 + sum_k a_k G_k`` through its filter, ``a`` from its nuisance code (a
@@ -253,7 +255,7 @@ class SymAEConfig:
     nuisance_window: tuple[int, int] | None = None
     nuisance_split: bool = False
     min_phase: bool | None = None
-    geometry_terms: bool | None = None
+    geometry_terms: bool = False
     coherent_terms: int = 0
     robust: bool = False
 
@@ -332,8 +334,11 @@ class SymAEConfig:
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
         geometry = self.geometry_terms
-        if geometry is None:
-            geometry = filt and wiener and bool((schema or {}).get("position_bin"))
+        if geometry and not (schema or {}).get("position_bin", True):
+            raise OptionError(
+                "geometry_terms needs datapoints binned by source position (the catalog's "
+                "datapoint_bin: {SourceX: size})"
+            )
         if geometry and not (filt and wiener):
             raise OptionError("geometry_terms needs decoder='filter' and pool='wiener'")
         if self.robust and not (filt and wiener):

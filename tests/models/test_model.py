@@ -637,8 +637,10 @@ def test_geometry_terms_place_the_earth_where_each_shot_was_fired():
             m(x)
     with pytest.raises(OptionError, match="geometry_terms needs"):
         SymAE(c, t, geometry_terms=True, pool="mean", **kw)
-    auto = SymAE(c, t, schema={"position_bin": 80.0}, **kw)
-    assert auto.config["geometry_terms"] and not SymAE(c, t, **kw).config["geometry_terms"]
+    # off by default (measured: docs/decisions/field-geometry.md), and only for bins
+    assert not SymAE(c, t, schema={"position_bin": 80.0}, **kw).config["geometry_terms"]
+    with pytest.raises(OptionError, match="datapoint_bin"):
+        SymAE(c, t, geometry_terms=True, schema={"position_bin": None}, **kw)
 
 
 def test_coherent_terms_learn_a_shift_that_differs_from_event_to_event():

@@ -189,7 +189,7 @@ def test_symae_synth_writes_a_marine_survey_from_the_catalog(tmp_path, capsys):
 
 
 def test_geometry_model_trains_and_redatums_on_the_marine_survey(marine, tmp_path):
-    """On bins of source position the shipped rule gives the model each shot's position
+    """On bins of source position a model with geometry terms reads each shot's position
     in its bin: one real epoch trains, the symae-train CLI and symae-redatum write
     virtual gathers, and the baseline shot's position is what places the monitor earth."""
     import torch
@@ -215,7 +215,19 @@ def test_geometry_model_trains_and_redatums_on_the_marine_survey(marine, tmp_pat
         },
     )
     run = tmp_path / "run"
-    cli(fit_args(cat, run, "--trainer.max_epochs", "1", "--data.val_fraction", "0", dataset="m"))
+    cli(
+        fit_args(
+            cat,
+            run,
+            "--trainer.max_epochs",
+            "1",
+            "--data.val_fraction",
+            "0",
+            "--model.config.geometry_terms",
+            "true",
+            dataset="m",
+        )
+    )
     model = SymAE.load(run / "model.pt")
     assert model.config["geometry_terms"] and model.coherent_shape[0] == 2
     res = redatum(model, tmp_path / "m.h5", tmp_path / "red", write_segy=False)
