@@ -30,12 +30,13 @@ def hold_out(counts: np.ndarray, val_fraction: float) -> tuple[int, np.ndarray]:
 
 
 def bag_size(dataset: str, reader: StoreReader, train: np.ndarray, instances: int) -> int:
-    """Instances per bag: ``instances``, at most the largest datapoint's training
-    instances; warns, naming them, about datapoints whose bags repeat shots."""
-    size = int(min(instances, train.max()))
+    """Instances per bag: ``instances``, at most the median datapoint's training
+    instances (larger datapoints give a new draw of their shots each time, smaller ones
+    repeat theirs); warns, naming them, about datapoints whose bags repeat shots."""
+    size = int(min(instances, np.ceil(np.median(train))))
     if size < instances:
         warnings.warn(
-            f"dataset {dataset!r}: no datapoint has more than {size} training instances; "
+            f"dataset {dataset!r}: the median datapoint has {size} training instances; "
             f"drawing {size} per datapoint instead of instances={instances}",
             SymaeWarning,
             stacklevel=3,

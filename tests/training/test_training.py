@@ -204,17 +204,19 @@ def test_datapoints_with_few_shots_train_with_repeated_shots(tmp_path):
         tmp_path,
         {"few": {"surveys": {"s": "s.sgy"}, "datapoint_key": ["CDP"], "store": "few.h5"}},
     )
-    with pytest.warns(SymaeWarning, match=r"2 datapoint\(s\) have fewer than 4 .*CDP=1, s:CDP=2"):
+    with pytest.warns(SymaeWarning, match=r"2 datapoint\(s\) have fewer than 3 .*CDP=1, s:CDP=2"):
         dm = SymAEDataModule("few", str(cat), instances=4, batch_size=4, val_fraction=0.2)
-    assert dm.instances == 4 and dm.n_held == 1
+    # bags of the median datapoint's training shots (1, 1, 4, 4 -> 3)
+    assert dm.instances == 3 and dm.n_held == 1
     assert [len(m) for m in dm.held_members] == [0, 1, 1, 1]
     assert list(dm.validated) == [1, 2, 3]
     batch = next(iter(dm.train_dataloader()))
-    assert batch["x"].shape == (4, 4, c, t)
-    first = dm._loader(train=True).dataset.rows(0)
-    assert (first == dm.train_members[0][0]).all()  # one shot, four times
+    assert batch["x"].shape == (4, 3, c, t)
+    ds = dm._loader(train=True).dataset
+    assert (ds.rows(0) == dm.train_members[0][0]).all()  # one shot, three times
+    assert len(set(ds.rows(2).tolist())) == 3  # 3 of the 4 shots, none twice
     val = next(iter(dm.val_dataloader()))
-    assert val.shape == (3, 5, c, t)
+    assert val.shape == (3, 4, c, t)
 
 
 def test_every_datapoint_trains_and_validation_holds_out_shots(small_catalog):
