@@ -245,6 +245,11 @@ def infill(
             f"gathers (B, I, C, T) and a known-trace mask (B, I, C) are needed, "
             f"got {tuple(x.shape)} and {tuple(known.shape)}"
         )
+    if model.is_filter and len(model.coherent_shape) != 2:
+        raise InfillError(
+            "infill works with models whose coherent part is one gather; this one has "
+            f"{model.coherent_shape[0]} (geometry_terms or coherent_terms)"
+        )
     known = known.to(torch.bool)
     empty = ~known.flatten(1).any(dim=1)
     if empty.any():

@@ -260,8 +260,10 @@ class FilterDecoder(Decoder):
         basis = self.basis(nuisance)
         if basis is None:
             earth = coherent[:, None]
-        else:  # each instance's earth where it was fired
-            earth = torch.einsum("bik,bkcl->bicl", basis.to(coherent.dtype), coherent)
+        else:  # each instance's earth where it was fired, in full precision
+            with torch.autocast(coherent.device.type, enabled=False):
+                coherent = coherent if coherent.dtype == torch.float64 else coherent.float()
+                earth = torch.einsum("bik,bkcl->bicl", basis.to(coherent.dtype), coherent)
         return filters.apply(
             earth, self.response(nuisance, samples=n), self.sigma(nuisance), self.field
         )[..., : self.cfg["samples"]]

@@ -113,10 +113,12 @@ def wiener_pool(
     t = x.shape[-1]
     n = h.shape[-1] - 1  # rfft bins of 2 L samples
     live = (x.abs().amax(dim=-1) > 0).to(x.dtype)[..., None]  # (B, I, C, 1)
+    if basis is not None:  # the terms' sums in full precision (einsum is a bf16 matmul)
+        basis = basis.float() if x.dtype != torch.float64 else basis.double()
     g, resid = _weighted_solve(x, h, live, iters, eps, sigma, field, basis, binary=True)
     for _ in range(ROBUST_PASSES if robust else 0):  # reweighted least squares
         m = resid.detach().pow(2).mean(dim=-1, keepdim=True)  # (B, I, C, 1)
-        ref = torch.where(live > 0, m, torch.full_like(m, float("nan"))).nanmedian(dim=1)[0]
+        ref = torch.where(live > 0, m, torch.full_like(m, float("nan"))).nanquantile(0.5, dim=1)
         ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
         weight = live / (1.0 + m / (ROBUST_K**2 * ref))
         g, resid = _weighted_solve(x, h, weight, iters, eps, sigma, field, basis, binary=False)
@@ -125,6 +127,12 @@ def wiener_pool(
 
 
 def _weighted_solve(x, h, weight, iters, eps, sigma, field, basis, *, binary: bool):
+    """The damped least-squares gathers of :func:`wiener_pool` (full precision)."""
+    with torch.autocast(x.device.type, enabled=False):
+        return _solve(x, h, weight, iters, eps, sigma, field, basis, binary=binary)
+
+
+def _solve(x, h, weight, iters, eps, sigma, field, basis, *, binary: bool):
     """The damped least-squares gathers of :func:`wiener_pool` with trace weights
     ``weight (B, I, C, 1)`` (0 for dead traces; ``binary``: only 0 and 1, the live
     mask), and the residual of the live traces (not weighted)."""

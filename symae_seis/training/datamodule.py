@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ..catalog import DesignWindowError, design_window_samples, load_catalog
 from ..errors import OptionError, SymaeError
 from ..ingest import ensure_store, store_is_fresh
-from ..io.store import StoreReader
+from ..io.store import StoreError, StoreReader
 from .bags import bag_rows, bag_size, hold_out
 
 __all__ = [
@@ -294,7 +294,11 @@ class SymAEDataModule(pl.LightningDataModule):
         self.has_dead = not bool(self.reader.live(np.arange(self.reader.shape[0])).all())
         #: Known geometry ``(N, 1)`` of every instance (each shot's position in its bin)
         #: where datapoints are bins of source position, else None.
-        self.geometry = self.reader.geometry(np.arange(self.reader.shape[0]))
+        self.geometry, self.geometry_error = None, ""
+        try:  # read only by models with geometry_terms (SymAELit checks at fit start)
+            self.geometry = self.reader.geometry(np.arange(self.reader.shape[0]))
+        except StoreError as err:
+            self.geometry_error = str(err)
         self._data: np.ndarray | None = None
 
     def _design_window(self, entry, swap: bool | None) -> tuple[int, int] | None:

@@ -212,6 +212,18 @@ class SymAELit(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def on_fit_start(self) -> None:
+        """A model that reads each shot's position needs a store that records it."""
+        dm = getattr(self._trainer, "datamodule", None)
+        if self.model.geometry_dim and dm is not None and getattr(dm, "geometry", 0) is None:
+            from ..io.store import StoreError
+
+            raise StoreError(
+                getattr(dm, "geometry_error", "")
+                or f"{dm.store_path}: geometry_terms needs datapoints binned by source "
+                "position (the catalog's datapoint_bin: {SourceX: size})"
+            )
+
     def _bag_size(self, instances: int) -> int:
         lo = min(self.hparams.min_bag, instances)
         return int(torch.randint(lo, instances + 1, ()).item())

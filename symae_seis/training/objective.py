@@ -92,7 +92,7 @@ def robust_weights(
     with torch.no_grad():
         live = _live(target) if live is None else live > 0
         m = (pred.float() - target.float()).pow(2).mean(dim=-1)
-        ref = torch.where(live, m, torch.full_like(m, float("nan"))).nanmedian(dim=1)[0]
+        ref = torch.where(live, m, torch.full_like(m, float("nan"))).nanquantile(0.5, dim=1)
         ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
         return live.float() / (1.0 + m / (ROBUST_K**2 * ref))
 

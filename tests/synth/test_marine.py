@@ -274,3 +274,8 @@ def test_bins_of_source_position_without_coordinates_are_refused(tmp_path):
     store = build_store(load_catalog(cat)["z"])
     with StoreReader(store) as r, pytest.raises(StoreError, match="z.h5.*SourceX"):
         r.geometry(np.arange(n))
+    # a model without geometry terms still trains on it; one with them is told why not
+    from symae_seis.training import SymAEDataModule
+
+    dm = SymAEDataModule("z", str(cat), instances=2, val_fraction=0.0)
+    assert dm.geometry is None and "SourceX" in dm.geometry_error

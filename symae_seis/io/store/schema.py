@@ -107,7 +107,7 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
     if "model_schema" in h5.attrs:
         schema = json.loads(h5.attrs["model_schema"])
         if "signature_ripple" not in schema:  # stores built before the entry
-            schema["signature_ripple"] = round(signature_ripple(h5), 4)
+            schema["signature_ripple"] = _ripple(h5, schema.get("channel_key"))
         schema.setdefault("position_bin", position_binned(h5.attrs.get("catalog_entry")))
         return schema
     n, c, t = h5["instances"].shape
@@ -123,9 +123,15 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
         "source_move": round(
             source_move(h5["headers"], fields, h5["datapoint"][:], len(h5["datapoints/survey"])), 3
         ),
-        "signature_ripple": round(signature_ripple(h5), 4),
+        "signature_ripple": _ripple(h5, str(h5.attrs["channel_key_name"])),
         "position_bin": position_binned(h5.attrs.get("catalog_entry")),
     }
+
+
+def _ripple(h5: h5py.File, channel_key: str | None) -> float:
+    """The store's signature ripple, 0.0 for miniSEED stores (no channel key: station
+    pairs, whose models have no time terms and so never the signature terms)."""
+    return round(signature_ripple(h5), 4) if channel_key else 0.0
 
 
 def source_move(

@@ -41,6 +41,8 @@ __all__ = ["signature_ripple", "SMOOTH_TERMS"]
 SMOOTH_TERMS = 6
 #: Part of the median shot's peak power that bounds the band measured.
 BAND_FLOOR = 1e-2
+#: Shots read per datapoint (memory stays a few gathers').
+MAX_SHOTS = 32
 #: Frequency bins of the running mean on each trace's power spectrum (the FFT is of twice
 #: the record: a bubble's ripple, every 1 / period hertz, spans tens of bins).
 SMOOTH_BINS = 5
@@ -57,7 +59,7 @@ def signature_ripple(h5: h5py.File, max_datapoints: int = 32, terms: int = SMOOT
     pick = ids[np.unique(np.linspace(0, ids.size - 1, min(max_datapoints, ids.size)).astype(int))]
     values = []
     for d in pick:
-        rows = np.flatnonzero(dp == d)  # increasing: one h5py read
+        rows = np.flatnonzero(dp == d)[:MAX_SHOTS]  # increasing: one h5py read
         value = _ripple(x[rows].astype(np.float64), live[rows], terms)
         if value is not None:
             values.append(value)
