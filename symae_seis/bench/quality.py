@@ -110,26 +110,10 @@ def run_4d(
             estimates[name] = fn(mon_real, base_real)
             seconds[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        eq = conventional_estimates(
-            reader,
-            truth,
-            window=win,
-            max_lag=max_lag,
-            methods=("e", "e_whole", "f"),
-            gathers=gathers,
-        )
-        if "dead" in truth:  # a survey with swell noise: its attenuation comes first
-            eq.update(
-                low_cut_estimates(
-                    reader,
-                    truth,
-                    hz=SWELL_LOW_CUT_HZ,
-                    gathers=gathers,
-                    window=win,
-                    max_lag=max_lag,
-                    methods=("e", "e_whole", "f"),
-                )
-            )
+        kw = dict(window=win, max_lag=max_lag, methods=("e", "e_whole", "f"), gathers=gathers)
+        eq = conventional_estimates(reader, truth, **kw)
+        if "swell" in truth:  # a survey with swell noise: its attenuation comes first
+            eq.update(low_cut_estimates(reader, truth, hz=SWELL_LOW_CUT_HZ, **kw))
         for name, est in eq.items():
             estimates[name] = est
             seconds[name] = (time.perf_counter() - t0) / len(eq)

@@ -21,6 +21,7 @@ from .config_checks import (
     check_decoder,
     check_dropout,
     check_pool,
+    check_pool_terms,
     check_sizes,
     check_window,
 )
@@ -334,20 +335,7 @@ class SymAEConfig:
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
         geometry = self.geometry_terms
-        if geometry and not (schema or {}).get("position_bin", True):
-            raise OptionError(
-                "geometry_terms needs datapoints binned by source position (the catalog's "
-                "datapoint_bin: {SourceX: size})"
-            )
-        if geometry and not (filt and wiener):
-            raise OptionError("geometry_terms needs decoder='filter' and pool='wiener'")
-        if self.robust and not (filt and wiener):
-            raise OptionError("robust needs decoder='filter' and pool='wiener'")
-        if self.coherent_terms and not (filt and wiener) or not 0 <= self.coherent_terms <= 4:
-            raise OptionError(
-                f"coherent_terms must be in [0, 4] (and 0 unless decoder='filter' and "
-                f"pool='wiener'), got {self.coherent_terms}"
-            )
+        check_pool_terms(self, filt and wiener, schema)
         terms = self.filter_terms
         if terms is None:
             terms = min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]

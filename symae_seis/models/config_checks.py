@@ -61,3 +61,22 @@ def check_window(window, samples: int) -> list[int]:
             f"the record [0, {samples}]"
         )
     return [a, b]
+
+
+def check_pool_terms(c: SymAEConfig, least_squares: bool, schema: dict | None) -> None:
+    """The options that extend the least-squares pooling (``least_squares``: the filter
+    decoder with Wiener pooling): ``geometry_terms`` (on bins of source position only),
+    ``coherent_terms``, ``robust``."""
+    if c.geometry_terms and not (schema or {}).get("position_bin", True):
+        raise OptionError(
+            "geometry_terms needs datapoints binned by source position (the catalog's "
+            "datapoint_bin: {SourceX: size})"
+        )
+    for name in ("geometry_terms", "robust"):
+        if getattr(c, name) and not least_squares:
+            raise OptionError(f"{name} needs decoder='filter' and pool='wiener'")
+    if c.coherent_terms and not least_squares or not 0 <= c.coherent_terms <= 4:
+        raise OptionError(
+            f"coherent_terms must be in [0, 4] (and 0 unless decoder='filter' and "
+            f"pool='wiener'), got {c.coherent_terms}"
+        )

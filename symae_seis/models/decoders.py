@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from . import filters
 from .encoders import Trunk, code_head
-from .pooling import canonical, mean_pool, wiener_pool
+from .pooling import canonical, instance_earth, mean_pool, wiener_pool
 
 __all__ = ["Decoder", "FilterDecoder", "GenericDecoder", "build_decoder"]
 
@@ -259,11 +259,11 @@ class FilterDecoder(Decoder):
         n = shape[-1]
         basis = self.basis(nuisance)
         if basis is None:
-            earth = coherent[:, None]
+            earth = instance_earth(None, coherent)
         else:  # each instance's earth where it was fired, in full precision
             with torch.autocast(coherent.device.type, enabled=False):
                 coherent = coherent if coherent.dtype == torch.float64 else coherent.float()
-                earth = torch.einsum("bik,bkcl->bicl", basis.to(coherent.dtype), coherent)
+                earth = instance_earth(basis, coherent)
         return filters.apply(
             earth, self.response(nuisance, samples=n), self.sigma(nuisance), self.field
         )[..., : self.cfg["samples"]]

@@ -17,7 +17,14 @@ from torch.nn import functional as F
 
 from . import filters
 
-__all__ = ["canonical", "default_coherent_pad", "wiener_pool", "mean_pool"]
+__all__ = [
+    "canonical",
+    "default_coherent_pad",
+    "wiener_pool",
+    "mean_pool",
+    "instance_earth",
+    "cauchy_weights",
+]
 
 
 def _smooth(n: int) -> bool:
@@ -117,13 +124,29 @@ def wiener_pool(
         basis = basis.float() if x.dtype != torch.float64 else basis.double()
     g, resid = _weighted_solve(x, h, live, iters, eps, sigma, field, basis, binary=True)
     for _ in range(ROBUST_PASSES if robust else 0):  # reweighted least squares
-        m = resid.detach().pow(2).mean(dim=-1, keepdim=True)  # (B, I, C, 1)
-        ref = torch.where(live > 0, m, torch.full_like(m, float("nan"))).nanquantile(0.5, dim=1)
-        ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
-        weight = live / (1.0 + m / (ROBUST_K**2 * ref))
+        misfit = resid.detach().pow(2).mean(dim=-1)  # (B, I, C)
+        weight = cauchy_weights(misfit, live[..., 0] > 0).to(x.dtype)[..., None]
         g, resid = _weighted_solve(x, h, weight, iters, eps, sigma, field, basis, binary=False)
     spread = F.pad((resid.pow(2).mean(dim=1) + 1e-20).sqrt(), (0, n - t))  # finite grad at 0
     return g, spread
+
+
+def cauchy_weights(misfit: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
+    """Trace weights ``(B, I, C)`` in [0, 1] of misfits ``(B, I, C)``: ``1 / (1 + m / (k^2
+    m_0))`` with ``m_0`` the median misfit of the bag's ``live`` traces at that channel
+    and ``k`` :data:`ROBUST_K` (Cauchy); 0 for traces that are not live."""
+    ref = torch.where(live, misfit, torch.full_like(misfit, float("nan"))).nanquantile(0.5, dim=1)
+    ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
+    return live.to(misfit.dtype) / (1.0 + misfit / (ROBUST_K**2 * ref))
+
+
+def instance_earth(basis: torch.Tensor | None, g: torch.Tensor) -> torch.Tensor:
+    """What each instance sees before its filter: the coherent gather ``g (B, C, L)``
+    (as ``(B, 1, C, L)``), or with ``basis (B, I, K)`` the sum ``sum_k basis[i, k]
+    g[k]`` of the coherent gathers ``g (B, K, C, L)``, ``(B, I, C, L)``."""
+    if basis is None:
+        return g[:, None]
+    return torch.einsum("bik,bkcl->bicl", basis.to(g.dtype), g)
 
 
 def _weighted_solve(x, h, weight, iters, eps, sigma, field, basis, *, binary: bool):
@@ -159,8 +182,7 @@ def _solve(x, h, weight, iters, eps, sigma, field, basis, *, binary: bool):
         return torch.fft.irfft(spec, n=nfft, dim=-1)[..., :n]
 
     def forward(g: torch.Tensor) -> torch.Tensor:  # (B, [K,] C, L) -> (B, I, C, T)
-        g = g[:, None] if basis is None else torch.einsum("bik,bkcl->bicl", basis, g)
-        return filters.apply(g, h, sigma, field)[..., :t] * root
+        return filters.apply(instance_earth(basis, g), h, sigma, field)[..., :t] * root
 
     def precond(v: torch.Tensor) -> torch.Tensor:
         return torch.fft.irfft(torch.fft.rfft(v, n=nfft, dim=-1) * inv, n=nfft, dim=-1)[..., :n]
@@ -189,5 +211,5 @@ def _solve(x, h, weight, iters, eps, sigma, field, basis, *, binary: bool):
         rz_new = dot(r, z)
         p = z + _ratio(rz_new, rz) * p
         rz = rz_new
-    full = g[:, None] if basis is None else torch.einsum("bik,bkcl->bicl", basis, g)
-    return g, (filters.apply(full, h, sigma, field)[..., :t] - x) * (weight > 0)
+    fit = filters.apply(instance_earth(basis, g), h, sigma, field)[..., :t]
+    return g, (fit - x) * (weight > 0)

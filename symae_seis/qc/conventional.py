@@ -6,28 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io.store.geometry import shot_positions
+
 __all__ = ["real_gathers_for_truth", "conventional_estimates", "shot_positions"]
-
-
-def shot_positions(reader, rows: np.ndarray) -> np.ndarray | None:
-    """Source positions ``(len(rows), 2)`` (x, y in metres, the coordinate scalar
-    applied) of the instances at ``rows``, from the first recorded trace of each; None
-    where the store keeps no SEG-Y headers or every source sits at 0."""
-    from ..io.segy import HEADER_FIELDS
-    from ..io.segy_spec import first_trace_values
-
-    if reader.n_header_fields != len(HEADER_FIELDS):
-        return None
-    rows = np.asarray(rows)
-    out = np.concatenate(
-        [
-            first_trace_values(
-                reader.headers(rows[a : a + 256]), reader.header_fields, ("SourceX", "SourceY")
-            )
-            for a in range(0, len(rows), 256)
-        ]
-    )
-    return out if np.any(out != 0) else None
 
 
 def real_gathers_for_truth(

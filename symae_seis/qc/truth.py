@@ -135,6 +135,8 @@ def load_truth(truth_h5: PathLike) -> dict[str, np.ndarray]:
         keys = h5["changed_key"][:] if "changed_key" in h5 else None
         if "dead/baseline" in h5:  # the baseline's dead channels
             out["dead"] = h5["dead/baseline"][:]
+        if "swell/baseline" in h5:  # the baseline's channels hit by swell bursts
+            out["swell"] = h5["swell/baseline"][:]
     pos = changed_index(keys, len(out["changed"]))
     out["changed_pair"] = np.array([out["changed"][pos[int(k)]] for k in out["virtual_cdp"]], bool)
     return out

@@ -69,14 +69,14 @@ def _aug_columns(terms: int, params: tuple = AUG_PARAMS) -> list[int]:
 
 
 def _mse(
-    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, live: torch.Tensor | None = None
+    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Mean squared misfit of ``a`` to ``b`` ``(..., C, T)`` in the data's scale, over the
-    ``live`` traces ``(..., C)`` only where some are dead (a dead channel records
-    nothing: nothing to fit)."""
-    if live is None:
+    """Mean squared misfit of ``a`` to ``b`` ``(..., C, T)`` in the data's scale, each
+    trace weighted by ``weight (..., C)`` where given (0 for a dead channel, which
+    records nothing to fit; the robust weights)."""
+    if weight is None:
         return F.mse_loss(a.float() / scale, b.float() / scale)
-    w = live[..., None].to(torch.float32)
+    w = weight[..., None].to(torch.float32)
     sq = ((a.float() - b.float()) / scale).pow(2) * w
     return sq.sum() / (w.sum() * a.shape[-1]).clamp_min(1.0)
 
@@ -84,17 +84,14 @@ def _mse(
 def robust_weights(
     pred: torch.Tensor, target: torch.Tensor, live: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Trace weights ``(B, I, C)`` in [0, 1], without gradient: ``1 / (1 + m / (k^2
-    m_0))`` with ``m`` a trace's misfit, ``m_0`` the median over the bag's live traces at
-    that channel and ``k`` the robust pooling's (Cauchy); 0 for dead traces."""
-    from ..models.pooling import ROBUST_K
+    """Trace weights ``(B, I, C)`` in [0, 1], without gradient: the robust pooling's
+    (:func:`~symae_seis.models.pooling.cauchy_weights`) of each trace's misfit; 0 for
+    dead traces."""
+    from ..models.pooling import cauchy_weights
 
     with torch.no_grad():
         live = _live(target) if live is None else live > 0
-        m = (pred.float() - target.float()).pow(2).mean(dim=-1)
-        ref = torch.where(live, m, torch.full_like(m, float("nan"))).nanquantile(0.5, dim=1)
-        ref = torch.nan_to_num(ref, nan=0.0)[:, None].clamp_min(1e-30)
-        return live.float() / (1.0 + m / (ROBUST_K**2 * ref))
+        return cauchy_weights((pred.float() - target.float()).pow(2).mean(dim=-1), live)
 
 
 def _live(x: torch.Tensor) -> torch.Tensor:

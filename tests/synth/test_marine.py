@@ -112,19 +112,22 @@ def test_noise_where_it_was_put(marine):
         assert np.median(noise[swell & ~dead]) > 1.0
 
 
+def _catalog(tmp_path, paths, **extra):
+    """A catalog of the marine survey as its users enter it: streamer channels by
+    TraceNumber, shots binned by SourceX."""
+    entry = {
+        "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
+        "channel_key": "TraceNumber",
+        "datapoint_bin": {"SourceX": SMALL.bin_m},
+        "store": str(tmp_path / "m.h5"),
+        **extra,
+    }
+    return write_catalog(tmp_path, {"m": entry})
+
+
 def test_truth_lines_up_with_the_catalog_store(marine, tmp_path):
     folder, paths = marine
-    cat = write_catalog(
-        tmp_path,
-        {
-            "m": {
-                "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
-                "channel_key": "TraceNumber",
-                "datapoint_bin": {"SourceX": SMALL.bin_m},
-                "store": str(tmp_path / "m.h5"),
-            }
-        },
-    )
+    cat = _catalog(tmp_path, paths)
     store = build_store(load_catalog(cat)["m"])
     truth = load_truth(paths["truth"])
     assert truth["changed_pair"].shape == (len(truth["virtual"]),)
@@ -202,18 +205,7 @@ def test_geometry_model_trains_and_redatums_on_the_marine_survey(marine, tmp_pat
     from ..conftest import fit_args
 
     folder, paths = marine
-    cat = write_catalog(
-        tmp_path,
-        {
-            "m": {
-                "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
-                "channel_key": "TraceNumber",
-                "datapoint_bin": {"SourceX": SMALL.bin_m},
-                "design_window_ms": [0, 600],
-                "store": str(tmp_path / "m.h5"),
-            }
-        },
-    )
+    cat = _catalog(tmp_path, paths, design_window_ms=[0, 600])
     run = tmp_path / "run"
     cli(
         fit_args(

@@ -16,7 +16,28 @@ import json
 
 import numpy as np
 
-__all__ = ["bin_positions", "position_binned"]
+__all__ = ["bin_positions", "position_binned", "shot_positions"]
+
+
+def shot_positions(reader, rows: np.ndarray) -> np.ndarray | None:
+    """Source positions ``(len(rows), 2)`` (x, y in metres, the coordinate scalar
+    applied) of the instances at ``rows``, from the first recorded trace of each; None
+    where the store keeps no SEG-Y headers or every source sits at 0."""
+    from ..segy import HEADER_FIELDS
+    from ..segy_spec import first_trace_values
+
+    if reader.n_header_fields != len(HEADER_FIELDS):
+        return None
+    rows = np.asarray(rows)
+    out = np.concatenate(
+        [
+            first_trace_values(
+                reader.headers(rows[a : a + 256]), reader.header_fields, ("SourceX", "SourceY")
+            )
+            for a in range(0, len(rows), 256)
+        ]
+    )
+    return out if np.any(out != 0) else None
 
 
 def position_binned(entry_json: str | dict | None) -> float | None:
@@ -38,7 +59,6 @@ def bin_positions(reader, rows: np.ndarray) -> np.ndarray | None:
         If they are, but the store keeps no source coordinates (every SourceX 0, or no
         SEG-Y headers): the bins themselves would then be wrong.
     """
-    from ...qc.conventional import shot_positions
     from .schema import StoreError
 
     size = reader.position_bin
