@@ -78,6 +78,7 @@ LEGACY_CONFIG = {
     "geometry_terms": False,
     "coherent_terms": 0,
     "robust": False,
+    "warp_terms": False,
 }
 
 
@@ -218,6 +219,10 @@ class SymAEConfig:
         sees ``G_0 + sum_k a_k G_k`` through its filter, ``a`` from its nuisance code (a
         first-order expansion of the earth's response in a nuisance no filter
         expresses: a water-velocity change moves each event by its own water path).
+    warp_terms
+        A time warp per shot along one learned field of the survey: a shot's events move
+        by ``e W(c, t)``, ``e`` from its nuisance code (a water-velocity change moves each
+        event by its own water path; :mod:`symae_seis.models.warp`).
     robust
         Noise bursts on a few channels of a shot (swell) do not bend the fit: the pooling
         is done again with each trace weighted down by its misfit against the bag's
@@ -259,6 +264,7 @@ class SymAEConfig:
     geometry_terms: bool = False
     coherent_terms: int = 0
     robust: bool = False
+    warp_terms: bool = False
 
     def __post_init__(self) -> None:
         for check in (check_decoder, check_pool, check_dropout, check_sizes):
@@ -334,6 +340,8 @@ class SymAEConfig:
             min_phase = filt and time_terms and ripple >= RIPPLE_FROM
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
+        if self.warp_terms and not time_terms:
+            raise OptionError("warp_terms needs time_terms")
         geometry = self.geometry_terms
         check_pool_terms(self, filt and wiener, schema)
         terms = self.filter_terms
@@ -373,6 +381,7 @@ class SymAEConfig:
             "geometry_terms": bool(geometry),
             "coherent_terms": int(self.coherent_terms),
             "robust": bool(self.robust),
+            "warp_terms": bool(self.warp_terms),
         }
 
     @classmethod

@@ -72,7 +72,7 @@ def check_pool_terms(c: SymAEConfig, least_squares: bool, schema: dict | None) -
             "geometry_terms needs datapoints binned by source position (the catalog's "
             "datapoint_bin: {SourceX: size})"
         )
-    for name in ("geometry_terms", "robust"):
+    for name in ("geometry_terms", "robust", "warp_terms"):
         if getattr(c, name) and not least_squares:
             raise OptionError(f"{name} needs decoder='filter' and pool='wiener'")
     if c.coherent_terms and not least_squares or not 0 <= c.coherent_terms <= 4:

@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from . import filters
 from .encoders import Trunk, code_head
 from .pooling import canonical, instance_earth, mean_pool, wiener_pool
+from .warp import WarpField, warp
 
 __all__ = ["Decoder", "FilterDecoder", "GenericDecoder", "build_decoder"]
 
@@ -91,6 +92,13 @@ class FilterDecoder(Decoder):
         #: express (a water-velocity change moves each event by its own water path).
         self.learned = int(cfg.get("coherent_terms", 0))
         self.training_pool = False  # SymAE.training_pool(): evaluate as in training
+        #: A time warp per instance along one learned field (warp_terms): a water-velocity
+        #: change moves each event by its own water path.
+        self.warp = (
+            WarpField(c, self.support, cfg["nuisance_dim"], hidden)
+            if cfg.get("warp_terms", False)
+            else None
+        )
         n_out = filters.n_params(terms, cfg["filter_shift"], self.trace_channels)
         d = cfg["nuisance_dim"]
         if cfg["nuisance_split"]:  # per-trace terms from the window's code
@@ -159,6 +167,17 @@ class FilterDecoder(Decoder):
                 parts.append(torch.tanh(self.term_head(learned[..., :d])))
         return torch.cat(parts, dim=-1)
 
+    def shift(self, nuisance: torch.Tensor, samples: int) -> torch.Tensor | None:
+        """Each instance's warp ``(..., C, samples)`` in samples (``warp_terms``), else
+        None; always in full precision."""
+        if self.warp is None:
+            return None
+        learned, _ = self.split(nuisance)
+        if learned.dtype not in (torch.float32, torch.float64):
+            learned = learned.float()
+        with torch.autocast(learned.device.type, enabled=False):
+            return self.warp.shift(learned[..., : self.cfg["nuisance_dim"]], samples)
+
     # -------------------------------------------------------------- filter parameters
     def params(self, nuisance: torch.Tensor) -> torch.Tensor:
         """Filter parameters ``(..., P)`` of nuisance codes ``(..., Dn)``, always in full
@@ -226,6 +245,9 @@ class FilterDecoder(Decoder):
         self, x: torch.Tensor, nuisance: torch.Tensor | None, scale: torch.Tensor
     ) -> torch.Tensor:
         x, nuisance = canonical(x, nuisance)
+        shift = self.shift(nuisance, x.shape[-1])
+        if shift is not None:  # each instance's events back where the field puts them
+            x = warp(x if x.dtype == torch.float64 else x.float(), -shift)
         if self.cfg["pool"] == "mean":
             mean, spread = mean_pool(x, self.response(nuisance, inverse=True))
         else:
@@ -264,6 +286,9 @@ class FilterDecoder(Decoder):
             with torch.autocast(coherent.device.type, enabled=False):
                 coherent = coherent if coherent.dtype == torch.float64 else coherent.float()
                 earth = instance_earth(basis, coherent)
+        shift = self.shift(nuisance, n)
+        if shift is not None:
+            earth = warp(earth if earth.dtype == torch.float64 else earth.float(), shift)
         return filters.apply(
             earth, self.response(nuisance, samples=n), self.sigma(nuisance), self.field
         )[..., : self.cfg["samples"]]
