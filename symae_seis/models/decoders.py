@@ -178,6 +178,15 @@ class FilterDecoder(Decoder):
         with torch.autocast(learned.device.type, enabled=False):
             return self.warp.shift(learned[..., : self.cfg["nuisance_dim"]], samples)
 
+    def warp_coordinate(self, nuisance: torch.Tensor) -> torch.Tensor | None:
+        """Each instance's coordinate ``e (...)`` along the warp field (``warp_terms``),
+        else None."""
+        if self.warp is None:
+            return None
+        learned, _ = self.split(nuisance)
+        with torch.autocast(learned.device.type, enabled=False):
+            return self.warp.coordinate(learned[..., : self.cfg["nuisance_dim"]].float())
+
     # -------------------------------------------------------------- filter parameters
     def params(self, nuisance: torch.Tensor) -> torch.Tensor:
         """Filter parameters ``(..., P)`` of nuisance codes ``(..., Dn)``, always in full

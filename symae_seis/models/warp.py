@@ -128,7 +128,10 @@ class WarpField(nn.Module):
         """The coordinate ``e (...)`` of each instance's code ``(..., Dn)``."""
         return self.head(code)[..., 0]
 
+    def shift_unit(self, samples: int | None = None) -> torch.Tensor:
+        """The move ``(C, samples)`` of a coordinate of 1, in samples."""
+        return WARP_SCALE * self.full(samples)
+
     def shift(self, code: torch.Tensor, samples: int | None = None) -> torch.Tensor:
         """Each instance's move ``(..., C, samples)`` in samples."""
-        e = self.coordinate(code)
-        return WARP_SCALE * e[..., None, None] * self.full(samples)
+        return self.coordinate(code)[..., None, None] * self.shift_unit(samples)

@@ -14,7 +14,10 @@ the benchmarks and the tests share one definition.
   the family with known static, phase, gain and spectral tilt; the nuisance encoder must
   report the transformed instance's parameters moved by exactly that transform
   (consistency), and the datapoint's coherent gather must rebuild the transformed
-  instance through its estimated filter.
+  instance through its estimated filter. With ``warp_terms`` the instance is also warped
+  along the model's field (held fixed) by a known coordinate, which its code must report
+  (:data:`WARP_AUG`): this, not the reconstruction alone, ties the coordinate to the
+  event-by-event moves the field describes.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from torch.nn import functional as F
 
 from ..models import SymAE
 from ..models import filters as FF
+from ..models.warp import warp as warp_instances
 
 __all__ = ["LossWeights", "objective", "random_transforms", "aug_params", "AUG_PARAMS"]
 
 #: Filter parameters moved by the augmentation: (name, index offset after the cosine
 #: terms or -1 for the first cosine term = spectral tilt, half-range in parameter units).
 AUG_PARAMS = (("tilt", -1, 0.5), ("phase", 0, 0.6), ("static", 1, 0.5), ("gain", 2, 0.3))
+
+#: Half-range of the augmentation's known warp coordinate (``warp_terms``).
+WARP_AUG = 0.5
 
 
 @dataclass(frozen=True)
@@ -188,10 +195,20 @@ def objective(
         delta = random_transforms(n * i, terms_k, bags.device, generator, aug).reshape(n, i, -1)
         min_phase = model.config.get("min_phase", False)  # known transforms of the family
         xa = FF.apply(bags, FF.response(delta, c, t, terms_k, min_phase=min_phase))
+        warp = getattr(model.decoder, "warp", None)
+        if warp is not None:  # a known move along the field, which the code must report
+            r = torch.rand(n, i, generator=generator).to(bags.device)
+            de = (2 * r - 1) * WARP_AUG
+            xa = warp_instances(xa, de[..., None, None] * warp.shift_unit(t).detach())
         za = model.encode_nuisance(xa, geometry=geometry)
         tha = model.filter_params(za)
         cols = _aug_columns(terms_k, aug)
-        terms["consistency"] = F.mse_loss(tha[..., cols] - theta[..., cols], delta[..., cols])
+        moved, known = tha[..., cols] - theta[..., cols], delta[..., cols]
+        if warp is not None:
+            coord = model.decoder.warp_coordinate
+            moved = torch.cat([moved, (coord(za) - coord(z))[..., None]], dim=-1)
+            known = torch.cat([known, de[..., None]], dim=-1)
+        terms["consistency"] = F.mse_loss(moved, known)
         terms["augment"] = _mse(model.decode(coh, za), xa, scale, live)
         total = (
             total + weights.consistency * terms["consistency"] + weights.augment * terms["augment"]
