@@ -78,3 +78,31 @@ def test_warp_terms_keep_the_models_guarantees(tmp_path):
         SymAE(8, 64, warp_terms=True, time_terms=False)
     with pytest.raises(OptionError, match="warp_terms needs decoder='filter'"):
         SymAE(8, 64, warp_terms=True, decoder="generic")
+
+
+def test_augmentation_teaches_the_coordinate_a_known_warp():
+    """The training's augmentation warps instances along the field by known coordinates
+    and asks the codes to report them: after real training steps, an instance warped by
+    ``d`` along the field has its coordinate moved by about ``d``."""
+    from symae_seis.training.objective import objective
+
+    torch.manual_seed(0)
+    c, t = 6, 64
+    tt = torch.arange(t, dtype=torch.float32)
+    t0 = 8 + 40 * torch.rand(10, 1, 3, 1, 1)
+    x = (torch.exp(-0.5 * ((tt - t0) / 2.5) ** 2) * torch.cos(0.9 * (tt - t0))).sum(dim=2)
+    x = x.expand(10, 4, c, t).contiguous()
+    m = SymAE(c, t, width=4, hidden=16, warp_terms=True, trace_terms=False)
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    for _ in range(150):
+        opt.zero_grad()
+        terms = objective(m, x, generator=torch.Generator().manual_seed(_))
+        terms["loss"].backward()
+        opt.step()
+    m.eval()
+    with torch.no_grad():
+        unit = m.decoder.warp.shift_unit(t)
+        base = m.decoder.warp_coordinate(m.encode_nuisance(x[:, :1]))
+        for d in (-0.4, 0.4):
+            moved = m.decoder.warp_coordinate(m.encode_nuisance(warp(x[:, :1], d * unit)))
+            assert abs(float((moved - base).mean()) - d) < 0.1, d
