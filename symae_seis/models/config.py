@@ -222,8 +222,8 @@ class SymAEConfig:
     warp_terms
         A time warp per shot along one learned field of the survey: a shot's events move
         by ``e W(c, t)``, ``e`` from its nuisance code (a water-velocity change moves each
-        event by its own water path; :mod:`symae_seis.models.warp`). Off: its
-        coordinate did not learn the zoo's water velocity (``docs/decisions/far-offsets.md``).
+        event by its own water path; :mod:`symae_seis.models.warp`). Off: measured on
+        four zoo draws only (``docs/decisions/far-offsets.md``).
     robust
         Noise bursts on a few channels of a shot (swell) do not bend the fit: the pooling
         is done again with each trace weighted down by its misfit against the bag's
