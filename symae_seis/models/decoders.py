@@ -167,25 +167,22 @@ class FilterDecoder(Decoder):
                 parts.append(torch.tanh(self.term_head(learned[..., :d])))
         return torch.cat(parts, dim=-1)
 
-    def shift(self, nuisance: torch.Tensor, samples: int) -> torch.Tensor | None:
-        """Each instance's warp ``(..., C, samples)`` in samples (``warp_terms``), else
-        None; always in full precision."""
+    def warp_coordinate(self, nuisance: torch.Tensor) -> torch.Tensor | None:
+        """Each instance's coordinate ``e (...)`` along the warp field (``warp_terms``),
+        else None; always in full precision."""
         if self.warp is None:
             return None
         learned, _ = self.split(nuisance)
         if learned.dtype not in (torch.float32, torch.float64):
             learned = learned.float()
         with torch.autocast(learned.device.type, enabled=False):
-            return self.warp.shift(learned[..., : self.cfg["nuisance_dim"]], samples)
+            return self.warp.coordinate(learned[..., : self.cfg["nuisance_dim"]])
 
-    def warp_coordinate(self, nuisance: torch.Tensor) -> torch.Tensor | None:
-        """Each instance's coordinate ``e (...)`` along the warp field (``warp_terms``),
-        else None."""
-        if self.warp is None:
-            return None
-        learned, _ = self.split(nuisance)
-        with torch.autocast(learned.device.type, enabled=False):
-            return self.warp.coordinate(learned[..., : self.cfg["nuisance_dim"]].float())
+    def shift(self, nuisance: torch.Tensor, samples: int) -> torch.Tensor | None:
+        """Each instance's warp ``(..., C, samples)`` in samples (``warp_terms``), else
+        None."""
+        e = self.warp_coordinate(nuisance)
+        return None if e is None else e[..., None, None] * self.warp.shift_unit(samples)
 
     # -------------------------------------------------------------- filter parameters
     def params(self, nuisance: torch.Tensor) -> torch.Tensor:

@@ -87,8 +87,8 @@ def warp(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 class WarpField(nn.Module):
     """The learned field ``W (C, L)`` of :func:`warp`'s moves and the coordinate head.
 
-    ``shift(nuisance)`` gives each instance's move ``(..., C, L)`` in samples: ``WARP_SCALE
-    * e * W`` with ``e`` from the code.
+    An instance's move ``(..., C, L)`` in samples is ``coordinate(code) * shift_unit()``,
+    ``WARP_SCALE * e * W`` with ``e`` from its code.
 
     The field has zero mean along time on every channel: what moves a whole trace is the
     filter's statics' (the tide, a trace's bulk water delay), the field carries only
@@ -131,7 +131,3 @@ class WarpField(nn.Module):
     def shift_unit(self, samples: int | None = None) -> torch.Tensor:
         """The move ``(C, samples)`` of a coordinate of 1, in samples."""
         return WARP_SCALE * self.full(samples)
-
-    def shift(self, code: torch.Tensor, samples: int | None = None) -> torch.Tensor:
-        """Each instance's move ``(..., C, samples)`` in samples."""
-        return self.coordinate(code)[..., None, None] * self.shift_unit(samples)
