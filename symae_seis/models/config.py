@@ -15,11 +15,23 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import OptionError
+from .auto import (
+    EVAL_POOL,
+    FILTER_TERMS,
+    FOLD_FROM,
+    RIPPLE_FROM,
+    SHIFT_FROM,
+    channels_are_receivers,
+    default_fold,
+    default_levels,
+    default_min_phase,
+)
 from .config_checks import (
     DECODERS,
     POOLS,
     check_decoder,
     check_dropout,
+    check_phase,
     check_pool,
     check_pool_terms,
     check_sizes,
@@ -42,24 +54,6 @@ __all__ = [
     "LEGACY_CONFIG",
 ]
 
-#: Traces of at least this many samples are folded by 2 into the encoders (``time_fold``).
-FOLD_FROM = 256
-#: Sources moving past the receivers by at least this many receiver intervals between a
-#: datapoint's instances turn the channel shift on by default. wave4d's sources (+-10 m
-#: against 30 m fixed receivers) move by 0.67 and need it (NRMS 9.9 -> 5.4 % outside the
-#: zone); conv4d, deep4d (0.0) and marine4d (0.03: the streamer moves with it) do not.
-SHIFT_FROM = 0.25
-#: Signature ripple (nats, the schema's ``signature_ripple``) from which the filter
-#: family gets the minimum-phase signature terms by default. Measured over the survey
-#: zoo's draws and the project's surveys: 0.000 without a bubble train, 0.085-0.120 with
-#: one; 0.000-0.028 on the towed-streamer survey (noise, swell, shots binned).
-RIPPLE_FROM = 0.05
-#: Log-amplitude terms by default: ``(smooth, signature)``, the second with the
-#: minimum-phase terms (quefrencies to 96 samples: twice a bubble period at 4 ms).
-FILTER_TERMS = (6, 96)
-#: Conjugate-gradient steps and damping of the least-squares pooling in evaluation (see
-#: ``eval_pool_iters``), where the model has no channel shift.
-EVAL_POOL = (40, 1e-4)
 #: Options that models saved before them lack, with the value those models had: the
 #: generic decoder (before the filter decoder), the mean pooling without padding or
 #: least-squares steps (before the Wiener pooling), no channel shift.
@@ -80,25 +74,6 @@ LEGACY_CONFIG = {
     "robust": False,
     "warp_terms": False,
 }
-
-
-def channels_are_receivers(schema: dict[str, Any] | None) -> bool:
-    """Whether a store's channels are receivers of a gather keyed by a trace header (SEG-Y,
-    SU: the schema's ``channel_key``), not miniSEED stations or station pairs. Decides the
-    defaults that only gathers get: per-trace and time terms here, code fitting at
-    redatuming (:func:`symae_seis.redatum.default_refine_steps`). A schema without the
-    entry counts as gathers."""
-    return bool((schema or {}).get("channel_key", True))
-
-
-def default_fold(samples: int) -> int:
-    """Samples folded into channels at the encoders' input (``time_fold``)."""
-    return 2 if samples >= FOLD_FROM else 1
-
-
-def default_levels(samples: int, fold: int) -> int:
-    """Down-sampling levels until time is at most 16 samples (at most 7)."""
-    return max(1, min(7, math.ceil(math.log2(max(-(-samples // fold), 32) / 16))))
 
 
 def with_legacy_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -149,13 +124,13 @@ class SymAEConfig:
         is quefrency k samples of the record's sample interval). Auto: 6, or 96 (at most
         the record's samples) with the minimum-phase terms (:data:`FILTER_TERMS`).
     min_phase
-        Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
-        a source signature's echoes (a bubble train, a ghost) vary from shot to shot as a
-        causal filter (with about 96 terms: quefrencies past twice a bubble period). It
-        costs conv4d, which has no bubble, 1.4 NRMS points. Auto: on where the store's
-        signatures ripple (the schema's ``signature_ripple`` at least
-        :data:`RIPPLE_FROM`) with the filter decoder and time terms
-        (``docs/decisions/far-offsets.md``). Needs ``time_terms``.
+        Give the filter the phase of the minimum-phase filter of its log-amplitude
+        (``True``), none of it (``False``), or as much as one number of the model learned
+        with it says (``"learned"``: 0 for zero-phase sources, 1 for minimum-phase ones).
+        ``True`` with about 96 terms lets a bubble train or a ghost vary from shot to
+        shot as a causal filter. Auto (:func:`~symae_seis.models.auto.default_min_phase`):
+        ``True`` where the store's signatures ripple, else ``"learned"``, with the filter
+        decoder and time terms; else ``False``.
     pool
         How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
         squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the
@@ -222,8 +197,8 @@ class SymAEConfig:
     warp_terms
         A time warp per shot along one learned field of the survey: a shot's events move
         by ``e W(c, t)``, ``e`` from its nuisance code (a water-velocity change moves each
-        event by its own water path; :mod:`symae_seis.models.warp`). Off: measured on
-        four zoo draws only (``docs/decisions/far-offsets.md``).
+        event by its own water path; :mod:`symae_seis.models.warp`). Auto: on with the
+        filter decoder, Wiener pooling and time terms (``docs/decisions/far-offsets.md``).
     robust
         Noise bursts on a few channels of a shot (swell) do not bend the fit: the pooling
         is done again with each trace weighted down by its misfit against the bag's
@@ -261,14 +236,14 @@ class SymAEConfig:
     time_terms: bool | None = None
     nuisance_window: tuple[int, int] | None = None
     nuisance_split: bool = False
-    min_phase: bool | None = None
+    min_phase: bool | Literal["learned"] | None = None
     geometry_terms: bool = False
     coherent_terms: int = 0
     robust: bool = False
-    warp_terms: bool = False
+    warp_terms: bool | None = None
 
     def __post_init__(self) -> None:
-        for check in (check_decoder, check_pool, check_dropout, check_sizes):
+        for check in (check_decoder, check_phase, check_pool, check_dropout, check_sizes):
             check(self)
 
     def replace(self, **changes: Any) -> SymAEConfig:
@@ -337,17 +312,17 @@ class SymAEConfig:
         )
         min_phase = self.min_phase
         if min_phase is None:
-            ripple = float((schema or {}).get("signature_ripple", 0.0))
-            min_phase = filt and time_terms and ripple >= RIPPLE_FROM
+            min_phase = default_min_phase(schema, filt and time_terms)
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
-        if self.warp_terms and not time_terms:
+        warp = filt and wiener and time_terms if self.warp_terms is None else self.warp_terms
+        if warp and not time_terms:
             raise OptionError("warp_terms needs time_terms")
         geometry = self.geometry_terms
-        check_pool_terms(self, filt and wiener, schema)
+        check_pool_terms(self, filt and wiener, schema, warp)
         terms = self.filter_terms
         if terms is None:
-            terms = min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
+            terms = min(FILTER_TERMS[1], samples) if min_phase is True else FILTER_TERMS[0]
         if self.nuisance_split and (window is None or not trace):
             raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
         fold = default_fold(samples) if self.time_fold is None else self.time_fold
@@ -378,11 +353,11 @@ class SymAEConfig:
             "time_terms": bool(time_terms),
             "nuisance_window": window,
             "nuisance_split": bool(self.nuisance_split),
-            "min_phase": bool(min_phase),
+            "min_phase": min_phase if min_phase == "learned" else bool(min_phase),
             "geometry_terms": bool(geometry),
             "coherent_terms": int(self.coherent_terms),
             "robust": bool(self.robust),
-            "warp_terms": bool(self.warp_terms),
+            "warp_terms": bool(warp),
         }
 
     @classmethod

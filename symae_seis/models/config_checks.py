@@ -63,7 +63,14 @@ def check_window(window, samples: int) -> list[int]:
     return [a, b]
 
 
-def check_pool_terms(c: SymAEConfig, least_squares: bool, schema: dict | None) -> None:
+def check_phase(c: SymAEConfig) -> None:
+    if c.min_phase not in (None, True, False, "learned"):
+        raise OptionError(f"min_phase must be true, false, 'learned' or null, got {c.min_phase!r}")
+
+
+def check_pool_terms(
+    c: SymAEConfig, least_squares: bool, schema: dict | None, warp: bool = False
+) -> None:
     """The options that extend the least-squares pooling (``least_squares``: the filter
     decoder with Wiener pooling): ``geometry_terms`` (on bins of source position only),
     ``coherent_terms``, ``robust``."""
@@ -72,8 +79,12 @@ def check_pool_terms(c: SymAEConfig, least_squares: bool, schema: dict | None) -
             "geometry_terms needs datapoints binned by source position (the catalog's "
             "datapoint_bin: {SourceX: size})"
         )
-    for name in ("geometry_terms", "robust", "warp_terms"):
-        if getattr(c, name) and not least_squares:
+    for name, on in (
+        ("geometry_terms", c.geometry_terms),
+        ("robust", c.robust),
+        ("warp_terms", warp),
+    ):
+        if on and not least_squares:
             raise OptionError(f"{name} needs decoder='filter' and pool='wiener'")
     if c.coherent_terms and not least_squares or not 0 <= c.coherent_terms <= 4:
         raise OptionError(

@@ -19,7 +19,7 @@ from ..models.config import OPTION_NAMES
 from .callbacks import EpochLines, ExportModel, LossCurvePlot
 from .datamodule import SymAEDataModule
 from .module import SymAELit
-from .upgrade import upgrade_hparams
+from .upgrade import pin_auto_options, upgrade_hparams
 
 __all__ = ["SymAECLI", "RunFolderError", "cli"]
 
@@ -45,13 +45,14 @@ class SymAECLI(LightningCLI):
         ckpt_path = self.config[sub].get("ckpt_path") if sub else None
         if not ckpt_path or not Path(ckpt_path).is_file():
             return
-        hparams = torch.load(ckpt_path, weights_only=True, map_location="cpu").get(
-            "hyper_parameters", {}
-        )
+        ckpt = torch.load(ckpt_path, weights_only=True, map_location="cpu")
+        hparams = ckpt.get("hyper_parameters", {})
         hparams.pop("_instantiator", None)
         if not hparams:
             return
-        hparams = upgrade_hparams(hparams)
+        hparams = pin_auto_options(
+            upgrade_hparams(hparams), (ckpt.get("symae") or {}).get("config")
+        )
         try:
             self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
         except argparse.ArgumentError as err:

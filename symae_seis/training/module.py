@@ -23,6 +23,7 @@ from ..models.serialization import upgrade_state_dict
 from .objective import LossWeights, objective
 from .upgrade import (
     as_config,
+    pin_auto_options,
     upgrade_hparams,
     upgrade_optimizer_state,
     upgrade_scheduler_state,
@@ -202,7 +203,10 @@ class SymAELit(pl.LightningModule):
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
         ckpt = torch.load(path, map_location=map_location or "cpu", weights_only=True)
-        hparams = upgrade_hparams(dict(ckpt.get("hyper_parameters") or {}))
+        hparams = pin_auto_options(
+            upgrade_hparams(dict(ckpt.get("hyper_parameters") or {})),
+            (ckpt.get("symae") or {}).get("config"),
+        )
         hparams.pop("_instantiator", None)
         lit = cls(**{**hparams, **overrides})
         lit.on_load_checkpoint(ckpt)  # upgrades older weights' names, checks the model

@@ -12,10 +12,11 @@ import torch
 
 from ..errors import OptionError
 from ..models import SymAEConfig
-from ..models.config import OPTION_NAMES
+from ..models.config import OPTION_NAMES, with_legacy_defaults
 
 __all__ = [
     "as_config",
+    "pin_auto_options",
     "upgrade_hparams",
     "upgrade_optimizer_state",
     "upgrade_scheduler_state",
@@ -44,6 +45,21 @@ def upgrade_hparams(hparams: dict) -> dict:
         return hparams
     rest = {k: v for k, v in hparams.items() if k not in flat}
     return {**rest, "config": {**flat, **(rest.get("config") or {})}}
+
+
+def pin_auto_options(hparams: dict, resolved: dict | None) -> dict:
+    """Hyperparameters of a checkpoint to resume, with the model options it left *auto*
+    (None) set to what they resolved to when it was written (``resolved``: the model's
+    saved description, completed with the legacy defaults): a release whose auto rules
+    changed resumes the run's model, not its own defaults'."""
+    if not resolved:
+        return hparams
+    config = dict(hparams.get("config") or {})
+    saved = with_legacy_defaults(resolved)
+    for name in OPTION_NAMES:
+        if config.get(name) is None and name in saved:
+            config[name] = saved[name]
+    return {**hparams, "config": config}
 
 
 def warmup_cosine(
