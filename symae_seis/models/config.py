@@ -19,6 +19,7 @@ from .auto import (
     EVAL_POOL,
     FILTER_TERMS,
     FOLD_FROM,
+    MIN_PHASE_FROM,
     RIPPLE_FROM,
     SHIFT_FROM,
     channels_are_receivers,
@@ -31,7 +32,6 @@ from .config_checks import (
     POOLS,
     check_decoder,
     check_dropout,
-    check_phase,
     check_pool,
     check_pool_terms,
     check_sizes,
@@ -49,6 +49,7 @@ __all__ = [
     "FOLD_FROM",
     "SHIFT_FROM",
     "RIPPLE_FROM",
+    "MIN_PHASE_FROM",
     "FILTER_TERMS",
     "EVAL_POOL",
     "LEGACY_CONFIG",
@@ -124,13 +125,14 @@ class SymAEConfig:
         is quefrency k samples of the record's sample interval). Auto: 6, or 96 (at most
         the record's samples) with the minimum-phase terms (:data:`FILTER_TERMS`).
     min_phase
-        Give the filter the phase of the minimum-phase filter of its log-amplitude
-        (``True``), none of it (``False``), or as much as one number of the model learned
-        with it says (``"learned"``: 0 for zero-phase sources, 1 for minimum-phase ones).
-        ``True`` with about 96 terms lets a bubble train or a ghost vary from shot to
-        shot as a causal filter. Auto (:func:`~symae_seis.models.auto.default_min_phase`):
-        ``True`` where the store's signatures ripple, else ``"learned"``, with the filter
-        decoder and time terms; else ``False``.
+        Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
+        a source signature that is minimum phase (an air gun's main pulse, dynamite) or
+        carries echoes (a bubble train, a ghost) varies from shot to shot as a causal
+        filter (echoes need about 96 terms: quefrencies past twice a bubble period).
+        Auto (:func:`~symae_seis.models.auto.default_min_phase`): on with 96 terms where
+        the store's signatures ripple, with 6 where their phase follows the minimum phase
+        of their amplitude (the schema's ``signature_min_phase``), with the filter
+        decoder and time terms. Needs ``time_terms``.
     pool
         How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
         squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the
@@ -236,14 +238,14 @@ class SymAEConfig:
     time_terms: bool | None = None
     nuisance_window: tuple[int, int] | None = None
     nuisance_split: bool = False
-    min_phase: bool | Literal["learned"] | None = None
+    min_phase: bool | None = None
     geometry_terms: bool = False
     coherent_terms: int = 0
     robust: bool = False
     warp_terms: bool | None = None
 
     def __post_init__(self) -> None:
-        for check in (check_decoder, check_phase, check_pool, check_dropout, check_sizes):
+        for check in (check_decoder, check_pool, check_dropout, check_sizes):
             check(self)
 
     def replace(self, **changes: Any) -> SymAEConfig:
@@ -310,9 +312,9 @@ class SymAEConfig:
         window = (
             None if self.nuisance_window is None else check_window(self.nuisance_window, samples)
         )
-        min_phase = self.min_phase
+        min_phase, signature_terms = self.min_phase, None
         if min_phase is None:
-            min_phase = default_min_phase(schema, filt and time_terms)
+            min_phase, signature_terms = default_min_phase(schema, filt and time_terms, samples)
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
         warp = filt and wiener and time_terms if self.warp_terms is None else self.warp_terms
@@ -322,7 +324,9 @@ class SymAEConfig:
         check_pool_terms(self, filt and wiener, schema, warp)
         terms = self.filter_terms
         if terms is None:
-            terms = min(FILTER_TERMS[1], samples) if min_phase is True else FILTER_TERMS[0]
+            terms = signature_terms or (
+                min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
+            )
         if self.nuisance_split and (window is None or not trace):
             raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
         fold = default_fold(samples) if self.time_fold is None else self.time_fold
@@ -353,7 +357,7 @@ class SymAEConfig:
             "time_terms": bool(time_terms),
             "nuisance_window": window,
             "nuisance_split": bool(self.nuisance_split),
-            "min_phase": min_phase if min_phase == "learned" else bool(min_phase),
+            "min_phase": bool(min_phase),
             "geometry_terms": bool(geometry),
             "coherent_terms": int(self.coherent_terms),
             "robust": bool(self.robust),

@@ -63,11 +63,6 @@ def check_window(window, samples: int) -> list[int]:
     return [a, b]
 
 
-def check_phase(c: SymAEConfig) -> None:
-    if c.min_phase not in (None, True, False, "learned"):
-        raise OptionError(f"min_phase must be true, false, 'learned' or null, got {c.min_phase!r}")
-
-
 def check_pool_terms(
     c: SymAEConfig, least_squares: bool, schema: dict | None, warp: bool = False
 ) -> None:

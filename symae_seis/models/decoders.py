@@ -34,11 +34,7 @@ from .encoders import Trunk, code_head
 from .pooling import canonical, instance_earth, mean_pool, wiener_pool
 from .warp import WarpField, warp
 
-__all__ = ["Decoder", "FilterDecoder", "GenericDecoder", "build_decoder", "PHASE_MIX_GAIN"]
-
-#: The learned minimum-phase mix is this times its parameter: Adam's steps of 2e-3 move it
-#: from 0 to 1 in about 50 steps (the zoo's draws train 300-700).
-PHASE_MIX_GAIN = 10.0
+__all__ = ["Decoder", "FilterDecoder", "GenericDecoder", "build_decoder"]
 
 
 class Decoder(nn.Module):
@@ -102,11 +98,6 @@ class FilterDecoder(Decoder):
             WarpField(c, self.support, cfg["nuisance_dim"], hidden)
             if cfg.get("warp_terms", False)
             else None
-        )
-        #: How much of the minimum-phase phase the filters get (min_phase="learned"):
-        #: ``PHASE_MIX_GAIN`` times this, 0 at first (zero-phase filters).
-        self.phase_mix = (
-            nn.Parameter(torch.zeros(())) if cfg.get("min_phase") == "learned" else None
         )
         n_out = filters.n_params(terms, cfg["filter_shift"], self.trace_channels)
         d = cfg["nuisance_dim"]
@@ -227,15 +218,8 @@ class FilterDecoder(Decoder):
             self.cfg["filter_terms"],
             inverse=inverse,
             trace=self.cfg["trace_terms"],
-            min_phase=self.min_phase(),
+            min_phase=self.cfg.get("min_phase", False),
         )
-
-    def min_phase(self) -> bool | torch.Tensor:
-        """The filters' ``min_phase`` (:func:`~symae_seis.models.filters.response`): the
-        config's, or the learned mix."""
-        if self.phase_mix is not None:
-            return PHASE_MIX_GAIN * self.phase_mix
-        return bool(self.cfg.get("min_phase", False))
 
     def trace_params(self, theta: torch.Tensor) -> torch.Tensor | None:
         """Per-trace statics and gains ``(..., 2 C)`` of filter parameters (``trace_terms``),

@@ -110,14 +110,13 @@ def response(
     *,
     inverse: bool = False,
     trace: bool = False,
-    min_phase: bool | torch.Tensor = False,
+    min_phase: bool = False,
 ) -> torch.Tensor:
     """Complex response ``(..., C, F)`` of filters with parameters ``theta (..., P)``.
 
     ``F = samples + 1`` bins of a real FFT of length ``2 * samples``. ``inverse`` gives
     the exact inverse filter; ``trace`` reads the per-trace statics and gains;
-    ``min_phase`` adds the minimum-phase filter's phase of the log-amplitude terms (a
-    tensor: that phase times it, the learned mix of ``min_phase="learned"``).
+    ``min_phase`` adds the minimum-phase filter's phase of the log-amplitude terms.
     """
     if theta.dtype not in (torch.float32, torch.float64):
         theta = theta.float()  # FFTs and exponentials in full precision
@@ -135,7 +134,7 @@ def _response(
     *,
     inverse: bool,
     trace: bool,
-    min_phase: bool | torch.Tensor = False,
+    min_phase: bool = False,
 ) -> torch.Tensor:
     dtype = theta.dtype
     p = _split(theta, terms)
@@ -167,11 +166,9 @@ def _response(
     omega = 2.0 * torch.pi * torch.arange(nf, device=dev, dtype=dtype) / nfft
     log_mag = logamp[..., None, :] + gain[..., None]  # (..., C, F)
     phase = p["phase"][..., None, None] + static[..., None] * omega  # (..., C, F)
-    mixed = isinstance(min_phase, torch.Tensor)
-    if mixed or min_phase:  # the causal cepstrum's phase, with the sign of exp(-i phase)
+    if min_phase:  # the causal cepstrum's phase, with the sign of exp(-i phase) below
         sine = torch.sin(torch.pi * k[:, None] * fn[None, :])  # (K, F)
-        causal = (p["logamp"] @ sine)[..., None, :]
-        phase = phase + (min_phase.to(dtype) * causal if mixed else causal)
+        phase = phase + (p["logamp"] @ sine)[..., None, :]
     if inverse:
         log_mag, phase = -log_mag, -phase
     return torch.polar(torch.exp(log_mag), -phase)

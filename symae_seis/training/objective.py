@@ -193,9 +193,7 @@ def objective(
         terms_k = model.config["filter_terms"]
         aug = aug_params(model)
         delta = random_transforms(n * i, terms_k, bags.device, generator, aug).reshape(n, i, -1)
-        min_phase = model.decoder.min_phase()  # known transforms of the family
-        if isinstance(min_phase, torch.Tensor):
-            min_phase = min_phase.detach()
+        min_phase = model.config.get("min_phase", False)  # known transforms of the family
         xa = FF.apply(bags, FF.response(delta, c, t, terms_k, min_phase=min_phase))
         warp = getattr(model.decoder, "warp", None)
         if warp is not None:  # a known move along the field, which the code must report
