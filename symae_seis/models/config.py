@@ -199,8 +199,10 @@ class SymAEConfig:
     warp_terms
         A time warp per shot along one learned field of the survey: a shot's events move
         by ``e W(c, t)``, ``e`` from its nuisance code (a water-velocity change moves each
-        event by its own water path; :mod:`symae_seis.models.warp`). Auto: on with the
-        filter decoder, Wiener pooling and time terms (``docs/decisions/far-offsets.md``).
+        event by its own water path; :mod:`symae_seis.models.warp`). Off: on the zoo's
+        12 draws it fixed the Ricker water-statics draw (zoo7 0.84 -> 0.26x the best
+        conventional method outside the zone) but broke a ghosted one (zoo1 0.52 ->
+        1.49x) and cost conv4d 0.3 NRMS points (``docs/decisions/far-offsets.md``).
     robust
         Noise bursts on a few channels of a shot (swell) do not bend the fit: the pooling
         is done again with each trace weighted down by its misfit against the bag's
@@ -242,7 +244,7 @@ class SymAEConfig:
     geometry_terms: bool = False
     coherent_terms: int = 0
     robust: bool = False
-    warp_terms: bool | None = None
+    warp_terms: bool = False
 
     def __post_init__(self) -> None:
         for check in (check_decoder, check_pool, check_dropout, check_sizes):
@@ -317,7 +319,7 @@ class SymAEConfig:
             min_phase, signature_terms = default_min_phase(schema, filt and time_terms, samples)
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
-        warp = filt and wiener and time_terms if self.warp_terms is None else self.warp_terms
+        warp = self.warp_terms
         if warp and not time_terms:
             raise OptionError("warp_terms needs time_terms")
         geometry = self.geometry_terms

@@ -65,10 +65,7 @@ def test_warp_terms_keep_the_models_guarantees(tmp_path):
         torch.nn.init.normal_(m.decoder.warp.field, std=0.05)
     check_permutation_invariance(m, torch.randn(2, 5, 8, 64))
     check_save_load(m, tmp_path / "m.pt", torch.randn(2, 4, 8, 64))
-    # on by default where it can be: the filter decoder, Wiener pooling, time terms
-    assert SymAE(8, 64, width=4, hidden=16).config["warp_terms"]
-    assert not SymAE(8, 64, width=4, hidden=16, time_terms=False).config["warp_terms"]
-    assert not SymAE(8, 64, width=4, hidden=16, pool="mean").config["warp_terms"]
+    assert not SymAE(8, 64, width=4, hidden=16).config["warp_terms"]
     with pytest.raises(OptionError, match="warp_terms needs time_terms"):
         SymAE(8, 64, warp_terms=True, time_terms=False)
     with pytest.raises(OptionError, match="warp_terms needs decoder='filter'"):
