@@ -123,7 +123,8 @@ class SymAEConfig:
     filter_terms
         Cosine terms of the filter decoder's log-amplitude spectrum (a cepstrum: term k
         is quefrency k samples of the record's sample interval). Auto: 6, or 96 (at most
-        the record's samples) with the minimum-phase terms (:data:`FILTER_TERMS`).
+        the record's samples) where the signatures ripple or ``min_phase`` is set true
+        by the user (:data:`FILTER_TERMS`).
     min_phase
         Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
         a source signature that is minimum phase (an air gun's main pulse, dynamite) or
