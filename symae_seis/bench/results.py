@@ -40,6 +40,7 @@ BENCHES = {
     "demo": "Demo runs",
     "zoo_statics": "Zoo: what per-trace statics leave of water-velocity changes",
     "marine_geometry": "Marine: what position terms explain within a bin",
+    "marine_acquisition": "Marine: what a matching filter leaves at one place",
     "ingest": "Ingest speed",
     "scale": "Scale",
 }
