@@ -12,7 +12,6 @@ __all__ = [
     "SHIFT_FROM",
     "RIPPLE_FROM",
     "FILTER_TERMS",
-    "MIN_PHASE_FROM",
     "EVAL_POOL",
     "channels_are_receivers",
     "default_fold",
@@ -32,15 +31,6 @@ SHIFT_FROM = 0.25
 #: zoo's draws and the project's surveys: 0.000 without a bubble train, 0.085-0.120 with
 #: one; 0.000-0.028 on the towed-streamer survey (noise, swell, shots binned).
 RIPPLE_FROM = 0.05
-#: Slope of the shots' phase differences on the minimum phase of their amplitude ratios
-#: (the schema's ``signature_min_phase``) from which the filter family gets the
-#: minimum-phase terms (6 of them) by default. Measured over 24 zoo draws and the
-#: project's surveys: 3.4-4.1 with minimum-phase wavelets (the prediction from the band
-#: alone, its edges held, is about a quarter of the phase), 0.8-1.1 with bubble trains
-#: (which ripple), -0.4-0.5 with Ricker or ghosted ones, -0.2-0.0 on conv4d, deep4d,
-#: wave4d, statics and marine4d. The zoo's minimum-phase draws need the terms (zoo3
-#: 1.04x the best conventional method outside the zone without, 0.57x with them).
-MIN_PHASE_FROM = 2.0
 #: Log-amplitude terms by default: ``(smooth, signature)``, the second with the
 #: minimum-phase terms (quefrencies to 96 samples: twice a bubble period at 4 ms).
 FILTER_TERMS = (6, 96)
@@ -72,15 +62,11 @@ def default_min_phase(
     schema: dict[str, Any] | None, filter_time_terms: bool, samples: int
 ) -> tuple[bool, int]:
     """``min_phase`` and the log-amplitude terms by default (``filter_time_terms``: the
-    filter decoder with its time terms; without, neither). Where the store's signatures
-    ripple (``signature_ripple`` at least :data:`RIPPLE_FROM`: a bubble train), the
-    minimum-phase terms with :data:`FILTER_TERMS`' 96 (at most ``samples``); where their
-    phase follows the minimum phase of their amplitude (``signature_min_phase`` at least
-    :data:`MIN_PHASE_FROM`: an air gun's main pulse, dynamite), the minimum-phase terms
-    with the smooth family's 6; else the smooth zero-phase family."""
-    s = schema or {}
-    if filter_time_terms and float(s.get("signature_ripple", 0.0)) >= RIPPLE_FROM:
+    filter decoder with its time terms; without, neither): the minimum-phase terms with
+    :data:`FILTER_TERMS`' 96 (at most ``samples``) where the store's signatures ripple
+    (``signature_ripple`` at least :data:`RIPPLE_FROM`: a bubble train), else the smooth
+    zero-phase family's 6."""
+    ripple = float((schema or {}).get("signature_ripple", 0.0))
+    if filter_time_terms and ripple >= RIPPLE_FROM:
         return True, min(FILTER_TERMS[1], samples)
-    if filter_time_terms and float(s.get("signature_min_phase", 0.0)) >= MIN_PHASE_FROM:
-        return True, FILTER_TERMS[0]
     return False, FILTER_TERMS[0]

@@ -19,7 +19,6 @@ from .auto import (
     EVAL_POOL,
     FILTER_TERMS,
     FOLD_FROM,
-    MIN_PHASE_FROM,
     RIPPLE_FROM,
     SHIFT_FROM,
     channels_are_receivers,
@@ -49,7 +48,6 @@ __all__ = [
     "FOLD_FROM",
     "SHIFT_FROM",
     "RIPPLE_FROM",
-    "MIN_PHASE_FROM",
     "FILTER_TERMS",
     "EVAL_POOL",
     "LEGACY_CONFIG",
@@ -123,17 +121,19 @@ class SymAEConfig:
     filter_terms
         Cosine terms of the filter decoder's log-amplitude spectrum (a cepstrum: term k
         is quefrency k samples of the record's sample interval). Auto: 6, or 96 (at most
-        the record's samples) where the signatures ripple or ``min_phase`` is set true
-        by the user (:data:`FILTER_TERMS`).
+        the record's samples) with the minimum-phase terms (:data:`FILTER_TERMS`).
     min_phase
         Give the filter the phase of the minimum-phase filter of its log-amplitude, so that
-        a source signature that is minimum phase (an air gun's main pulse, dynamite) or
-        carries echoes (a bubble train, a ghost) varies from shot to shot as a causal
-        filter (echoes need about 96 terms: quefrencies past twice a bubble period).
-        Auto (:func:`~symae_seis.models.auto.default_min_phase`): on with 96 terms where
-        the store's signatures ripple, with 6 where their phase follows the minimum phase
-        of their amplitude (the schema's ``signature_min_phase``), with the filter
-        decoder and time terms. Needs ``time_terms``.
+        a source signature's echoes (a bubble train, a ghost) vary from shot to shot as a
+        causal filter (with about 96 terms: quefrencies past twice a bubble period). It
+        costs conv4d, which has no bubble, 1.4 NRMS points. Auto
+        (:func:`~symae_seis.models.auto.default_min_phase`): on where the store's
+        signatures ripple (the schema's ``signature_ripple`` at least
+        :data:`RIPPLE_FROM`) with the filter decoder and time terms
+        (``docs/decisions/far-offsets.md``). Minimum-phase wavelets whose frequency
+        changes need it too (with 6 terms: zoo0 and zoo3 0.98 and 1.04x the best
+        conventional method outside the zone without, 0.62 and 0.57x with); no store
+        measure tells them apart yet. Needs ``time_terms``.
     pool
         How the filter decoder pools a bag into its coherent gather: ``"wiener"`` (least
         squares over the bag's filters, damped by ``pool_eps``) or ``"mean"`` (mean of the

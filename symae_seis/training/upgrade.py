@@ -56,7 +56,12 @@ def pin_auto_options(hparams: dict, resolved: dict | None) -> dict:
         return hparams
     config = dict(hparams.get("config") or {})
     saved = with_legacy_defaults(resolved)
+    # the training's nuisance view sets these itself (from the design window)
+    by_view = {"nuisance_window", "nuisance_split"}
+    view = hparams.get("nuisance_view", "record")
     for name in OPTION_NAMES:
+        if name in by_view and view != "record":
+            continue
         if config.get(name) is None and name in saved:
             config[name] = saved[name]
     return {**hparams, "config": config}

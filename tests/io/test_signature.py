@@ -1,6 +1,5 @@
-"""The store's signature measures and the model options they set: bubble trains ripple
-and get the minimum-phase terms with 96 of them, minimum-phase wavelets get them with the
-smooth family's 6, zero-phase ones keep the smooth family."""
+"""The store's signature ripple and the model options it sets (bubble trains get the
+minimum-phase signature terms, other surveys keep the smooth family)."""
 
 from __future__ import annotations
 
@@ -15,17 +14,17 @@ from symae_seis.catalog import load_catalog
 from symae_seis.ingest import build_store
 from symae_seis.io import StoreReader
 from symae_seis.models import SymAE, SymAEConfig
-from symae_seis.models.config import FILTER_TERMS, MIN_PHASE_FROM, RIPPLE_FROM
+from symae_seis.models.config import FILTER_TERMS, RIPPLE_FROM
 from symae_seis.synth.zoo import draw_zoo
 
 
 @pytest.fixture(scope="module")
 def zoo_stores(tmp_path_factory):
-    """Small stores of a bubble draw (zoo2), a minimum-phase one (zoo3) and a Ricker one
-    (zoo5), written as SEG-Y and ingested through the catalog."""
-    assert [draw_zoo(k).wavelet for k in (2, 3, 5)] == ["bubble", "minimum", "ricker"]
+    """Small stores of a bubble draw (zoo2) and of a Ricker one (zoo5), written as SEG-Y
+    and ingested through the catalog."""
+    assert draw_zoo(2).wavelet == "bubble" and draw_zoo(5).wavelet == "ricker"
     out = {}
-    for kind in ("zoo2", "zoo3", "zoo5"):
+    for kind in ("zoo2", "zoo5"):
         folder = tmp_path_factory.mktemp(kind)
         paths = make_survey(kind, folder, small=True, seed=0)
         out[kind] = build_store(load_catalog(survey_catalog(folder, kind, paths))[kind])
@@ -39,23 +38,6 @@ def test_bubble_trains_ripple_and_smooth_signatures_do_not(zoo_stores):
         smooth = r.schema["signature_ripple"]
     assert bubble >= 1.5 * RIPPLE_FROM, bubble
     assert smooth <= 0.5 * RIPPLE_FROM, smooth
-
-
-def test_minimum_phase_wavelets_are_told_from_zero_phase_ones(zoo_stores):
-    values = {}
-    for kind, path in zoo_stores.items():
-        with StoreReader(path) as r:
-            values[kind] = r.schema["signature_min_phase"]
-    assert values["zoo3"] >= 1.25 * MIN_PHASE_FROM, values
-    assert values["zoo5"] <= 0.5 * MIN_PHASE_FROM, values
-    assert values["zoo2"] < MIN_PHASE_FROM, values  # the bubble's ripple decides there
-    with StoreReader(zoo_stores["zoo3"]) as r:
-        n, c, t = r.shape
-        cfg = SymAE(c, t, width=4, hidden=8, schema=r.schema).config
-    assert cfg["min_phase"] is True and cfg["filter_terms"] == FILTER_TERMS[0]
-    # no time terms (miniSEED), no minimum-phase terms
-    mseed = SymAEConfig().resolve(c, t, schema={"channel_key": "", "signature_min_phase": 9.0})
-    assert mseed["min_phase"] is False
 
 
 def test_ripple_sets_the_signature_terms(zoo_stores):
@@ -83,7 +65,7 @@ def test_stores_built_before_the_entry_get_it_measured(zoo_stores, tmp_path):
     shutil.copy(zoo_stores["zoo2"], old)
     with h5py.File(old, "r+") as h5:
         schema = json.loads(h5.attrs["model_schema"])
-        expected = {k: schema.pop(k) for k in ("signature_ripple", "signature_min_phase")}
+        expected = schema.pop("signature_ripple")
         h5.attrs["model_schema"] = json.dumps(schema)
     with StoreReader(old) as r:
-        assert {k: r.schema[k] for k in expected} == expected
+        assert r.schema["signature_ripple"] == expected

@@ -255,3 +255,19 @@ def test_min_phase_terms_are_a_causal_cepstrum():
     with pytest.raises(OptionError, match="min_phase needs"):
         SymAEConfig(min_phase=True, time_terms=False).resolve(8, 64)
     assert SymAEConfig.from_saved({"channels": 8, "samples": 64})[0].min_phase is False
+
+
+def test_a_resumed_run_keeps_the_auto_options_it_resolved_to():
+    """A checkpoint's options left auto (None) take the values its saved model resolved
+    to, whatever today's rules say; options the run set stay; the window that the
+    training's nuisance view sets is left to it."""
+    from symae_seis.training.upgrade import pin_auto_options
+
+    saved = {"filter_shift": True, "min_phase": False, "nuisance_window": [4, 40]}
+    hp = {"nuisance_view": "record", "config": {"filter_shift": None, "width": 8}}
+    cfg = pin_auto_options(hp, saved)["config"]
+    assert cfg["filter_shift"] is True and cfg["min_phase"] is False and cfg["width"] == 8
+    assert cfg["nuisance_window"] == [4, 40]
+    design = pin_auto_options({"nuisance_view": "design", "config": {}}, saved)["config"]
+    assert design.get("nuisance_window") is None and design["filter_shift"] is True
+    assert pin_auto_options(hp, None) == hp  # checkpoints without a saved model

@@ -35,7 +35,7 @@ import numpy as np
 from ...errors import SymaeError
 from ...typing import PathLike
 from .geometry import position_binned
-from .signature import signature_min_phase, signature_ripple
+from .signature import signature_ripple
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -99,18 +99,15 @@ def schema_mismatches(
 
 def model_schema(h5: h5py.File) -> dict[str, Any]:
     """What a model trained on the open store ``h5`` depends on: gather shape, sampling,
-    how gathers were made, how far sources move (``source_move``), how much the
+    how gathers were made, how far sources move (``source_move``) and how much the
     source signatures ripple (``signature_ripple``,
-    :func:`~symae_seis.io.store.signature.signature_ripple`) and whether they are
-    minimum phase (``signature_min_phase``). Written as the
+    :func:`~symae_seis.io.store.signature.signature_ripple`). Written as the
     ``model_schema`` attribute at ingest; stores built before get it (or the entries
     they lack) computed here."""
     if "model_schema" in h5.attrs:
         schema = json.loads(h5.attrs["model_schema"])
         if "signature_ripple" not in schema:  # stores built before the entry
             schema["signature_ripple"] = _ripple(h5, schema.get("channel_key"))
-        if "signature_min_phase" not in schema:  # stores built before the entry
-            schema["signature_min_phase"] = _min_phase(h5, schema.get("channel_key"))
         schema.setdefault("position_bin", position_binned(h5.attrs.get("catalog_entry")))
         return schema
     n, c, t = h5["instances"].shape
@@ -127,7 +124,6 @@ def model_schema(h5: h5py.File) -> dict[str, Any]:
             source_move(h5["headers"], fields, h5["datapoint"][:], len(h5["datapoints/survey"])), 3
         ),
         "signature_ripple": _ripple(h5, str(h5.attrs["channel_key_name"])),
-        "signature_min_phase": _min_phase(h5, str(h5.attrs["channel_key_name"])),
         "position_bin": position_binned(h5.attrs.get("catalog_entry")),
     }
 
@@ -136,12 +132,6 @@ def _ripple(h5: h5py.File, channel_key: str | None) -> float:
     """The store's signature ripple, 0.0 for miniSEED stores (no channel key: station
     pairs, whose models have no time terms and so never the signature terms)."""
     return round(signature_ripple(h5), 4) if channel_key else 0.0
-
-
-def _min_phase(h5: h5py.File, channel_key: str | None) -> float:
-    """The store's minimum-phase slope of the signatures, 0.0 for miniSEED stores (as
-    :func:`_ripple`)."""
-    return round(signature_min_phase(h5), 3) if channel_key else 0.0
 
 
 def source_move(
