@@ -58,15 +58,10 @@ def default_levels(samples: int, fold: int) -> int:
     return max(1, min(7, math.ceil(math.log2(max(-(-samples // fold), 32) / 16))))
 
 
-def default_min_phase(
-    schema: dict[str, Any] | None, filter_time_terms: bool, samples: int
-) -> tuple[bool, int]:
-    """``min_phase`` and the log-amplitude terms by default (``filter_time_terms``: the
-    filter decoder with its time terms; without, neither): the minimum-phase terms with
-    :data:`FILTER_TERMS`' 96 (at most ``samples``) where the store's signatures ripple
-    (``signature_ripple`` at least :data:`RIPPLE_FROM`: a bubble train), else the smooth
-    zero-phase family's 6."""
+def default_min_phase(schema: dict[str, Any] | None, filter_time_terms: bool) -> bool:
+    """``min_phase`` by default: on with the filter decoder and its time terms
+    (``filter_time_terms``) where the store's signatures ripple (``signature_ripple`` at
+    least :data:`RIPPLE_FROM`: a bubble train); :data:`FILTER_TERMS` then gives 96
+    log-amplitude terms instead of 6."""
     ripple = float((schema or {}).get("signature_ripple", 0.0))
-    if filter_time_terms and ripple >= RIPPLE_FROM:
-        return True, min(FILTER_TERMS[1], samples)
-    return False, FILTER_TERMS[0]
+    return filter_time_terms and ripple >= RIPPLE_FROM

@@ -315,21 +315,18 @@ class SymAEConfig:
         window = (
             None if self.nuisance_window is None else check_window(self.nuisance_window, samples)
         )
-        min_phase, signature_terms = self.min_phase, None
+        min_phase = self.min_phase
         if min_phase is None:
-            min_phase, signature_terms = default_min_phase(schema, filt and time_terms, samples)
+            min_phase = default_min_phase(schema, filt and time_terms)
         if min_phase and not (filt and time_terms):
             raise OptionError("min_phase needs decoder='filter' and time_terms")
-        warp = self.warp_terms
-        if warp and not time_terms:
+        if self.warp_terms and not time_terms:
             raise OptionError("warp_terms needs time_terms")
         geometry = self.geometry_terms
-        check_pool_terms(self, filt and wiener, schema, warp)
+        check_pool_terms(self, filt and wiener, schema)
         terms = self.filter_terms
         if terms is None:
-            terms = signature_terms or (
-                min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
-            )
+            terms = min(FILTER_TERMS[1], samples) if min_phase else FILTER_TERMS[0]
         if self.nuisance_split and (window is None or not trace):
             raise OptionError("nuisance_split needs a nuisance_window and trace_terms")
         fold = default_fold(samples) if self.time_fold is None else self.time_fold
@@ -364,7 +361,7 @@ class SymAEConfig:
             "geometry_terms": bool(geometry),
             "coherent_terms": int(self.coherent_terms),
             "robust": bool(self.robust),
-            "warp_terms": bool(warp),
+            "warp_terms": bool(self.warp_terms),
         }
 
     @classmethod

@@ -63,9 +63,7 @@ def check_window(window, samples: int) -> list[int]:
     return [a, b]
 
 
-def check_pool_terms(
-    c: SymAEConfig, least_squares: bool, schema: dict | None, warp: bool = False
-) -> None:
+def check_pool_terms(c: SymAEConfig, least_squares: bool, schema: dict | None) -> None:
     """The options that extend the least-squares pooling (``least_squares``: the filter
     decoder with Wiener pooling): ``geometry_terms`` (on bins of source position only),
     ``coherent_terms``, ``robust``."""
@@ -74,12 +72,8 @@ def check_pool_terms(
             "geometry_terms needs datapoints binned by source position (the catalog's "
             "datapoint_bin: {SourceX: size})"
         )
-    for name, on in (
-        ("geometry_terms", c.geometry_terms),
-        ("robust", c.robust),
-        ("warp_terms", warp),
-    ):
-        if on and not least_squares:
+    for name in ("geometry_terms", "robust", "warp_terms"):
+        if getattr(c, name) and not least_squares:
             raise OptionError(f"{name} needs decoder='filter' and pool='wiener'")
     if c.coherent_terms and not least_squares or not 0 <= c.coherent_terms <= 4:
         raise OptionError(

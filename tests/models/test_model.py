@@ -252,13 +252,13 @@ def test_channel_shift_moves_each_event_by_its_own_slope():
 class _KnownFilters(SymAE):
     """A filter-decoder SymAE whose nuisance codes *are* the filter parameters: pooling
     and decoding are then pure physics that can be checked against the truth (the plain
-    family: no per-trace terms and no warp unless asked)."""
+    family: no per-trace terms unless asked)."""
 
-    def __init__(self, *args, trace_terms=False, warp_terms=False, **kwargs):
+    def __init__(self, *args, trace_terms=False, **kwargs):
         # in evaluation, too, the pooling the test asks for (pool_iters, pool_eps)
         kwargs.setdefault("eval_pool_iters", kwargs.get("pool_iters", 5))
         kwargs.setdefault("eval_pool_eps", kwargs.get("pool_eps", 1e-3))
-        super().__init__(*args, trace_terms=trace_terms, warp_terms=warp_terms, **kwargs)
+        super().__init__(*args, trace_terms=trace_terms, **kwargs)
         self.decoder.params = lambda nuisance: nuisance  # codes are the parameters
 
 
@@ -618,7 +618,7 @@ def test_geometry_terms_place_the_earth_where_each_shot_was_fired():
 
     torch.manual_seed(0)
     c, t = 6, 64
-    kw = dict(width=4, hidden=8, coherent_pad=0, trace_terms=False, warp_terms=False)
+    kw = dict(width=4, hidden=8, coherent_pad=0, trace_terms=False)
     m = SymAE(c, t, geometry_terms=True, **kw).double().eval()
     assert m.coherent_shape == (2, c, t) and m.code_dim == m.config["nuisance_dim"] + 1
     g0, g1 = torch.randn(2, c, t, dtype=torch.float64), torch.randn(2, c, t, dtype=torch.float64)
@@ -670,7 +670,7 @@ def test_robust_pooling_is_not_bent_by_a_noise_burst():
     on a clean bag both give the same gather."""
     torch.manual_seed(0)
     c, t = 8, 64
-    kw = dict(width=4, hidden=8, coherent_pad=0, trace_terms=False, warp_terms=False)
+    kw = dict(width=4, hidden=8, coherent_pad=0, trace_terms=False)
     plain = SymAE(c, t, **kw).double().eval()
     robust = SymAE(c, t, robust=True, **kw).double().eval()
     robust.load_state_dict(plain.state_dict())
