@@ -5,9 +5,10 @@ place differ once one matching filter has done what it can: the part of the acqu
 From the truth of ``symae-synth marine4d`` (noise free): each baseline shot's virtual
 gather (the monitor's earth, recorded with that shot's acquisition) against the clean
 monitor shot nearest in source position, after one least-squares Wiener filter of
-``--taps`` samples for the whole gather (the wavelet, phase, timing and gain are its
-part); and, for contrast, pairs of virtual gathers of one bin (one acquisition's
-differences plus their separation). The median whole-gather NRMS (%) per distance is
+``--taps`` samples for the whole gather (``baselines.global_matching_filter``, method (b)
+of the quality benchmark: the wavelet, phase, timing and gain are its part); and, for
+contrast, pairs of virtual gathers of one bin (one acquisition's differences plus their
+separation). The median whole-gather NRMS (%) per distance is
 printed (``docs/decisions/field-geometry.md``).
 
     python scripts/bench/marine_acquisition.py out/marine4d/truth.h5
@@ -21,16 +22,8 @@ from collections import defaultdict
 import h5py
 import numpy as np
 
+from symae_seis.baselines import global_matching_filter
 from symae_seis.qc.metrics import gather_nrms
-
-
-def matched(target: np.ndarray, source: np.ndarray, taps: int) -> np.ndarray:
-    """``source (C, T)`` through the one filter of ``taps`` samples (centred) that brings
-    it closest to ``target`` in least squares."""
-    cols = np.stack([np.roll(source, k - taps // 2, axis=-1) for k in range(taps)], axis=-1)
-    cols = cols.reshape(-1, taps)
-    f = np.linalg.lstsq(cols, target.reshape(-1), rcond=None)[0]
-    return (cols @ f).reshape(target.shape)
 
 
 def main() -> None:
@@ -43,11 +36,15 @@ def main() -> None:
         virtual, clean = h["virtual"][:], h["monitor_clean"][:]
         bins = h["virtual_cdp"][:]
         bx, mx = h["nuisance/baseline/source_x"][:], h["nuisance/monitor/source_x"][:]
+
+    def matched(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+        return global_matching_filter(source, target, length=args.taps)[0]
+
     near = defaultdict(list)
     for i, g in enumerate(virtual):
         j = int(np.argmin(np.abs(mx - bx[i])))
         d = args.step * round(abs(mx[j] - bx[i]) / args.step)
-        near[d].append(float(gather_nrms(g, matched(g, clean[j], args.taps))))
+        near[d].append(float(gather_nrms(g, matched(g, clean[j]))))
     pairs = defaultdict(list)
     for b in np.unique(bins):
         idx = np.flatnonzero(bins == b)
@@ -55,7 +52,7 @@ def main() -> None:
             for j in idx[n + 1 :]:
                 d = args.step * round(abs(bx[i] - bx[j]) / args.step)
                 g = virtual[i]
-                pairs[d].append(float(gather_nrms(g, matched(g, virtual[j], args.taps))))
+                pairs[d].append(float(gather_nrms(g, matched(g, virtual[j]))))
     print("distance (m)  shots  NRMS (%): virtual gather against the nearest clean monitor shot")
     for d in sorted(near):
         print(f"{d:12.0f} {len(near[d]):6d} {np.median(near[d]):9.1f}")
