@@ -16,6 +16,7 @@ from ..synth.zoo import V_WATER, ZooDraw, _wavelet, event_moveout, render_zoo_ga
 
 __all__ = [
     "zoo_ratios",
+    "choose_by_reconstruction",
     "zoo_summary",
     "static_fit_residual",
     "warp_fit_residual",
@@ -73,6 +74,21 @@ def zoo_ratios(rows: list[dict]) -> list[dict]:
             }
         )
     return out
+
+
+def choose_by_reconstruction(runs: dict[str, list[dict]]) -> tuple[list[dict], dict[str, str]]:
+    """What ``symae-select`` would keep, from quality rows of runs of several model
+    families (``{label: rows}``): for every survey, the rows of the run whose SymAE
+    reconstruction of the recorded shots (``recon_gather``) is lowest (the first label on
+    a tie); returns those rows and ``{survey: label}``."""
+    recon: dict[str, list[tuple[float, int, str]]] = {}
+    for k, (label, rows) in enumerate(runs.items()):
+        for r in rows:
+            if r["method"] == "SymAE virtual" and r["metric"] == "recon_gather":
+                recon.setdefault(str(r["survey"]), []).append((float(r["value"]), k, label))
+    chosen = {survey: min(vals)[2] for survey, vals in recon.items()}
+    rows = [r for label, rs in runs.items() for r in rs if chosen.get(str(r["survey"])) == label]
+    return rows, chosen
 
 
 def _best(v: dict, methods: list[str], zone: str, metric: str) -> tuple[float, str]:

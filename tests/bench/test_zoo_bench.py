@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from symae_seis.bench.zoo import zoo_ratios, zoo_summary
+from symae_seis.bench.zoo import choose_by_reconstruction, zoo_ratios, zoo_summary
 
 
 def _rows(draw: str, symae: tuple, conv: dict) -> list[dict]:
@@ -55,3 +55,24 @@ def test_ratios_against_the_best_method_zone_by_zone():
         "zoo_outside_ratio_median=0.700 zoo_outside_ratio_worst=0.900 zoo_d4_ratio_worst=0.900"
     )
     assert r1["d4"] == pytest.approx(0.9)
+
+
+def _with_recon(rows: list[dict], value: float) -> list[dict]:
+    return [{**r, "value": value} if r["metric"] == "recon_gather" else r for r in rows]
+
+
+def test_the_family_that_reconstructs_best_is_kept_per_draw():
+    conv = {"(e) whole": (10.0, 10.0, 1.0)}
+    shipped = _with_recon(_rows("zoo0", (9.0, 9.0, 0.9), conv), 8.0)
+    shipped += _with_recon(_rows("zoo1", (3.0, 3.0, 0.2), conv), 2.0)
+    shipped += _with_recon(_rows("zoo2", (4.0, 4.0, 0.3), conv), 5.0)
+    warp = _with_recon(_rows("zoo0", (3.0, 3.0, 0.2), conv), 2.8)
+    warp += _with_recon(_rows("zoo1", (8.0, 8.0, 0.7), conv), 7.8)
+    warp += _with_recon(_rows("zoo2", (6.0, 6.0, 0.5), conv), 5.0)  # a tie: the first label
+    rows, chosen = choose_by_reconstruction({"shipped": shipped, "warp": warp})
+    assert chosen == {"zoo0": "warp", "zoo1": "shipped", "zoo2": "shipped"}
+    ratios = {r["draw"]: r for r in zoo_ratios(rows)}
+    assert ratios["zoo0"]["outside"] == pytest.approx(0.3)
+    assert ratios["zoo1"]["outside"] == pytest.approx(0.3)
+    assert ratios["zoo2"]["outside"] == pytest.approx(0.4)
+    assert len(rows) == len(shipped)  # one run's rows per draw
