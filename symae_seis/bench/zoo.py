@@ -85,7 +85,8 @@ def choose_by_reconstruction(runs: dict[str, list[dict]]) -> tuple[list[dict], d
     for k, (label, rows) in enumerate(runs.items()):
         for r in rows:
             if r["method"] == "SymAE virtual" and r["metric"] == "recon_gather":
-                recon.setdefault(str(r["survey"]), []).append((float(r["value"]), k, label))
+                v = float(r["value"])  # a diverged run (NaN) is never chosen
+                recon.setdefault(str(r["survey"]), []).append((v if v == v else np.inf, k, label))
     chosen = {survey: min(vals)[2] for survey, vals in recon.items()}
     rows = [r for label, rs in runs.items() for r in rs if chosen.get(str(r["survey"])) == label]
     return rows, chosen

@@ -10,7 +10,7 @@ the shipped config (three trainings), the choice in ``runs/my4d-select/model.pt`
     symae-select my4d --run-dir runs/my4d-select --families shipped min_phase \\
         -- --config my.yaml --trainer.max_epochs 20
 
-Options after ``--`` go to every ``symae-train fit`` (the default: the shipped config).
+Options after ``--`` go to every ``symae-train fit``, after the shipped config.
 ``selection.csv`` lists each family's reconstruction NRMS (whole gathers, far quarter of
 the channels, late half), the chosen one first. Not a guide on noisy recordings that a
 freer model fits (``docs/guide/training.md``).
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..training.select import select_family
         from .demo import _config_path
 
-        given = train_args or ["--config", str(_config_path())]
+        given = ["--config", str(_config_path()), *train_args]
         ranked = select_family(
             ns.dataset,
             ns.catalog,

@@ -13,23 +13,26 @@ survey with swell: 15 pairs reversed), nor between families of which one has mor
 freedom in its coherent part.
 
 Each candidate is a full ``symae-train fit`` run in ``<run_dir>/<family>/`` (a family whose
-``model.pt`` is already there is scored, not retrained: a killed selection resumes), then
+``model.pt`` is already there is scored, not retrained, and one killed in training resumes
+from its last checkpoint: a killed selection resumes), then
 a ``symae-redatum`` without SEG-Y in ``<run_dir>/<family>/fit/``. The choice is written to
 ``<run_dir>/selection.csv`` and the chosen ``model.pt`` copied to ``<run_dir>/model.pt``.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import logging
+import math
 import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import OptionError
+from ..errors import OptionError, SymaeError
 from ..io.atomic import atomic_path
 
 __all__ = ["FAMILIES", "DEFAULT_FAMILIES", "Candidate", "select_family"]
@@ -94,16 +97,45 @@ def _check(run_dir: Path, families: list[str], overwrite: bool) -> None:
 
 
 def _train(dataset: str, catalog: Path, sub: Path, options: list[str]) -> float:
+    """Train one candidate into ``sub`` (resuming its last checkpoint if it has one);
+    the seconds it took."""
     from .cli import cli
 
+    last = sub / "checkpoints" / "last.ckpt"
+    if sub.exists() and not last.is_file():
+        raise FileExistsError(
+            f"{sub} holds an unfinished candidate run without a checkpoint to resume; "
+            "remove it to train the family again"
+        )
+    resume = ["--ckpt_path", str(last)] if last.is_file() else []
     start = time.perf_counter()
-    with warnings.catch_warnings():  # in-process on purpose: one line per run is noise
-        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-        cli(["fit", *options, "--data.dataset", dataset, "--data.catalog", str(catalog),
-             "--run_dir", str(sub)])  # fmt: skip
+    try:
+        with warnings.catch_warnings():  # in-process on purpose: one line per run is noise
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            cli(["fit", *options, "--data.dataset", dataset, "--data.catalog", str(catalog),
+                 "--run_dir", str(sub), *resume])  # fmt: skip
+    except argparse.ArgumentError as err:
+        raise OptionError(f"symae-train options: {' '.join(str(err).split())}") from None
     if not (sub / "model.pt").is_file():
-        raise RuntimeError(f"{sub}: the training wrote no model.pt")
+        raise SymaeError(f"{sub}: the training wrote no model.pt")
     return time.perf_counter() - start
+
+
+def _reusable(sub: Path, dataset: str) -> bool:
+    """Whether ``sub`` holds a trained candidate of ``dataset`` (an error if of another)."""
+    if not (sub / "model.pt").is_file():
+        return False
+    import yaml
+
+    cfg = sub / "config.yaml"
+    doc = yaml.safe_load(cfg.read_text()) if cfg.is_file() else None
+    trained_on = (doc or {}).get("data", {}).get("dataset")
+    if trained_on not in (None, dataset):
+        raise FileExistsError(
+            f"{sub / 'model.pt'} was trained on {trained_on!r}, not {dataset!r}; "
+            "choose another run folder"
+        )
+    return True
 
 
 def select_family(
@@ -127,16 +159,19 @@ def select_family(
     from ..catalog import load_catalog
     from ..ingest import ensure_store
     from ..io.store import StoreReader
-    from ..redatum import redatum
+    from ..redatum import pair_4d, redatum, resolve_device
 
     run_dir, catalog, families = Path(run_dir), Path(catalog), list(families)
     _check(run_dir, families, overwrite)
+    resolve_device(device)
     store = ensure_store(load_catalog(catalog)[dataset], progress=progress)
+    with StoreReader(store) as reader:  # the surveys are there before anything trains
+        pair_4d(reader, coherent_from, nuisance_from)
     candidates = []
     for family in families:
         sub = run_dir / family
         cand = Candidate(family, sub)
-        if (sub / "model.pt").is_file():
+        if _reusable(sub, dataset):
             log.info("%s: %s holds a trained model: scoring it", family, sub / "model.pt")
         else:
             log.info("%s: training (%s)", family, " ".join(FAMILIES[family]) or "as given")
@@ -157,7 +192,10 @@ def select_family(
         cand.summary = res.summary
         log.info("%s: reconstruction of the recorded shots %.2f %% NRMS", family, cand.recon)
         candidates.append(cand)
-    ranked = sorted(candidates, key=lambda c: c.recon)  # stable: the first listed wins ties
+    # stable: the first listed wins ties; a diverged candidate (NaN) is never chosen
+    ranked = sorted(candidates, key=lambda c: (not math.isfinite(c.recon), c.recon))
+    if not math.isfinite(ranked[0].recon):
+        raise SymaeError(f"{run_dir}: no candidate reconstructs the recorded shots (NaN)")
     _write(run_dir, ranked, overwrite)
     return ranked
 

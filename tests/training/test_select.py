@@ -67,3 +67,18 @@ def test_an_unknown_family_is_named(small_catalog, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "minphase" in err and "min_phase" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_bad_input_is_one_line_before_anything_trains(small_catalog, tmp_path, capsys):
+    run = tmp_path / "r"
+    argv = ["small", "--catalog", str(small_catalog), "--run-dir", str(run)]
+    assert main([*argv, "--coherent-from", "monitr", *TRAIN]) == 2
+    assert "monitr" in capsys.readouterr().err and not run.exists()
+    assert main([*argv, "--families", "shipped", "--", "--trainer.max_epoch", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "max_epoch" in err and "Traceback" not in err
+    # a candidate killed before its first checkpoint: named, not silently retrained
+    (run / "warp").mkdir(parents=True, exist_ok=True)
+    (run / "warp" / "config.yaml").write_text("data: {dataset: small}\n")
+    assert main([*argv, "--families", "warp", *TRAIN]) == 2
+    assert f"{run / 'warp'} holds an unfinished candidate" in capsys.readouterr().err
