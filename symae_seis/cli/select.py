@@ -64,15 +64,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         from ..training.select import select_family
-        from .demo import _config_path
 
-        given = ["--config", str(_config_path()), *train_args]
         ranked = select_family(
             ns.dataset,
             ns.catalog,
             ns.run_dir,
             families=ns.families,
-            train_args=given,
+            train_args=train_args,
             coherent_from=ns.coherent_from,
             nuisance_from=ns.nuisance_from,
             device=ns.device,

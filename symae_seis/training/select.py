@@ -30,6 +30,7 @@ import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from ..errors import OptionError, SymaeError
@@ -50,6 +51,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "--model.config.filter_terms=6",
     ),
 }
+#: The shipped training config, under every family's options.
+SHIPPED_CONFIG = Path(str(resources.files("symae_seis.configs").joinpath("demo4d.yaml")))
 #: Families tried by default (each costs one training).
 DEFAULT_FAMILIES = ("shipped", "min_phase", "warp")
 
@@ -151,8 +154,8 @@ def select_family(
     overwrite: bool = False,
     progress: bool = False,
 ) -> list[Candidate]:
-    """Train ``families`` (names of :data:`FAMILIES`) on ``dataset`` with ``train_args``
-    (``symae-train fit`` options, e.g. ``--config``, given before each family's own),
+    """Train ``families`` (names of :data:`FAMILIES`) on ``dataset`` with the shipped config
+    and ``train_args`` on top (``symae-train fit`` options, given before each family's own),
     redatum ``coherent_from`` with ``nuisance_from``'s codes with each, and keep the one
     whose reconstruction of the recorded shots is best (module docstring). Returns the
     candidates, the chosen one first."""
@@ -175,7 +178,8 @@ def select_family(
             log.info("%s: %s holds a trained model: scoring it", family, sub / "model.pt")
         else:
             log.info("%s: training (%s)", family, " ".join(FAMILIES[family]) or "as given")
-            cand.train_seconds = _train(dataset, catalog, sub, [*train_args, *FAMILIES[family]])
+            options = ["--config", str(SHIPPED_CONFIG), *train_args, *FAMILIES[family]]
+            cand.train_seconds = _train(dataset, catalog, sub, options)
         with StoreReader(store) as reader:
             res = redatum(
                 sub / "model.pt",
