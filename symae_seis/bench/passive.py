@@ -31,11 +31,12 @@ from ..qc.dvv import (
     whitening_amplitude,
 )
 from ..redatum import redatum
-from ..synth.passive import PassiveParams, make_passive_survey, passive_days
+from ..synth.passive import PassiveParams, make_passive_survey, passive_days, twins
 from .training import train
 
 __all__ = [
     "score",
+    "admission",
     "stacks_in_memory",
     "anchor_in_memory",
     "floor",
@@ -123,6 +124,32 @@ def anchor_in_memory(
     stacks (``"anchor"``, and with ``oracle`` ``"no_cross_terms"``)."""
     stacks, truth, lags = stacks_in_memory(p, max_lag_s, oracle=oracle)
     return {k: score(v, lags, truth, coda, band)["rms"] for k, v in stacks.items()}
+
+
+#: Admission of a non-stationary survey before anyone tunes on it (issue 30): the
+#: anchor's apparent dv/v on the twin without change at least this many times its error
+#: on the stationary twin ...
+ADMIT_APPARENT = 2.0
+#: ... and the repeated-source floor at most this fraction of the anchor's error.
+ADMIT_FLOOR = 0.35
+
+
+def admission(p: PassiveParams, max_lag_s: float, coda, band) -> dict:
+    """The anchor's 1-day dv/v RMS error on survey ``p`` and on its twins
+    (:func:`symae_seis.synth.passive.twins`; on ``"zero"`` the apparent dv/v the sources
+    alone make it read), the two admission ratios and whether ``p`` passes
+    (:data:`ADMIT_APPARENT`, :data:`ADMIT_FLOOR`)."""
+    out: dict = {}
+    for name, q in twins(p).items():
+        stacks, truth, lags = stacks_in_memory(q, max_lag_s)
+        out[name] = score(stacks["anchor"], lags, truth, coda, band)["rms"]
+        log.info("  admission: anchor on the %s twin %.2e", name, out[name])
+    out["apparent_ratio"] = out["zero"] / out["stationary"]
+    out["floor_ratio"] = out["repeated"] / out["survey"]
+    out["admitted"] = bool(
+        out["apparent_ratio"] >= ADMIT_APPARENT and out["floor_ratio"] <= ADMIT_FLOOR
+    )
+    return out
 
 
 def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:

@@ -42,7 +42,7 @@ def generate(entry: DatasetEntry, *, overwrite: bool = False) -> list[Path]:
             params = PassiveParams(
                 **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
             )
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise CatalogError(f"dataset {entry.name!r}: generate: {err}") from None
         out = make_passive_survey(folder, params, overwrite=overwrite)
         return [*out["mseed"], out["truth"]]

@@ -12,11 +12,24 @@ random noise whose strength, centre frequency and bandwidth are drawn anew (the
 nuisance: the noise field never repeats). Records are ``sum_p S_p(f) G_p,r(f)``, computed
 in the frequency domain; days are compressed (``windows_per_day`` windows from midnight).
 
+Non-stationary sources (all off by default; the documented bias of noise
+interferometry, Froment et al. 2010, Zhan et al. 2013): the ring's dominant azimuth
+(``azimuth_kappa``, a von Mises weighting of the ring's source powers) turns by
+``azimuth_turn_deg`` over the record in phase with the seasonal dv/v term, each window's
+direction drawn around its day's (``window_kappa``); a local source off the station line
+inside the scattering zone (``local_source``: its recorded power against the ring's) is lit
+for an episode of each day's windows (0 to ``local_episodes`` of them, at least 40 % on the
+days around the drop); incoherent noise local to each station (``local_noise`` of the
+ambient record's RMS, its level drawn day by day, ``local_noise_sigma``); attenuation
+(``q``). ``dvv_scale=0`` is the twin with the same noise and no change (what the
+sources alone make a method read). See :func:`twins`.
+
 Two knobs serve experiments on what limits dv/v (``scripts/bench/passive.py --floor``):
 ``noise_seed`` draws another noise field through the same medium, and ``repeat_sources``
 gives every day the same sequence of source strengths and spectra (window ``w`` of each day
-alike; only the random phases new): the nuisance repeats exactly from day to day, which is
-what a perfectly repeatable virtual source would achieve.
+alike, non-stationary states included; only the random phases new): the nuisance repeats
+exactly from day to day, which is what a perfectly repeatable virtual source would
+achieve.
 
 Truth (``truth.h5``): the dv/v history per day, the day of the sudden drop, the station
 positions, and each day's inter-station Green's functions ``G(station i -> station j)``
@@ -25,7 +38,7 @@ for the station pairs (what noise interferometry estimates).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +49,7 @@ from ..typing import PathLike
 
 __all__ = [
     "PassiveParams",
+    "twins",
     "dvv_history",
     "make_passive_survey",
     "passive_days",
@@ -68,6 +82,31 @@ class PassiveParams:
     seed: int = 0  # the medium, and (noise_seed None) the noise
     noise_seed: int | None = None  # another noise field through the same medium
     repeat_sources: bool = False  # the same source strengths/spectra every day
+    dvv_scale: float = 1.0  # 0: the twin without change
+    q: float | None = None  # attenuation quality factor of every arrival
+    azimuth_kappa: float = 0.0  # von Mises concentration of the ring's power (0: isotropic)
+    azimuth_turn_deg: float = 0.0  # swing of the dominant azimuth over the record
+    window_kappa: float = 4.0  # spread of each window's direction around its day's
+    local_source: float = 0.0  # recorded power of the local source / the ring's (0: none)
+    local_source_xy: tuple[float, float] = (1200.0, 1500.0)
+    local_episodes: float = 0.8  # most of a day's windows the local source is lit in
+    local_noise: float = 0.0  # station-local noise RMS / the ambient record's
+    local_noise_sigma: float = 0.5  # day-to-day log-normal spread of its level
+
+    def __post_init__(self):
+        for name in ("q",):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ValueError(f"PassiveParams.{name} must be positive or None, got {v}")
+        for name in ("azimuth_kappa", "window_kappa", "local_source", "local_noise"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"PassiveParams.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.local_episodes <= 1:
+            raise ValueError(
+                f"PassiveParams.local_episodes must be in [0, 1], got {self.local_episodes}"
+            )
+        if self.local_source and abs(self.local_source_xy[1]) < 1.0:
+            raise ValueError("PassiveParams.local_source_xy must be off the station line (y = 0)")
 
 
 def dvv_history(p: PassiveParams) -> np.ndarray:
@@ -76,7 +115,22 @@ def dvv_history(p: PassiveParams) -> np.ndarray:
     out = p.seasonal_amp * np.sin(2 * np.pi * d / max(p.days, 1))
     after = d >= p.drop_day
     out[after] += p.drop * np.exp(-(d[after] - p.drop_day) / p.recovery_days)
-    return out
+    return p.dvv_scale * out
+
+
+def twins(p: PassiveParams) -> dict[str, PassiveParams]:
+    """Survey ``p`` and its twins, through the same medium: ``"zero"`` (the same noise,
+    no dv/v: what the sources alone make a method read), ``"stationary"`` (the same
+    dv/v, every day's sources from one distribution: no turning azimuth, no local
+    source, the local noise's level constant) and ``"repeated"`` (every day the same
+    sequence of source states, only the random phases new: the floor of a perfectly
+    repeatable virtual source)."""
+    return {
+        "survey": p,
+        "zero": replace(p, dvv_scale=0.0),
+        "stationary": replace(p, azimuth_kappa=0.0, local_source=0.0, local_noise_sigma=0.0),
+        "repeated": replace(p, repeat_sources=True),
+    }
 
 
 def stations_xy(p: PassiveParams) -> np.ndarray:
@@ -113,11 +167,15 @@ class _Medium:
         d_pk = np.linalg.norm(points[:, None] - self.scat[None], axis=-1)  # (P, K)
         d_kr = np.linalg.norm(self.scat[:, None] - self.stations[None], axis=-1)  # (K, R)
         v_direct = v_all if self.local.all() else p.velocity
-        out += (1 / np.sqrt(d_ps + 1.0))[..., None] * np.exp(-w * (d_ps / v_direct)[..., None])
+        # attenuation: exp(-pi f t / Q) on an arrival of travel time t (a complex "slowness")
+        loss = 0.0 if p.q is None else np.pi * freqs / p.q
+        out += (1 / np.sqrt(d_ps + 1.0))[..., None] * np.exp(
+            -(w + loss) * (d_ps / v_direct)[..., None]
+        )
         for k in range(p.scatterers):
             path = d_pk[:, k, None] + d_kr[None, k, :]  # (P, R)
             amp = self.scat_amp[k] * 30.0 / np.sqrt(d_pk[:, k, None] * d_kr[None, k, :] + 1.0)
-            out += amp[..., None] * np.exp(-w * (path / v_scat[k])[..., None])
+            out += amp[..., None] * np.exp(-(w + loss) * (path / v_scat[k])[..., None])
         return out
 
 
@@ -144,13 +202,70 @@ def _noise_spectrum(
     return envelope * np.exp(2j * np.pi * rng.uniform(0, 1, (p.sources, freqs.size)))
 
 
+class _DayState:
+    """A day's source states (drawn from the day's own generator, the same every day for
+    ``repeat_sources``): per window the ring's amplitude weights ``(W, P)`` and whether the
+    local source is lit; per station the local noise's level."""
+
+    def __init__(self, p: PassiveParams, day: int, src_angle: np.ndarray):
+        d = 0 if p.repeat_sources else day
+        rng = np.random.default_rng([p.seed, 0 if p.noise_seed is None else p.noise_seed + 1, 1, d])
+        w = p.windows_per_day
+        self.weights = np.ones((w, src_angle.size))
+        if p.azimuth_kappa > 0:
+            swing = np.radians(p.azimuth_turn_deg) / 2 * np.sin(2 * np.pi * d / max(p.days, 1))
+            theta = rng.vonmises(swing, p.window_kappa, w) if p.window_kappa > 0 else swing
+            amp = np.exp(0.5 * p.azimuth_kappa * np.cos(src_angle[None] - np.c_[theta]))
+            self.weights = amp / np.sqrt((amp**2).mean(axis=1, keepdims=True))
+        self.lit = np.zeros(w, bool)
+        if p.local_source > 0:
+            near_drop = abs(d - p.drop_day) <= 1
+            lo = min(0.4, p.local_episodes) if near_drop else 0.0
+            on = int(round(rng.uniform(lo, p.local_episodes) * w))
+            start = int(rng.integers(0, w - on + 1))
+            self.lit[start : start + on] = True
+        self.noise = p.local_noise * np.exp(p.local_noise_sigma * rng.normal(size=p.stations))
+
+
+def _band(p: PassiveParams, freqs: np.ndarray) -> np.ndarray:
+    """A smooth amplitude spectrum over the survey's band (the local sources')."""
+    lo, hi = p.band_hz
+    return np.exp(-0.5 * ((freqs - (lo + hi) / 2) / ((hi - lo) / 2)) ** 2)
+
+
+def _local_parts(
+    p: PassiveParams,
+    rng: np.random.Generator,
+    ring: np.ndarray,
+    g_loc: np.ndarray | None,
+    lit: bool,
+    noise: np.ndarray,
+    band: np.ndarray,
+) -> list[np.ndarray]:
+    """One window's records ``(stations, F)`` of the local source (zero where unlit) and
+    of the station-local noise, those the survey has, scaled against the ring's record
+    ``ring``."""
+    out = []
+    power = np.mean(np.abs(ring) ** 2, axis=-1)  # per station
+    if g_loc is not None:
+        rec = band * np.exp(2j * np.pi * rng.uniform(0, 1, band.size)) * g_loc
+        gain = np.sqrt(p.local_source * power.mean() / np.mean(np.abs(rec) ** 2)) if lit else 0
+        out.append(rec * gain)
+    if p.local_noise > 0:
+        z = rng.normal(size=ring.shape) + 1j * rng.normal(size=ring.shape)
+        z *= band
+        out.append(z * (noise * np.sqrt(power / np.mean(np.abs(z) ** 2, axis=-1)))[:, None])
+    return out
+
+
 def passive_days(p: PassiveParams, *, per_source: bool = False):
     """The survey day by day: yields ``(day, dvv, records (stations, samples),
     greens (pairs, lags))``, the records in arbitrary units (continuous over the day's
     windows, each ``window_s`` long) and the true inter-station Green's functions on lags
     ``-L..L`` (``L = window_s / 2``; zero at negative lags). With ``per_source`` the
     records are each noise source's share ``(sources, stations, samples)``, whose sum over
-    sources is the record (for diagnostics)."""
+    sources is the record (for diagnostics; the local source and the station-local noise,
+    where the survey has them, are the last rows)."""
     rng = np.random.default_rng(p.seed)
     medium = _Medium(p, rng)
     if p.noise_seed is not None:
@@ -165,20 +280,37 @@ def passive_days(p: PassiveParams, *, per_source: bool = False):
     )
     pairs = station_pairs(p.stations)
     lag = n // 2
+    src_angle = np.arctan2(medium.src[:, 1], medium.src[:, 0])
+    band = _band(p, freqs)
     for d, dvv in enumerate(dvv_history(p)):
         g_src = medium.green(medium.src, dvv, freqs)  # (P, R, F)
         g_sta = medium.green(medium.stations, dvv, freqs)  # (R, R, F)
+        g_loc = (
+            medium.green(np.array([p.local_source_xy]), dvv, freqs)[0] if p.local_source else None
+        )
+        state = _DayState(p, d, src_angle)
+        # the local parts' phases are new every day, also where their states repeat
+        local_rng = np.random.default_rng(
+            [p.seed, 0 if p.noise_seed is None else p.noise_seed + 1, 2, d]
+        )
         greens = np.zeros((len(pairs), 2 * lag + 1))
         for k, (i, j) in enumerate(pairs):
             greens[k, lag:] = np.fft.irfft(g_sta[i, j], nfft)[: lag + 1]
+        extra = int(p.local_source > 0) + int(p.local_noise > 0)
         data = np.zeros(
-            (p.sources, p.stations, n * p.windows_per_day)
+            (p.sources + extra, p.stations, n * p.windows_per_day)
             if per_source
             else (p.stations, n * p.windows_per_day)
         )
         for w, env in enumerate(envelopes):
-            spec = _noise_spectrum(rng, p, freqs, env)
-            rec = spec[:, None] * g_src if per_source else np.einsum("pf,prf->rf", spec, g_src)
+            spec = _noise_spectrum(rng, p, freqs, env) * state.weights[w][:, None]
+            shares = spec[:, None] * g_src
+            ring = shares.sum(axis=0)
+            parts = _local_parts(p, local_rng, ring, g_loc, state.lit[w], state.noise, band)
+            if per_source:
+                rec = np.concatenate([shares, np.stack(parts)]) if parts else shares
+            else:
+                rec = ring + sum(parts) if parts else ring
             data[..., w * n : (w + 1) * n] = np.fft.irfft(rec, nfft)[..., n // 2 : n // 2 + n]
         yield d, dvv, data, greens
 
