@@ -34,6 +34,13 @@ Prints RMS dv/v errors, the day where each finds the sudden drop, wall times, an
     python scripts/bench/passive.py                  # 8 stations x 30 days (CPU: long)
     python scripts/bench/passive.py --small          # 5 stations x 12 days, quick look
     python scripts/bench/passive.py --small --floor 8 --floor-only   # the floor alone
+    python scripts/bench/passive.py --nonstationary --admission-only  # issue 30's gate
+
+With ``--nonstationary`` the survey has non-stationary sources
+(``symae_seis.synth.passive.nonstationary``), and before anything else the anchor is run on
+its twins (``bench.passive.admission``): it is admitted for tuning when the anchor's
+apparent dv/v on the twin without change is at least twice its error on the stationary
+twin, and the repeated-source floor at most 0.35 of its error on the survey.
 """
 
 from __future__ import annotations
@@ -45,8 +52,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from symae_seis.bench.options import add_model_option, model_options
-from symae_seis.bench.passive import report_floor, run_survey
-from symae_seis.synth.passive import PassiveParams
+from symae_seis.bench.passive import admission, report_floor, run_survey
+from symae_seis.synth.passive import PassiveParams, nonstationary
 
 
 def main() -> None:
@@ -79,6 +86,15 @@ def main() -> None:
         help="window length in seconds (PassiveParams.window_s; longer windows "
         "average the sources' random phases down, not their composition)",
     )
+    ap.add_argument(
+        "--nonstationary",
+        action="store_true",
+        help="the survey with non-stationary sources (synth.passive.nonstationary); its "
+        "admission (the anchor on its twins) is printed first",
+    )
+    ap.add_argument(
+        "--admission-only", action="store_true", help="with --nonstationary: only the admission"
+    )
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -89,11 +105,30 @@ def main() -> None:
         PassiveParams(stations=5, days=12, drop_day=7, seed=3) if args.small else PassiveParams(),
         noise_seed=args.noise_seed,
     )
+    if args.nonstationary:
+        p = nonstationary(p)
+    elif args.admission_only:
+        ap.error("--admission-only needs --nonstationary")
     if args.window_s is not None:
         p = replace(p, window_s=args.window_s)
     out = args.out.resolve()
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
+    if args.nonstationary:
+        a = admission(p, max_lag_s, coda, band)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "admission.json").write_text(json.dumps(a))
+        print(
+            f"admission (anchor 1-day RMS): survey {a['survey']:.2e}, zero twin (apparent) "
+            f"{a['zero']:.2e}, stationary twin {a['stationary']:.2e}, repeated sources "
+            f"{a['repeated']:.2e}; apparent / stationary {a['apparent_ratio']:.2f} (>= 2), "
+            f"repeated / survey {a['floor_ratio']:.2f} (<= 0.35): "
+            + ("admitted" if a["admitted"] else "NOT admitted")
+        )
+        print(f"dvv_admission_apparent={a['apparent_ratio']:.3f}")
+        print(f"dvv_admission_floor={a['floor_ratio']:.3f}")
+        if args.admission_only:
+            return
     if args.floor_only:
         print(report_floor(p, args.floor or 4, max_lag_s, coda, band, out))
         return

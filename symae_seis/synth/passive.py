@@ -49,6 +49,7 @@ from ..typing import PathLike
 
 __all__ = [
     "PassiveParams",
+    "nonstationary",
     "twins",
     "dvv_history",
     "make_passive_survey",
@@ -116,6 +117,22 @@ def dvv_history(p: PassiveParams) -> np.ndarray:
     after = d >= p.drop_day
     out[after] += p.drop * np.exp(-(d[after] - p.drop_day) / p.recovery_days)
     return p.dvv_scale * out
+
+
+def nonstationary(p: PassiveParams = PassiveParams()) -> PassiveParams:
+    """Survey ``p`` with the non-stationary sources of issue 30: windows of 160 s,
+    attenuation (Q 50), station-local noise at the ambient level changing day by day, a
+    dominant azimuth (von Mises, kappa 8) turning by 180 degrees with the seasons and a
+    local source at twice the ring's power lit in daily episodes."""
+    return replace(
+        p,
+        window_s=160.0,
+        q=50.0,
+        local_noise=1.0,
+        azimuth_kappa=8.0,
+        azimuth_turn_deg=180.0,
+        local_source=2.0,
+    )
 
 
 def twins(p: PassiveParams) -> dict[str, PassiveParams]:

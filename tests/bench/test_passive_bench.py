@@ -88,3 +88,20 @@ def test_in_memory_anchor_sees_the_same_records_with_and_without_the_oracle():
     assert both["no_cross_terms"] != both["anchor"]
     twin = B.anchor_in_memory(replace(TINY, repeat_sources=True), 5.0, (1.0, 5.0), TINY.band_hz)
     assert twin["anchor"] != plain["anchor"]
+
+
+def test_admission_scores_the_anchor_on_each_twin():
+    B = _load()
+    p = replace(TINY, azimuth_kappa=6.0, azimuth_turn_deg=180.0, local_source=1.0)
+    coda, band = (1.0, 8.0), p.band_hz
+    a = B.admission(p, 10.0, coda, band)
+    for name, q in (
+        ("zero", replace(p, dvv_scale=0.0)),
+        ("repeated", replace(p, repeat_sources=True)),
+    ):
+        assert a[name] == B.anchor_in_memory(q, 10.0, coda, band)["anchor"]
+    assert a["apparent_ratio"] == a["zero"] / a["stationary"] > 0
+    assert a["floor_ratio"] == a["repeated"] / a["survey"] > 0
+    assert a["admitted"] is (
+        a["apparent_ratio"] >= B.ADMIT_APPARENT and a["floor_ratio"] <= B.ADMIT_FLOOR
+    )

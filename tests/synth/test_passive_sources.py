@@ -106,3 +106,14 @@ def test_impossible_options_are_named(tmp_path, bad, name):
     )
     with pytest.raises(CatalogError, match=f"pns.*{name}"):
         generate(load_catalog(cat)["pns"])
+
+
+def test_the_catalog_survey_is_the_documented_one():
+    from pathlib import Path
+
+    from symae_seis.synth.passive import nonstationary
+
+    root = Path(__file__).resolve().parents[2]
+    spec = dict(load_catalog(root / "data_catalog.yaml")["passive_ns"].generate)
+    assert spec.pop("kind") == "passive"
+    assert PassiveParams(**spec) == nonstationary(PassiveParams(seed=0))
