@@ -93,6 +93,7 @@ class PassiveParams:
     local_episodes: float = 0.8  # most of a day's windows the local source is lit in
     local_noise: float = 0.0  # station-local noise RMS / the ambient record's
     local_noise_sigma: float = 0.5  # day-to-day log-normal spread of its level
+    stationary: bool = False  # every window's source state from one distribution
 
     def __post_init__(self):
         for name in ("q",):
@@ -138,14 +139,15 @@ def nonstationary(p: PassiveParams = PassiveParams()) -> PassiveParams:
 def twins(p: PassiveParams) -> dict[str, PassiveParams]:
     """Survey ``p`` and its twins, through the same medium: ``"zero"`` (the same noise,
     no dv/v: what the sources alone make a method read), ``"stationary"`` (the same
-    dv/v, every day's sources from one distribution: no turning azimuth, no local
-    source, the local noise's level constant) and ``"repeated"`` (every day the same
+    dv/v and source ingredients, every window's state drawn from one distribution
+    whatever the day: no turning azimuth, the local source lit window by window as often
+    on average, the local noise's level constant) and ``"repeated"`` (every day the same
     sequence of source states, only the random phases new: the floor of a perfectly
     repeatable virtual source)."""
     return {
         "survey": p,
         "zero": replace(p, dvv_scale=0.0),
-        "stationary": replace(p, azimuth_kappa=0.0, local_source=0.0, local_noise_sigma=0.0),
+        "stationary": replace(p, stationary=True),
         "repeated": replace(p, repeat_sources=True),
     }
 
@@ -230,18 +232,22 @@ class _DayState:
         w = p.windows_per_day
         self.weights = np.ones((w, src_angle.size))
         if p.azimuth_kappa > 0:
-            swing = np.radians(p.azimuth_turn_deg) / 2 * np.sin(2 * np.pi * d / max(p.days, 1))
+            season = 0.0 if p.stationary else np.sin(2 * np.pi * d / max(p.days, 1))
+            swing = np.radians(p.azimuth_turn_deg) / 2 * season
             theta = rng.vonmises(swing, p.window_kappa, w) if p.window_kappa > 0 else swing
             amp = np.exp(0.5 * p.azimuth_kappa * np.cos(src_angle[None] - np.c_[theta]))
             self.weights = amp / np.sqrt((amp**2).mean(axis=1, keepdims=True))
         self.lit = np.zeros(w, bool)
-        if p.local_source > 0:
+        if p.local_source > 0 and p.stationary:  # lit window by window, as often on average
+            self.lit = rng.uniform(size=w) < p.local_episodes / 2
+        elif p.local_source > 0:
             near_drop = abs(d - p.drop_day) <= 1
             lo = min(0.4, p.local_episodes) if near_drop else 0.0
             on = int(round(rng.uniform(lo, p.local_episodes) * w))
             start = int(rng.integers(0, w - on + 1))
             self.lit[start : start + on] = True
-        self.noise = p.local_noise * np.exp(p.local_noise_sigma * rng.normal(size=p.stations))
+        sigma = 0.0 if p.stationary else p.local_noise_sigma
+        self.noise = p.local_noise * np.exp(sigma * rng.normal(size=p.stations))
 
 
 def _band(p: PassiveParams, freqs: np.ndarray) -> np.ndarray:

@@ -38,6 +38,11 @@ def test_the_dominant_azimuth_turns_with_the_seasons_and_repeats_when_told():
     assert np.degrees(mean_dir[1] - mean_dir[3]) == pytest.approx(180, abs=45)
     rep = [_direction(d, p) for d in _days(replace(p, repeat_sources=True))]
     assert np.allclose(rep[1], rep[3], atol=0.35)  # the same states, only the phases new
+    # the stationary twin: one distribution every day, no seasonal swing
+    still = [
+        np.angle(np.exp(1j * _direction(d, p)).mean()) for d in _days(replace(p, stationary=True))
+    ]
+    assert abs(np.degrees(np.angle(np.exp(1j * (still[1] - still[3]))))) < 45
 
 
 def test_the_local_source_is_lit_in_episodes_at_its_power():
@@ -79,7 +84,7 @@ def test_twins_share_the_noise_and_differ_in_what_they_name():
     p = replace(TINY, azimuth_kappa=4.0, local_source=1.0)
     t = twins(p)
     assert not dvv_history(t["zero"]).any() and dvv_history(t["survey"]).any()
-    assert t["stationary"].azimuth_kappa == 0 and t["stationary"].local_source == 0
+    assert t["stationary"].stationary and t["stationary"].local_source == 1.0
     assert t["repeated"].repeat_sources
     a, b = next(passive_days(t["survey"]))[2], next(passive_days(t["zero"]))[2]
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9  # the same noise field
