@@ -142,13 +142,15 @@ def twins(p: PassiveParams) -> dict[str, PassiveParams]:
     dv/v and source ingredients, every window's state drawn from one distribution
     whatever the day: no turning azimuth, the local source lit window by window as often
     on average, the local noise's level constant) and ``"repeated"`` (every day the same
-    sequence of source states, only the random phases new: the floor of a perfectly
-    repeatable virtual source)."""
+    sequence of source states, drawn as the stationary twin's, only the random phases and
+    the local noise new: the floor of a perfectly repeatable virtual source; one day's own
+    states repeated would make the floor hang on that day's draw, e.g. a local source lit
+    in 6 % of its windows)."""
     return {
         "survey": p,
         "zero": replace(p, dvv_scale=0.0),
         "stationary": replace(p, stationary=True),
-        "repeated": replace(p, repeat_sources=True),
+        "repeated": replace(p, stationary=True, repeat_sources=True),
     }
 
 

@@ -97,7 +97,7 @@ def test_admission_scores_the_anchor_on_each_twin():
     a = B.admission(p, 10.0, coda, band)
     for name, q in (
         ("zero", replace(p, dvv_scale=0.0)),
-        ("repeated", replace(p, repeat_sources=True)),
+        ("repeated", replace(p, stationary=True, repeat_sources=True)),
     ):
         assert a[name] == B.anchor_in_memory(q, 10.0, coda, band)["anchor"]
     assert a["apparent_ratio"] == a["zero"] / a["stationary"] > 0

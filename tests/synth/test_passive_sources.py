@@ -85,7 +85,7 @@ def test_twins_share_the_noise_and_differ_in_what_they_name():
     t = twins(p)
     assert not dvv_history(t["zero"]).any() and dvv_history(t["survey"]).any()
     assert t["stationary"].stationary and t["stationary"].local_source == 1.0
-    assert t["repeated"].repeat_sources
+    assert t["repeated"].repeat_sources and t["repeated"].stationary
     a, b = next(passive_days(t["survey"]))[2], next(passive_days(t["zero"]))[2]
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9  # the same noise field
 
