@@ -35,6 +35,7 @@ Prints RMS dv/v errors, the day where each finds the sudden drop, wall times, an
     python scripts/bench/passive.py --small          # 5 stations x 12 days, quick look
     python scripts/bench/passive.py --small --floor 8 --floor-only   # the floor alone
     python scripts/bench/passive.py --nonstationary --admission-only  # issue 30's gate
+    python scripts/bench/passive.py --nonstationary --choose-anchor 100  # the anchor's options
 
 With ``--nonstationary`` the survey has non-stationary sources
 (``symae_seis.synth.passive.nonstationary``), and before anything else the anchor is run on
@@ -52,7 +53,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from symae_seis.bench.options import add_model_option, model_options
-from symae_seis.bench.passive import admission, report_floor, run_survey
+from symae_seis.bench.passive import admission, report_floor, run_survey, stacks_in_memory
+from symae_seis.qc.anchor import choose_anchor
 from symae_seis.synth.passive import PassiveParams, nonstationary
 
 
@@ -95,6 +97,14 @@ def main() -> None:
     ap.add_argument(
         "--admission-only", action="store_true", help="with --nonstationary: only the admission"
     )
+    ap.add_argument(
+        "--choose-anchor",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="only choose the anchor's options (symae_seis.qc.anchor) on the noise field "
+        "SEED (then never used for scores): every combination's 1-day error, best first",
+    )
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -114,6 +124,17 @@ def main() -> None:
     out = args.out.resolve()
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
+    if args.choose_anchor is not None:
+        stacks, truth, lags = stacks_in_memory(replace(p, noise_seed=args.choose_anchor), max_lag_s)
+        ranked = choose_anchor(stacks["anchor"], lags, truth, band)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "anchor.json").write_text(
+            json.dumps([{**s.__dict__, "rms": e} for s, e in ranked], default=list)
+        )
+        for s, e in ranked:
+            print(f"{e:10.2e}  {s.label()}")
+        print(f"chosen anchor (noise field {args.choose_anchor}): {ranked[0][0].label()}")
+        return
     if args.nonstationary:
         a = admission(p, max_lag_s, coda, band)
         out.mkdir(parents=True, exist_ok=True)
