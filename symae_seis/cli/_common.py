@@ -29,7 +29,18 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (SymaeError, FileNotFoundError, 
 
 
 class _CliHandler(logging.StreamHandler):
-    """The one handler the commands put on the package's logger."""
+    """The one handler the commands put on the package's logger. It writes to the
+    current ``sys.stderr``, not the one of its first call: a notebook or a test harness
+    that replaces the stream between two commands in one process gets the messages, not
+    a logging error on a closed stream."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler sets it; the current one is used
+        pass
 
 
 class _FileHandler(logging.FileHandler):
