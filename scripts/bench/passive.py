@@ -54,7 +54,7 @@ from pathlib import Path
 
 from symae_seis.bench.options import add_model_option, model_options
 from symae_seis.bench.passive import admission, report_floor, run_survey, stacks_in_memory
-from symae_seis.qc.anchor import choose_anchor
+from symae_seis.qc.anchor import AnchorSettings, choose_anchor
 from symae_seis.synth.passive import PassiveParams, nonstationary
 
 
@@ -105,6 +105,14 @@ def main() -> None:
         help="only choose the anchor's options (symae_seis.qc.anchor) on the noise field "
         "SEED (then never used for scores): every combination's 1-day error, best first",
     )
+    ap.add_argument(
+        "--anchor",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --nonstationary: the admission's anchor, the first entry of an "
+        "anchor.json that --choose-anchor wrote (default: the benchmark's anchor)",
+    )
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -117,8 +125,23 @@ def main() -> None:
     )
     if args.nonstationary:
         p = nonstationary(p)
-    elif args.admission_only:
-        ap.error("--admission-only needs --nonstationary")
+    elif args.admission_only or args.anchor:
+        ap.error("--admission-only and --anchor need --nonstationary")
+    if args.choose_anchor is not None and (
+        args.admission_only or args.floor or args.floor_only or args.noise_seed is not None
+    ):
+        ap.error("--choose-anchor runs alone (its noise field is SEED)")
+    if args.admission_only and (args.floor or args.floor_only):
+        ap.error("--admission-only runs no floor")
+    anchor = None
+    if args.anchor is not None:
+        try:
+            first = json.loads(args.anchor.read_text())[0]
+            anchor = AnchorSettings(
+                tuple(first["coda_s"]), first["reference"], first["svd_rank"], first["sides"]
+            )
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+            ap.error(f"--anchor {args.anchor}: not an anchor.json of --choose-anchor ({err})")
     if args.window_s is not None:
         p = replace(p, window_s=args.window_s)
     out = args.out.resolve()
@@ -136,11 +159,11 @@ def main() -> None:
         print(f"chosen anchor (noise field {args.choose_anchor}): {ranked[0][0].label()}")
         return
     if args.nonstationary:
-        a = admission(p, max_lag_s, coda, band)
+        a = admission(p, max_lag_s, coda, band, anchor)
         out.mkdir(parents=True, exist_ok=True)
         (out / "admission.json").write_text(json.dumps(a))
         print(
-            f"admission (anchor 1-day RMS): survey {a['survey']:.2e}, zero twin (apparent) "
+            f"admission ({a['anchor']}; 1-day RMS): survey {a['survey']:.2e}, zero twin (apparent) "
             f"{a['zero']:.2e}, stationary twin {a['stationary']:.2e}, repeated sources "
             f"{a['repeated']:.2e}; apparent / stationary {a['apparent_ratio']:.2f} (>= 2), "
             f"repeated / survey {a['floor_ratio']:.2f} (<= 0.35): "

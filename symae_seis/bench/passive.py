@@ -134,15 +134,22 @@ ADMIT_APPARENT = 2.0
 ADMIT_FLOOR = 0.35
 
 
-def admission(p: PassiveParams, max_lag_s: float, coda, band) -> dict:
+def admission(p: PassiveParams, max_lag_s: float, coda, band, anchor=None) -> dict:
     """The anchor's 1-day dv/v RMS error on survey ``p`` and on its twins
     (:func:`symae_seis.synth.passive.twins`; on ``"zero"`` the apparent dv/v the sources
     alone make it read), the two admission ratios and whether ``p`` passes
-    (:data:`ADMIT_APPARENT`, :data:`ADMIT_FLOOR`)."""
-    out: dict = {}
+    (:data:`ADMIT_APPARENT`, :data:`ADMIT_FLOOR`). ``anchor``: the anchor's options
+    (:class:`symae_seis.qc.anchor.AnchorSettings`; default the benchmark's, coda
+    ``coda``)."""
+    from ..qc.anchor import AnchorSettings, anchor_dvv
+
+    settings = anchor or AnchorSettings(coda_s=tuple(coda))
+    out: dict = {"anchor": settings.label()}
     for name, q in twins(p).items():
         stacks, truth, lags = stacks_in_memory(q, max_lag_s)
-        out[name] = score(stacks["anchor"], lags, truth, coda, band)["rms"]
+        est = anchor_dvv(stacks["anchor"], lags, settings, band)
+        est = est - est.mean() + truth.mean()
+        out[name] = float(np.sqrt(np.mean((est - truth) ** 2)))
         log.info("  admission: anchor on the %s twin %.2e", name, out[name])
     out["apparent_ratio"] = out["zero"] / out["stationary"]
     out["floor_ratio"] = out["repeated"] / out["survey"]
@@ -166,9 +173,7 @@ def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
     for k in range(draws):
         q = replace(p, noise_seed=k)
         plain = anchor_in_memory(q, max_lag_s, coda, band, oracle=True)
-        repeated = anchor_in_memory(
-            replace(q, repeat_sources=True), max_lag_s, coda, band, oracle=True
-        )
+        repeated = anchor_in_memory(twins(q)["repeated"], max_lag_s, coda, band, oracle=True)
         more = anchor_in_memory(
             replace(q, windows_per_day=4 * p.windows_per_day), max_lag_s, coda, band
         )

@@ -270,8 +270,8 @@ def passive_days(p: PassiveParams, *, per_source: bool = False):
         )
         for w, env in enumerate(envelopes):
             spec = _noise_spectrum(rng, p, freqs, env) * state.weights[w][:, None]
-            shares = spec[:, None] * g_src
-            ring = shares.sum(axis=0)
+            shares = spec[:, None] * g_src if per_source else None
+            ring = shares.sum(axis=0) if per_source else np.einsum("pf,prf->rf", spec, g_src)
             parts = local_parts(p, local_rng, ring, g_loc, state.lit[w], state.noise, band)
             if per_source:
                 rec = np.concatenate([shares, np.stack(parts)]) if parts else shares

@@ -26,10 +26,12 @@ class DayState:
         w = p.windows_per_day
         self.weights = np.ones((w, src_angle.size))
         if p.azimuth_kappa > 0:
-            season = 0.0 if p.stationary else np.sin(2 * np.pi * d / max(p.days, 1))
-            swing = np.radians(p.azimuth_turn_deg) / 2 * season
-            theta = rng.vonmises(swing, p.window_kappa, w) if p.window_kappa > 0 else swing
-            amp = np.exp(0.5 * p.azimuth_kappa * np.cos(src_angle[None] - np.c_[theta]))
+            # the stationary twin: each window's centre from the whole record's seasons, so
+            # its directions have the survey's distribution but none belongs to a day
+            phase = rng.uniform(0, 2 * np.pi, w) if p.stationary else 2 * np.pi * d / max(p.days, 1)
+            swing = np.radians(p.azimuth_turn_deg) / 2 * np.sin(phase) * np.ones(w)
+            theta = rng.vonmises(swing, p.window_kappa)  # kappa 0: uniform directions
+            amp = np.exp(0.5 * p.azimuth_kappa * np.cos(src_angle[None] - theta[:, None]))
             self.weights = amp / np.sqrt((amp**2).mean(axis=1, keepdims=True))
         self.lit = np.zeros(w, bool)
         if p.local_source > 0 and p.stationary:  # lit window by window, as often on average
@@ -37,11 +39,15 @@ class DayState:
         elif p.local_source > 0:
             near_drop = abs(d - p.drop_day) <= 1
             lo = min(0.4, p.local_episodes) if near_drop else 0.0
-            on = int(round(rng.uniform(lo, p.local_episodes) * w))
+            u = rng.uniform(lo, p.local_episodes)
+            on = int(np.clip(np.round(u * w), np.ceil(lo * w), np.floor(p.local_episodes * w)))
             start = int(rng.integers(0, w - on + 1))
             self.lit[start : start + on] = True
-        sigma = 0.0 if p.stationary else p.local_noise_sigma
-        self.noise = p.local_noise * np.exp(sigma * rng.normal(size=p.stations))
+        sigma = p.local_noise_sigma
+        if p.stationary:  # a constant level of the survey's mean power, exp(2 sigma^2)
+            self.noise = np.full(p.stations, p.local_noise * np.exp(sigma**2))
+        else:
+            self.noise = p.local_noise * np.exp(sigma * rng.normal(size=p.stations))
 
 
 def band_shape(p: PassiveParams, freqs: np.ndarray) -> np.ndarray:

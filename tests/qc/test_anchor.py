@@ -67,3 +67,21 @@ def test_the_choice_is_scored_against_the_truth_best_first(tiny_stacks):
 def test_impossible_settings_are_named(bad, name):
     with pytest.raises(DvvError, match=name):
         AnchorSettings(**bad)
+
+
+def test_sides_apart_recover_a_known_stretch_on_each_side():
+    rng = np.random.default_rng(1)
+    lags = np.arange(-400, 401) / 20.0  # 20 Hz, +-20 s
+    t = np.linspace(0, 20, 2001)
+    coda = np.interp(np.abs(lags), t, np.convolve(rng.normal(size=2001), np.hanning(9), "same"))
+    coda *= np.exp(-np.abs(lags) / 8)
+    eps = np.array([0.0, 2e-3, -1e-3, 3e-3, 1e-3])  # dv/v of each day
+    days = np.stack([np.interp(lags * (1 + e), lags, coda) for e in eps])[:, None]
+    est = {
+        sides: anchor_dvv(days, lags, AnchorSettings((2.0, 12.0), sides=sides))
+        for sides in ("both", "separate")
+    }
+    for e in est.values():  # against the other days' (blurred) mean: a slope below 1
+        assert np.corrcoef(e, eps)[0, 1] > 0.98
+        assert 0.6 < np.polyfit(eps, e, 1)[0] < 1.1
+    np.testing.assert_allclose(est["separate"], est["both"], atol=1e-4)  # alike on both sides

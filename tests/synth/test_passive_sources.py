@@ -122,3 +122,20 @@ def test_the_catalog_survey_is_the_documented_one():
     spec = dict(load_catalog(root / "data_catalog.yaml")["passive_ns"].generate)
     assert spec.pop("kind") == "passive"
     assert PassiveParams(**spec) == nonstationary(PassiveParams(seed=0))
+
+
+def test_the_repeated_twin_has_the_same_states_every_day_and_kappa_0_is_uniform():
+    from symae_seis.synth.passive import nonstationary
+    from symae_seis.synth.passive_sources import DayState
+
+    rep = twins(replace(nonstationary(TINY), window_s=10.0))["repeated"]
+    ang = np.linspace(0, 2 * np.pi, rep.sources, endpoint=False)
+    first = DayState(rep, 0, ang)
+    for day in range(1, rep.days):
+        s = DayState(rep, day, ang)
+        assert np.array_equal(s.weights, first.weights) and np.array_equal(s.lit, first.lit)
+        assert np.array_equal(s.noise, first.noise)
+    survey = [DayState(nonstationary(TINY), d, ang).weights for d in (1, 3)]
+    assert not np.allclose(*survey)  # the survey's states change with the day
+    flat = DayState(replace(TINY, azimuth_kappa=2.0, window_kappa=0.0), 0, ang)
+    assert flat.weights.shape == (TINY.windows_per_day, TINY.sources)
