@@ -20,6 +20,8 @@ from scipy.interpolate import CubicSpline
 from ..catalog import load_catalog
 from ..ingest import build_store
 from ..io.store import StoreReader
+from ..qc.anchor import AnchorSettings, anchor_dvv
+from ..qc.anchor import dvv_rms_error as rms
 from ..qc.dvv import (
     all_pairs,
     correlate,
@@ -64,7 +66,7 @@ def score(
     r = daily_dvv(stacks, lags_s, coda_s=coda, band_hz=band, days=days, reference=reference)
     est = r["dvv"] - r["dvv"].mean() + truth.mean()
     return {
-        "rms": float(np.sqrt(np.mean((est - truth) ** 2))),
+        "rms": rms(r["dvv"], truth),
         "drop_day": int(np.argmin(np.diff(est))) + 1,
         "dvv": est.tolist(),
         "cc": float(r["cc"].mean()),
@@ -141,15 +143,11 @@ def admission(p: PassiveParams, max_lag_s: float, coda, band, anchor=None) -> di
     (:data:`ADMIT_APPARENT`, :data:`ADMIT_FLOOR`). ``anchor``: the anchor's options
     (:class:`symae_seis.qc.anchor.AnchorSettings`; default the benchmark's, coda
     ``coda``)."""
-    from ..qc.anchor import AnchorSettings, anchor_dvv
-
     settings = anchor or AnchorSettings(coda_s=tuple(coda))
     out: dict = {"anchor": settings.label()}
     for name, q in twins(p).items():
         stacks, truth, lags = stacks_in_memory(q, max_lag_s)
-        est = anchor_dvv(stacks["anchor"], lags, settings, band)
-        est = est - est.mean() + truth.mean()
-        out[name] = float(np.sqrt(np.mean((est - truth) ** 2)))
+        out[name] = rms(anchor_dvv(stacks["anchor"], lags, settings, band), truth)
         log.info("  admission: anchor on the %s twin %.2e", name, out[name])
     out["apparent_ratio"] = out["zero"] / out["stationary"]
     out["floor_ratio"] = out["repeated"] / out["survey"]
@@ -313,10 +311,6 @@ def stacks_of(p: PassiveParams, oracle: bool):
     ``oracle`` each source's share correlated with itself alone; the truth; the lags."""
     stacks, truth, lags = stacks_in_memory(p, MAX_LAG_S, oracle=oracle)
     return stacks["no_cross_terms" if oracle else "anchor"], truth, lags
-
-
-def rms(est: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((est - est.mean() - truth + truth.mean()) ** 2)))
 
 
 def slope(est: np.ndarray, truth: np.ndarray) -> float:

@@ -27,7 +27,14 @@ import numpy as np
 
 from .dvv import DvvError, daily_dvv
 
-__all__ = ["AnchorSettings", "ANCHOR_GRID", "svd_denoise", "anchor_dvv", "choose_anchor"]
+__all__ = [
+    "AnchorSettings",
+    "ANCHOR_GRID",
+    "svd_denoise",
+    "anchor_dvv",
+    "choose_anchor",
+    "dvv_rms_error",
+]
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,12 @@ def anchor_dvv(
     )
 
 
+def dvv_rms_error(est: np.ndarray, truth: np.ndarray) -> float:
+    """RMS error of a dv/v curve against the truth, each without its mean (stretching
+    measures dv/v up to a constant)."""
+    return float(np.sqrt(np.mean((est - est.mean() - truth + truth.mean()) ** 2)))
+
+
 def choose_anchor(
     stacks: np.ndarray,
     lags_s: np.ndarray,
@@ -112,9 +125,5 @@ def choose_anchor(
 ) -> list[tuple[AnchorSettings, float]]:
     """Every combination of ``grid`` with its 1-day dv/v RMS error against ``truth`` on
     these stacks (one held-out noise field), best first."""
-    scored = []
-    for s in grid:
-        est = anchor_dvv(stacks, lags_s, s, band_hz)
-        est = est - est.mean() + truth.mean()
-        scored.append((s, float(np.sqrt(np.mean((est - truth) ** 2)))))
+    scored = [(s, dvv_rms_error(anchor_dvv(stacks, lags_s, s, band_hz), truth)) for s in grid]
     return sorted(scored, key=lambda t: t[1])
