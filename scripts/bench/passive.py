@@ -53,9 +53,47 @@ from dataclasses import replace
 from pathlib import Path
 
 from symae_seis.bench.options import add_model_option, model_options
-from symae_seis.bench.passive import admission, report_floor, run_survey, stacks_in_memory
+from symae_seis.bench.passive import (
+    admission,
+    bootstrap_ratio,
+    report_floor,
+    run_survey,
+    stacks_in_memory,
+)
 from symae_seis.qc.anchor import AnchorSettings, choose_anchor
 from symae_seis.synth.passive import PassiveParams, nonstationary
+
+
+def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
+    """The anchor and SymAE on noise fields 1..K; the median ratio and its bootstrap."""
+    key = "1-day" if anchor is None else "1-day, chosen"
+    runs = []
+    for seed in range(1, args.fields + 1):
+        res = run_survey(
+            replace(p, noise_seed=seed),
+            out / f"field{seed}",
+            epochs=args.epochs,
+            decoder=args.decoder,
+            options=options,
+            anchor=anchor,
+        )
+        a, s = res["rows"][f"anchor {key}"], res["rows"][f"SymAE {key}"]
+        runs.append({"field": seed, "anchor": a, "symae": s, "t_train": res["t_train"]})
+        print(
+            f"field {seed}: anchor {a['rms']:.2e} (slope {a['slope']:.2f}), SymAE "
+            f"{s['rms']:.2e} (slope {s['slope']:.2f}, drop day {s['drop_day']}), "
+            f"ratio {s['rms'] / a['rms']:.2f}; training {res['t_train']:.0f} s",
+            flush=True,
+        )
+    b = bootstrap_ratio([r["symae"]["rms"] for r in runs], [r["anchor"]["rms"] for r in runs])
+    (out / "fields.json").write_text(json.dumps({"runs": runs, "bootstrap": b}))
+    name = "nonstationary" if args.nonstationary else "stationary"
+    print(
+        f"SymAE / anchor ({key}) over {b['fields']} noise fields: median {b['median']:.2f}, "
+        f"90 % bootstrap interval of the median {b['lo']:.2f}-{b['hi']:.2f}"
+    )
+    print(f"dvv_ratio_{name}={b['median']:.3f}")
+    print(f"dvv_ratio_{name}_hi={b['hi']:.3f}")
 
 
 def main() -> None:
@@ -112,6 +150,15 @@ def main() -> None:
         metavar="FILE",
         help="with --nonstationary: the admission's anchor, the first entry of an "
         "anchor.json that --choose-anchor wrote (default: the benchmark's anchor)",
+    )
+    ap.add_argument(
+        "--fields",
+        type=int,
+        default=0,
+        metavar="K",
+        help="run the anchor and SymAE on K noise fields (noise seeds 1..K; the anchor's "
+        "choice uses field 100) and print the median SymAE / anchor ratio with its upper "
+        "90 %% bootstrap bound (dvv_ratio_stationary= or dvv_ratio_nonstationary=)",
     )
     add_model_option(ap, "set a model option (repeatable), e.g. trace_terms=true")
     args = ap.parse_args()
@@ -176,6 +223,11 @@ def main() -> None:
     if args.floor_only:
         print(report_floor(p, args.floor or 4, max_lag_s, coda, band, out))
         return
+    if args.fields:
+        if args.noise_seed is not None or args.floor:
+            ap.error("--fields chooses its own noise seeds and runs no floor")
+        fields(args, p, out, options, anchor)
+        return
     res = run_survey(p, out, epochs=args.epochs, decoder=args.decoder, options=options)
     rows, truth = res["rows"], res["truth"]
     truth_drop = int((truth[1:] - truth[:-1]).argmin()) + 1
@@ -189,11 +241,14 @@ def main() -> None:
         + ")"
     )
     print(
-        f"{'method':23s} {'dv/v RMS error':>15s} {'drop day':>9s} {'mean cc':>8s}   "
-        f"(truth: drop on day {truth_drop}, dv/v spread {truth.std():.2e})"
+        f"{'method':23s} {'dv/v RMS error':>15s} {'slope':>6s} {'residual':>9s} {'drop day':>9s} "
+        f"{'mean cc':>8s}   (truth: drop on day {truth_drop}, dv/v spread {truth.std():.2e})"
     )
     for name, r in rows.items():
-        print(f"{name:23s} {r['rms']:15.2e} {r['drop_day']:9d} {r['cc']:8.2f}")
+        print(
+            f"{name:23s} {r['rms']:15.2e} {r['slope']:6.2f} {r['residual']:9.2e} "
+            f"{r['drop_day']:9d} {r['cc']:8.2f}"
+        )
     (out / "passive.json").write_text(json.dumps({"truth": truth.tolist(), **rows}))
     print(f"SymAE / anchor, 1-day: {rows['SymAE 1-day']['rms'] / rows['anchor 1-day']['rms']:.2f}")
     if args.floor:

@@ -20,7 +20,7 @@ from scipy.interpolate import CubicSpline
 from ..catalog import load_catalog
 from ..ingest import build_store
 from ..io.store import StoreReader
-from ..qc.anchor import AnchorSettings, anchor_dvv
+from ..qc.anchor import AnchorSettings, anchor_dvv, dvv_fit
 from ..qc.anchor import dvv_rms_error as rms
 from ..qc.dvv import (
     all_pairs,
@@ -44,6 +44,8 @@ __all__ = [
     "floor",
     "report_floor",
     "run_survey",
+    "symae_stacks",
+    "bootstrap_ratio",
     "stacks_of",
     "rms",
     "slope",
@@ -65,9 +67,12 @@ def score(
 ) -> dict:
     r = daily_dvv(stacks, lags_s, coda_s=coda, band_hz=band, days=days, reference=reference)
     est = r["dvv"] - r["dvv"].mean() + truth.mean()
+    fit = dvv_fit(r["dvv"], truth)
     return {
-        "rms": rms(r["dvv"], truth),
-        "drop_day": int(np.argmin(np.diff(est))) + 1,
+        "rms": fit["rms"],
+        "slope": fit["slope"],
+        "residual": fit["residual"],
+        "drop_day": fit["drop_at"],
         "dvv": est.tolist(),
         "cc": float(r["cc"].mean()),
     }
@@ -230,11 +235,15 @@ def run_survey(
     epochs: int,
     decoder: str = "filter",
     options: dict | None = None,
+    anchor: AnchorSettings | None = None,
 ) -> dict:
     """The passive survey ``p`` generated into ``out``, ingested as correlation windows,
     the anchor scored, SymAE trained (``epochs``, ``decoder``, model ``options``), every
-    window redatumed onto the mean nuisance code and scored. Returns the rows by method
-    and ``truth``, ``t_data``, ``t_train`` (seconds)."""
+    window redatumed onto the mean nuisance code and scored. With ``anchor`` (settings
+    chosen on a held-out field, :func:`symae_seis.qc.anchor.choose_anchor`) the anchor's
+    stacks and SymAE's virtual ones are also measured with those settings (rows
+    ``anchor 1-day, chosen`` and ``SymAE 1-day, chosen``). Returns the rows by method and
+    ``truth``, ``t_data``, ``t_train`` (seconds)."""
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
     t0 = time.perf_counter()
@@ -269,37 +278,89 @@ def run_survey(
             "anchor 1-day, mean ref": score(stacks, lags, truth, coda, band, reference="mean"),
             "anchor 1-day, all pairs": score(stacks, lags, truth, coda, band, reference="pairs"),
         }
-        lit, t_train = train(
-            cat,
-            "cc",
-            epochs=epochs,
-            seed=0,
-            run_dir=out / "run",
-            model={"decoder": decoder, **(options or {})},
-            config=False,
-            data={"instances": 8, "batch_size": 8, "val_fraction": 0.1},
+        virtual_stacks, t_train = symae_stacks(
+            cat, "cc", reader, out, epochs=epochs, decoder=decoder, options=options
         )
-        lit.model.save(out / "model.pt")  # for a look with symae-redatum / notebook
-        res = redatum(
-            lit.model,
-            reader,
-            out / "redatum",
-            mode="reference",
-            reference="mean",
-            write_segy=False,
-            overwrite=True,
-        )
-        with h5py.File(res.files["netcdf"], "r") as h5:
-            virtual = h5["virtual"][:]
-            rec_rows = h5["recorded_instance"][:]
-        order = np.empty_like(rec_rows)
-        order[rec_rows] = np.arange(rec_rows.size)
-        virtual_stacks = day_stacks(reader, virtual[order])
         rows["SymAE 1-day"] = score(virtual_stacks, lags, truth, coda, band)
         rows["SymAE 1-day, all pairs"] = score(
             virtual_stacks, lags, truth, coda, band, reference="pairs"
         )
+        if anchor is not None:
+            for name, st in (("anchor", stacks), ("SymAE", virtual_stacks)):
+                est = anchor_dvv(st, lags, anchor, band)
+                fit = dvv_fit(est, truth)
+                rows[f"{name} 1-day, chosen"] = {
+                    "rms": fit["rms"],
+                    "slope": fit["slope"],
+                    "residual": fit["residual"],
+                    "drop_day": fit["drop_at"],
+                    "dvv": (est - est.mean() + truth.mean()).tolist(),
+                    "cc": float("nan"),
+                }
     return {"rows": rows, "truth": truth, "t_data": t_data, "t_train": t_train}
+
+
+def symae_stacks(
+    catalog: Path,
+    dataset: str,
+    reader: StoreReader,
+    out: Path,
+    *,
+    epochs: int,
+    decoder: str = "filter",
+    options: dict | None = None,
+) -> tuple[np.ndarray, float]:
+    """SymAE trained on the correlation windows of ``dataset`` (the store ``reader``
+    reads) as ``symae-train`` does, every window redatumed onto the mean nuisance code (a
+    repeatable virtual source), and the virtual windows averaged by datapoint: the
+    stacks ``(datapoints, pairs, lags)`` and the seconds training took. The model is
+    saved as ``out/model.pt``, the redatuming under ``out/redatum``."""
+    lit, t_train = train(
+        catalog,
+        dataset,
+        epochs=epochs,
+        seed=0,
+        run_dir=out / "run",
+        model={"decoder": decoder, **(options or {})},
+        config=False,
+        data={"instances": 8, "batch_size": 8, "val_fraction": 0.1},
+    )
+    lit.model.save(out / "model.pt")  # for a look with symae-redatum / notebook
+    res = redatum(
+        lit.model,
+        reader,
+        out / "redatum",
+        mode="reference",
+        reference="mean",
+        write_segy=False,
+        overwrite=True,
+    )
+    with h5py.File(res.files["netcdf"], "r") as h5:
+        virtual = h5["virtual"][:]
+        rec_rows = h5["recorded_instance"][:]
+    order = np.empty_like(rec_rows)
+    order[rec_rows] = np.arange(rec_rows.size)
+    return day_stacks(reader, virtual[order]), t_train
+
+
+def bootstrap_ratio(
+    num: np.ndarray, den: np.ndarray, *, q: float = 0.9, draws: int = 4000, seed: int = 0
+) -> dict[str, float]:
+    """The median over noise fields of the per-field ratio ``num / den`` (e.g. SymAE's
+    1-day RMS over the anchor's), with the ``1 - q`` and ``q`` quantiles of that median
+    over ``draws`` bootstrap resamplings of the fields (``lo``, ``hi``): an upper bound
+    that holds with probability ``q`` if the fields are a fair sample."""
+    ratio = np.asarray(num, dtype=np.float64) / np.asarray(den, dtype=np.float64)
+    if ratio.size == 0 or not np.isfinite(ratio).all():
+        raise ValueError(f"bootstrap_ratio needs finite ratios, got {ratio.tolist()}")
+    rng = np.random.default_rng(seed)
+    meds = np.median(ratio[rng.integers(0, ratio.size, size=(draws, ratio.size))], axis=1)
+    return {
+        "median": float(np.median(ratio)),
+        "lo": float(np.quantile(meds, 1 - q)),
+        "hi": float(np.quantile(meds, q)),
+        "fields": int(ratio.size),
+    }
 
 
 #: Coda window (s) and largest lag (s) of the estimator comparison.

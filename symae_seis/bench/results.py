@@ -35,6 +35,7 @@ BENCHES = {
     "passive": "Passive dv/v",
     "passive_floor": "Passive floor",
     "passive_estimators": "Passive dv/v estimators",
+    "passive_real": "Passive dv/v on real noise with an injected change",
     "infill": "Infill",
     "train": "Training throughput",
     "demo": "Demo runs",

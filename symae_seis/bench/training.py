@@ -25,7 +25,8 @@ def shipped_config() -> Path:
 
 
 def _value(v: Any) -> str:
-    return json.dumps(v)
+    # a string goes as it is: JSON quotes would reach a Literal option as part of its value
+    return v if isinstance(v, str) else json.dumps(v)
 
 
 def train(

@@ -134,28 +134,48 @@ def check_surveys(name: str, value: Any) -> dict[str, tuple[str, ...]]:
 
 
 def check_correlate(name: str, value: Any) -> dict[str, Any] | None:
-    """``correlate: {max_lag_s: 20, whiten: true}``: store each window's station-pair
-    cross-correlations instead of its records."""
+    """``correlate: {max_lag_s: 20, whiten: true, band_hz: [0.1, 1.0]}``: store each
+    window's station-pair cross-correlations instead of its records, whitened (by default)
+    and, with ``band_hz``, kept to that band (band-limited whitening; the upper edge is
+    checked against the Nyquist frequency at ingest)."""
     if value is None:
         return None
     if not isinstance(value, dict) or "max_lag_s" not in value:
         raise _fail(
             name,
             "correlate must be a mapping with max_lag_s (and optionally "
-            f"whiten), e.g. {{max_lag_s: 20}}; got {value!r}",
+            f"whiten, band_hz), e.g. {{max_lag_s: 20}}; got {value!r}",
         )
-    unknown = set(value) - {"max_lag_s", "whiten"}
+    unknown = set(value) - {"max_lag_s", "whiten", "band_hz"}
     if unknown:
         raise _fail(
-            name, f"correlate has unknown key(s) {sorted(unknown)}; allowed: max_lag_s, whiten"
+            name,
+            f"correlate has unknown key(s) {sorted(unknown)}; allowed: max_lag_s, whiten, band_hz",
         )
     whiten = value.get("whiten", True)
     if not isinstance(whiten, bool):
         raise _fail(name, f"correlate.whiten must be true or false, got {whiten!r}")
-    return {
+    band = value.get("band_hz")
+    if band is not None:
+        ok = (
+            isinstance(band, (list, tuple))
+            and len(band) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in band)
+            and 0 <= band[0] < band[1]
+        )
+        if not ok:
+            raise _fail(
+                name,
+                f"correlate.band_hz must be [low, high] in Hz with 0 <= low < high, got {band!r}",
+            )
+        band = (float(band[0]), float(band[1]))
+    out = {
         "max_lag_s": check_positive(name, "correlate.max_lag_s", value["max_lag_s"]),
         "whiten": whiten,
     }
+    if band is not None:  # only when given: stores built without it stay current
+        out["band_hz"] = band
+    return out
 
 
 def check_dt(name: str, value: Any) -> float:

@@ -127,12 +127,25 @@ class _Correlator:
                 f"window_s = {entry.window_s:g} s"
             )
         self.whiten = entry.correlate["whiten"]
+        band = entry.correlate.get("band_hz")
+        if band is not None and band[1] > sr / 2:
+            raise MseedError(
+                f"dataset {entry.name!r}: correlate.band_hz {band[0]:g}-{band[1]:g} Hz "
+                f"reaches above the Nyquist frequency {sr / 2:g} Hz of the records"
+                + ("" if entry.resample_hz is None else " after resample_hz")
+            )
+        self.band = None if band is None else (band, 1.0 / sr)
         self.names = [f"{ids[i]}|{ids[j]}" for i, j in self.pairs]
         self.samples = 2 * self.lag + 1
 
     def __call__(self, data: np.ndarray, live: np.ndarray):
         cc = correlate(
-            data[None].astype(np.float64), self.pairs, self.lag, whiten=self.whiten, live=live[None]
+            data[None].astype(np.float64),
+            self.pairs,
+            self.lag,
+            whiten=self.whiten,
+            live=live[None],
+            band=self.band,
         )[0]
         return cc.astype(np.float32), live[self.pairs[:, 0]] & live[self.pairs[:, 1]]
 

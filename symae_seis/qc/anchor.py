@@ -34,6 +34,7 @@ __all__ = [
     "anchor_dvv",
     "choose_anchor",
     "dvv_rms_error",
+    "dvv_fit",
 ]
 
 
@@ -114,6 +115,25 @@ def dvv_rms_error(est: np.ndarray, truth: np.ndarray) -> float:
     """RMS error of a dv/v curve against the truth, each without its mean (stretching
     measures dv/v up to a constant)."""
     return float(np.sqrt(np.mean((est - est.mean() - truth + truth.mean()) ** 2)))
+
+
+def dvv_fit(est: np.ndarray, truth: np.ndarray) -> dict[str, float | int]:
+    """A dv/v curve against the truth, each without its mean: ``rms`` (:func:`dvv_rms_error`),
+    ``slope`` (the least-squares gain of ``est`` on ``truth``; 1 is unbiased, below 1 a
+    curve shrunk towards 0), ``residual`` (RMS of ``est`` after that linear fit: the scatter
+    no gain explains) and ``drop_at`` (index of the largest fall, ``argmin(diff) + 1``; a
+    step's place). ``slope`` and ``residual`` are NaN when the truth does not vary."""
+    e = np.asarray(est, dtype=np.float64) - np.mean(est)
+    t = np.asarray(truth, dtype=np.float64) - np.mean(truth)
+    var = float(t @ t)
+    gain = float(e @ t) / var if var > 0 else float("nan")
+    resid = float(np.sqrt(np.mean((e - gain * t) ** 2))) if var > 0 else float("nan")
+    return {
+        "rms": dvv_rms_error(est, truth),
+        "slope": gain,
+        "residual": resid,
+        "drop_at": int(np.argmin(np.diff(est))) + 1 if len(est) > 1 else 0,
+    }
 
 
 def choose_anchor(

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["all_pairs", "whitening_amplitude", "correlation_nfft", "correlation_lags", "correlate"]
+__all__ = [
+    "all_pairs",
+    "whitening_amplitude",
+    "band_window",
+    "correlation_nfft",
+    "correlation_lags",
+    "correlate",
+]
 
 
 def all_pairs(n: int) -> np.ndarray:
@@ -27,6 +34,29 @@ def whitening_amplitude(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
 
 def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
     return spec / whitening_amplitude(spec, smooth)
+
+
+def band_window(nfft: int, dt_s: float, band_hz: tuple[float, float], taper: float = 0.1):
+    """Weights ``(nfft // 2 + 1,)`` of the rfft frequencies that keep ``band_hz``: 1 inside,
+    0 outside, with cosine flanks of ``taper`` times the band's width on each side inside it
+    (as MSNoise's whitening does), so that a whitened spectrum holds only the band."""
+    f1, f2 = (float(b) for b in band_hz)
+    nyquist = 0.5 / dt_s
+    if not 0.0 <= f1 < f2 <= nyquist:
+        raise ValueError(f"band {f1:g}-{f2:g} Hz must satisfy 0 <= low < high <= {nyquist:g} Hz")
+    freq = np.fft.rfftfreq(nfft, dt_s)
+    width = taper * (f2 - f1)
+    w = ((freq >= f1) & (freq <= f2)).astype(np.float64)
+    if width > 0:
+        lo = (freq >= f1) & (freq < f1 + width)
+        hi = (freq > f2 - width) & (freq <= f2)
+        w[lo] = 0.5 - 0.5 * np.cos(np.pi * (freq[lo] - f1) / width)
+        w[hi] = 0.5 - 0.5 * np.cos(np.pi * (f2 - freq[hi]) / width)
+    if not w.any():
+        raise ValueError(
+            f"band {f1:g}-{f2:g} Hz holds no frequency of a {nfft}-point FFT at {dt_s:g} s"
+        )
+    return w
 
 
 def correlation_nfft(samples: int, max_lag: int) -> int:
@@ -51,18 +81,24 @@ def correlate(
     *,
     whiten: bool = True,
     live: np.ndarray | None = None,
+    band: tuple[tuple[float, float], float] | None = None,
 ) -> np.ndarray:
     """Cross-correlations ``(W, len(pairs), 2 max_lag + 1)`` of windows ``(W, C, T)``.
 
     Lag ``k`` (index ``max_lag + k``) is ``sum_t a_i(t) a_j(t + k)``: energy travelling
     from station i to station j shows at positive lags. Each correlation is normalised by
-    the RMS of its two traces; a pair with a dead trace (``live`` False) is zero.
+    the RMS of its two traces; a pair with a dead trace (``live`` False) is zero. With
+    ``band = ((f1, f2), dt_s)`` the (whitened) spectra keep only ``f1..f2`` Hz
+    (:func:`band_window`): band-limited whitening, which leaves out the frequencies where a
+    real record holds instrument noise rather than coherent waves.
     """
     w, c, t = windows.shape
     nfft = correlation_nfft(t, max_lag)
     spec = np.fft.rfft(windows - windows.mean(axis=-1, keepdims=True), nfft, axis=-1)
     if whiten:
         spec = _whiten(spec)
+    if band is not None:
+        spec = spec * band_window(nfft, band[1], band[0])
     i, j = pairs[:, 0], pairs[:, 1]
     norm = np.sqrt(np.sum(np.abs(spec[:, i]) ** 2, -1) * np.sum(np.abs(spec[:, j]) ** 2, -1))
     cc = correlation_lags(np.conj(spec[:, i]) * spec[:, j], norm, nfft, max_lag)

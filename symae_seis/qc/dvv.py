@@ -296,8 +296,9 @@ def redatum_dvv(
     band_hz: tuple[float, float] | None = None,
     max_eps: float = 0.02,
 ):
-    """Day-by-day dv/v of a passive redatuming run (``symae-redatum --reference ...`` on a
-    correlation store, datapoint = day) beside the conventional anchor.
+    """Day-by-day (or hour-by-hour) dv/v of a passive redatuming run (``symae-redatum
+    --reference ...`` on a correlation store, datapoint = day or hour) beside the
+    conventional anchor.
 
     ``virtual``: each day's virtual correlations (every window seen with one fixed
     nuisance code, a repeatable virtual source) averaged and stretched; ``recorded``: the
@@ -307,9 +308,10 @@ def redatum_dvv(
 
     Returns
     -------
-    xarray.Dataset on ``day`` (datetime64): ``dvv_virtual``, ``err_virtual``,
-    ``cc_virtual``, ``dvv_recorded``, ``err_recorded``, ``cc_recorded``, and the day stacks
-    ``virtual_stack`` / ``recorded_stack`` on (day, pair, lag).
+    xarray.Dataset on ``day`` (``hour`` for an hourly store; datetime64 of its start):
+    ``dvv_virtual``, ``err_virtual``, ``cc_virtual``, ``dvv_recorded``, ``err_recorded``,
+    ``cc_recorded``, and the stacks ``virtual_stack`` / ``recorded_stack`` on (day or hour,
+    pair, lag).
     """
     import xarray as xr
 
@@ -326,16 +328,18 @@ def redatum_dvv(
                 max_eps=max_eps,
             )
     reader = store
-    if reader.dp_names != ["day"]:
+    period = {"day": 86400, "hour": 3600}
+    if len(reader.dp_names) != 1 or reader.dp_names[0] not in period:
         raise DvvError(
             f"{reader.path}: datapoints are by {reader.dp_names or 'survey'}, "
-            "not by day; ingest with `datapoint_by: day`"
+            "not by day or hour; ingest with `datapoint_by: day` (or hour)"
         )
+    unit = reader.dp_names[0]
     with xr.open_dataset(redatum_nc, engine="h5netcdf") as ds:
         if "recorded_instance" not in ds or ds["virtual"].shape[1:] != reader.shape[1:]:
             raise DvvError(
                 f"{redatum_nc}: not a redatuming of {reader.path} (another "
-                "layout); redatum the store the days come from"
+                f"layout); redatum the store the {unit}s come from"
             )
         rows = ds["recorded_instance"].values
         if rows.size != reader.shape[0] or set(rows.tolist()) != set(range(rows.size)):
@@ -348,10 +352,10 @@ def redatum_dvv(
         virtual[rows] = ds["virtual"].values
     lags = (reader.t0_ms + reader.dt_ms * np.arange(reader.shape[-1])) / 1000.0
     stacks = {"virtual": day_stacks(reader, virtual), "recorded": day_stacks(reader)}
-    days = reader.dp_key[:, 0].astype("int64") * 86400
+    starts = reader.dp_key[:, 0].astype("int64") * period[unit]
     out = xr.Dataset(
         coords={
-            "day": ("day", days.astype("datetime64[s]")),
+            unit: (unit, starts.astype("datetime64[s]")),
             "lag": ("lag", lags, {"units": "s", "long_name": "lag time"}),
         }
     )
@@ -359,9 +363,9 @@ def redatum_dvv(
         r = daily_dvv(
             st, lags, coda_s=coda_s, reference=reference, band_hz=band_hz, max_eps=max_eps
         )
-        out[f"dvv_{name}"] = ("day", r["dvv"], {"long_name": f"dv/v from {name} day stacks"})
-        out[f"err_{name}"] = ("day", r["err"], {"long_name": "1-sigma error (Weaver 2011)"})
-        out[f"cc_{name}"] = ("day", r["cc"], {"long_name": "correlation after stretching"})
-        out[f"{name}_stack"] = (("day", "pair", "lag"), st)
+        out[f"dvv_{name}"] = (unit, r["dvv"], {"long_name": f"dv/v from {name} {unit} stacks"})
+        out[f"err_{name}"] = (unit, r["err"], {"long_name": "1-sigma error (Weaver 2011)"})
+        out[f"cc_{name}"] = (unit, r["cc"], {"long_name": "correlation after stretching"})
+        out[f"{name}_stack"] = ((unit, "pair", "lag"), st)
     out.attrs.update({"coda_s": list(coda_s), "reference": str(reference)})
     return out

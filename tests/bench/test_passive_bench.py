@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 import symae_seis.bench.passive as bench_passive
 from symae_seis.qc.dvv import (
@@ -105,3 +106,13 @@ def test_admission_scores_the_anchor_on_each_twin():
     assert a["admitted"] is (
         a["apparent_ratio"] >= B.ADMIT_APPARENT and a["floor_ratio"] <= B.ADMIT_FLOOR
     )
+
+
+def test_bootstrap_ratio_brackets_the_median_over_fields():
+    b = bench_passive.bootstrap_ratio([1.0, 2.0, 3.0, 4.0, 5.0], [2.0] * 5)
+    assert b["median"] == 1.5 and b["fields"] == 5
+    assert b["lo"] < b["median"] < b["hi"] <= 2.5
+    same = bench_passive.bootstrap_ratio([0.4] * 8, [1.0] * 8)
+    assert same["lo"] == same["median"] == same["hi"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="finite"):
+        bench_passive.bootstrap_ratio([1.0, float("nan")], [1.0, 1.0])

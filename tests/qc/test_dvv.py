@@ -274,6 +274,9 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
         ({"max_lag": 10}, "max_lag_s"),
         ({"max_lag_s": 10, "whitening": True}, "unknown key"),
         ({"max_lag_s": 100}, "shorter than window_s"),
+        ({"max_lag_s": 10, "band_hz": [2.0, 1.0]}, "low < high"),
+        ({"max_lag_s": 10, "band_hz": "0.1-1"}, "band_hz"),
+        ({"max_lag_s": 10, "band_hz": [1.0, 15.0]}, "Nyquist frequency 10 Hz"),
     ):
         with pytest.raises((CatalogError, MseedError)) as err:
             build_store(
@@ -288,6 +291,31 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
                 )
             )
         assert words in str(err.value) and "'x'" in str(err.value)
+
+
+def test_band_limited_whitening_keeps_the_band_and_the_lag():
+    """`correlate(..., band=)`: the whitened correlation holds no energy outside the band,
+    and a record that reaches station j 0.4 s after station i still peaks at +0.4 s."""
+    from symae_seis.qc.correlation import band_window
+
+    rng = np.random.default_rng(4)
+    dt, n, shift, lag = 0.05, 2400, 8, 100
+    src = rng.normal(size=(5, n + shift))
+    win = np.stack([src[:, shift:], src[:, :n]], axis=1)  # j sees i's record 8 samples later
+    band = ((0.5, 4.0), dt)
+    cc = correlate(win, np.array([[0, 1]]), lag, band=band).mean(axis=0)[0]
+    assert np.argmax(cc) - lag == shift
+    spec = np.abs(np.fft.rfft(cc, 4096))
+    freq = np.fft.rfftfreq(4096, dt)
+    outside = (freq < 0.3) | (freq > 5.0)
+    assert spec[outside].max() < 0.05 * spec.max()
+    full = correlate(win, np.array([[0, 1]]), lag).mean(axis=0)[0]
+    full_spec = np.abs(np.fft.rfft(full, 4096))
+    assert full_spec[freq > 5.0].max() > 0.3 * full_spec.max()  # without the band: broadband
+    w = band_window(512, dt, (0.5, 4.0))
+    assert w.max() == 1.0 and w[np.fft.rfftfreq(512, dt) > 4.0].max() == 0.0
+    with pytest.raises(ValueError, match="Nyquist|<= 10"):
+        band_window(512, dt, (1.0, 12.0))
 
 
 @pytest.fixture(scope="module")
@@ -614,3 +642,49 @@ def test_stretch_resamples_the_reference_accurately():
     for eps in (0.004, -0.0025, 0.0003):
         got, cc, _ = stretch(coda(lags * (1 + eps)), ref, lags, coda_s=(2, 12))
         assert got == pytest.approx(eps, abs=1e-5) and cc > 0.999
+
+
+def test_hourly_store_with_band_limited_correlations(tmp_path):
+    """`datapoint_by: hour` with `correlate: {band_hz}`: one datapoint per hour, and
+    `redatum_dvv` reads dv/v hour by hour (coordinate `hour` at each hour's start); a
+    redatuming that returns the recorded windows unchanged reads as the anchor does."""
+    import xarray as xr
+
+    from symae_seis.qc.dvv import redatum_dvv
+
+    rng = np.random.default_rng(2)
+    sr, hours = 10.0, 3
+    n = int(hours * 3600 * sr)
+    src = np.convolve(rng.normal(size=n + 30), np.hanning(5), mode="same")
+    files = []
+    for k, name in enumerate(("A", "B")):
+        tr = obspy.Trace(src[30 * k : 30 * k + n].astype(np.float32))
+        tr.stats.update({"network": "XX", "station": name, "channel": "HHZ", "sampling_rate": sr})
+        tr.stats.starttime = obspy.UTCDateTime(2010, 9, 1, 5)
+        files.append(str(tmp_path / f"{name}.mseed"))
+        tr.write(files[-1], format="MSEED", encoding="FLOAT32")
+    e = entry(
+        tmp_path,
+        "hourly",
+        format="mseed",
+        surveys={"day": files},
+        window_s=300,
+        datapoint_by="hour",
+        correlate={"max_lag_s": 20, "band_hz": [0.5, 3.0]},
+    )
+    with StoreReader(build_store(e)) as r:
+        assert r.dp_names == ["hour"] and r.shape == (hours * 12, 1, 401)
+        xr.Dataset(
+            {
+                "virtual": (("instance", "channel", "time"), r.read(np.arange(r.shape[0]))),
+                "recorded_instance": ("instance", np.arange(r.shape[0])),
+            }
+        ).to_netcdf(tmp_path / "redatum.nc", engine="h5netcdf")
+        ds = redatum_dvv(tmp_path / "redatum.nc", r, coda_s=(2.0, 15.0))
+    starts = np.datetime64("2010-09-01T05:00:00") + np.arange(hours) * np.timedelta64(1, "h")
+    np.testing.assert_array_equal(ds["hour"].values, starts.astype(ds["hour"].dtype))
+    np.testing.assert_allclose(ds["dvv_virtual"], ds["dvv_recorded"])
+    assert np.abs(ds["dvv_recorded"]).max() < 2e-3  # no change recorded
+    spec = np.abs(np.fft.rfft(ds["recorded_stack"].values[0, 0], 2048))
+    freq = np.fft.rfftfreq(2048, 0.1)
+    assert spec[freq > 3.6].max() < 0.05 * spec.max()  # the band, kept
