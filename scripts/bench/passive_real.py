@@ -57,7 +57,7 @@ def figure(results: dict, path: Path) -> None:
             ax.plot(hours, 1e3 * (est - est.mean()), "o-", ms=3, c=c, label=name)
         ax.set(title=kind, xlabel="hour of 2010-09-01 (UTC)", ylabel="dv/v (1e-3)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    axes[0][-1].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
