@@ -113,3 +113,25 @@ def test_dvv_fit_separates_gain_from_scatter():
     assert f["residual"] == pytest.approx(np.sqrt(np.mean(noise**2)), rel=1e-9)
     assert f["drop_at"] == 12
     assert np.isnan(dvv_fit(noise, np.zeros(truth.size))["slope"])
+
+
+def test_bench_script_names_a_bad_wheel(tmp_path):
+    """`passive_real.py --wheel` with a file that is not MSNoise's wheel: exit status 2 and
+    one line naming the file, no traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "msnoise.whl"
+    bad.write_bytes(b"not a zip")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "passive_real.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--kinds", "none", "--wheel", str(bad)]
+        + ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2, run.stderr
+    assert f"error: {bad}: not MSNoise 1.6.5's wheel" in run.stderr
+    assert "Traceback" not in run.stderr
