@@ -90,7 +90,7 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
     name = "nonstationary" if args.nonstationary else "stationary"
     print(
         f"SymAE / anchor ({key}) over {b['fields']} noise fields: median {b['median']:.2f}, "
-        f"90 % bootstrap interval of the median {b['lo']:.2f}-{b['hi']:.2f}"
+        f"10-90 % bootstrap range of the median {b['lo']:.2f}-{b['hi']:.2f}"
     )
     print(f"dvv_ratio_{name}={b['median']:.3f}")
     print(f"dvv_ratio_{name}_hi={b['hi']:.3f}")
@@ -223,6 +223,8 @@ def main() -> None:
     if args.floor_only:
         print(report_floor(p, args.floor or 4, max_lag_s, coda, band, out))
         return
+    if args.fields < 0:
+        ap.error("--fields K needs K >= 1")
     if args.fields:
         if args.noise_seed is not None or args.floor:
             ap.error("--fields chooses its own noise seeds and runs no floor")

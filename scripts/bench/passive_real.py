@@ -21,7 +21,7 @@ after that linear fit, the hour of the largest drop and the mean correlation aft
 stretching, with a figure ``passive_real.png``; last ``dvv_ratio_real=`` (SymAE / anchor
 RMS on the step), ``dvv_ratio_real_ramp=`` and ``dvv_ratio_real_none=``.
 
-    python scripts/bench/passive_real.py                 # none, step, ramp (CPU: minutes)
+    python scripts/bench/passive_real.py   # none, step, ramp (3 trainings; CPU: an hour)
     python scripts/bench/passive_real.py --kinds step --epochs 5
 """
 

@@ -87,19 +87,31 @@ def fetch(cache: Path | None = None, wheel: Path | None = None) -> list[Path]:
     paths = [folder / Path(MEMBER.format(s=s)).name for s in STATIONS]
     if all(p.is_file() for p in paths):
         return paths
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmpdir = tempfile.TemporaryDirectory(dir=folder)
+    except OSError as err:
+        raise RealNoiseError(f"{folder}: cannot write the cache ({err})") from None
+    with tmpdir as tmp:
         src = Path(wheel) if wheel is not None else _download(Path(tmp))
         try:
-            with zipfile.ZipFile(src) as z:
-                for s, p in zip(STATIONS, paths):
-                    with z.open(MEMBER.format(s=s)) as fin, atomic_path(p, overwrite=True) as part:
-                        with open(part, "wb") as fout:
-                            shutil.copyfileobj(fin, fout)
-        except (OSError, zipfile.BadZipFile, KeyError) as err:
-            raise RealNoiseError(
-                f"{src}: not MSNoise 1.6.5's wheel with its test day ({err})"
-            ) from None
+            z = zipfile.ZipFile(src)
+        except (OSError, zipfile.BadZipFile) as err:
+            raise RealNoiseError(f"{src}: not MSNoise 1.6.5's wheel ({err})") from None
+        with z:
+            for s, p in zip(STATIONS, paths):
+                try:
+                    fin = z.open(MEMBER.format(s=s))
+                except KeyError:
+                    raise RealNoiseError(
+                        f"{src}: not MSNoise 1.6.5's wheel with its test day (no "
+                        f"{MEMBER.format(s=s)})"
+                    ) from None
+                try:
+                    with fin, atomic_path(p, overwrite=True) as part, open(part, "wb") as fout:
+                        shutil.copyfileobj(fin, fout)
+                except OSError as err:
+                    raise RealNoiseError(f"{p}: cannot write the cache ({err})") from None
     return paths
 
 
@@ -135,7 +147,8 @@ def inject(src: Path, dst: Path, dvv_per_hour: np.ndarray, *, overwrite: bool = 
 
     dvv = np.asarray(dvv_per_hour, dtype=np.float64)
     if (dvv > 0).any() or (dvv <= -0.1).any():
-        raise RealNoiseError(f"{src}: injected dv/v must lie in (-0.1, 0], got {dvv.min():g}")
+        bad = dvv[(dvv > 0) | (dvv <= -0.1)][0]
+        raise RealNoiseError(f"{src}: injected dv/v must lie in (-0.1, 0], got {bad:g}")
     if Path(dst).exists() and not overwrite:
         raise RealNoiseError(f"{dst} exists; pass overwrite=True to replace it")
     try:
@@ -145,6 +158,12 @@ def inject(src: Path, dst: Path, dvv_per_hour: np.ndarray, *, overwrite: bool = 
     if len(st) != 1:
         raise RealNoiseError(f"{src}: {len(st)} traces (gaps?); inject needs one gap-free day")
     tr = st[0]
+    start = tr.stats.starttime
+    if abs(start - obspy.UTCDateTime(start.date)) % 3600 > 0.5 / tr.stats.sampling_rate:
+        raise RealNoiseError(
+            f"{src}: the record starts at {start}, not on a UTC hour; the injected hours "
+            "must be the hours the catalog's `datapoint_by: hour` cuts"
+        )
     sr, n = float(tr.stats.sampling_rate), tr.stats.npts
     if n < dvv.size * 3600 * sr:
         raise RealNoiseError(
@@ -233,10 +252,12 @@ def run_real(
         return {**dvv_fit(r["dvv"], truth), "dvv": r["dvv"].tolist(), "cc": float(r["cc"].mean())}
 
     with StoreReader(folder / "cc.h5") as reader:
-        if reader.shape[0] != truth.size * int(3600 / WINDOW_S):
+        if reader.shape[0] != truth.size * int(3600 / WINDOW_S) or len(reader.members) != (
+            truth.size
+        ):
             raise RealNoiseError(
-                f"{folder / 'cc.h5'}: {reader.shape[0]} windows, expected "
-                f"{truth.size} hours of {int(3600 / WINDOW_S)}"
+                f"{folder / 'cc.h5'}: {reader.shape[0]} windows in {len(reader.members)} "
+                f"hours, expected {truth.size} hours of {int(3600 / WINDOW_S)}"
             )
         lags = reader.t0_ms / 1000 + reader.dt_ms / 1000 * np.arange(reader.shape[-1])
         rows = {"anchor 1-hour": scored(day_stacks(reader))}

@@ -23,7 +23,7 @@ from ..io.mseed import (
     sampling_rate,
 )
 from ..io.store import StoreWriter
-from ..qc.dvv import all_pairs, correlate
+from ..qc.correlation import all_pairs, band_window, correlate, correlation_nfft
 
 __all__ = ["ingest_mseed", "plan_windows"]
 
@@ -135,6 +135,12 @@ class _Correlator:
                 + ("" if entry.resample_hz is None else " after resample_hz")
             )
         self.band = None if band is None else (band, 1.0 / sr)
+        if band is not None:
+            nfft = correlation_nfft(int(round(entry.window_s * sr)), self.lag)
+            try:
+                band_window(nfft, 1.0 / sr, band)
+            except ValueError as err:
+                raise MseedError(f"dataset {entry.name!r}: correlate.band_hz: {err}") from None
         self.names = [f"{ids[i]}|{ids[j]}" for i, j in self.pairs]
         self.samples = 2 * self.lag + 1
 

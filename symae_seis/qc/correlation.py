@@ -38,8 +38,9 @@ def _whiten(spec: np.ndarray, smooth: int = 5) -> np.ndarray:
 
 def band_window(nfft: int, dt_s: float, band_hz: tuple[float, float], taper: float = 0.1):
     """Weights ``(nfft // 2 + 1,)`` of the rfft frequencies that keep ``band_hz``: 1 inside,
-    0 outside, with cosine flanks of ``taper`` times the band's width on each side inside it
-    (as MSNoise's whitening does), so that a whitened spectrum holds only the band."""
+    0 outside, with cosine flanks of ``taper`` times the band's width on each side, inside
+    the band (MSNoise puts its flanks outside), so that a whitened spectrum holds only the
+    band."""
     f1, f2 = (float(b) for b in band_hz)
     nyquist = 0.5 / dt_s
     if not 0.0 <= f1 < f2 <= nyquist:

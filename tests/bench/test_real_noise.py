@@ -81,6 +81,11 @@ def test_inject_stretches_every_correlation_of_the_hour(tmp_path):
         inject(src[0], tmp_path / "up.mseed", np.array([0.0, 1e-3, 0.0]))
     with pytest.raises(RealNoiseError, match="shorter than the 4 h"):
         inject(src[0], tmp_path / "long.mseed", np.zeros(4))
+    late = obspy.read(str(src[0]))
+    late[0].stats.starttime += 30
+    late.write(str(tmp_path / "late.mseed"), format="MSEED", encoding="FLOAT32")
+    with pytest.raises(RealNoiseError, match="late.mseed: the record starts at .* not on a UTC"):
+        inject(tmp_path / "late.mseed", tmp_path / "late_out.mseed", np.zeros(2))
 
 
 def test_fetch_extracts_the_day_once(tmp_path):

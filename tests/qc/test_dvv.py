@@ -277,6 +277,7 @@ def test_correlation_instances_in_the_store(passive, tmp_path):
         ({"max_lag_s": 10, "band_hz": [2.0, 1.0]}, "low < high"),
         ({"max_lag_s": 10, "band_hz": "0.1-1"}, "band_hz"),
         ({"max_lag_s": 10, "band_hz": [1.0, 15.0]}, "Nyquist frequency 10 Hz"),
+        ({"max_lag_s": 10, "band_hz": [1.0, 1.001]}, "holds no frequency"),
     ):
         with pytest.raises((CatalogError, MseedError)) as err:
             build_store(
