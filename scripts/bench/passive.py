@@ -58,9 +58,15 @@ from symae_seis.bench.passive import (
     bootstrap_ratio,
     report_floor,
     run_survey,
-    stacks_in_memory,
+    windows_in_memory,
 )
-from symae_seis.qc.anchor import AnchorSettings, choose_anchor
+from symae_seis.qc.anchor import (
+    AnchorSettings,
+    choose_anchor,
+    choose_window_options,
+    window_stacks,
+)
+from symae_seis.qc.dvv import DvvError
 from symae_seis.synth.passive import PassiveParams, nonstationary
 
 
@@ -185,9 +191,15 @@ def main() -> None:
         try:
             first = json.loads(args.anchor.read_text())[0]
             anchor = AnchorSettings(
-                tuple(first["coda_s"]), first["reference"], first["svd_rank"], first["sides"]
+                tuple(first["coda_s"]),
+                first["reference"],
+                first["svd_rank"],
+                first["sides"],
+                first.get("stacking", "mean"),
+                first.get("keep", 0.5),
+                first.get("reject_rms"),
             )
-        except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        except (OSError, ValueError, KeyError, IndexError, TypeError, DvvError) as err:
             ap.error(f"--anchor {args.anchor}: not an anchor.json of --choose-anchor ({err})")
     if args.window_s is not None:
         p = replace(p, window_s=args.window_s)
@@ -195,15 +207,24 @@ def main() -> None:
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
     if args.choose_anchor is not None:
-        stacks, truth, lags = stacks_in_memory(replace(p, noise_seed=args.choose_anchor), max_lag_s)
-        ranked = choose_anchor(stacks["anchor"], lags, truth, band)
+        held_out = replace(p, noise_seed=args.choose_anchor)
+        days, amp, pairs, truth, lags = windows_in_memory(held_out, max_lag_s)
+        stacks = window_stacks(days, AnchorSettings())
+        ranked = choose_anchor(stacks, lags, truth, band)
+        print("stack-level options:")
+        for s, e in ranked:
+            print(f"{e:10.2e}  {s.label()}")
+        windows = choose_window_options(days, amp, pairs, lags, truth, ranked[0][0], band)
+        print("window-level options, with the best of them:")
+        for s, e in windows:
+            print(f"{e:10.2e}  {s.label()}")
+        ranked = sorted(ranked[1:] + windows, key=lambda t: t[1])
         out.mkdir(parents=True, exist_ok=True)
         (out / "anchor.json").write_text(
             json.dumps([{**s.__dict__, "rms": e} for s, e in ranked], default=list)
         )
-        for s, e in ranked:
-            print(f"{e:10.2e}  {s.label()}")
         print(f"chosen anchor (noise field {args.choose_anchor}): {ranked[0][0].label()}")
+        print(f"dvv_anchor_chosen_rms={ranked[0][1]:.3e}")
         return
     if args.nonstationary:
         a = admission(p, max_lag_s, coda, band, anchor)

@@ -19,7 +19,8 @@ import argparse
 import time
 from dataclasses import replace
 
-from symae_seis.bench.passive import CODA, iterated_reference, rms, slope, stacks_of
+from symae_seis.bench.passive import rms
+from symae_seis.bench.passive_estimators import CODA, iterated_reference, slope, stacks_of
 from symae_seis.qc.dvv import daily_dvv, pairwise_dvv
 from symae_seis.synth.passive import PassiveParams
 

@@ -1,8 +1,9 @@
 """The passive benchmark's science: dv/v scores against the truth, daily stacks
 correlated in memory (with the cross-term oracle), the nuisance-removal floor, SymAE
 trained on the correlation windows with ``symae-train``'s parser, and the conventional
-dv/v estimators compared on the same stacks. ``scripts/bench/passive.py`` and
-``passive_estimators.py`` are its command lines."""
+window-level anchor options scored in memory (:func:`windows_in_memory`).
+``scripts/bench/passive.py`` is its command line; the conventional dv/v estimators
+compared on the same stacks are in :mod:`symae_seis.bench.passive_estimators`."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
-from scipy.interpolate import CubicSpline
 
 from ..catalog import load_catalog
 from ..ingest import build_store
 from ..io.store import StoreReader
-from ..qc.anchor import AnchorSettings, anchor_dvv, dvv_fit
+from ..qc.anchor import AnchorSettings, anchor_dvv, dvv_fit, window_stacks
 from ..qc.anchor import dvv_rms_error as rms
 from ..qc.dvv import (
     all_pairs,
@@ -29,9 +29,9 @@ from ..qc.dvv import (
     correlation_nfft,
     daily_dvv,
     day_stacks,
-    stretch,
     whitening_amplitude,
 )
+from ..qc.stacking import pair_live
 from ..redatum import redatum
 from ..synth.passive import PassiveParams, make_passive_survey, passive_days, twins
 from .training import train
@@ -39,17 +39,16 @@ from .training import train
 __all__ = [
     "score",
     "admission",
+    "windows_in_memory",
     "stacks_in_memory",
     "anchor_in_memory",
     "floor",
     "report_floor",
     "run_survey",
     "symae_stacks",
+    "symae_virtual",
     "bootstrap_ratio",
-    "stacks_of",
     "rms",
-    "slope",
-    "iterated_reference",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,15 +65,19 @@ def score(
     reference: str = "others",
 ) -> dict:
     r = daily_dvv(stacks, lags_s, coda_s=coda, band_hz=band, days=days, reference=reference)
-    est = r["dvv"] - r["dvv"].mean() + truth.mean()
-    fit = dvv_fit(r["dvv"], truth)
+    return _row(r["dvv"], truth, float(r["cc"].mean()))
+
+
+def _row(dvv: np.ndarray, truth: np.ndarray, cc: float = float("nan")) -> dict:
+    """A bench row: :func:`dvv_fit` of the curve ``dvv``, the curve on the truth's mean."""
+    fit = dvv_fit(dvv, truth)
     return {
         "rms": fit["rms"],
         "slope": fit["slope"],
         "residual": fit["residual"],
         "drop_day": fit["drop_at"],
-        "dvv": est.tolist(),
-        "cc": float(r["cc"].mean()),
+        "dvv": (dvv - dvv.mean() + truth.mean()).tolist(),
+        "cc": cc,
     }
 
 
@@ -91,6 +94,24 @@ def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag:
     spec, whole = spec / amp, whole / amp
     norm = np.sqrt(np.sum(np.abs(whole[i]) ** 2, -1) * np.sum(np.abs(whole[j]) ** 2, -1))
     return correlation_lags((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), norm, nfft, lag)
+
+
+def windows_in_memory(p: PassiveParams, max_lag_s: float):
+    """Every day's correlation windows of survey ``p``, correlated as
+    :func:`stacks_in_memory` does, before stacking: ``(days, rms, pairs, truth, lags)``
+    with ``days`` a list of ``(windows, pairs, lags)`` float32 arrays and ``rms`` the
+    stations' window RMS ``(days, windows, stations)`` (for amplitude rejection)."""
+    n = int(round(p.window_s * p.sampling_rate))
+    lag = int(round(max_lag_s * p.sampling_rate))
+    pairs = all_pairs(p.stations)
+    days, rms, truth = [], [], []
+    for _, dvv, data, _ in passive_days(p):
+        windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+        days.append(correlate(windows, pairs, lag).astype(np.float32))
+        rms.append(np.sqrt(np.mean(np.square(windows), axis=-1)))
+        truth.append(dvv)
+    lags = np.arange(-lag, lag + 1) / p.sampling_rate
+    return days, np.asarray(rms), pairs, np.asarray(truth), lags
 
 
 def stacks_in_memory(p: PassiveParams, max_lag_s: float, *, oracle: bool = False):
@@ -151,8 +172,13 @@ def admission(p: PassiveParams, max_lag_s: float, coda, band, anchor=None) -> di
     settings = anchor or AnchorSettings(coda_s=tuple(coda))
     out: dict = {"anchor": settings.label()}
     for name, q in twins(p).items():
-        stacks, truth, lags = stacks_in_memory(q, max_lag_s)
-        out[name] = rms(anchor_dvv(stacks["anchor"], lags, settings, band), truth)
+        if settings.on_windows:
+            days, amp, pairs, truth, lags = windows_in_memory(q, max_lag_s)
+            stacks = window_stacks(days, settings, pair_live(amp, pairs, settings.reject_rms))
+        else:
+            stacks, truth, lags = stacks_in_memory(q, max_lag_s)
+            stacks = stacks["anchor"]
+        out[name] = rms(anchor_dvv(stacks, lags, settings, band), truth)
         log.info("  admission: anchor on the %s twin %.2e", name, out[name])
     out["apparent_ratio"] = out["zero"] / out["stationary"]
     out["floor_ratio"] = out["repeated"] / out["survey"]
@@ -258,7 +284,14 @@ def run_survey(
                         "surveys": {"days": [str(f) for f in survey["mseed"]]},
                         "window_s": p.window_s,
                         "datapoint_by": "day",
-                        "correlate": {"max_lag_s": max_lag_s},
+                        "correlate": {
+                            "max_lag_s": max_lag_s,
+                            **(
+                                {}
+                                if anchor is None or anchor.reject_rms is None
+                                else {"reject_rms": anchor.reject_rms}
+                            ),
+                        },
                         "store": str(out / "cc.h5"),
                     }
                 }
@@ -278,29 +311,35 @@ def run_survey(
             "anchor 1-day, mean ref": score(stacks, lags, truth, coda, band, reference="mean"),
             "anchor 1-day, all pairs": score(stacks, lags, truth, coda, band, reference="pairs"),
         }
-        virtual_stacks, t_train = symae_stacks(
+        virtual, t_train = symae_virtual(
             cat, "cc", reader, out, epochs=epochs, decoder=decoder, options=options
         )
+        virtual_stacks = day_stacks(reader, virtual)
         rows["SymAE 1-day"] = score(virtual_stacks, lags, truth, coda, band)
         rows["SymAE 1-day, all pairs"] = score(
             virtual_stacks, lags, truth, coda, band, reference="pairs"
         )
         if anchor is not None:
-            for name, st in (("anchor", stacks), ("SymAE", virtual_stacks)):
-                est = anchor_dvv(st, lags, anchor, band)
-                fit = dvv_fit(est, truth)
-                rows[f"{name} 1-day, chosen"] = {
-                    "rms": fit["rms"],
-                    "slope": fit["slope"],
-                    "residual": fit["residual"],
-                    "drop_day": fit["drop_at"],
-                    "dvv": (est - est.mean() + truth.mean()).tolist(),
-                    "cc": float("nan"),
+            chosen = {"anchor": stacks, "SymAE": virtual_stacks}
+            if anchor.on_windows:  # the same stacking of recorded and virtual windows
+                live = [reader.live(m) for m in reader.members]
+                chosen = {
+                    "anchor": window_stacks([reader.read(m) for m in reader.members], anchor, live),
+                    "SymAE": window_stacks([virtual[m] for m in reader.members], anchor, live),
                 }
+            for name, st in chosen.items():
+                rows[f"{name} 1-day, chosen"] = _row(anchor_dvv(st, lags, anchor, band), truth)
     return {"rows": rows, "truth": truth, "t_data": t_data, "t_train": t_train}
 
 
-def symae_stacks(
+def symae_stacks(catalog: Path, dataset: str, reader: StoreReader, out: Path, **kw):
+    """:func:`symae_virtual`'s windows averaged by datapoint: the stacks ``(datapoints,
+    pairs, lags)`` and the seconds training took."""
+    virtual, t_train = symae_virtual(catalog, dataset, reader, out, **kw)
+    return day_stacks(reader, virtual), t_train
+
+
+def symae_virtual(
     catalog: Path,
     dataset: str,
     reader: StoreReader,
@@ -311,10 +350,10 @@ def symae_stacks(
     options: dict | None = None,
 ) -> tuple[np.ndarray, float]:
     """SymAE trained on the correlation windows of ``dataset`` (the store ``reader``
-    reads) as ``symae-train`` does, every window redatumed onto the mean nuisance code (a
-    repeatable virtual source), and the virtual windows averaged by datapoint: the
-    stacks ``(datapoints, pairs, lags)`` and the seconds training took. The model is
-    saved as ``out/model.pt``, the redatuming under ``out/redatum``."""
+    reads) as ``symae-train`` does and every window redatumed onto the mean nuisance code (a
+    repeatable virtual source): the virtual windows in store order and the seconds
+    training took. The model is saved as ``out/model.pt``, the redatuming under
+    ``out/redatum``."""
     lit, t_train = train(
         catalog,
         dataset,
@@ -340,7 +379,7 @@ def symae_stacks(
         rec_rows = h5["recorded_instance"][:]
     order = np.empty_like(rec_rows)
     order[rec_rows] = np.arange(rec_rows.size)
-    return day_stacks(reader, virtual[order]), t_train
+    return virtual[order], t_train
 
 
 def bootstrap_ratio(
@@ -364,38 +403,3 @@ def bootstrap_ratio(
 
 
 #: Coda window (s) and largest lag (s) of the estimator comparison.
-CODA, MAX_LAG_S = (2.0, 12.0), 20.0
-
-
-def stacks_of(p: PassiveParams, oracle: bool):
-    """Daily stacks ``(days, pairs, lags)``: recorded (whitened correlations), or with
-    ``oracle`` each source's share correlated with itself alone; the truth; the lags."""
-    stacks, truth, lags = stacks_in_memory(p, MAX_LAG_S, oracle=oracle)
-    return stacks["no_cross_terms" if oracle else "anchor"], truth, lags
-
-
-def slope(est: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.polyfit(truth - truth.mean(), est - est.mean(), 1)[0])
-
-
-def _aligned(stack: np.ndarray, eps: float, lags: np.ndarray) -> np.ndarray:
-    # stretch's convention: cur(t) ~ ref(t (1 + eps)), so ref(t) ~ cur(t / (1 + eps))
-    pos = np.clip(lags / (1 + eps), lags[0], lags[-1])
-    return CubicSpline(lags, stack, axis=-1)(pos)
-
-
-def iterated_reference(stacks: np.ndarray, lags: np.ndarray, band, rounds: int = 4) -> np.ndarray:
-    """Each day against the mean of the other days, each re-aligned by its own estimate;
-    ``rounds`` times, starting from the plain mean of the other days."""
-    est = daily_dvv(stacks, lags, coda_s=CODA, band_hz=band)["dvv"]
-    for _ in range(rounds):
-        aligned = np.stack([_aligned(s, e, lags) for s, e in zip(stacks, est)])
-        total = aligned.sum(axis=0)
-        est = np.array(
-            [
-                stretch(stacks[d], (total - aligned[d]) / (len(stacks) - 1), lags, coda_s=CODA)[0]
-                for d in range(len(stacks))
-            ]
-        )
-        est -= est.mean()
-    return est

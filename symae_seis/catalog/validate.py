@@ -134,23 +134,36 @@ def check_surveys(name: str, value: Any) -> dict[str, tuple[str, ...]]:
 
 
 def check_correlate(name: str, value: Any) -> dict[str, Any] | None:
-    """``correlate: {max_lag_s: 20, whiten: true, band_hz: [0.1, 1.0]}``: store each
-    window's station-pair cross-correlations instead of its records, whitened (by default)
-    and, with ``band_hz``, kept to that band (band-limited whitening; the upper edge is
-    checked against the Nyquist frequency at ingest)."""
+    """``correlate: {max_lag_s: 20, whiten: true, band_hz: [0.1, 1.0], reject_rms: 3}``:
+    store each window's station-pair cross-correlations instead of its records, whitened
+    (by default) and, with ``band_hz``, kept to that band (band-limited whitening; the upper
+    edge is checked against the Nyquist frequency at ingest); with ``reject_rms``, a
+    station's window whose RMS exceeds that many times the station's median window RMS
+    over the survey is left out (its pairs dead in that window: amplitude-based rejection
+    of transients)."""
     if value is None:
         return None
     if not isinstance(value, dict) or "max_lag_s" not in value:
         raise _fail(
             name,
             "correlate must be a mapping with max_lag_s (and optionally "
-            f"whiten, band_hz), e.g. {{max_lag_s: 20}}; got {value!r}",
+            f"whiten, band_hz, reject_rms), e.g. {{max_lag_s: 20}}; got {value!r}",
         )
-    unknown = set(value) - {"max_lag_s", "whiten", "band_hz"}
+    unknown = set(value) - {"max_lag_s", "whiten", "band_hz", "reject_rms"}
     if unknown:
         raise _fail(
             name,
-            f"correlate has unknown key(s) {sorted(unknown)}; allowed: max_lag_s, whiten, band_hz",
+            f"correlate has unknown key(s) {sorted(unknown)}; allowed: max_lag_s, whiten, "
+            "band_hz, reject_rms",
+        )
+    reject = value.get("reject_rms")
+    if reject is not None and (
+        not isinstance(reject, (int, float)) or isinstance(reject, bool) or not reject > 1
+    ):
+        raise _fail(
+            name,
+            "correlate.reject_rms must be a number above 1 (times the station's median "
+            f"window RMS), got {reject!r}",
         )
     whiten = value.get("whiten", True)
     if not isinstance(whiten, bool):
@@ -175,6 +188,8 @@ def check_correlate(name: str, value: Any) -> dict[str, Any] | None:
     }
     if band is not None:  # only when given: stores built without it stay current
         out["band_hz"] = band
+    if reject is not None:  # likewise
+        out["reject_rms"] = float(reject)
     return out
 
 

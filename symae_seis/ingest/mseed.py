@@ -24,6 +24,7 @@ from ..io.mseed import (
 )
 from ..io.store import StoreWriter
 from ..qc.correlation import all_pairs, band_window, correlate, correlation_nfft
+from ..qc.stacking import amplitude_live
 
 __all__ = ["ingest_mseed", "plan_windows"]
 
@@ -156,6 +157,18 @@ class _Correlator:
         return cc.astype(np.float32), live[self.pairs[:, 0]] & live[self.pairs[:, 1]]
 
 
+def _rms_keep(windows, reject: float) -> np.ndarray:
+    """Amplitude-based rejection (catalog ``correlate.reject_rms``): the stations kept in
+    each window ``(windows, C)`` of a survey, from a first pass over its windows."""
+    rms = np.array(
+        [
+            np.where(live, np.sqrt(np.mean(np.square(d, dtype=np.float64), -1)), np.nan)
+            for _, d, live in windows
+        ]
+    )
+    return amplitude_live(rms, reject)
+
+
 def ingest_mseed(
     entry: MseedEntry, files: dict[str, list[Path]], h5, *, progress: bool = False
 ) -> dict[str, Any]:
@@ -202,9 +215,18 @@ def ingest_mseed(
             for tr in st:
                 if first_nonfinite(np.ma.compressed(np.ma.asarray(tr.data))) is not None:
                     raise MseedError(f"{tr.stats._source}: stream {tr.id} has NaN or Inf samples")
-            for t, data, live in mseed_windows(
-                st, ids, sr, entry.window_s, plans[s], entry.gaps, survey=s, files=files[s]
+            cut = dict(survey=s, files=files[s])
+            reject = entry.correlate.get("reject_rms") if entry.correlate else None
+            keep = None
+            if reject is not None:
+                keep = _rms_keep(
+                    mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps, **cut), reject
+                )
+            for w, (t, data, live) in enumerate(
+                mseed_windows(st, ids, sr, entry.window_s, plans[s], entry.gaps, **cut)
             ):
+                if keep is not None:
+                    live = live & keep[w]
                 if corr is not None:
                     data, live = corr(data, live)
                 writer.write_slab(row, data[None], live[None], None)
