@@ -108,7 +108,7 @@ def windows_in_memory(p: PassiveParams, max_lag_s: float):
     for _, dvv, data, _ in passive_days(p):
         windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
         days.append(correlate(windows, pairs, lag).astype(np.float32))
-        rms.append(np.sqrt(np.mean(np.square(windows), axis=-1)))
+        rms.append(np.std(windows, axis=-1, dtype=np.float64))  # as ingest: mean removed
         truth.append(dvv)
     lags = np.arange(-lag, lag + 1) / p.sampling_rate
     return days, np.asarray(rms), pairs, np.asarray(truth), lags
@@ -268,37 +268,33 @@ def run_survey(
     window redatumed onto the mean nuisance code and scored. With ``anchor`` (settings
     chosen on a held-out field, :func:`symae_seis.qc.anchor.choose_anchor`) the anchor's
     stacks and SymAE's virtual ones are also measured with those settings (rows
-    ``anchor 1-day, chosen`` and ``SymAE 1-day, chosen``). Returns the rows by method and
-    ``truth``, ``t_data``, ``t_train`` (seconds)."""
+    ``anchor 1-day, chosen`` and ``SymAE 1-day, chosen``); amplitude rejection
+    (``reject_rms``) is then a second store of the same windows, ``cc_reject``, read by
+    those rows alone (every other row, and SymAE's training, see every window). Returns the
+    rows by method and ``truth``, ``t_data``, ``t_train`` (seconds)."""
     coda, band = (2.0, 12.0), p.band_hz
     max_lag_s = min(20.0, p.window_s / 2)
     t0 = time.perf_counter()
     survey = make_passive_survey(out / "data", p, overwrite=True)
     cat = out / "catalog.yaml"
-    cat.write_text(
-        yaml.safe_dump(
-            {
-                "datasets": {
-                    "cc": {
-                        "format": "mseed",
-                        "surveys": {"days": [str(f) for f in survey["mseed"]]},
-                        "window_s": p.window_s,
-                        "datapoint_by": "day",
-                        "correlate": {
-                            "max_lag_s": max_lag_s,
-                            **(
-                                {}
-                                if anchor is None or anchor.reject_rms is None
-                                else {"reject_rms": anchor.reject_rms}
-                            ),
-                        },
-                        "store": str(out / "cc.h5"),
-                    }
-                }
-            }
-        )
-    )
-    build_store(load_catalog(cat)["cc"])
+
+    def dataset(name: str, **correlate) -> dict:
+        return {
+            "format": "mseed",
+            "surveys": {"days": [str(f) for f in survey["mseed"]]},
+            "window_s": p.window_s,
+            "datapoint_by": "day",
+            "correlate": {"max_lag_s": max_lag_s, **correlate},
+            "store": str(out / f"{name}.h5"),
+        }
+
+    datasets = {"cc": dataset("cc")}
+    if anchor is not None and anchor.reject_rms is not None:  # for the chosen rows alone
+        datasets["cc_reject"] = dataset("cc_reject", reject_rms=anchor.reject_rms)
+    cat.write_text(yaml.safe_dump({"datasets": datasets}))
+    catalog = load_catalog(cat)
+    for name in datasets:
+        build_store(catalog[name])
     t_data = time.perf_counter() - t0
     with h5py.File(survey["truth"], "r") as h5:
         truth = h5["dvv"][:]
@@ -321,15 +317,31 @@ def run_survey(
         )
         if anchor is not None:
             chosen = {"anchor": stacks, "SymAE": virtual_stacks}
-            if anchor.on_windows:  # the same stacking of recorded and virtual windows
-                live = [reader.live(m) for m in reader.members]
-                chosen = {
-                    "anchor": window_stacks([reader.read(m) for m in reader.members], anchor, live),
-                    "SymAE": window_stacks([virtual[m] for m in reader.members], anchor, live),
-                }
+            if anchor.on_windows:  # the same stacking (and rejection) of both windows
+                chosen = _chosen_on_windows(reader, virtual, anchor, out / "cc_reject.h5")
             for name, st in chosen.items():
                 rows[f"{name} 1-day, chosen"] = _row(anchor_dvv(st, lags, anchor, band), truth)
     return {"rows": rows, "truth": truth, "t_data": t_data, "t_train": t_train}
+
+
+def _chosen_on_windows(reader, virtual, anchor: AnchorSettings, rejected: Path) -> dict:
+    """Daily stacks of the recorded and the virtual windows with ``anchor``'s window-level
+    options; with ``reject_rms``, what rejection leaves live is read from the ``rejected``
+    store (the same windows, ingested with it; SymAE trained on them all)."""
+    live_of = reader
+    if anchor.reject_rms is not None:
+        live_of = StoreReader(rejected)
+        if not np.array_equal(live_of.instance_key, reader.instance_key):
+            raise RuntimeError(f"{rejected}: not the windows of {reader.path}")
+    try:
+        live = [live_of.live(m) for m in reader.members]
+        return {
+            "anchor": window_stacks([reader.read(m) for m in reader.members], anchor, live),
+            "SymAE": window_stacks([virtual[m] for m in reader.members], anchor, live),
+        }
+    finally:
+        if live_of is not reader:
+            live_of.close()
 
 
 def symae_stacks(catalog: Path, dataset: str, reader: StoreReader, out: Path, **kw):
@@ -400,6 +412,3 @@ def bootstrap_ratio(
         "hi": float(np.quantile(meds, q)),
         "fields": int(ratio.size),
     }
-
-
-#: Coda window (s) and largest lag (s) of the estimator comparison.

@@ -159,12 +159,10 @@ class _Correlator:
 
 def _rms_keep(windows, reject: float) -> np.ndarray:
     """Amplitude-based rejection (catalog ``correlate.reject_rms``): the stations kept in
-    each window ``(windows, C)`` of a survey, from a first pass over its windows."""
+    each window ``(windows, C)`` of a survey, from a first pass over its windows. The RMS is
+    taken about the window's mean (a recorder's offset in counts would hide a transient)."""
     rms = np.array(
-        [
-            np.where(live, np.sqrt(np.mean(np.square(d, dtype=np.float64), -1)), np.nan)
-            for _, d, live in windows
-        ]
+        [np.where(live, np.std(d, axis=-1, dtype=np.float64), np.nan) for _, d, live in windows]
     )
     return amplitude_live(rms, reject)
 

@@ -13,9 +13,10 @@ stack, and which windows are left out before (issue 30 item 2).
   threshold to choose, and a window unlike the others weighs little.
 
 Amplitude-based rejection (:func:`amplitude_live`) acts earlier, on each station's record:
-a station whose window RMS exceeds ``k`` times its median window RMS (over the survey) is
-left out of that window. It is the same rule at ingest (catalog ``correlate.reject_rms``)
-and in memory (the benchmark's held-out noise field).
+a station whose window RMS (about the window's mean) exceeds ``k`` times its median window
+RMS is left out of that window; so is a window without signal (RMS zero). It is the same
+rule at ingest (catalog ``correlate.reject_rms``; the median over each survey) and in
+memory (the benchmark's held-out noise field; the median over the record, one survey).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def pair_live(rms: np.ndarray, pairs: np.ndarray, k: float | None) -> np.ndarray
 
 
 def _live_mean(x: np.ndarray, live: np.ndarray) -> np.ndarray:
-    w = live[..., None].astype(np.float64)
-    return (x * w).sum(axis=0) / np.maximum(w.sum(axis=0), 1.0)
+    n = live.sum(axis=0)[..., None].astype(np.float64)
+    return np.where(live[..., None], x, 0.0).sum(axis=0) / np.maximum(n, 1.0)
 
 
 def _cosine(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -80,9 +81,10 @@ def _robust(x, live, iterations, tol):
         norm = np.linalg.norm(s, axis=-1, keepdims=True)
         unit = np.where(norm > 0, s / np.maximum(norm, 1e-300), 0.0)
         a = np.einsum("wpl,pl->wp", x, unit)
-        resid = np.linalg.norm(x - a[..., None] * unit[None], axis=-1)
         size = np.linalg.norm(x, axis=-1)
-        w = np.where(live, np.abs(a) / np.maximum(size * resid, 1e-300), 0.0)
+        resid = np.linalg.norm(x - a[..., None] * unit[None], axis=-1)
+        resid = np.maximum(resid, 1e-6 * size)  # a window along the stack: weight 1e6, finite
+        w = np.where(live & (size > 0), np.abs(a) / np.maximum(size * resid, 1e-300), 0.0)
         total = w.sum(axis=0)
         new = np.where(
             total[:, None] > 0,
@@ -122,6 +124,7 @@ def stack_windows(
     live = np.ones(x.shape[:2], dtype=bool) if live is None else np.asarray(live, dtype=bool)
     if live.shape != x.shape[:2]:
         raise ValueError(f"live must be {x.shape[:2]} (windows, pairs), got {live.shape}")
+    x = np.where(live[..., None], x, 0.0)  # whatever a dead window holds (NaN too) weighs 0
     if stacking == "mean":
         return _live_mean(x, live)
     if stacking == "selective":
@@ -137,8 +140,9 @@ def record_mean(days) -> np.ndarray:
     live)`` per day (selective stacking's reference)."""
     total, count = None, None
     for x, live in days:
-        w = np.asarray(live, dtype=np.float64)[..., None]
-        part, n = (np.asarray(x, np.float64) * w).sum(axis=0), w.sum(axis=0)
+        live = np.asarray(live, dtype=bool)[..., None]
+        part = np.where(live, np.asarray(x, np.float64), 0.0).sum(axis=0)
+        n = live.sum(axis=0).astype(np.float64)
         total = part if total is None else total + part
         count = n if count is None else count + n
     if total is None:

@@ -116,3 +116,32 @@ def test_bootstrap_ratio_brackets_the_median_over_fields():
     assert same["lo"] == same["median"] == same["hi"] == pytest.approx(0.4)
     with pytest.raises(ValueError, match="finite"):
         bench_passive.bootstrap_ratio([1.0, float("nan")], [1.0, 1.0])
+
+
+@pytest.mark.slow  # a training: minutes on 2 shared cores
+def test_run_survey_scores_a_chosen_anchor_with_window_options_end_to_end(tmp_path):
+    """The bench's whole path on a tiny survey (real miniSEED, ingest, one epoch of
+    SymAE, redatum): with an anchor that rejects by amplitude and stacks robustly, the
+    chosen rows read the rejected store's live windows, every other row the plain store."""
+    from symae_seis.io import StoreReader
+    from symae_seis.qc.anchor import AnchorSettings, anchor_dvv, dvv_rms_error, window_stacks
+    from symae_seis.qc.dvv import day_stacks
+
+    p = replace(TINY, days=7, windows_per_day=6, drop_day=4)
+    anchor = AnchorSettings((1.0, 6.0), stacking="robust", reject_rms=1.1)
+    res = bench_passive.run_survey(p, tmp_path, epochs=1, anchor=anchor)
+    rows, truth = res["rows"], res["truth"]
+    plain, rejected = StoreReader(tmp_path / "cc.h5"), StoreReader(tmp_path / "cc_reject.h5")
+    every = np.arange(plain.shape[0])
+    assert plain.live(every).all() and not rejected.live(every).all()
+    lags = plain.t0_ms / 1000 + plain.dt_ms / 1000 * np.arange(plain.shape[-1])
+    want = bench_passive.score(day_stacks(plain), lags, truth, (2.0, 12.0), p.band_hz)
+    assert rows["anchor 1-day"]["rms"] == pytest.approx(want["rms"])
+    stacks = window_stacks(
+        [plain.read(m) for m in plain.members], anchor, [rejected.live(m) for m in plain.members]
+    )
+    est = anchor_dvv(stacks, lags, anchor, p.band_hz)
+    assert rows["anchor 1-day, chosen"]["rms"] == pytest.approx(dvv_rms_error(est, truth))
+    assert np.isfinite(rows["SymAE 1-day, chosen"]["rms"])
+    plain.close()
+    rejected.close()

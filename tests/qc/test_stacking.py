@@ -10,7 +10,7 @@ import numpy as np
 import obspy
 import pytest
 
-from symae_seis.bench.passive import windows_in_memory
+from symae_seis.bench.passive import _chosen_on_windows, windows_in_memory
 from symae_seis.catalog import CatalogError
 from symae_seis.ingest import build_store
 from symae_seis.io import StoreReader
@@ -61,20 +61,33 @@ def test_selective_and_robust_stacks_leave_out_windows_unlike_the_others():
 
 
 def test_dead_windows_and_pairs_count_for_nothing():
-    x, _ = _windows(outliers=())
+    x, shared = _windows()
     x = np.concatenate([x, x[:, :, ::-1]], axis=1)  # two pairs
     live = np.ones(x.shape[:2], bool)
-    live[:3, 0] = False
+    live[:4, 0] = False
     live[:, 1] = False
     x_dead = x.copy()
-    x_dead[:3, 0] = 1e6  # whatever a dead window holds
+    x_dead[:2, 0] = 1e6  # whatever a dead window holds
+    x_dead[2:4, 0] = np.nan
+    ref = np.broadcast_to(shared, x.shape[1:])
     for stacking in ("mean", "selective", "robust"):
-        got = stack_windows(x_dead, live, stacking, keep=1.0)
-        assert np.all(got[1] == 0), stacking  # a pair dead all day stays zero
-        assert np.abs(got[0]).max() < 10, stacking
+        for keep in (1.0, 0.5):
+            got = stack_windows(x_dead, live, stacking, keep=keep, reference=ref)
+            want = stack_windows(x[4:, :1], None, stacking, keep=keep, reference=ref[:1])
+            assert np.all(got[1] == 0), stacking  # a pair dead all day stays zero
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-12, err_msg=stacking)
+    # of the 8 live windows, selective keeps the best 4 (ceil(0.5 * 8)) of the live ones
+    cc = [np.dot(w[0], shared) / np.linalg.norm(w[0]) for w in x[4:]]
+    best = 4 + np.argsort(cc)[::-1][:4]
     np.testing.assert_allclose(
-        stack_windows(x_dead, live, "selective", keep=1.0)[0], x[3:, 0].mean(0)
+        stack_windows(x_dead, live, "selective", keep=0.5, reference=ref)[0], x[best, 0].mean(0)
     )
+
+
+def test_robust_stack_of_identical_windows_is_the_window():
+    x = np.zeros((3, 1, 5))
+    x[:, 0, 0] = 1e5
+    np.testing.assert_allclose(stack_windows(x, stacking="robust"), x[0])
 
 
 def test_amplitude_rejection_leaves_out_a_transient_and_its_pairs():
@@ -102,7 +115,7 @@ def test_impossible_window_settings_are_named(bad, words):
         AnchorSettings(**bad)
 
 
-def _mseed_day(folder, transient_at=None):
+def _mseed_day(folder, transient_at=None, offset=0.0):
     """3 stations of 200 s of 20 Hz noise; with ``transient_at`` ``(station, window)`` a
     burst 20 times the noise in that 20 s window."""
     rng = np.random.default_rng(5)
@@ -113,6 +126,7 @@ def _mseed_day(folder, transient_at=None):
         if transient_at is not None and transient_at[0] == s:
             w = transient_at[1]
             data[w * 400 + 100 : w * 400 + 300] *= 20
+        data += offset
         tr = obspy.Trace(data.astype(np.float32), header={
             "network": "XX", "station": f"S{s}", "channel": "HHZ", "sampling_rate": 20.0,
             "starttime": obspy.UTCDateTime(2026, 1, 1),
@@ -122,8 +136,11 @@ def _mseed_day(folder, transient_at=None):
     return [str(f) for f in files]
 
 
-def test_reject_rms_at_ingest_marks_the_transients_pairs_dead(tmp_path):
-    files = _mseed_day(tmp_path, transient_at=(1, 4))
+@pytest.mark.parametrize("offset", [0.0, 2000.0])
+def test_reject_rms_at_ingest_marks_the_transients_pairs_dead(tmp_path, offset):
+    """A burst at one station in one window, on records with and without a recorder's
+    offset (counts): the RMS is taken about the window's mean."""
+    files = _mseed_day(tmp_path, transient_at=(1, 4), offset=offset)
     stores = {}
     for name, corr in (("plain", {"max_lag_s": 5}), ("reject", {"max_lag_s": 5, "reject_rms": 3})):
         e = entry(tmp_path, name, format="mseed", surveys={"day": files}, window_s=20.0,
@@ -138,6 +155,14 @@ def test_reject_rms_at_ingest_marks_the_transients_pairs_dead(tmp_path):
     x = stores["reject"].read(rows)
     assert np.all(x[4, ~live[4]] == 0)
     np.testing.assert_array_equal(x[live], stores["plain"].read(rows)[live])
+    # the bench's chosen rows: recorded and virtual windows stacked alike, live as rejected
+    plain, rej = stores["plain"], stores["reject"]
+    anchor = AnchorSettings(stacking="robust", reject_rms=3.0)
+    got = _chosen_on_windows(plain, plain.read(rows), anchor, tmp_path / "reject.h5")
+    want = window_stacks([plain.read(m) for m in plain.members], anchor,
+                         [rej.live(m) for m in plain.members])  # fmt: skip
+    np.testing.assert_allclose(got["anchor"], want)
+    np.testing.assert_allclose(got["SymAE"], want)
     for bad in (1.0, "3", True):
         with pytest.raises(CatalogError, match="reject_rms") as err:
             entry(tmp_path, "x", format="mseed", surveys={"day": files}, window_s=20.0,
