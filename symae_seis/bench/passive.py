@@ -42,6 +42,7 @@ __all__ = [
     "windows_in_memory",
     "stacks_in_memory",
     "anchor_in_memory",
+    "anchor_rms",
     "floor",
     "report_floor",
     "run_survey",
@@ -154,6 +155,18 @@ def anchor_in_memory(
     return {k: score(v, lags, truth, coda, band)["rms"] for k, v in stacks.items()}
 
 
+def anchor_rms(p: PassiveParams, max_lag_s: float, settings: AnchorSettings, band) -> float:
+    """The 1-day dv/v RMS error of the anchor with ``settings`` on survey ``p``, correlated
+    in memory (its windows kept when an option acts on them)."""
+    if settings.on_windows:
+        days, amp, pairs, truth, lags = windows_in_memory(p, max_lag_s)
+        stacks = window_stacks(days, settings, pair_live(amp, pairs, settings.reject_rms))
+    else:
+        stacks, truth, lags = stacks_in_memory(p, max_lag_s)
+        stacks = stacks["anchor"]
+    return rms(anchor_dvv(stacks, lags, settings, band), truth)
+
+
 #: Admission of a non-stationary survey before anyone tunes on it (issue 30): the
 #: anchor's apparent dv/v on the twin without change at least this many times its error
 #: on the stationary twin ...
@@ -172,13 +185,7 @@ def admission(p: PassiveParams, max_lag_s: float, coda, band, anchor=None) -> di
     settings = anchor or AnchorSettings(coda_s=tuple(coda))
     out: dict = {"anchor": settings.label()}
     for name, q in twins(p).items():
-        if settings.on_windows:
-            days, amp, pairs, truth, lags = windows_in_memory(q, max_lag_s)
-            stacks = window_stacks(days, settings, pair_live(amp, pairs, settings.reject_rms))
-        else:
-            stacks, truth, lags = stacks_in_memory(q, max_lag_s)
-            stacks = stacks["anchor"]
-        out[name] = rms(anchor_dvv(stacks, lags, settings, band), truth)
+        out[name] = anchor_rms(q, max_lag_s, settings, band)
         log.info("  admission: anchor on the %s twin %.2e", name, out[name])
     out["apparent_ratio"] = out["zero"] / out["stationary"]
     out["floor_ratio"] = out["repeated"] / out["survey"]
