@@ -118,7 +118,6 @@ def test_bootstrap_ratio_brackets_the_median_over_fields():
         bench_passive.bootstrap_ratio([1.0, float("nan")], [1.0, 1.0])
 
 
-@pytest.mark.slow  # a training: minutes on 2 shared cores
 def test_run_survey_scores_a_chosen_anchor_with_window_options_end_to_end(tmp_path):
     """The bench's whole path on a tiny survey (real miniSEED, ingest, one epoch of
     SymAE, redatum): with an anchor that rejects by amplitude and stacks robustly, the
