@@ -59,10 +59,11 @@ from symae_seis.bench.passive import (
     admission,
     anchor_rms,
     bootstrap_ratio,
-    report_floor,
+    max_lag_for,
     run_survey,
     windows_in_memory,
 )
+from symae_seis.bench.passive_floor import report_floor
 from symae_seis.qc.anchor import (
     AnchorSettings,
     choose_anchor,
@@ -90,7 +91,7 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
         # the repeated-source floor of this field, read by the same anchor
         settings = anchor or AnchorSettings(coda_s=(2.0, 12.0))
         q = twins(replace(p, noise_seed=seed))["repeated"]
-        floor = anchor_rms(q, min(20.0, p.window_s / 2), settings, p.band_hz)
+        floor = anchor_rms(q, max_lag_for(p), settings, p.band_hz)
         gap = (a["rms"] - s["rms"]) / (a["rms"] - floor) if a["rms"] > floor else float("nan")
         runs.append(
             {"field": seed, "anchor": a, "symae": s, "floor": floor, "gap_closed": gap,
@@ -221,7 +222,7 @@ def main() -> None:
         p = replace(p, window_s=args.window_s)
     out = args.out.resolve()
     coda, band = (2.0, 12.0), p.band_hz
-    max_lag_s = min(20.0, p.window_s / 2)
+    max_lag_s = max_lag_for(p)
     if args.choose_anchor is not None:
         held_out = replace(p, noise_seed=args.choose_anchor)
         days, amp, pairs, truth, lags = windows_in_memory(held_out, max_lag_s)

@@ -1,16 +1,15 @@
 """The passive benchmark's science: dv/v scores against the truth, daily stacks
-correlated in memory (with the cross-term oracle), the nuisance-removal floor, SymAE
+correlated in memory (with the cross-term oracle), the anchor's admission, SymAE
 trained on the correlation windows with ``symae-train``'s parser, and the conventional
 window-level anchor options scored in memory (:func:`windows_in_memory`).
 ``scripts/bench/passive.py`` is its command line; the conventional dv/v estimators
-compared on the same stacks are in :mod:`symae_seis.bench.passive_estimators`."""
+compared on the same stacks are in :mod:`symae_seis.bench.passive_estimators`, the
+nuisance-removal floor in :mod:`symae_seis.bench.passive_floor`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -39,12 +38,11 @@ from .training import train
 __all__ = [
     "score",
     "admission",
+    "max_lag_for",
     "windows_in_memory",
     "stacks_in_memory",
     "anchor_in_memory",
     "anchor_rms",
-    "floor",
-    "report_floor",
     "run_survey",
     "symae_stacks",
     "symae_virtual",
@@ -97,21 +95,40 @@ def _correlations_without_cross_terms(parts: np.ndarray, pairs: np.ndarray, lag:
     return correlation_lags((np.conj(spec[:, i]) * spec[:, j]).sum(axis=0), norm, nfft, lag)
 
 
+def max_lag_for(p: PassiveParams) -> float:
+    """The benchmark's largest correlation lag (s) on survey ``p``: 20 s, or half a
+    window when windows are shorter than 40 s."""
+    return min(20.0, p.window_s / 2)
+
+
+def _day_windows(p: PassiveParams, max_lag_s: float, *, per_source: bool = False):
+    """The lag grid ``(pairs, lag in samples, lags in s)`` of survey ``p``, and a
+    generator of its days: ``(dvv, windows (W, stations, T), data)`` with ``data`` as
+    :func:`symae_seis.synth.passive.passive_days` yields it (per source with
+    ``per_source``, the windows their sum)."""
+    n = int(round(p.window_s * p.sampling_rate))
+    lag = int(round(max_lag_s * p.sampling_rate))
+
+    def days():
+        for _, dvv, data, _ in passive_days(p, per_source=per_source):
+            records = data.sum(axis=0) if per_source else data
+            yield dvv, records.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2), data
+
+    grid = (all_pairs(p.stations), lag, np.arange(-lag, lag + 1) / p.sampling_rate)
+    return grid, days()
+
+
 def windows_in_memory(p: PassiveParams, max_lag_s: float):
     """Every day's correlation windows of survey ``p``, correlated as
     :func:`stacks_in_memory` does, before stacking: ``(days, rms, pairs, truth, lags)``
     with ``days`` a list of ``(windows, pairs, lags)`` float32 arrays and ``rms`` the
     stations' window RMS ``(days, windows, stations)`` (for amplitude rejection)."""
-    n = int(round(p.window_s * p.sampling_rate))
-    lag = int(round(max_lag_s * p.sampling_rate))
-    pairs = all_pairs(p.stations)
+    (pairs, lag, lags), each_day = _day_windows(p, max_lag_s)
     days, rms, truth = [], [], []
-    for _, dvv, data, _ in passive_days(p):
-        windows = data.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+    for dvv, windows, _ in each_day:
         days.append(correlate(windows, pairs, lag).astype(np.float32))
         rms.append(np.std(windows, axis=-1, dtype=np.float64))  # as ingest: mean removed
         truth.append(dvv)
-    lags = np.arange(-lag, lag + 1) / p.sampling_rate
     return days, np.asarray(rms), pairs, np.asarray(truth), lags
 
 
@@ -120,14 +137,11 @@ def stacks_in_memory(p: PassiveParams, max_lag_s: float, *, oracle: bool = False
     ingest (whitened, ``max_lag_s``) without the miniSEED round trip: ``"anchor"``, and with
     ``oracle``, from the same pass, the correlations without the cross terms between noise
     sources (``"no_cross_terms"``). Returns ``(stacks, truth dv/v, lags in s)``."""
+    (pairs, lag, lags), each_day = _day_windows(p, max_lag_s, per_source=oracle)
     n = int(round(p.window_s * p.sampling_rate))
-    lag = int(round(max_lag_s * p.sampling_rate))
-    pairs = all_pairs(p.stations)
     stacks: dict[str, list] = {"anchor": [], **({"no_cross_terms": []} if oracle else {})}
     truth = []
-    for _, dvv, data, _ in passive_days(p, per_source=oracle):
-        records = data.sum(axis=0) if oracle else data
-        windows = records.reshape(p.stations, p.windows_per_day, n).transpose(1, 0, 2)
+    for dvv, windows, data in each_day:
         stacks["anchor"].append(correlate(windows, pairs, lag).mean(axis=0))
         if oracle:
             stacks["no_cross_terms"].append(
@@ -142,7 +156,6 @@ def stacks_in_memory(p: PassiveParams, max_lag_s: float, *, oracle: bool = False
                 )
             )
         truth.append(dvv)
-    lags = np.arange(-lag, lag + 1) / p.sampling_rate
     return {k: np.stack(v) for k, v in stacks.items()}, np.asarray(truth), lags
 
 
@@ -195,72 +208,6 @@ def admission(p: PassiveParams, max_lag_s: float, coda, band, anchor=None) -> di
     return out
 
 
-def floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band) -> dict:
-    """Anchor 1-day errors on ``draws`` noise fields, on their repeated-source twins, on
-    the same surveys recording four times as many windows a day, and without the cross
-    terms between sources (an oracle)."""
-    out = {
-        "anchor": [],
-        "repeated": [],
-        "windows_x4": [],
-        "no_cross_terms": [],
-        "repeated_no_cross_terms": [],
-    }
-    for k in range(draws):
-        q = replace(p, noise_seed=k)
-        plain = anchor_in_memory(q, max_lag_s, coda, band, oracle=True)
-        repeated = anchor_in_memory(twins(q)["repeated"], max_lag_s, coda, band, oracle=True)
-        more = anchor_in_memory(
-            replace(q, windows_per_day=4 * p.windows_per_day), max_lag_s, coda, band
-        )
-        for key, value in (
-            ("anchor", plain["anchor"]),
-            ("repeated", repeated["anchor"]),
-            ("windows_x4", more["anchor"]),
-            ("no_cross_terms", plain["no_cross_terms"]),
-            ("repeated_no_cross_terms", repeated["no_cross_terms"]),
-        ):
-            out[key].append(value)
-        log.info(
-            "  floor draw %d: anchor %.2e, sources repeated day to day %.2e, 4x windows "
-            "%.2e, no cross terms %.2e, both %.2e",
-            k,
-            out["anchor"][-1],
-            out["repeated"][-1],
-            out["windows_x4"][-1],
-            out["no_cross_terms"][-1],
-            out["repeated_no_cross_terms"][-1],
-        )
-    rms = {key: float(np.sqrt(np.mean(np.square(v)))) for key, v in out.items()}
-    return {
-        **out,
-        "rms": rms,
-        "ratio": rms["repeated"] / rms["anchor"],
-        "ratio_windows_x4": rms["windows_x4"] / rms["anchor"],
-        "ratio_no_cross_terms": rms["no_cross_terms"] / rms["anchor"],
-        "ratio_repeated_no_cross_terms": rms["repeated_no_cross_terms"] / rms["anchor"],
-    }
-
-
-def report_floor(p: PassiveParams, draws: int, max_lag_s: float, coda, band, out: Path) -> str:
-    """:func:`floor`, written to ``out/floor.json``; returns its summary lines."""
-    t0 = time.perf_counter()
-    f = floor(p, draws, max_lag_s, coda, band)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "floor.json").write_text(json.dumps(f))
-    return (
-        f"floor over {draws} noise draws ({time.perf_counter() - t0:.0f} s): anchor "
-        f"{f['rms']['anchor']:.2e}, sources repeated day to day {f['rms']['repeated']:.2e}, "
-        f"4x windows a day {f['rms']['windows_x4']:.2e}, no cross terms "
-        f"{f['rms']['no_cross_terms']:.2e}, sources repeated and no cross terms "
-        f"{f['rms']['repeated_no_cross_terms']:.2e}\n"
-        f"a perfectly repeatable virtual source, the day's windows stacked: {f['ratio']:.2f}x "
-        f"the anchor; four times the windows: {f['ratio_windows_x4']:.2f}x; the cross terms "
-        f"between sources removed (oracle): {f['ratio_no_cross_terms']:.2f}x; both: "
-        f"{f['ratio_repeated_no_cross_terms']:.2f}x"
-    )
-
-
 def run_survey(
     p: PassiveParams,
     out: Path,
@@ -280,7 +227,7 @@ def run_survey(
     those rows alone (every other row, and SymAE's training, see every window). Returns the
     rows by method and ``truth``, ``t_data``, ``t_train`` (seconds)."""
     coda, band = (2.0, 12.0), p.band_hz
-    max_lag_s = min(20.0, p.window_s / 2)
+    max_lag_s = max_lag_for(p)
     t0 = time.perf_counter()
     survey = make_passive_survey(out / "data", p, overwrite=True)
     cat = out / "catalog.yaml"
