@@ -39,6 +39,7 @@ __all__ = [
     "run_4d",
     "run_statics",
     "rel_l2_4d",
+    "decoder_4d_row",
     "reconstruction_scores",
     "plot",
     "table",
@@ -55,6 +56,27 @@ UNCERTAINTY_BAGS = 16
 def rel_l2_4d(est: np.ndarray, base: np.ndarray, truth: np.ndarray, m: np.ndarray) -> float:
     d_true = truth[m] - base[m]
     return float(np.linalg.norm(est[m] - base[m] - d_true) / max(np.linalg.norm(d_true), 1e-30))
+
+
+#: The method name under which SymAE's decoder-cancelled 4D difference is scored.
+DECODER_4D = "SymAE residual_decoder"
+
+
+def decoder_4d_row(redatum_nc: Path, truth: dict, kind: str) -> dict:
+    """The 4D error of SymAE's ``residual_decoder`` (virtual gather minus the model's own
+    rebuild of the baseline shot with the same nuisance code, so that what the model
+    cannot express of that shot cancels), as a quality row of method :data:`DECODER_4D`."""
+    m = truth["changed_pair"]
+    base = truth["baseline_clean"]
+    d4 = virtual_for_truth(redatum_nc, truth, variable="residual_decoder")
+    value = rel_l2_4d(base + d4, base, truth["virtual"], m) if m.any() else np.nan
+    return {
+        "survey": kind,
+        "method": DECODER_4D,
+        "zone": "inside",
+        "metric": "rel_l2_4d",
+        "value": value,
+    }
 
 
 def run_4d(
@@ -186,6 +208,7 @@ def run_4d(
                     "value": seconds[name],
                 }
             )
+        rows.append(decoder_4d_row(res.files["netcdf"], truth, kind))
         dis = disentanglement(
             lit.model,
             reader,

@@ -76,3 +76,21 @@ def test_the_family_that_reconstructs_best_is_kept_per_draw():
     assert ratios["zoo1"]["outside"] == pytest.approx(0.3)
     assert ratios["zoo2"]["outside"] == pytest.approx(0.4)
     assert len(rows) == len(shipped)  # one run's rows per draw
+
+
+def test_the_decoder_cancelled_residual_is_scored_where_the_run_has_it():
+    conv = {"(e) whole": (10.0, 10.0, 1.0)}
+    rows = _rows("zoo0", (5.0, 5.0, 0.8), conv) + _rows("zoo1", (5.0, 5.0, 0.6), conv)
+    rows.append(
+        {
+            "survey": "zoo0",
+            "method": "SymAE residual_decoder",
+            "zone": "inside",
+            "metric": "rel_l2_4d",
+            "value": 0.3,
+        }
+    )  # zoo1's run predates the row: its virtual - recorded stands
+    r0, r1 = zoo_ratios(rows)
+    assert (r0["d4"], r0["d4_recorded"]) == (pytest.approx(0.3), pytest.approx(0.8))
+    assert r1["d4"] == r1["d4_recorded"] == pytest.approx(0.6)
+    assert zoo_summary(rows).splitlines()[-1].endswith("zoo_d4_ratio_worst=0.600")
