@@ -42,6 +42,11 @@ lines give, per draw and as a distribution, SymAE / the best conventional method
 inside the zone and on the 4D error, SymAE's reconstruction NRMS of its own recorded shots
 (whole gathers, far quarter of the channels, late half of the record), and
 ``zoo_outside_ratio_median= zoo_outside_ratio_worst= zoo_d4_ratio_worst=``.
+
+SymAE's 4D error is scored twice: ``virtual - recorded`` (method ``SymAE virtual``) and its
+``residual_decoder`` (method ``SymAE residual_decoder``; the zoo's ratio uses it).
+``--rescore-4d`` adds the second to an earlier run's folders (every ``<survey>/truth.h5``
+with its ``redatum/redatum.nc`` under ``--out``) as ``quality_decoder4d.csv``, no training.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ from pathlib import Path
 import torch
 
 from symae_seis.bench.options import add_model_option, marine_options, model_options
-from symae_seis.bench.quality import plot, run_4d, run_statics, table
+from symae_seis.bench.quality import decoder_4d_row, plot, run_4d, run_statics, table
 from symae_seis.bench.surveys import SURVEYS
 from symae_seis.bench.zoo import zoo_summary
 
@@ -96,6 +101,11 @@ def main() -> None:
         action="store_true",
         help="only print the zoo distribution of every quality*.csv under --out",
     )
+    ap.add_argument(
+        "--rescore-4d",
+        action="store_true",
+        help="only score the residual_decoder's 4D error of the survey folders under --out",
+    )
     add_model_option(ap, "override a shipped model option (repeatable), e.g. filter_shift=true")
     ap.add_argument(
         "--marine",
@@ -114,6 +124,10 @@ def main() -> None:
                 rows += list(csv.DictReader(fh))
         print(zoo_summary(rows))
         return
+    cols = ["survey", "method", "zone", "metric", "value", "seed", "design_window_ms"]
+    if args.rescore_4d:
+        rescore_4d(args.out, cols)
+        return
     if args.zoo:
         args.surveys = [f"zoo{k}" for k in range(args.zoo_start, args.zoo_start + args.zoo)]
     overrides = model_options(ap, args.model)
@@ -121,7 +135,6 @@ def main() -> None:
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    cols = ["survey", "method", "zone", "metric", "value", "seed", "design_window_ms"]
     for s in args.surveys:
         kw = {"model": overrides, "precision": args.precision}
         if s == "marine4d":
@@ -153,6 +166,27 @@ def main() -> None:
             }
         )
     )
+
+
+def rescore_4d(out: Path, cols: list[str]) -> None:
+    """The ``residual_decoder`` rows of every survey folder under ``out``, printed and
+    written to ``out/quality_decoder4d.csv``."""
+    from symae_seis.qc.truth import load_truth
+
+    rows = []
+    for truth_h5 in sorted(out.glob("**/truth.h5")):
+        nc = truth_h5.parent / "redatum" / "redatum.nc"
+        if not nc.is_file():
+            raise SystemExit(f"{truth_h5.parent}: no redatum/redatum.nc beside truth.h5")
+        row = decoder_4d_row(nc, load_truth(truth_h5), truth_h5.parent.name)
+        print(f"{row['survey']}: residual_decoder 4D error {row['value']:.3f}")
+        rows.append(row)
+    if not rows:
+        raise SystemExit(f"{out}: no survey folder (truth.h5) under it")
+    with open(out / "quality_decoder4d.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
 
 
 if __name__ == "__main__":
