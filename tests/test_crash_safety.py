@@ -96,7 +96,7 @@ def test_redatum_killed_mid_write_then_rerun(tmp_path, trained_run, small_catalo
         R.redatum({str(trained_run / "model.pt")!r}, {str(store)!r}, {str(out)!r},
                   batch_size=8)
     """)
-    finals = ["virtual.sgy", "residual.sgy", "redatum.nc", "qc.csv"]
+    finals = ["virtual.sgy", "residual.sgy", "residual_decoder.sgy", "redatum.nc", "qc.csv"]
     assert not any((out / f).exists() for f in finals)  # nothing truncated in place
     from symae_seis.redatum import redatum
 

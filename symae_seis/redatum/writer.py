@@ -1,5 +1,6 @@
 """The outputs of one redatuming run, owned through one ``contextlib.ExitStack``:
-``redatum.nc`` (CF-1.8), ``virtual.sgy`` / ``residual.sgy`` and ``qc.csv``.
+``redatum.nc`` (CF-1.8), ``virtual.sgy`` / ``residual.sgy`` / ``residual_decoder.sgy`` and
+``qc.csv``.
 
 Every file is written under a temporary name and renamed only when the whole run
 succeeded; on any error every temporary is discarded and nothing the user had is touched.
@@ -32,7 +33,10 @@ OUTPUT_NAMES = {
     "qc_meta": "qc.json",
     "virtual": "virtual.sgy",
     "residual": "residual.sgy",
+    "residual_decoder": "residual_decoder.sgy",
 }
+#: The SEG-Y outputs (one trace per written trace of the redatumed gathers each).
+SEGY_ROLES = ("virtual", "residual", "residual_decoder")
 
 
 class _SegyLayout:
@@ -92,7 +96,7 @@ class RedatumWriter:
         self.provenance = provenance
         self.uncertainty = uncertainty
         self.overwrite, self.write_segy = overwrite, write_segy
-        roles = ("netcdf", "qc", "qc_meta") + (("virtual", "residual") if write_segy else ())
+        roles = ("netcdf", "qc", "qc_meta") + (SEGY_ROLES if write_segy else ())
         self.files = {k: self.out_dir / OUTPUT_NAMES[k] for k in roles}
         if not overwrite:
             taken = [str(p) for p in self.files.values() if p.exists()]
@@ -136,7 +140,7 @@ class RedatumWriter:
                             note=self._notes(key),
                         )
                     )
-                    for key in ("virtual", "residual")
+                    for key in SEGY_ROLES
                 }
         except BaseException:
             stack.close()
@@ -169,11 +173,10 @@ class RedatumWriter:
         dead = ~live[..., None]
         virtual = np.where(dead, 0.0, virtual).astype(np.float32)
         recon = np.where(dead, 0.0, recon).astype(np.float32)
-        resid = virtual - recorded
         out = {
             "recorded": recorded,
             "virtual": virtual,
-            "residual": resid,
+            "residual": virtual - recorded,
             "reconstruction": recon,
             "residual_decoder": virtual - np.where(dead, 0.0, recon_same),
         }
@@ -184,8 +187,8 @@ class RedatumWriter:
         if self.segy is not None:
             hdr, keep = self.segy.headers(a, b, live)
             start, t = self.segy.first_trace(a), recorded.shape[-1]
-            self.segy_files["virtual"].write(start, virtual.reshape(-1, t)[keep], hdr)
-            self.segy_files["residual"].write(start, resid.reshape(-1, t)[keep], hdr)
+            for key in SEGY_ROLES:
+                self.segy_files[key].write(start, out[key].reshape(-1, t)[keep], hdr)
         self.fit.add(a, b, recorded, live, virtual, recon)
 
     def qc_rows(self) -> list[dict]:

@@ -395,7 +395,7 @@ def test_windowed_outputs_carry_their_time(windowed_out):
     expected = 1020.5 + 2.0 * np.arange(r.shape[-1])
     ds = xr.load_dataset(res.files["netcdf"], engine="h5netcdf")
     np.testing.assert_allclose(ds["twt"].values, expected)
-    for key in ("virtual", "residual"):
+    for key in ("virtual", "residual", "residual_decoder"):
         with segyio.open(str(res.files[key]), ignore_geometry=True) as f:
             np.testing.assert_allclose(f.samples, expected)
             assert f.attributes(segyio.TraceField.DelayRecordingTime)[0] == 10205

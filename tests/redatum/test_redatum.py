@@ -94,6 +94,14 @@ def test_segy_outputs_carry_donor_headers(out4d, small_survey, store):
         )
     import obspy
 
+    # the decoder-cancelled residual in SEG-Y holds the NetCDF's, trace for trace (ObsPy)
+    st = obspy.read(str(out4d.files["residual_decoder"]), format="SEGY")
+    np.testing.assert_allclose(
+        np.stack([tr.data for tr in st]).reshape(n, c, t),
+        ds["residual_decoder"].values,
+        rtol=1e-6,
+        atol=1e-7,
+    )
     st = obspy.read(str(out4d.files["virtual"]), format="SEGY")
     assert len(st) == n * c
     th = st[5].stats.segy.trace_header
@@ -211,6 +219,7 @@ def test_cli_end_to_end(trained_run, small_catalog, tmp_path, capsys):
     for name in (
         "virtual.sgy",
         "residual.sgy",
+        "residual_decoder.sgy",
         "redatum.nc",
         "qc.csv",
         "nrms_along_key.png",
