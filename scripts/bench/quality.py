@@ -43,10 +43,13 @@ inside the zone and on the 4D error, SymAE's reconstruction NRMS of its own reco
 (whole gathers, far quarter of the channels, late half of the record), and
 ``zoo_outside_ratio_median= zoo_outside_ratio_worst= zoo_d4_ratio_worst=``.
 
-SymAE's 4D error is scored twice: ``virtual - recorded`` (method ``SymAE virtual``) and its
+SymAE's 4D error is scored twice: ``virtual - baseline`` (method ``SymAE virtual``) and its
 ``residual_decoder`` (method ``SymAE residual_decoder``; the zoo's ratio uses it).
-``--rescore-4d`` adds the second to an earlier run's folders (every ``<survey>/truth.h5``
-with its ``redatum/redatum.nc`` under ``--out``) as ``quality_decoder4d.csv``, no training.
+The conventional methods (e) and (f) are also scored by their parallel difference (the
+monitor's shots equalised to the baseline shot, minus the baseline's own equalised the same
+way; ``symae_seis.bench.difference4d``). ``--rescore-4d`` adds these 4D rows to an earlier
+run's folders (every ``<survey>/truth.h5`` with its ``redatum/redatum.nc`` under
+``--out``) as ``quality_decoder4d.csv``, no training.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from pathlib import Path
 import torch
 
 from symae_seis.bench.options import add_model_option, marine_options, model_options
-from symae_seis.bench.quality import decoder_4d_row, plot, run_4d, run_statics, table
+from symae_seis.bench.quality import plot, run_4d, run_statics, table
 from symae_seis.bench.surveys import SURVEYS
 from symae_seis.bench.zoo import zoo_summary
 
@@ -169,20 +172,29 @@ def main() -> None:
 
 
 def rescore_4d(out: Path, cols: list[str]) -> None:
-    """The ``residual_decoder`` rows of every survey folder under ``out``, printed and
-    written to ``out/quality_decoder4d.csv``."""
-    from symae_seis.qc.truth import load_truth
+    """The 4D rows of :func:`symae_seis.bench.difference4d.rescore_4d` for every 4D survey
+    folder under ``out`` (a ``catalog.yaml`` and ``redatum/redatum.nc`` beside its
+    ``truth.h5``; the statics survey has no 4D difference), printed and written to
+    ``out/quality_decoder4d.csv`` with the run's seed."""
+    from symae_seis.bench.difference4d import rescore_4d as rescore
+    from symae_seis.bench.quality import SWELL_LOW_CUT_HZ
 
     rows = []
     for truth_h5 in sorted(out.glob("**/truth.h5")):
-        nc = truth_h5.parent / "redatum" / "redatum.nc"
-        if not nc.is_file():
-            raise SystemExit(f"{truth_h5.parent}: no redatum/redatum.nc beside truth.h5")
-        row = decoder_4d_row(nc, load_truth(truth_h5), truth_h5.parent.name)
-        print(f"{row['survey']}: residual_decoder 4D error {row['value']:.3f}")
-        rows.append(row)
+        folder = truth_h5.parent
+        if folder.name == "statics" or not (folder / "redatum" / "redatum.nc").is_file():
+            print(f"{folder}: not a 4D quality run's survey folder, left out")
+            continue
+        seed = next(
+            (r["seed"] for f in out.glob("quality*.csv") for r in csv.DictReader(open(f))
+             if r["survey"] == folder.name and r.get("seed")),
+            "",
+        )  # fmt: skip
+        for row in rescore(folder, SWELL_LOW_CUT_HZ):
+            print(f"{row['survey']}: {row['method']} 4D error {row['value']:.3f}")
+            rows.append({**row, "seed": seed})
     if not rows:
-        raise SystemExit(f"{out}: no survey folder (truth.h5) under it")
+        raise SystemExit(f"{out}: no 4D survey folder (truth.h5 with redatum/) under it")
     with open(out / "quality_decoder4d.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()

@@ -20,10 +20,9 @@ from .. import baselines as B
 from ..catalog import design_window_samples, load_catalog
 from ..ingest import build_store
 from ..io.store import StoreReader
-from ..qc.conventional import low_cut_estimates
+from ..qc.disentangle import overburden_shift
 from ..qc.metrics import nrms, time_shift
 from ..qc.truth import (
-    conventional_estimates,
     coverage,
     load_truth,
     real_gathers_for_truth,
@@ -31,6 +30,14 @@ from ..qc.truth import (
     virtual_for_truth,
 )
 from ..redatum import redatum
+from .difference4d import (
+    DECODER_4D,
+    decoder_4d_row,
+    equalised_both_ways,
+    max_lag_samples,
+    parallel_4d_rows,
+    rel_l2_4d,
+)
 from .probes import disentanglement
 from .surveys import make_survey, no_change_top, survey_catalog
 from .training import train
@@ -40,6 +47,7 @@ __all__ = [
     "run_statics",
     "rel_l2_4d",
     "decoder_4d_row",
+    "DECODER_4D",
     "reconstruction_scores",
     "plot",
     "table",
@@ -51,32 +59,6 @@ __all__ = [
 SWELL_LOW_CUT_HZ = 8.0
 #: Bootstrap bags of the SymAE redatuming (``virtual_std``; calibration of +-2 sigma).
 UNCERTAINTY_BAGS = 16
-
-
-def rel_l2_4d(est: np.ndarray, base: np.ndarray, truth: np.ndarray, m: np.ndarray) -> float:
-    d_true = truth[m] - base[m]
-    return float(np.linalg.norm(est[m] - base[m] - d_true) / max(np.linalg.norm(d_true), 1e-30))
-
-
-#: The method name under which SymAE's decoder-cancelled 4D difference is scored.
-DECODER_4D = "SymAE residual_decoder"
-
-
-def decoder_4d_row(redatum_nc: Path, truth: dict, kind: str) -> dict:
-    """The 4D error of SymAE's ``residual_decoder`` (virtual gather minus the model's own
-    rebuild of the baseline shot with the same nuisance code, so that what the model
-    cannot express of that shot cancels), as a quality row of method :data:`DECODER_4D`."""
-    m = truth["changed_pair"]
-    base = truth["baseline_clean"]
-    d4 = virtual_for_truth(redatum_nc, truth, variable="residual_decoder")
-    value = rel_l2_4d(base + d4, base, truth["virtual"], m) if m.any() else np.nan
-    return {
-        "survey": kind,
-        "method": DECODER_4D,
-        "zone": "inside",
-        "metric": "rel_l2_4d",
-        "value": value,
-    }
 
 
 def run_4d(
@@ -109,7 +91,7 @@ def run_4d(
     with StoreReader(store) as reader:  # opened here, closed here
         t, dt = reader.shape[-1], reader.dt_ms
         win = slice(*design_window_samples(entry, reader.t0_ms, dt, t))
-        max_lag = max(1, int(round(20.0 / dt)))
+        max_lag = max_lag_samples(dt)
         gathers = real_gathers_for_truth(reader, truth)
         base_real, mon_real = gathers[0].astype(np.float64), gathers[1].astype(np.float64)
         estimates, seconds = {"raw monitor": mon_real}, {"raw monitor": 0.0}
@@ -132,13 +114,20 @@ def run_4d(
             estimates[name] = fn(mon_real, base_real)
             seconds[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        kw = dict(window=win, max_lag=max_lag, methods=("e", "e_whole", "f"), gathers=gathers)
-        eq = conventional_estimates(reader, truth, **kw)
-        if "swell" in truth:  # a survey with swell noise: its attenuation comes first
-            eq.update(low_cut_estimates(reader, truth, hz=SWELL_LOW_CUT_HZ, **kw))
+        # with swell noise, its attenuation comes first; both vintages, for the
+        # parallel differences
+        eq, eq_base = equalised_both_ways(
+            reader,
+            truth,
+            low_cut_hz=SWELL_LOW_CUT_HZ if "swell" in truth else None,
+            window=win,
+            max_lag=max_lag,
+            methods=("e", "e_whole", "f"),
+            gathers=gathers,
+        )
         for name, est in eq.items():
             estimates[name] = est
-            seconds[name] = (time.perf_counter() - t0) / len(eq)
+            seconds[name] = (time.perf_counter() - t0) / (2 * len(eq))
         lit, t_train = train(
             cat,
             kind,
@@ -177,19 +166,12 @@ def run_4d(
                 }
             )
         for name, est in estimates.items():
-            extra = {
-                "survey": kind,
-                "method": name,
-                "zone": "inside",
-                "metric": "rel_l2_4d",
-                "value": rel_l2_4d(est, truth["baseline_clean"], truth["virtual"], m)
-                if m.any()
-                else np.nan,
-            }
-            rows.append(extra)
+            d4 = rel_l2_4d(est, truth["baseline_clean"], truth["virtual"], m, scored)
+            rows.append(
+                {"survey": kind, "method": name, "zone": "inside", "metric": "rel_l2_4d"}
+                | {"value": d4 if m.any() else np.nan}
+            )
             if m.any():
-                from symae_seis.qc.disentangle import overburden_shift
-
                 rows.append(
                     {
                         "survey": kind,
@@ -209,6 +191,7 @@ def run_4d(
                 }
             )
         rows.append(decoder_4d_row(res.files["netcdf"], truth, kind))
+        rows += parallel_4d_rows(eq, eq_base, truth, kind)
         dis = disentanglement(
             lit.model,
             reader,

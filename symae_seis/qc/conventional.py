@@ -22,25 +22,18 @@ def real_gathers_for_truth(
     ``reader`` is an open :class:`~symae_seis.io.store.StoreReader` of a store with
     ``baseline`` and ``monitor`` surveys keyed by CDP.
     """
-    sb, sm = reader.surveys.index("baseline"), reader.surveys.index("monitor")
+    sb = reader.surveys.index("baseline")
     key_row = {
         (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
     }
     b_rows = np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
-    mon_by_cdp = {
-        int(reader.dp_key[d, 0]): reader.members[d]
-        for d in range(len(reader.dp_survey))
-        if reader.dp_survey[d] == sm
-    }
-    cdp = truth["virtual_cdp"]
+    mon_sets = _location_rows(reader, truth, "monitor")
     seen: dict[int, int] = {}
-    raw_rows, mon_sets = [], []
-    for c in cdp.tolist():
-        rows = mon_by_cdp[int(c)]
+    raw_rows = []
+    for c, rows in zip(truth["virtual_cdp"].tolist(), mon_sets):
         j = seen.get(c, 0)
         seen[c] = j + 1
         raw_rows.append(rows[j % len(rows)])
-        mon_sets.append(rows)
     return reader.read(b_rows), reader.read(np.array(raw_rows)), mon_sets
 
 
@@ -54,9 +47,17 @@ def conventional_estimates(
     progress: bool = False,
     gathers: tuple | None = None,
     nearest: int = 2,
+    pool: str = "monitor",
 ) -> dict[str, np.ndarray]:
     """Conventional 4D cross-equalisation of the monitor to every baseline shot of the
     truth (see :mod:`symae_seis.baselines`), designed in ``window``.
+
+    ``pool="baseline"`` equalises the *baseline's* shots instead (those of the location for
+    (e), including the shot itself; the nearest baseline shots for (f)), as a 4D processor
+    runs both vintages through one flow: the difference of the two estimates is the
+    conventional 4D difference in which what the equalisation cannot match of the baseline
+    shot is common to both terms (the parallel difference, beside SymAE's
+    ``residual_decoder``). Method (a) is skipped there.
 
     ``methods``: any of ``"a"`` (static + scalar of one monitor shot), ``"e"`` (every
     monitor shot of the location equalised and stacked), ``"e_whole"`` (the same
@@ -71,9 +72,13 @@ def conventional_estimates(
     from .. import baselines as B
     from ..progress import progress_bar
 
+    if pool not in ("monitor", "baseline"):
+        raise ValueError(f"pool must be 'monitor' or 'baseline', got {pool!r}")
     base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
+    if pool == "baseline":
+        mon_sets = _location_rows(reader, truth, "baseline")
     out = {}
-    if "a" in methods:
+    if "a" in methods and pool == "monitor":
         out["(a) static + scalar"] = B.static_and_scalar(raw, base, window=window, max_lag=max_lag)[
             0
         ]
@@ -95,16 +100,29 @@ def conventional_estimates(
             )
         out[name] = est
     if "f" in methods:
-        out.update(_binned(reader, truth, base, window, max_lag, nearest, progress))
+        out.update(_binned(reader, truth, base, window, max_lag, nearest, progress, pool))
     return out
 
 
-def _binned(reader, truth, base, window, max_lag, nearest, progress) -> dict[str, np.ndarray]:
+def _location_rows(reader, truth: dict[str, np.ndarray], survey: str) -> list[np.ndarray]:
+    """The store rows of ``survey``'s shots at each truth gather's location (CDP)."""
+    s = reader.surveys.index(survey)
+    by_cdp = {
+        int(reader.dp_key[d, 0]): reader.members[d]
+        for d in range(len(reader.dp_survey))
+        if reader.dp_survey[d] == s
+    }
+    return [by_cdp[int(c)] for c in truth["virtual_cdp"].tolist()]
+
+
+def _binned(
+    reader, truth, base, window, max_lag, nearest, progress, pool="monitor"
+) -> dict[str, np.ndarray]:
     """(f) 4D binning (see :func:`conventional_estimates`); {} without source positions."""
     from .. import baselines as B
     from ..progress import progress_bar
 
-    sb, sm = reader.surveys.index("baseline"), reader.surveys.index("monitor")
+    sb, sm = reader.surveys.index("baseline"), reader.surveys.index(pool)
     key_row = {
         (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
     }

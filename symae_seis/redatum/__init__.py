@@ -24,15 +24,15 @@ Work is batched and streamed: codes are computed in batches, virtual gathers dec
 and written batch by batch into the outputs (memory does not grow with the survey).
 
 Outputs (atomic; existing files are kept unless ``overwrite``):
-``virtual.sgy``, ``residual.sgy``, ``residual_decoder.sgy``: SEG-Y rev 1.0 with the source's textual header (the
-lines above C39 say what the file holds and where it came from: toolkit version, model
-file and its SHA-256, store, dataset, options; C39 ``SEG-Y REV1``, C40 ``END TEXTUAL
-HEADER``) and the nuisance donor's trace headers as recorded (the coherent donor of each
-trace is in ``redatum.nc``; bytes 233-240, which SEG-Y rev 2 gives a meaning, are left as
-the recording had them). Every trace carries the store's time axis: first
-sample time as DelayRecordingTime with its scalar (bytes 215-216), sample count and
-interval. Padded slots (no recorded trace) are left out; recorded dead traces are
-written with trace identification code 2 and zero samples.
+``virtual.sgy``, ``residual.sgy``, ``residual_decoder.sgy`` (not ``reference``): SEG-Y rev 1.0
+with the source's textual header (the lines above C39 say what the file holds and where
+it came from: toolkit version, model file and its SHA-256, store, dataset, options; C39
+``SEG-Y REV1``, C40 ``END TEXTUAL HEADER``) and the nuisance donor's trace headers as
+recorded (the coherent donor of each trace is in ``redatum.nc``; bytes 233-240, which
+SEG-Y rev 2 gives a meaning, are left as the recording had them). Every trace carries
+the store's time axis: first sample time as DelayRecordingTime with its scalar (bytes
+215-216), sample count and interval. Padded slots (no recorded trace) are left out;
+recorded dead traces are written with trace identification code 2 and zero samples.
 ``redatum.nc`` (NetCDF4, CF-1.8): ``recorded``, ``virtual``, ``residual``,
 ``reconstruction``, ``residual_decoder`` on (pair, channel, twt), with ``twt`` in ms,
 the datapoint key (e.g. ``cdp``), the channel key's values (e.g. ``offset`` in m),

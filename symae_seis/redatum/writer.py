@@ -35,7 +35,9 @@ OUTPUT_NAMES = {
     "residual": "residual.sgy",
     "residual_decoder": "residual_decoder.sgy",
 }
-#: The SEG-Y outputs (one trace per written trace of the redatumed gathers each).
+#: The SEG-Y outputs (one trace per written trace of the redatumed gathers each); the
+#: last only where the coherent donor is another datapoint (``4d``): in ``reference``
+#: mode a gather's virtual and its own rebuild are one decode, and it would be zeros.
 SEGY_ROLES = ("virtual", "residual", "residual_decoder")
 
 
@@ -96,7 +98,8 @@ class RedatumWriter:
         self.provenance = provenance
         self.uncertainty = uncertainty
         self.overwrite, self.write_segy = overwrite, write_segy
-        roles = ("netcdf", "qc", "qc_meta") + (SEGY_ROLES if write_segy else ())
+        self.segy_roles = SEGY_ROLES[:2] if pairs.mode == "reference" else SEGY_ROLES
+        roles = ("netcdf", "qc", "qc_meta") + (self.segy_roles if write_segy else ())
         self.files = {k: self.out_dir / OUTPUT_NAMES[k] for k in roles}
         if not overwrite:
             taken = [str(p) for p in self.files.values() if p.exists()]
@@ -140,7 +143,7 @@ class RedatumWriter:
                             note=self._notes(key),
                         )
                     )
-                    for key in SEGY_ROLES
+                    for key in self.segy_roles
                 }
         except BaseException:
             stack.close()
@@ -187,7 +190,7 @@ class RedatumWriter:
         if self.segy is not None:
             hdr, keep = self.segy.headers(a, b, live)
             start, t = self.segy.first_trace(a), recorded.shape[-1]
-            for key in SEGY_ROLES:
+            for key in self.segy_roles:
                 self.segy_files[key].write(start, out[key].reshape(-1, t)[keep], hdr)
         self.fit.add(a, b, recorded, live, virtual, recon)
 

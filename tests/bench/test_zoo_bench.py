@@ -89,8 +89,11 @@ def test_the_decoder_cancelled_residual_is_scored_where_the_run_has_it():
             "metric": "rel_l2_4d",
             "value": 0.3,
         }
-    )  # zoo1's run predates the row: its virtual - recorded stands
+    )  # zoo1's run predates the row: its virtual - baseline stands
     r0, r1 = zoo_ratios(rows)
-    assert (r0["d4"], r0["d4_recorded"]) == (pytest.approx(0.3), pytest.approx(0.8))
-    assert r1["d4"] == r1["d4_recorded"] == pytest.approx(0.6)
-    assert zoo_summary(rows).splitlines()[-1].endswith("zoo_d4_ratio_worst=0.600")
+    assert (r0["d4"], r0["d4_virtual"]) == (pytest.approx(0.3), pytest.approx(0.8))
+    assert r1["d4"] == r1["d4_virtual"] == pytest.approx(0.6)
+    text = zoo_summary(rows).splitlines()
+    assert text[-1].endswith("zoo_d4_ratio_worst=0.600")
+    assert text[2].startswith("zoo1") and "0.60*" in text[2]  # marked: another metric
+    assert "0.30 " in text[1] and "*" not in text[1]

@@ -151,12 +151,14 @@ def test_reference_mode_removes_shot_to_shot_nuisance(trained_run, store, tmp_pa
         tmp_path / "ref1",
         mode="reference",
         reference=str(key),
-        write_segy=False,
     )
     assert (
         xr.load_dataset(res.files["netcdf"], engine="h5netcdf").attrs["reference"]
         == f"instance {key}"
     )
+    # each gather's virtual and its own rebuild are one decode here: no residual_decoder.sgy
+    assert {"virtual", "residual"} <= set(res.files) and "residual_decoder" not in res.files
+    assert not (tmp_path / "ref1" / "residual_decoder.sgy").exists()
 
 
 def test_bad_requests(trained_run, store, tmp_path, tiny_entry):

@@ -1,0 +1,151 @@
+"""The 4D difference scored against a survey's truth: every method's estimate of the
+monitor earth at each baseline shot's acquisition minus that shot, SymAE's
+``residual_decoder`` and the conventional methods' parallel differences.
+
+A 4D processor runs both vintages through one flow and differences them, so that what the
+flow cannot match is common to both terms; SymAE's ``residual_decoder`` (virtual gather
+minus the model's own rebuild of the baseline shot, both with that shot's nuisance code)
+does the same with the model. The conventional counterpart scored beside it: the
+monitor's shots equalised to the baseline shot and stacked, minus the baseline's own shots
+(of the location, or the nearest in position for 4D binning) equalised to it and stacked
+the same way (:func:`symae_seis.qc.conventional.conventional_estimates`,
+``pool="baseline"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..qc.truth import virtual_for_truth
+
+__all__ = [
+    "rel_l2_4d",
+    "decoder_4d_row",
+    "parallel_4d_rows",
+    "equalised_both_ways",
+    "rescore_4d",
+    "max_lag_samples",
+    "DECODER_4D",
+    "PARALLEL",
+]
+
+#: The method name under which SymAE's decoder-cancelled 4D difference is scored.
+DECODER_4D = "SymAE residual_decoder"
+#: Suffix of a conventional method's parallel difference.
+PARALLEL = ", parallel difference"
+
+
+def rel_l2_4d(
+    est: np.ndarray,
+    base: np.ndarray,
+    truth: np.ndarray,
+    m: np.ndarray,
+    scored: np.ndarray | None = None,
+) -> float:
+    """``||(est - base) - (truth - base)|| / ||truth - base||`` over the changed pairs ``m``
+    ``(N,)`` and, where given, the traces ``scored`` ``(N, C)`` (dead baseline channels
+    left out, as the NRMS scores leave them)."""
+    sel = np.asarray(m, bool)[:, None] & (
+        np.ones(est.shape[:2], bool) if scored is None else np.asarray(scored, bool)
+    )
+    d_true = truth[sel] - base[sel]
+    return float(np.linalg.norm(est[sel] - base[sel] - d_true) / max(np.linalg.norm(d_true), 1e-30))
+
+
+def _row(kind: str, method: str, value: float) -> dict:
+    return {
+        "survey": kind,
+        "method": method,
+        "zone": "inside",
+        "metric": "rel_l2_4d",
+        "value": value,
+    }
+
+
+def decoder_4d_row(redatum_nc: Path, truth: dict, kind: str) -> dict:
+    """The 4D error of SymAE's ``residual_decoder`` in the redatum run ``redatum_nc`` of a
+    ``4d`` pairing, as a quality row of method :data:`DECODER_4D`."""
+    m = truth["changed_pair"]
+    base = truth["baseline_clean"]
+    d4 = virtual_for_truth(redatum_nc, truth, variable="residual_decoder")
+    scored = ~truth["dead"] if "dead" in truth else None
+    value = rel_l2_4d(base + d4, base, truth["virtual"], m, scored) if m.any() else np.nan
+    return _row(kind, DECODER_4D, value)
+
+
+def parallel_4d_rows(
+    monitor: dict[str, np.ndarray], baseline: dict[str, np.ndarray], truth: dict, kind: str
+) -> list[dict]:
+    """The 4D error of every conventional method's parallel difference: its estimate from
+    the monitor's shots (``monitor``) minus the same from the baseline's (``baseline``,
+    same names), as rows of method ``name + PARALLEL``."""
+    m = truth["changed_pair"]
+    if not m.any():
+        return []
+    base = truth["baseline_clean"]
+    scored = ~truth["dead"] if "dead" in truth else None
+    return [
+        _row(
+            kind,
+            name + PARALLEL,
+            rel_l2_4d(base + est - baseline[name], base, truth["virtual"], m, scored),
+        )
+        for name, est in monitor.items()
+        if name in baseline
+    ]
+
+
+#: The largest static the conventional methods search (ms).
+MAX_LAG_MS = 20.0
+
+
+def max_lag_samples(dt_ms: float) -> int:
+    """:data:`MAX_LAG_MS` in samples of ``dt_ms`` (at least one)."""
+    return max(1, int(round(MAX_LAG_MS / dt_ms)))
+
+
+def equalised_both_ways(reader, truth: dict, *, low_cut_hz: float | None, **kw) -> tuple:
+    """The conventional estimates of :func:`~symae_seis.qc.conventional.conventional_estimates`
+    (``kw``: its options) from the monitor's shots and from the baseline's own (the second
+    terms of :func:`parallel_4d_rows`), each also after the swell low-cut at ``low_cut_hz``
+    where given."""
+    from ..qc.conventional import conventional_estimates, low_cut_estimates
+
+    both = []
+    for pool in ("monitor", "baseline"):
+        out = conventional_estimates(reader, truth, pool=pool, **kw)
+        if low_cut_hz is not None:
+            out.update(low_cut_estimates(reader, truth, hz=low_cut_hz, pool=pool, **kw))
+        both.append(out)
+    return tuple(both)
+
+
+def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:
+    """The 4D rows of this module for an earlier quality run's survey folder (its
+    ``catalog.yaml``, ``truth.h5``, store and ``redatum/redatum.nc``), no training: SymAE's
+    ``residual_decoder`` and the conventional parallel differences."""
+    from ..catalog import design_window_samples, load_catalog
+    from ..ingest import build_store
+    from ..io.store import StoreReader
+    from ..qc.conventional import real_gathers_for_truth
+    from ..qc.truth import load_truth
+
+    folder = Path(folder)
+    kind = folder.name
+    truth = load_truth(folder / "truth.h5")
+    entry = load_catalog(folder / "catalog.yaml")[kind]
+    rows = [decoder_4d_row(folder / "redatum" / "redatum.nc", truth, kind)]
+    with StoreReader(build_store(entry)) as reader:
+        t, dt = reader.shape[-1], reader.dt_ms
+        eq, eq_base = equalised_both_ways(
+            reader,
+            truth,
+            low_cut_hz=low_cut_hz if "swell" in truth else None,
+            window=slice(*design_window_samples(entry, reader.t0_ms, dt, t)),
+            max_lag=max_lag_samples(dt),
+            methods=("e", "e_whole", "f"),
+            gathers=real_gathers_for_truth(reader, truth),
+        )
+    return rows + parallel_4d_rows(eq, eq_base, truth, kind)
