@@ -54,6 +54,9 @@ def test_fast_quality_benchmark_beats_every_baseline(tmp_path):
     # the decoder-cancelled residual: what the model cannot express of the baseline shot
     # is common to its rebuild and to the virtual gather, and cancels in the 4D difference
     assert _value(rows, "SymAE residual_decoder", "inside", "rel_l2_4d") < 0.5
+    # the conventional flow gets the same chance: its parallel difference is scored too
+    par = _value(rows, "(e) equalise + stack, parallel difference", "inside", "rel_l2_4d")
+    assert 0 < par < 10 and par != _value(rows, "(e) equalise + stack", "inside", "rel_l2_4d")
     # the disentanglement checks ran and say the nuisance code holds the acquisition
     assert _value(rows, "SymAE virtual", "all", "probe_r2_static_ms") > 0.5
     assert _value(rows, "SymAE virtual", "all", "probe_r2_static_ms_within") > 0.5
