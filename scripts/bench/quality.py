@@ -107,7 +107,8 @@ def main() -> None:
     ap.add_argument(
         "--rescore-4d",
         action="store_true",
-        help="only score the residual_decoder's 4D error of the survey folders under --out",
+        help="only re-score the 4D errors (residual_decoder, the conventional methods plain "
+        "and by parallel difference) of the survey folders under --out, no training",
     )
     add_model_option(ap, "override a shipped model option (repeatable), e.g. filter_shift=true")
     ap.add_argument(
@@ -186,7 +187,7 @@ def rescore_4d(out: Path, cols: list[str]) -> None:
             print(f"{folder}: not a 4D quality run's survey folder, left out")
             continue
         seed = next(
-            (r["seed"] for f in out.glob("quality*.csv") for r in csv.DictReader(open(f))
+            (r["seed"] for f in folder.parent.glob("quality*.csv") for r in csv.DictReader(open(f))
              if r["survey"] == folder.name and r.get("seed")),
             "",
         )  # fmt: skip

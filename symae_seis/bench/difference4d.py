@@ -125,7 +125,8 @@ def equalised_both_ways(reader, truth: dict, *, low_cut_hz: float | None, **kw) 
 def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:
     """The 4D rows of this module for an earlier quality run's survey folder (its
     ``catalog.yaml``, ``truth.h5``, store and ``redatum/redatum.nc``), no training: SymAE's
-    ``residual_decoder`` and the conventional parallel differences."""
+    ``residual_decoder`` and virtual gather, and the conventional methods (e) and (f), plain
+    and by their parallel differences, all with dead baseline channels left out."""
     from ..catalog import design_window_samples, load_catalog
     from ..ingest import build_store
     from ..io.store import StoreReader
@@ -148,4 +149,10 @@ def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:
             methods=("e", "e_whole", "f"),
             gathers=real_gathers_for_truth(reader, truth),
         )
+    m, base = truth["changed_pair"], truth["baseline_clean"]
+    scored = ~truth["dead"] if "dead" in truth else None
+    plain = {**eq, "SymAE virtual": virtual_for_truth(folder / "redatum" / "redatum.nc", truth)}
+    for name, est in plain.items():
+        d4 = rel_l2_4d(est, base, truth["virtual"], m, scored) if m.any() else np.nan
+        rows.append(_row(kind, name, d4))
     return rows + parallel_4d_rows(eq, eq_base, truth, kind)

@@ -22,11 +22,7 @@ def real_gathers_for_truth(
     ``reader`` is an open :class:`~symae_seis.io.store.StoreReader` of a store with
     ``baseline`` and ``monitor`` surveys keyed by CDP.
     """
-    sb = reader.surveys.index("baseline")
-    key_row = {
-        (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
-    }
-    b_rows = np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
+    b_rows = _baseline_rows(reader, truth)
     mon_sets = _location_rows(reader, truth, "monitor")
     seen: dict[int, int] = {}
     raw_rows = []
@@ -52,12 +48,14 @@ def conventional_estimates(
     """Conventional 4D cross-equalisation of the monitor to every baseline shot of the
     truth (see :mod:`symae_seis.baselines`), designed in ``window``.
 
-    ``pool="baseline"`` equalises the *baseline's* shots instead (those of the location for
-    (e), including the shot itself; the nearest baseline shots for (f)), as a 4D processor
-    runs both vintages through one flow: the difference of the two estimates is the
-    conventional 4D difference in which what the equalisation cannot match of the baseline
-    shot is common to both terms (the parallel difference, beside SymAE's
-    ``residual_decoder``). Method (a) is skipped there.
+    ``pool="baseline"`` equalises the *baseline's other* shots instead (those of the
+    location for (e); the ``nearest`` other baseline shots in position for (f), whose names
+    keep "monitor"), as a 4D processor runs both vintages through one flow: the difference
+    of the two estimates is the conventional 4D difference in which what the equalisation
+    cannot match of the baseline shot is common to both terms (the parallel difference,
+    beside SymAE's ``residual_decoder``). The shot itself is left out (equalised to itself
+    it would come back as it is, and keep part of that error in the difference) unless it
+    is its location's only one. Method (a) is skipped there.
 
     ``methods``: any of ``"a"`` (static + scalar of one monitor shot), ``"e"`` (every
     monitor shot of the location equalised and stacked), ``"e_whole"`` (the same
@@ -76,7 +74,11 @@ def conventional_estimates(
         raise ValueError(f"pool must be 'monitor' or 'baseline', got {pool!r}")
     base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
     if pool == "baseline":
-        mon_sets = _location_rows(reader, truth, "baseline")
+        own = _baseline_rows(reader, truth)
+        mon_sets = [
+            rows[rows != r] if (rows != r).any() else rows
+            for rows, r in zip(_location_rows(reader, truth, "baseline"), own)
+        ]
     out = {}
     if "a" in methods and pool == "monitor":
         out["(a) static + scalar"] = B.static_and_scalar(raw, base, window=window, max_lag=max_lag)[
@@ -86,22 +88,31 @@ def conventional_estimates(
     t = base.shape[-1]
     if window is not None and (window.start or 0, window.stop or t) != (0, t):
         variants["e_whole"] = ("(e) equalise + stack, whole-trace design", None)
-    shots: dict[int, np.ndarray] = {}  # monitor shots of each location, read once
+    shots: dict[tuple, np.ndarray] = {}  # the shots of each pool, read once
     for key, (name, win) in variants.items():
         if key not in methods:
             continue
         est = np.empty(base.shape, dtype=np.float64)
         for j in progress_bar(range(len(base)), desc=name, unit="shot", disable=not progress):
-            cdp = int(truth["virtual_cdp"][j])
-            if cdp not in shots:
-                shots[cdp] = reader.read(mon_sets[j])
+            key = tuple(mon_sets[j].tolist())  # the location's (other) shots
+            if key not in shots:
+                shots[key] = reader.read(mon_sets[j])
             est[j] = B.equalize_and_stack(
-                shots[cdp], base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
+                shots[key], base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
             )
         out[name] = est
     if "f" in methods:
         out.update(_binned(reader, truth, base, window, max_lag, nearest, progress, pool))
     return out
+
+
+def _baseline_rows(reader, truth: dict[str, np.ndarray]) -> np.ndarray:
+    """The store row of each truth gather's baseline shot."""
+    sb = reader.surveys.index("baseline")
+    key_row = {
+        (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
+    }
+    return np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
 
 
 def _location_rows(reader, truth: dict[str, np.ndarray], survey: str) -> list[np.ndarray]:
@@ -122,12 +133,8 @@ def _binned(
     from .. import baselines as B
     from ..progress import progress_bar
 
-    sb, sm = reader.surveys.index("baseline"), reader.surveys.index(pool)
-    key_row = {
-        (int(s), int(k)): i for i, (s, k) in enumerate(zip(reader.survey, reader.instance_key))
-    }
-    b_rows = np.array([key_row[(sb, int(f))] for f in truth["virtual_fieldrecord"]])
-    m_rows = np.flatnonzero(reader.survey == sm)
+    b_rows = _baseline_rows(reader, truth)
+    m_rows = np.flatnonzero(reader.survey == reader.surveys.index(pool))
     pos_b, pos_m = shot_positions(reader, b_rows), shot_positions(reader, m_rows)
     if pos_b is None or pos_m is None:
         return {}
@@ -140,7 +147,11 @@ def _binned(
     for label, win in designs.items():
         est = np.empty(base.shape, dtype=np.float64)
         for j in progress_bar(range(len(base)), desc=label, unit="shot", disable=not progress):
-            idx, w = B.bin_4d(pos_b[j], pos_m, nearest=nearest)
+            cand = m_rows != b_rows[j]  # the baseline pool: the shot itself left out
+            if not cand.any():
+                cand[:] = True
+            idx, w = B.bin_4d(pos_b[j], pos_m[cand], nearest=nearest)
+            idx = np.flatnonzero(cand)[idx]
             est[j] = B.equalize_and_stack(
                 reader.read(m_rows[idx]),
                 base[j],
