@@ -29,12 +29,16 @@ __all__ = [
     "max_lag_samples",
     "DECODER_4D",
     "PARALLEL",
+    "POOLS",
 ]
 
 #: The method name under which SymAE's decoder-cancelled 4D difference is scored.
 DECODER_4D = "SymAE residual_decoder"
 #: Suffix of a conventional method's parallel difference.
 PARALLEL = ", parallel difference"
+#: The baseline pools of the parallel differences and their names' suffixes: the
+#: baseline's other shots, and every one of them with the shot itself (the lower counts).
+POOLS = {"baseline": PARALLEL, "baseline_all": PARALLEL + " (shot included)"}
 
 
 def rel_l2_4d(
@@ -76,11 +80,12 @@ def decoder_4d_row(redatum_nc: Path, truth: dict, kind: str) -> dict:
 
 
 def parallel_4d_rows(
-    monitor: dict[str, np.ndarray], baseline: dict[str, np.ndarray], truth: dict, kind: str
+    monitor: dict[str, np.ndarray], baselines: dict[str, dict], truth: dict, kind: str
 ) -> list[dict]:
-    """The 4D error of every conventional method's parallel difference: its estimate from
-    the monitor's shots (``monitor``) minus the same from the baseline's (``baseline``,
-    same names), as rows of method ``name + PARALLEL``."""
+    """The 4D error of every conventional method's parallel differences: its estimate from
+    the monitor's shots (``monitor``) minus the same from each baseline pool
+    (``baselines``: ``{pool: estimates by the same names}``, pools of :data:`POOLS`), as
+    rows of method ``name + POOLS[pool]``."""
     m = truth["changed_pair"]
     if not m.any():
         return []
@@ -89,9 +94,10 @@ def parallel_4d_rows(
     return [
         _row(
             kind,
-            name + PARALLEL,
+            name + POOLS[pool],
             rel_l2_4d(base + est - baseline[name], base, truth["virtual"], m, scored),
         )
+        for pool, baseline in baselines.items()
         for name, est in monitor.items()
         if name in baseline
     ]
@@ -108,18 +114,19 @@ def max_lag_samples(dt_ms: float) -> int:
 
 def equalised_both_ways(reader, truth: dict, *, low_cut_hz: float | None, **kw) -> tuple:
     """The conventional estimates of :func:`~symae_seis.qc.conventional.conventional_estimates`
-    (``kw``: its options) from the monitor's shots and from the baseline's own (the second
-    terms of :func:`parallel_4d_rows`), each also after the swell low-cut at ``low_cut_hz``
-    where given."""
+    (``kw``: its options) from the monitor's shots, and ``{pool: estimates}`` from the
+    baseline's own for every pool of :data:`POOLS` (the second terms of
+    :func:`parallel_4d_rows`), each also after the swell low-cut at ``low_cut_hz`` where
+    given."""
     from ..qc.conventional import conventional_estimates, low_cut_estimates
 
-    both = []
-    for pool in ("monitor", "baseline"):
-        out = conventional_estimates(reader, truth, pool=pool, **kw)
+    out = {}
+    for pool in ("monitor", *POOLS):
+        out[pool] = conventional_estimates(reader, truth, pool=pool, **kw)
         if low_cut_hz is not None:
-            out.update(low_cut_estimates(reader, truth, hz=low_cut_hz, pool=pool, **kw))
-        both.append(out)
-    return tuple(both)
+            out[pool].update(low_cut_estimates(reader, truth, hz=low_cut_hz, pool=pool, **kw))
+    monitor = out.pop("monitor")
+    return monitor, out
 
 
 def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:

@@ -127,7 +127,7 @@ def run_4d(
         )
         for name, est in eq.items():
             estimates[name] = est
-            seconds[name] = (time.perf_counter() - t0) / (2 * len(eq))
+            seconds[name] = (time.perf_counter() - t0) / ((1 + len(eq_base)) * len(eq))
         lit, t_train = train(
             cat,
             kind,

@@ -55,7 +55,9 @@ def conventional_estimates(
     cannot match of the baseline shot is common to both terms (the parallel difference,
     beside SymAE's ``residual_decoder``). The shot itself is left out (equalised to itself
     it would come back as it is, and keep part of that error in the difference) unless it
-    is its location's only one. Method (a) is skipped there.
+    is its location's only one; ``pool="baseline_all"`` keeps it (the stack of every
+    baseline shot of the pool, as SymAE's pooling takes every shot of the datapoint).
+    Method (a) is skipped for both.
 
     ``methods``: any of ``"a"`` (static + scalar of one monitor shot), ``"e"`` (every
     monitor shot of the location equalised and stacked), ``"e_whole"`` (the same
@@ -70,10 +72,12 @@ def conventional_estimates(
     from .. import baselines as B
     from ..progress import progress_bar
 
-    if pool not in ("monitor", "baseline"):
-        raise ValueError(f"pool must be 'monitor' or 'baseline', got {pool!r}")
+    if pool not in ("monitor", "baseline", "baseline_all"):
+        raise ValueError(f"pool must be 'monitor', 'baseline' or 'baseline_all', got {pool!r}")
     base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
-    if pool == "baseline":
+    if pool == "baseline_all":
+        mon_sets = _location_rows(reader, truth, "baseline")
+    elif pool == "baseline":
         own = _baseline_rows(reader, truth)
         mon_sets = [
             rows[rows != r] if (rows != r).any() else rows
@@ -134,7 +138,7 @@ def _binned(
     from ..progress import progress_bar
 
     b_rows = _baseline_rows(reader, truth)
-    m_rows = np.flatnonzero(reader.survey == reader.surveys.index(pool))
+    m_rows = np.flatnonzero(reader.survey == reader.surveys.index(pool.removesuffix("_all")))
     pos_b, pos_m = shot_positions(reader, b_rows), shot_positions(reader, m_rows)
     if pos_b is None or pos_m is None:
         return {}
@@ -148,7 +152,7 @@ def _binned(
         est = np.empty(base.shape, dtype=np.float64)
         for j in progress_bar(range(len(base)), desc=label, unit="shot", disable=not progress):
             cand = m_rows != b_rows[j]  # the baseline pool: the shot itself left out
-            if not cand.any():
+            if pool == "baseline_all" or not cand.any():
                 cand[:] = True
             idx, w = B.bin_4d(pos_b[j], pos_m[cand], nearest=nearest)
             idx = np.flatnonzero(cand)[idx]

@@ -71,14 +71,21 @@ def test_parallel_difference_cancels_what_both_terms_share():
     base = truth["baseline_clean"]
     common = 0.5 * rng.normal(size=base.shape)  # what the equalisation cannot match
     monitor = {"(e) equalise + stack": base + d4 + common, "(x) monitor only": base}
-    baseline = {"(e) equalise + stack": base + common}
-    rows = parallel_4d_rows(monitor, baseline, truth, "zooX")
-    assert [r["method"] for r in rows] == ["(e) equalise + stack" + PARALLEL]
+    baselines = {
+        "baseline": {"(e) equalise + stack": base + common},
+        "baseline_all": {"(e) equalise + stack": base + 0.75 * common},  # 1 of 4: itself
+    }
+    rows = parallel_4d_rows(monitor, baselines, truth, "zooX")
+    assert [r["method"] for r in rows] == [
+        "(e) equalise + stack" + PARALLEL,
+        "(e) equalise + stack" + PARALLEL + " (shot included)",
+    ]
     assert rows[0]["value"] == pytest.approx(0.0, abs=1e-12)
+    assert 0.1 < rows[1]["value"] < 0.5  # a quarter of the common error left
     # the same monitor estimate against the recorded baseline keeps the error
     m = truth["changed_pair"]
     assert rel_l2_4d(monitor["(e) equalise + stack"], base, truth["virtual"], m) > 0.5
-    assert parallel_4d_rows(monitor, baseline, {**truth, "changed_pair": ~m & m}, "z") == []
+    assert parallel_4d_rows(monitor, baselines, {**truth, "changed_pair": ~m & m}, "z") == []
 
 
 def test_baseline_pool_equalises_the_other_shots_of_the_location(small_catalog, small_survey):
@@ -97,18 +104,22 @@ def test_baseline_pool_equalises_the_other_shots_of_the_location(small_catalog, 
     with StoreReader(build_store(load_catalog(small_catalog)["small"])) as reader:
         gathers = real_gathers_for_truth(reader, truth)
         kw = dict(window=slice(0, 25), max_lag=3, methods=("a", "e", "e_whole"), gathers=gathers)
-        mon, bas = equalised_both_ways(reader, truth, low_cut_hz=None, **kw)
+        mon, pools = equalised_both_ways(reader, truth, low_cut_hz=None, **kw)
         with pytest.raises(ValueError, match="pool"):
             conventional_estimates(reader, truth, pool="vintage", **kw)
-    assert set(bas) == set(mon) - {"(a) static + scalar"}
+    assert set(pools) == {"baseline", "baseline_all"}
+    bas, incl = pools["baseline"], pools["baseline_all"]
+    assert set(bas) == set(incl) == set(mon) - {"(a) static + scalar"}
     base = gathers[0]
     errs = {name: np.median(nrms(est, base)) for name, est in bas.items()}
     assert min(errs.values()) > 1.0, errs  # never a copy of the shot itself
+    # with the shot itself in the stack (4 shots a location), nearer to it
+    e = "(e) equalise + stack, whole-trace design"
+    assert np.median(nrms(incl[e], base)) < errs[e]
     assert errs["(e) equalise + stack, whole-trace design"] < 30.0, errs  # the same earth
     # one flow for both vintages: outside the changed zone (no 4D signal) the whole-trace
     # design's difference shrinks
     out = ~truth["changed_pair"]
-    e = "(e) equalise + stack, whole-trace design"
     plain = np.linalg.norm(mon[e][out] - base[out])
     parallel = np.linalg.norm(mon[e][out] - bas[e][out])
     assert parallel < plain, (parallel, plain)
