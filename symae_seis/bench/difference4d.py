@@ -22,6 +22,7 @@ from ..qc.truth import virtual_for_truth
 
 __all__ = [
     "rel_l2_4d",
+    "d4_row",
     "decoder_4d_row",
     "parallel_4d_rows",
     "equalised_both_ways",
@@ -58,7 +59,13 @@ def rel_l2_4d(
     return float(np.linalg.norm(est[sel] - base[sel] - d_true) / max(np.linalg.norm(d_true), 1e-30))
 
 
-def _row(kind: str, method: str, value: float) -> dict:
+def d4_row(kind: str, method: str, est: np.ndarray, truth: dict) -> dict:
+    """The quality row of ``method``'s 4D error: :func:`rel_l2_4d` of its estimate ``est``
+    of the monitor earth at the baseline shots' acquisition, over the truth's changed pairs
+    with its dead baseline channels left out (NaN where nothing changed)."""
+    m, base = truth["changed_pair"], truth["baseline_clean"]
+    scored = ~truth["dead"] if "dead" in truth else None
+    value = rel_l2_4d(est, base, truth["virtual"], m, scored) if m.any() else np.nan
     return {
         "survey": kind,
         "method": method,
@@ -71,12 +78,8 @@ def _row(kind: str, method: str, value: float) -> dict:
 def decoder_4d_row(redatum_nc: Path, truth: dict, kind: str) -> dict:
     """The 4D error of SymAE's ``residual_decoder`` in the redatum run ``redatum_nc`` of a
     ``4d`` pairing, as a quality row of method :data:`DECODER_4D`."""
-    m = truth["changed_pair"]
-    base = truth["baseline_clean"]
     d4 = virtual_for_truth(redatum_nc, truth, variable="residual_decoder")
-    scored = ~truth["dead"] if "dead" in truth else None
-    value = rel_l2_4d(base + d4, base, truth["virtual"], m, scored) if m.any() else np.nan
-    return _row(kind, DECODER_4D, value)
+    return d4_row(kind, DECODER_4D, truth["baseline_clean"] + d4, truth)
 
 
 def parallel_4d_rows(
@@ -86,17 +89,11 @@ def parallel_4d_rows(
     the monitor's shots (``monitor``) minus the same from each baseline pool
     (``baselines``: ``{pool: estimates by the same names}``, pools of :data:`POOLS`), as
     rows of method ``name + POOLS[pool]``."""
-    m = truth["changed_pair"]
-    if not m.any():
+    if not truth["changed_pair"].any():
         return []
     base = truth["baseline_clean"]
-    scored = ~truth["dead"] if "dead" in truth else None
     return [
-        _row(
-            kind,
-            name + POOLS[pool],
-            rel_l2_4d(base + est - baseline[name], base, truth["virtual"], m, scored),
-        )
+        d4_row(kind, name + POOLS[pool], base + est - baseline[name], truth)
         for pool, baseline in baselines.items()
         for name, est in monitor.items()
         if name in baseline
@@ -156,10 +153,6 @@ def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:
             methods=("e", "e_whole", "f"),
             gathers=real_gathers_for_truth(reader, truth),
         )
-    m, base = truth["changed_pair"], truth["baseline_clean"]
-    scored = ~truth["dead"] if "dead" in truth else None
     plain = {**eq, "SymAE virtual": virtual_for_truth(folder / "redatum" / "redatum.nc", truth)}
-    for name, est in plain.items():
-        d4 = rel_l2_4d(est, base, truth["virtual"], m, scored) if m.any() else np.nan
-        rows.append(_row(kind, name, d4))
+    rows += [d4_row(kind, name, est, truth) for name, est in plain.items()]
     return rows + parallel_4d_rows(eq, eq_base, truth, kind)

@@ -32,6 +32,7 @@ from ..qc.truth import (
 from ..redatum import redatum
 from .difference4d import (
     DECODER_4D,
+    d4_row,
     decoder_4d_row,
     equalised_both_ways,
     max_lag_samples,
@@ -166,11 +167,7 @@ def run_4d(
                 }
             )
         for name, est in estimates.items():
-            d4 = rel_l2_4d(est, truth["baseline_clean"], truth["virtual"], m, scored)
-            rows.append(
-                {"survey": kind, "method": name, "zone": "inside", "metric": "rel_l2_4d"}
-                | {"value": d4 if m.any() else np.nan}
-            )
+            rows.append(d4_row(kind, name, est, truth))
             if m.any():
                 rows.append(
                     {

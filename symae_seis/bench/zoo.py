@@ -57,8 +57,8 @@ def zoo_ratios(rows: list[dict]) -> list[dict]:
                 ("all", "recon_late"),
             )
         }
-        d4_rec = ours[("inside", "rel_l2_4d")]
-        d4 = v.get((DECODER_4D, "inside", "rel_l2_4d"), d4_rec)
+        d4_virtual = ours[("inside", "rel_l2_4d")]
+        d4 = v.get((DECODER_4D, "inside", "rel_l2_4d"), d4_virtual)
         (b_out, n_out), (b_in, n_in), (b_d4, n_d4) = (
             _best(v, conv, "outside", "gather"),
             _best(v, conv, "inside", "gather"),
@@ -70,7 +70,7 @@ def zoo_ratios(rows: list[dict]) -> list[dict]:
                 "outside": ours[("outside", "gather")] / b_out,
                 "inside": ours[("inside", "gather")] / b_in,
                 "d4": d4 / b_d4,
-                "d4_virtual": d4_rec / b_d4,
+                "d4_virtual": d4_virtual / b_d4,
                 "d4_decoder": (DECODER_4D, "inside", "rel_l2_4d") in v,
                 "recon": ours[("all", "recon_gather")],
                 "recon_far": ours[("all", "recon_q4")],
