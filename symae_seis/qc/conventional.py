@@ -75,14 +75,9 @@ def conventional_estimates(
     if pool not in ("monitor", "baseline", "baseline_all"):
         raise ValueError(f"pool must be 'monitor', 'baseline' or 'baseline_all', got {pool!r}")
     base, raw, mon_sets = gathers or real_gathers_for_truth(reader, truth)
-    if pool == "baseline_all":
+    own = _baseline_rows(reader, truth) if pool == "baseline" else None
+    if pool != "monitor":
         mon_sets = _location_rows(reader, truth, "baseline")
-    elif pool == "baseline":
-        own = _baseline_rows(reader, truth)
-        mon_sets = [
-            rows[rows != r] if (rows != r).any() else rows
-            for rows, r in zip(_location_rows(reader, truth, "baseline"), own)
-        ]
     out = {}
     if "a" in methods and pool == "monitor":
         out["(a) static + scalar"] = B.static_and_scalar(raw, base, window=window, max_lag=max_lag)[
@@ -92,17 +87,20 @@ def conventional_estimates(
     t = base.shape[-1]
     if window is not None and (window.start or 0, window.stop or t) != (0, t):
         variants["e_whole"] = ("(e) equalise + stack, whole-trace design", None)
-    shots: dict[tuple, np.ndarray] = {}  # the shots of each pool, read once
+    shots: dict[int, np.ndarray] = {}  # the pool's shots of each location, read once
     for key, (name, win) in variants.items():
         if key not in methods:
             continue
         est = np.empty(base.shape, dtype=np.float64)
         for j in progress_bar(range(len(base)), desc=name, unit="shot", disable=not progress):
-            key = tuple(mon_sets[j].tolist())  # the location's (other) shots
-            if key not in shots:
-                shots[key] = reader.read(mon_sets[j])
+            cdp = int(truth["virtual_cdp"][j])
+            if cdp not in shots:
+                shots[cdp] = reader.read(mon_sets[j])
+            pooled = shots[cdp]
+            if own is not None and (mon_sets[j] != own[j]).any():
+                pooled = pooled[mon_sets[j] != own[j]]  # the shot itself left out
             est[j] = B.equalize_and_stack(
-                shots[key], base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
+                pooled, base[j], length=4 * max_lag + 1, window=win, max_lag=max_lag
             )
         out[name] = est
     if "f" in methods:
