@@ -26,6 +26,7 @@ __all__ = [
     "decoder_4d_row",
     "parallel_4d_rows",
     "equalised_both_ways",
+    "conventional_low_cut",
     "rescore_4d",
     "max_lag_samples",
     "DECODER_4D",
@@ -126,6 +127,15 @@ def equalised_both_ways(reader, truth: dict, *, low_cut_hz: float | None, **kw) 
     return monitor, out
 
 
+def conventional_low_cut(entry, truth: dict, hz: float | None) -> float | None:
+    """The low-cut the conventional methods run after reading the store: ``hz`` on a
+    survey with swell noise, None where the store was low-cut at ingest already (the
+    catalog's ``low_cut_hz``) or there is no swell."""
+    if getattr(entry, "low_cut_hz", None) is not None or "swell" not in truth:
+        return None
+    return hz
+
+
 def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:
     """The 4D rows of this module for an earlier quality run's survey folder (its
     ``catalog.yaml``, ``truth.h5``, store and ``redatum/redatum.nc``), no training: SymAE's
@@ -147,7 +157,7 @@ def rescore_4d(folder: Path, low_cut_hz: float | None = None) -> list[dict]:
         eq, eq_base = equalised_both_ways(
             reader,
             truth,
-            low_cut_hz=low_cut_hz if "swell" in truth else None,
+            low_cut_hz=conventional_low_cut(entry, truth, low_cut_hz),
             window=slice(*design_window_samples(entry, reader.t0_ms, dt, t)),
             max_lag=max_lag_samples(dt),
             methods=("e", "e_whole", "f"),

@@ -32,6 +32,7 @@ from ..qc.truth import (
 from ..redatum import redatum
 from .difference4d import (
     DECODER_4D,
+    conventional_low_cut,
     d4_row,
     decoder_4d_row,
     equalised_both_ways,
@@ -40,7 +41,7 @@ from .difference4d import (
     rel_l2_4d,
 )
 from .probes import disentanglement
-from .surveys import make_survey, no_change_top, survey_catalog
+from .surveys import SWELL_LOW_CUT_HZ, make_survey, no_change_top, survey_catalog
 from .training import train
 
 __all__ = [
@@ -53,11 +54,9 @@ __all__ = [
     "plot",
     "table",
     "UNCERTAINTY_BAGS",
+    "SWELL_LOW_CUT_HZ",
 ]
 
-#: Low-cut (Hz) of the conventional methods' swell attenuation on surveys with swell noise
-#: (marine4d's swell: 0.5-6 Hz; its wavelets peak at 16-26 Hz).
-SWELL_LOW_CUT_HZ = 8.0
 #: Bootstrap bags of the SymAE redatuming (``virtual_std``; calibration of +-2 sigma).
 UNCERTAINTY_BAGS = 16
 
@@ -120,7 +119,7 @@ def run_4d(
         eq, eq_base = equalised_both_ways(
             reader,
             truth,
-            low_cut_hz=SWELL_LOW_CUT_HZ if "swell" in truth else None,
+            low_cut_hz=conventional_low_cut(entry, truth, SWELL_LOW_CUT_HZ),
             window=win,
             max_lag=max_lag,
             methods=("e", "e_whole", "f"),

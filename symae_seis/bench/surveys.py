@@ -10,10 +10,21 @@ import h5py
 import numpy as np
 import yaml
 
-__all__ = ["DEEP4D", "SURVEYS", "make_survey", "no_change_top", "survey_catalog"]
+__all__ = [
+    "DEEP4D",
+    "SURVEYS",
+    "SWELL_LOW_CUT_HZ",
+    "make_survey",
+    "no_change_top",
+    "survey_catalog",
+]
 
 SURVEYS = ("conv4d", "deep4d", "wave4d", "statics", "marine4d")
 #: A quick look at the marine survey (``--small``): 12 bins of 2 shots, 16 channels.
+#: Low-cut (Hz) of the swell attenuation on surveys with swell noise, at ingest (the
+#: catalog's ``low_cut_hz``: every method sees the attenuated records; marine4d's swell is
+#: 0.5-6 Hz, its wavelets peak at 16-26 Hz).
+SWELL_LOW_CUT_HZ = 8.0
 MARINE_SMALL = dict(n_bins=12, shots_per_bin=2, channels=16, lens_bins=(4, 7))
 
 #: A survey the defaults were never tuned on (issue 9, "defaults that travel"): more and
@@ -119,6 +130,8 @@ def survey_catalog(
     if params.get("kind") == "marine4d":  # shots binned by position, streamer channels
         entry.pop("datapoint_key")
         entry.update(channel_key="TraceNumber", datapoint_bin={"SourceX": params["bin_m"]})
+        if params.get("swell_rate", 0) > 0 and params.get("swell_amp", 0) > 0:
+            entry["low_cut_hz"] = SWELL_LOW_CUT_HZ  # swell attenuated first, for every method
     if design_window_ms is not None:
         entry["design_window_ms"] = design_window_ms
     cat = folder / "catalog.yaml"

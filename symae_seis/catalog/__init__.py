@@ -20,6 +20,7 @@ how traces become instances (gathers) and datapoints::
         time_axes: strict            # strict: every file has one t0 and sample count;
                                      # align: keep the time range common to all files
         dt_ms: 4                     # only where the headers hold no sample interval
+        low_cut_hz: 8                # zero-phase low-cut at ingest (swell attenuation)
         store: stores/demo4d.h5      # HDF5 instance store (default: stores/<name>.h5)
 
 Spatial binning of the datapoint key: ``datapoint_bin: {SourceX: 50, SourceY: 50}``

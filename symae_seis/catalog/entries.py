@@ -88,6 +88,9 @@ class SegyEntry(DatasetEntry):
     endian: str = "auto"
     time_axes: TimeAxes = "strict"
     dt_ms: float | None = None
+    #: Zero-phase low-cut (Hz) applied to every trace at ingest, before ``window_ms``
+    #: cuts it: the swell-noise attenuation a marine processor runs first.
+    low_cut_hz: float | None = None
 
     @property
     def dt_us(self) -> int | None:

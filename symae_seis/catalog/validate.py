@@ -30,6 +30,7 @@ _SEGY_KEYS = {
     "endian",
     "time_axes",
     "dt_ms",
+    "low_cut_hz",
 }
 _MSEED_KEYS = {"streams", "window_s", "step_s", "resample_hz", "gaps", "datapoint_by", "correlate"}
 
@@ -262,6 +263,8 @@ def _segy_keys(name: str, raw: dict) -> dict[str, Any]:
     }
     if raw.get("dt_ms") is not None:
         kw["dt_ms"] = check_dt(name, raw["dt_ms"])
+    if raw.get("low_cut_hz") is not None:  # against the Nyquist frequency at ingest
+        kw["low_cut_hz"] = check_positive(name, "low_cut_hz", raw["low_cut_hz"])
     return kw
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import SegyEntry
+from ..catalog import CatalogError, SegyEntry
 from ..errors import SymaeWarning
 from ..io.checks import first_nonfinite
 from ..io.segy import (
@@ -233,8 +233,17 @@ def textual_text(raw: bytes) -> str:
 
 
 def _ingest_segy(
-    writer: StoreWriter, plans: list[_FilePlan], i0: int, i1: int, c: int, progress: bool
+    writer: StoreWriter,
+    plans: list[_FilePlan],
+    i0: int,
+    i1: int,
+    c: int,
+    progress: bool,
+    low_cut=None,
 ) -> None:
+    """Every plan's traces into ``writer``, block by block; ``low_cut(traces)`` filters
+    whole traces before the window ``i0:i1`` is cut (no edge of the window is filtered
+    as if the record stopped there)."""
     from ..progress import progress_bar
 
     total = sum(p.ntr for p in plans)
@@ -264,8 +273,10 @@ def _ingest_segy(
             # Re-open (memory-mapped) for each block: mapped pages leave the process's
             # resident set when the map closes, so memory stays flat as files grow.
             with open_segy(plan.path, info=info) as (fh, _):
-                data = read_traces(fh, a, b)[:, plan.shift + i0 : plan.shift + i1]
+                data = read_traces(fh, a, b)
                 heads = read_all_headers(fh, a, b)
+            if low_cut is None:  # samples outside the window are not read
+                data = data[:, plan.shift + i0 : plan.shift + i1]
             bad = first_nonfinite(data)
             if bad is not None:
                 k = a + bad
@@ -273,6 +284,8 @@ def _ingest_segy(
                     f"{plan.path}: trace {k} has NaN or Inf samples; mute or "
                     "remove it before ingest"
                 )
+            if low_cut is not None:
+                data = low_cut(data)[:, plan.shift + i0 : plan.shift + i1].astype(np.float32)
             rows, chans = plan.row[a:b], plan.chan[a:b]
             if plan.grouped:
                 r0 = int(rows[0])
@@ -290,6 +303,22 @@ def _ingest_segy(
     bar.close()
 
 
+def _low_cut(entry: SegyEntry, dt_ms: float):
+    """The entry's ``low_cut_hz`` as a function of traces, None without one."""
+    hz = entry.low_cut_hz
+    if hz is None:
+        return None
+    nyquist = 500.0 / dt_ms
+    if not hz < nyquist:
+        raise CatalogError(
+            f"dataset {entry.name!r}: low_cut_hz {hz:g} is not below the Nyquist frequency "
+            f"of its {dt_ms:g} ms sampling ({nyquist:g} Hz)"
+        )
+    from ..baselines import low_cut
+
+    return lambda traces: low_cut(traces, dt_ms, hz)
+
+
 def ingest_segy(
     entry: SegyEntry, files: dict[str, list[Path]], h5, *, progress: bool = False
 ) -> dict[str, Any]:
@@ -303,7 +332,9 @@ def ingest_segy(
     writer = StoreWriter(h5, n, meta["channels"], i1 - i0, len(HEADER_FIELDS))
     writer.headers.attrs["fields"] = json.dumps(HEADER_FIELDS)
     try:
-        _ingest_segy(writer, plans, i0, i1, meta["channels"], progress)
+        _ingest_segy(
+            writer, plans, i0, i1, meta["channels"], progress, _low_cut(entry, meta["dt_ms"])
+        )
     finally:
         writer.close()
     meta["rms"] = writer.rms

@@ -20,6 +20,14 @@ CATALOG_CASES = {
         ["'ShotID' is not a SEG-Y trace header field"],
     ),
     "bad_window": ({"surveys": {"s": "a.sgy"}, "window_ms": [0]}, ["window_ms"]),
+    "bad_low_cut": (
+        {"surveys": {"s": "a.sgy"}, "low_cut_hz": -8},
+        ["low_cut_hz must be a positive number"],
+    ),
+    "low_cut_on_mseed": (
+        {"format": "mseed", "surveys": {"s": "a.mseed"}, "low_cut_hz": 8},
+        ["unknown key 'low_cut_hz'"],
+    ),
 }
 
 

@@ -271,3 +271,34 @@ def test_bins_of_source_position_without_coordinates_are_refused(tmp_path):
 
     dm = SymAEDataModule("z", str(cat), instances=2, val_fraction=0.0)
     assert dm.geometry is None and "SourceX" in dm.geometry_error
+
+
+def test_swell_attenuated_at_ingest_as_the_benchmark_catalogs_it(marine, tmp_path):
+    """The benchmark's catalog of a survey with swell carries ``low_cut_hz``; its store
+    is much nearer the clean records than the raw one on the swell's traces, and no
+    closer to zero where there is none (the reflections' band passes)."""
+    from symae_seis.bench.surveys import SWELL_LOW_CUT_HZ, survey_catalog
+
+    folder, paths = marine
+    sub = tmp_path / "bench"
+    sub.mkdir()
+    cat = survey_catalog(sub, "m", paths)
+    entry = load_catalog(cat)["m"]
+    assert entry.low_cut_hz == SWELL_LOW_CUT_HZ
+    with h5py.File(paths["truth"], "r") as h5:
+        clean, swell, dead = (
+            h5[k][:] for k in ("baseline_clean", "swell/baseline", "dead/baseline")
+        )
+    if not swell.any():
+        pytest.skip("this small draw has no swell burst")
+    raw, _, _ = _read(paths["baseline"])
+    with StoreReader(build_store(entry)) as r:
+        truth = load_truth(paths["truth"])
+        cut = real_gathers_for_truth(r, truth)[0]
+
+    def err(x, mask):
+        return np.sqrt(((x - clean)[mask] ** 2).mean()) / np.sqrt((clean[mask] ** 2).mean())
+
+    hit, quiet = swell & ~dead, ~swell & ~dead
+    assert err(cut, hit) < 0.3 * err(raw, hit)
+    assert err(cut, quiet) < 2 * SMALL.noise  # the signal's band is kept
