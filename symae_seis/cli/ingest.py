@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{ds.sizes['instance']} instances x {ds.sizes['channel']} channels x "
             f"{ds.sizes['time']} samples, {int(ds.datapoint.max()) + 1} datapoints, "
             f"surveys {sorted(set(map(str, ds.survey.values)))}"
+            + (
+                f", low-cut at {entry.low_cut_hz:g} Hz"
+                if getattr(entry, "low_cut_hz", None)
+                else ""
+            )
         )
 
     return run_main("symae-ingest", run)

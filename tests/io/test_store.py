@@ -269,6 +269,17 @@ def test_low_cut_at_ingest_filters_whole_traces_then_windows(tmp_path, real_data
     assert not fresh and "catalog entry 'cut' changed" in why
 
 
+def test_ingest_command_says_the_store_is_low_cut(tmp_path, tiny_survey, capsys):
+    from symae_seis.cli.ingest import main as ingest_main
+
+    from ..conftest import write_catalog
+
+    raw = {"surveys": {"b": str(tiny_survey["baseline"])}, "low_cut_hz": 10}
+    cat = write_catalog(tmp_path, {"lc": raw})
+    assert ingest_main(["lc", "--catalog", str(cat)]) == 0
+    assert "low-cut at 10 Hz" in capsys.readouterr().out
+
+
 def test_low_cut_above_nyquist_is_refused(tmp_path, tiny_survey):
     e = entry(tmp_path, surveys={"b": str(tiny_survey["baseline"])}, low_cut_hz=200)
     with pytest.raises(CatalogError) as err:
