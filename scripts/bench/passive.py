@@ -64,6 +64,7 @@ from symae_seis.bench.passive import (
     windows_in_memory,
 )
 from symae_seis.bench.passive_floor import report_floor
+from symae_seis.io.atomic import atomic_path
 from symae_seis.qc.anchor import (
     AnchorSettings,
     choose_anchor,
@@ -75,10 +76,17 @@ from symae_seis.synth.passive import PassiveParams, nonstationary, twins
 
 
 def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
-    """The anchor and SymAE on noise fields 1..K; the median ratio and its bootstrap."""
+    """The anchor and SymAE on noise fields ``--fields-from``..K; the median ratio and its
+    bootstrap. A field whose ``field<seed>/field.json`` exists (a run finished before,
+    e.g. in another process) is read back, not run again."""
     key = "1-day" if anchor is None else "1-day, chosen"
     runs = []
-    for seed in range(1, args.fields + 1):
+    for seed in range(args.fields_from, args.fields + 1):
+        done = out / f"field{seed}" / "field.json"
+        if done.is_file():
+            runs.append(json.loads(done.read_text()))
+            print(f"field {seed}: read back from {done}", flush=True)
+            continue
         res = run_survey(
             replace(p, noise_seed=seed),
             out / f"field{seed}",
@@ -97,6 +105,8 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
             {"field": seed, "anchor": a, "symae": s, "floor": floor, "gap_closed": gap,
              "t_train": res["t_train"]}
         )  # fmt: skip
+        with atomic_path(done, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(runs[-1]))
         print(
             f"field {seed}: anchor {a['rms']:.2e} (slope {a['slope']:.2f}), SymAE "
             f"{s['rms']:.2e} (slope {s['slope']:.2f}, drop day {s['drop_day']}), "
@@ -173,6 +183,14 @@ def main() -> None:
         metavar="FILE",
         help="with --nonstationary: the admission's anchor, the first entry of an "
         "anchor.json that --choose-anchor wrote (default: the benchmark's anchor)",
+    )
+    ap.add_argument(
+        "--fields-from",
+        type=int,
+        default=1,
+        metavar="F",
+        help="with --fields K: the first noise field (fields F..K; fields run before, by "
+        "any process into the same --out, are read back)",
     )
     ap.add_argument(
         "--fields",
@@ -263,6 +281,8 @@ def main() -> None:
         return
     if args.fields < 0:
         ap.error("--fields K needs K >= 1")
+    if args.fields and not 1 <= args.fields_from <= args.fields:
+        ap.error(f"--fields-from must be between 1 and --fields ({args.fields})")
     if args.fields:
         if args.noise_seed is not None or args.floor:
             ap.error("--fields chooses its own noise seeds and runs no floor")

@@ -1,0 +1,81 @@
+"""Diagnostic: where SymAE's error on a towed-streamer survey comes from, split into what
+the model cannot rebuild of the baseline shot itself and what the swap of coherent codes
+adds, with the time shifts of each by record time and channel quarter.
+
+Reads a quality run's survey folder (``quality.py --surveys marine4d --out RUN`` leaves
+``RUN/marine4d`` with ``truth.h5`` and ``redatum/redatum.nc``), outside the changed zone:
+
+* virtual gather against the truth (the score of the benchmark);
+* reconstruction of the baseline shot (its own coherent and nuisance codes) against the
+  clean baseline shot (noise free): what the model cannot express of one shot;
+* virtual against that reconstruction: what swapping the coherent code adds (outside the
+  zone the two earths are one, so an exact model gives zero);
+* recorded against clean: the noise left after ingest (e.g. after ``low_cut_hz``).
+
+Time shifts (ms, positive: the first gather is later) are the median of the
+cross-correlation lag over the traces with signal in each window of record time, by
+quarter of the channels (the far offsets last); dead baseline channels are left out.
+``docs/decisions/field-geometry.md`` reads them.
+
+    python scripts/bench/marine_budget.py RUN/marine4d
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from symae_seis.qc.metrics import gather_nrms, time_shift
+from symae_seis.qc.truth import live_traces, load_truth, virtual_for_truth
+
+#: Windows of record time (ms) the shifts are measured in.
+WINDOWS_MS = ((0, 400), (400, 600), (600, 1000), (1000, 1500))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path, help="a quality run's survey folder")
+    ap.add_argument("--dt-ms", type=float, default=4.0)
+    ap.add_argument("--max-lag-ms", type=float, default=20.0)
+    args = ap.parse_args()
+    truth = load_truth(args.folder / "truth.h5")
+    nc = args.folder / "redatum" / "redatum.nc"
+    virtual = virtual_for_truth(nc, truth).astype(np.float64)
+    recon = virtual_for_truth(nc, truth, variable="reconstruction").astype(np.float64)
+    recorded = virtual_for_truth(nc, truth, variable="recorded").astype(np.float64)
+    out = ~truth["changed_pair"]
+    # the baseline's dead channels are not scored (as in the benchmark)
+    scored = (~truth["dead"] if "dead" in truth else np.ones(virtual.shape[:2], bool))[out]
+    keep = scored[..., None]
+    tv, clean = truth["virtual"][out] * keep, truth["baseline_clean"][out] * keep
+    virtual, recon, recorded = virtual[out] * keep, recon[out] * keep, recorded[out] * keep
+    pairs = {
+        "virtual - truth": (virtual, tv),
+        "reconstruction - clean baseline": (recon, clean),
+        "virtual - reconstruction": (virtual, recon),
+        "recorded - clean baseline": (recorded, clean),
+    }
+    lag = max(1, int(round(args.max_lag_ms / args.dt_ms)))
+    print(f"outside the changed zone, {int(out.sum())} gathers; median NRMS (%)")
+    for name, (a, b) in pairs.items():
+        print(f"  {name:34s} {np.median(gather_nrms(a, b)):6.1f}")
+    quarters = np.array_split(np.arange(virtual.shape[1]), 4)
+    for name in ("virtual - truth", "reconstruction - clean baseline", "virtual - reconstruction"):
+        a, b = pairs[name]
+        print(f"time shift of {name} (ms), median by window x channel quarter (q1 near)")
+        for lo, hi in WINDOWS_MS:
+            s = slice(int(lo / args.dt_ms), int(hi / args.dt_ms))
+            shift = time_shift(a[..., s], b[..., s], args.dt_ms, max_lag=lag)
+            # traces with signal in the window only (none before the direct wave)
+            live = live_traces(b[..., s]) & scored
+            cells = " ".join(
+                f"{np.median(shift[:, q][live[:, q]]):6.2f}" if live[:, q].any() else "     -"
+                for q in quarters
+            )
+            print(f"  {lo:5d}-{hi:5d} ms  {cells}")
+
+
+if __name__ == "__main__":
+    main()
