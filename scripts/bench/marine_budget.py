@@ -59,9 +59,12 @@ def main() -> None:
     }
     lag = max(1, int(round(args.max_lag_ms / args.dt_ms)))
     print(f"outside the changed zone, {int(out.sum())} gathers; median NRMS (%)")
-    for name, (a, b) in pairs.items():
-        print(f"  {name:34s} {np.median(gather_nrms(a, b)):6.1f}")
     quarters = np.array_split(np.arange(virtual.shape[1]), 4)
+    print(f"  {'':34s} {'gather':>6s} {'q1':>6s} {'q2':>6s} {'q3':>6s} {'q4':>6s}")
+    for name, (a, b) in pairs.items():
+        parts = [np.median(gather_nrms(a, b))]
+        parts += [np.median(gather_nrms(a[:, q], b[:, q])) for q in quarters]
+        print(f"  {name:34s} " + " ".join(f"{v:6.1f}" for v in parts))
     for name in ("virtual - truth", "reconstruction - clean baseline", "virtual - reconstruction"):
         a, b = pairs[name]
         print(f"time shift of {name} (ms), median by window x channel quarter (q1 near)")
