@@ -10,7 +10,10 @@ Reads a quality run's survey folder (``quality.py --surveys marine4d --out RUN``
   clean baseline shot (noise free): what the model cannot express of one shot;
 * virtual against that reconstruction: what swapping the coherent code adds (outside the
   zone the two earths are one, so an exact model gives zero);
-* recorded against clean: the noise left after ingest (e.g. after ``low_cut_hz``).
+* recorded against clean: the noise left after ingest and, where the store was low-cut
+  (``low_cut_hz``), what the filter took of the signal;
+* the low-cut truth against the truth: that loss alone, a floor for every method scored
+  against a full-band truth.
 
 Time shifts (ms, positive: the first gather is later) are the median of the
 cross-correlation lag over the traces with signal in each window of record time, by
@@ -23,25 +26,36 @@ quarter of the channels (the far offsets last); dead baseline channels are left 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
+from symae_seis.baselines import low_cut
+from symae_seis.catalog import load_catalog
 from symae_seis.qc.metrics import gather_nrms, time_shift
 from symae_seis.qc.truth import live_traces, load_truth, virtual_for_truth
 
-#: Windows of record time (ms) the shifts are measured in.
+#: Windows of record time (ms) the shifts are measured in (those before the record's
+#: first sample are skipped).
 WINDOWS_MS = ((0, 400), (400, 600), (600, 1000), (1000, 1500))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="a quality run's survey folder")
-    ap.add_argument("--dt-ms", type=float, default=4.0)
     ap.add_argument("--max-lag-ms", type=float, default=20.0)
     args = ap.parse_args()
     truth = load_truth(args.folder / "truth.h5")
     nc = args.folder / "redatum" / "redatum.nc"
+    with xr.open_dataset(nc, engine="h5netcdf") as ds:  # the record's time axis
+        twt = ds["twt"].values
+        low_cut_hz = json.loads(ds.attrs.get("symae_options", "{}")).get("store_low_cut_hz")
+    t0_ms, dt_ms = float(twt[0]), float(twt[1] - twt[0])
+    if low_cut_hz is None and (args.folder / "catalog.yaml").is_file():  # older runs
+        entries = load_catalog(args.folder / "catalog.yaml")
+        low_cut_hz = getattr(entries[next(iter(entries))], "low_cut_hz", None)
     virtual = virtual_for_truth(nc, truth).astype(np.float64)
     recon = virtual_for_truth(nc, truth, variable="reconstruction").astype(np.float64)
     recorded = virtual_for_truth(nc, truth, variable="recorded").astype(np.float64)
@@ -57,7 +71,9 @@ def main() -> None:
         "virtual - reconstruction": (virtual, recon),
         "recorded - clean baseline": (recorded, clean),
     }
-    lag = max(1, int(round(args.max_lag_ms / args.dt_ms)))
+    if low_cut_hz:  # what the low-cut at ingest takes of the signal: every method's floor
+        pairs["low-cut truth - truth"] = (low_cut(tv, dt_ms, low_cut_hz) * keep, tv)
+    lag = max(1, int(round(args.max_lag_ms / dt_ms)))
     print(f"outside the changed zone, {int(out.sum())} gathers; median NRMS (%)")
     quarters = np.array_split(np.arange(virtual.shape[1]), 4)
     print(f"  {'':34s} {'gather':>6s} {'q1':>6s} {'q2':>6s} {'q3':>6s} {'q4':>6s}")
@@ -69,8 +85,10 @@ def main() -> None:
         a, b = pairs[name]
         print(f"time shift of {name} (ms), median by window x channel quarter (q1 near)")
         for lo, hi in WINDOWS_MS:
-            s = slice(int(lo / args.dt_ms), int(hi / args.dt_ms))
-            shift = time_shift(a[..., s], b[..., s], args.dt_ms, max_lag=lag)
+            s = slice(max(0, int((lo - t0_ms) / dt_ms)), max(0, int((hi - t0_ms) / dt_ms)))
+            if s.stop <= s.start:
+                continue
+            shift = time_shift(a[..., s], b[..., s], dt_ms, max_lag=lag)
             # traces with signal in the window only (none before the direct wave)
             live = live_traces(b[..., s]) & scored
             cells = " ".join(

@@ -49,7 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,11 +80,31 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
     bootstrap. A field whose ``field<seed>/field.json`` exists (a run finished before,
     e.g. in another process) is read back, not run again."""
     key = "1-day" if anchor is None else "1-day, chosen"
+    # what a field's result depends on besides its noise seed: a field read back must
+    # have been run with the same
+    settings = json.loads(
+        json.dumps(
+            {
+                "survey": {k: v for k, v in asdict(p).items() if k != "noise_seed"},
+                "epochs": args.epochs,
+                "decoder": args.decoder,
+                "options": options,
+                "anchor": None if anchor is None else asdict(anchor),
+            },
+            default=str,
+        )
+    )
     runs = []
     for seed in range(args.fields_from, args.fields + 1):
         done = out / f"field{seed}" / "field.json"
         if done.is_file():
-            runs.append(json.loads(done.read_text()))
+            back = json.loads(done.read_text())
+            if back.get("settings") != settings:
+                raise SystemExit(
+                    f"{done}: that field was run with other settings (survey, epochs, "
+                    "decoder, model options or anchor); remove it or use another --out"
+                )
+            runs.append(back)
             print(f"field {seed}: read back from {done}", flush=True)
             continue
         res = run_survey(
@@ -103,7 +123,7 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
         gap = (a["rms"] - s["rms"]) / (a["rms"] - floor) if a["rms"] > floor else float("nan")
         runs.append(
             {"field": seed, "anchor": a, "symae": s, "floor": floor, "gap_closed": gap,
-             "t_train": res["t_train"]}
+             "t_train": res["t_train"], "settings": settings}
         )  # fmt: skip
         with atomic_path(done, overwrite=True) as tmp:
             tmp.write_text(json.dumps(runs[-1]))
@@ -115,7 +135,11 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
             flush=True,
         )
     b = bootstrap_ratio([r["symae"]["rms"] for r in runs], [r["anchor"]["rms"] for r in runs])
-    (out / "fields.json").write_text(json.dumps({"runs": runs, "bootstrap": b}))
+    if args.fields_from > 1:  # a part of the fields: no summary file, no headline figures
+        print(f"fields {args.fields_from}-{args.fields} done; run --fields {args.fields} for all")
+        return
+    with atomic_path(out / "fields.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"runs": runs, "bootstrap": b}))
     name = "nonstationary" if args.nonstationary else "stationary"
     print(
         f"SymAE / anchor ({key}) over {b['fields']} noise fields: median {b['median']:.2f}, "

@@ -20,11 +20,11 @@ __all__ = [
 ]
 
 SURVEYS = ("conv4d", "deep4d", "wave4d", "statics", "marine4d")
-#: A quick look at the marine survey (``--small``): 12 bins of 2 shots, 16 channels.
-#: Low-cut (Hz) of the swell attenuation on surveys with swell noise, at ingest (the
-#: catalog's ``low_cut_hz``: every method sees the attenuated records; marine4d's swell is
-#: 0.5-6 Hz, its wavelets peak at 16-26 Hz).
+#: Low-cut (Hz) of the swell attenuation of the marine survey, at ingest (the catalog's
+#: ``low_cut_hz``: every method sees the attenuated records; marine4d's swell is 0.5-6 Hz,
+#: its wavelets peak at 16-26 Hz).
 SWELL_LOW_CUT_HZ = 8.0
+#: A quick look at the marine survey (``--small``): 12 bins of 2 shots, 16 channels.
 MARINE_SMALL = dict(n_bins=12, shots_per_bin=2, channels=16, lens_bins=(4, 7))
 
 #: A survey the defaults were never tuned on (issue 9, "defaults that travel"): more and
@@ -118,8 +118,9 @@ def survey_catalog(
 ) -> Path:
     """``folder/catalog.yaml`` with one dataset ``name``: the survey's baseline and monitor
     files (``paths``, from :func:`make_survey`) by CDP (the marine survey: by bins of
-    SourceX, channels by TraceNumber, as its truth's parameters say), its store in
-    ``folder``, and the design window (None: none)."""
+    SourceX, channels by TraceNumber, as its truth's parameters say, low-cut at
+    :data:`SWELL_LOW_CUT_HZ`), its store in ``folder``, and the design window (None:
+    none)."""
     entry = {
         "surveys": {"baseline": str(paths["baseline"]), "monitor": str(paths["monitor"])},
         "datapoint_key": ["CDP"],
@@ -130,8 +131,9 @@ def survey_catalog(
     if params.get("kind") == "marine4d":  # shots binned by position, streamer channels
         entry.pop("datapoint_key")
         entry.update(channel_key="TraceNumber", datapoint_bin={"SourceX": params["bin_m"]})
-        if params.get("swell_rate", 0) > 0 and params.get("swell_amp", 0) > 0:
-            entry["low_cut_hz"] = SWELL_LOW_CUT_HZ  # swell attenuated first, for every method
+        # swell attenuated first, for every method (also where a variant has no swell:
+        # the conventional methods' rule, difference4d.conventional_low_cut, is the same)
+        entry["low_cut_hz"] = SWELL_LOW_CUT_HZ
     if design_window_ms is not None:
         entry["design_window_ms"] = design_window_ms
     cat = folder / "catalog.yaml"

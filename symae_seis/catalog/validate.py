@@ -8,6 +8,7 @@ choice lists are the ``Literal`` types of :mod:`symae_seis.typing`, in one place
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from pathlib import Path
 from typing import Any, get_args
@@ -73,7 +74,12 @@ def check_header_field(name: str, key: str, value: Any) -> str:
 
 
 def check_positive(name: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise _fail(name, f"{key} must be a positive number, got {value!r}")
     return float(value)
 

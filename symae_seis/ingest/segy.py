@@ -252,6 +252,8 @@ def _ingest_segy(
     for plan in plans:
         info = segy_info(plan.path, endian=plan.endian, su=plan.su, dt_us=plan.dt_us)
         per_block = max(1, BLOCK_BYTES // (4 * info.samples + 4 * len(HEADER_FIELDS)))
+        if low_cut is not None:  # float64 copies, padded, both ways: about 8x the block
+            per_block = max(1, per_block // 8)
         if not plan.grouped:
             warnings.warn(
                 f"{plan.path}: traces of a gather are not contiguous; ingest writes "
@@ -275,13 +277,18 @@ def _ingest_segy(
             with open_segy(plan.path, info=info) as (fh, _):
                 data = read_traces(fh, a, b)
                 heads = read_all_headers(fh, a, b)
-            if low_cut is None:  # samples outside the window are not read
+            if low_cut is None:  # samples outside the window are not checked
                 data = data[:, plan.shift + i0 : plan.shift + i1]
             bad = first_nonfinite(data)
             if bad is not None:
                 k = a + bad
+                why = (
+                    ""
+                    if low_cut is None
+                    else " (low_cut_hz filters whole traces, so samples outside window_ms count)"
+                )
                 raise SegyError(
-                    f"{plan.path}: trace {k} has NaN or Inf samples; mute or "
+                    f"{plan.path}: trace {k} has NaN or Inf samples{why}; mute or "
                     "remove it before ingest"
                 )
             if low_cut is not None:
@@ -303,7 +310,11 @@ def _ingest_segy(
     bar.close()
 
 
-def _low_cut(entry: SegyEntry, dt_ms: float):
+#: Fewest samples a trace needs for the low-cut (the forward-backward filter's padding).
+LOW_CUT_MIN_SAMPLES = 16
+
+
+def _low_cut(entry: SegyEntry, dt_ms: float, samples: int):
     """The entry's ``low_cut_hz`` as a function of traces, None without one."""
     hz = entry.low_cut_hz
     if hz is None:
@@ -313,6 +324,11 @@ def _low_cut(entry: SegyEntry, dt_ms: float):
         raise CatalogError(
             f"dataset {entry.name!r}: low_cut_hz {hz:g} is not below the Nyquist frequency "
             f"of its {dt_ms:g} ms sampling ({nyquist:g} Hz)"
+        )
+    if samples < LOW_CUT_MIN_SAMPLES:
+        raise CatalogError(
+            f"dataset {entry.name!r}: low_cut_hz needs traces of at least "
+            f"{LOW_CUT_MIN_SAMPLES} samples; these have {samples}"
         )
     from ..baselines import low_cut
 
@@ -332,9 +348,8 @@ def ingest_segy(
     writer = StoreWriter(h5, n, meta["channels"], i1 - i0, len(HEADER_FIELDS))
     writer.headers.attrs["fields"] = json.dumps(HEADER_FIELDS)
     try:
-        _ingest_segy(
-            writer, plans, i0, i1, meta["channels"], progress, _low_cut(entry, meta["dt_ms"])
-        )
+        low_cut = _low_cut(entry, meta["dt_ms"], meta["ns"])
+        _ingest_segy(writer, plans, i0, i1, meta["channels"], progress, low_cut)
     finally:
         writer.close()
     meta["rms"] = writer.rms

@@ -178,6 +178,7 @@ def redatum_pairs(
             "seed": seed,
             "recon_warn": recon_warn,
             "write_segy": write_segy,
+            "store_low_cut_hz": reader.low_cut_hz,
         },
     )
     writer = RedatumWriter(

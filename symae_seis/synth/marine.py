@@ -16,7 +16,8 @@ What a real marine 4D survey has and the other synthetic surveys do not:
   spread within one, ``water_spread``), timing (tide and trigger, ``timing_ms``), gain and
   source signature (peak frequency, phase);
 * **noise**: swell bursts on runs of neighbouring channels (low frequency, several times the
-  signal's RMS), white noise and dead channels.
+  signal's RMS; attenuate it at ingest with the catalog's ``low_cut_hz: 8``), white noise
+  and dead channels.
 
 Truth (``truth.h5``, the layout of :mod:`symae_seis.synth.convolutional`): ``virtual`` is
 the monitor earth shot with every baseline shot's exact acquisition (position, streamer,
@@ -289,7 +290,8 @@ def make_marine4d_survey(
 ) -> dict[str, Path]:
     """Write the marine 4D survey: ``baseline.sgy``, ``monitor.sgy`` (FieldRecords 1.. and
     100001..) and ``truth.h5`` (module docstring). Catalog it with ``instance_key:
-    FieldRecord``, ``channel_key: TraceNumber`` and ``datapoint_bin: {SourceX: bin_m}``."""
+    FieldRecord``, ``channel_key: TraceNumber``, ``datapoint_bin: {SourceX: bin_m}`` and
+    ``low_cut_hz: 8`` (the swell)."""
     p = params or Marine4DParams()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

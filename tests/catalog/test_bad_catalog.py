@@ -24,6 +24,10 @@ CATALOG_CASES = {
         {"surveys": {"s": "a.sgy"}, "low_cut_hz": -8},
         ["low_cut_hz must be a positive number"],
     ),
+    "nan_low_cut": (
+        {"surveys": {"s": "a.sgy"}, "low_cut_hz": float("nan")},
+        ["low_cut_hz must be a positive number"],
+    ),
     "low_cut_on_mseed": (
         {"format": "mseed", "surveys": {"s": "a.mseed"}, "low_cut_hz": 8},
         ["unknown key 'low_cut_hz'"],

@@ -286,6 +286,32 @@ def test_low_cut_above_nyquist_is_refused(tmp_path, tiny_survey):
         build_store(e)
     assert_message(err, "'ds'", "low_cut_hz 200", "Nyquist", "125 Hz")
     assert not e.store.exists() and leftovers(e.store.parent) == []
+    with StoreReader(build_store(entry(tmp_path, "ok", surveys=e.surveys, low_cut_hz=20))) as r:
+        assert r.low_cut_hz == 20  # what redatuming records in its provenance
+
+
+def test_low_cut_needs_long_enough_traces_and_finite_samples_everywhere(tmp_path):
+    from ..conftest import small_segy
+
+    small_segy(tmp_path / "short.sgy", ns=10)
+    e = entry(tmp_path, surveys={"s": "short.sgy"}, low_cut_hz=10)
+    with pytest.raises(CatalogError) as err:
+        build_store(e)
+    assert_message(err, "'ds'", "low_cut_hz", "16 samples", "have 10")
+    # a NaN outside window_ms is harmless without the low-cut, not with it (the filter
+    # would carry it into the window)
+    import segyio
+
+    x = np.random.default_rng(1).normal(size=(4, 40)).astype(np.float32)
+    write_segy(tmp_path / "nan.sgy", x, {"FieldRecord": [1] * 4, "offset": [1, 2, 3, 4]}, 4000)
+    with segyio.open(tmp_path / "nan.sgy", "r+", ignore_geometry=True) as f:  # ours refuses
+        x[2, 35] = np.nan
+        f.trace[2] = x[2]
+    raw = dict(surveys={"s": "nan.sgy"}, window_ms=[0, 100])
+    build_store(entry(tmp_path, "plain", **raw))
+    with pytest.raises(SegyError) as err:
+        build_store(entry(tmp_path, "cut", low_cut_hz=10, **raw))
+    assert_message(err, "nan.sgy", "trace 2 has NaN", "low_cut_hz filters whole traces")
 
 
 def test_synth_and_ingest_commands(tmp_path, capsys):

@@ -493,6 +493,7 @@ def test_outputs_record_their_provenance(out4d, trained_run, store):
     opts = json.loads(a["symae_options"])
     assert opts["mode"] == "4d" and opts["coherent_from"] == "monitor"
     assert opts["nuisance_from"] == "baseline" and "refine_steps" in opts
+    assert opts["store_low_cut_hz"] is None  # this store was not low-cut at ingest
     assert "symae-seis" in a["history"] and a["history"].startswith(a["date_created"])
     with segyio.open(str(out4d.files["virtual"]), ignore_geometry=True) as f:
         text = bytes(f.text[0]).decode("ascii")

@@ -61,6 +61,10 @@ class StoreReader:
             self.channel_names = tuple(json.loads(h5.attrs.get("channels", "[]")))
             #: SourceX bin size (m) where datapoints are bins of source position, else None
             self.position_bin = position_binned(h5.attrs.get("catalog_entry"))
+            #: the zero-phase low-cut (Hz) applied to every trace at ingest, else None
+            self.low_cut_hz = json.loads(h5.attrs.get("catalog_entry", "{}") or "{}").get(
+                "low_cut_hz"
+            )
             self._schema: dict[str, Any] | None = None
         except BaseException:
             self.close()
