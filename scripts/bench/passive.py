@@ -82,7 +82,7 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
     key = "1-day" if anchor is None else "1-day, chosen"
     # what a field's result depends on besides its noise seed: a field read back must
     # have been run with the same
-    settings = json.loads(
+    run_settings = json.loads(
         json.dumps(
             {
                 "survey": {k: v for k, v in asdict(p).items() if k != "noise_seed"},
@@ -99,7 +99,7 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
         done = out / f"field{seed}" / "field.json"
         if done.is_file():
             back = json.loads(done.read_text())
-            if back.get("settings") != settings:
+            if back.get("settings") != run_settings:
                 raise SystemExit(
                     f"{done}: that field was run with other settings (survey, epochs, "
                     "decoder, model options or anchor); remove it or use another --out"
@@ -123,7 +123,7 @@ def fields(args, p: PassiveParams, out: Path, options: dict, anchor) -> None:
         gap = (a["rms"] - s["rms"]) / (a["rms"] - floor) if a["rms"] > floor else float("nan")
         runs.append(
             {"field": seed, "anchor": a, "symae": s, "floor": floor, "gap_closed": gap,
-             "t_train": res["t_train"], "settings": settings}
+             "t_train": res["t_train"], "settings": run_settings}
         )  # fmt: skip
         with atomic_path(done, overwrite=True) as tmp:
             tmp.write_text(json.dumps(runs[-1]))
