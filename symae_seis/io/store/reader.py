@@ -59,12 +59,11 @@ class StoreReader:
             self.header_fields = tuple(json.loads(h5["headers"].attrs.get("fields", "[]")))
             #: channel names of miniSEED stores (stream ids, or "a|b" station pairs)
             self.channel_names = tuple(json.loads(h5.attrs.get("channels", "[]")))
+            entry = json.loads(h5.attrs.get("catalog_entry", "{}") or "{}")
             #: SourceX bin size (m) where datapoints are bins of source position, else None
-            self.position_bin = position_binned(h5.attrs.get("catalog_entry"))
+            self.position_bin = position_binned(entry)
             #: the zero-phase low-cut (Hz) applied to every trace at ingest, else None
-            self.low_cut_hz = json.loads(h5.attrs.get("catalog_entry", "{}") or "{}").get(
-                "low_cut_hz"
-            )
+            self.low_cut_hz = entry.get("low_cut_hz")
             self._schema: dict[str, Any] | None = None
         except BaseException:
             self.close()
